@@ -30,6 +30,8 @@ typedef struct spex_coefs spex_coefs;
 SPEX_API int spex_coefs_new(spex_ctx *ctx, int64_t n, spex_coefs **out);
 SPEX_API void spex_coefs_free(spex_coefs *c);
 SPEX_API int64_t spex_coefs_n(const spex_coefs *c);
+/* The context the map was made with (borrowed). */
+SPEX_API spex_ctx *spex_coefs_ctx(const spex_coefs *c);
 SPEX_API int64_t spex_coefs_count(const spex_coefs *c);
 /* A deep copy. */
 SPEX_API int spex_coefs_clone(const spex_coefs *c, spex_coefs **out);

@@ -77,6 +77,8 @@ SPEX_API int spex_masks_append(spex_masks *b, const uint64_t *row);
 SPEX_API int spex_masks_append_zero(spex_masks *b, uint64_t **row);
 /* Drops all rows (keeps the memory). */
 SPEX_API void spex_masks_clear(spex_masks *b);
+/* Keeps the first count rows (count <= current count). */
+SPEX_API void spex_masks_truncate(spex_masks *b, int64_t count);
 /* Ensures room for cap rows in total. */
 SPEX_API int spex_masks_reserve(spex_masks *b, int64_t cap);
 /* Writes row i as n characters '0'/'1' plus NUL into buf (n+1 bytes). */

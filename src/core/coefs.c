@@ -70,6 +70,7 @@ void spex_coefs_free(spex_coefs *c) {
 }
 
 int64_t spex_coefs_n(const spex_coefs *c) { return c->n; }
+spex_ctx *spex_coefs_ctx(const spex_coefs *c) { return c->ctx; }
 int64_t spex_coefs_count(const spex_coefs *c) { return c->count; }
 
 static int same(const spex_coefs *c, const entry *e, const int32_t *idx, int len) {

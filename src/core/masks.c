@@ -82,6 +82,10 @@ int spex_masks_append(spex_masks *b, const uint64_t *row) {
 
 void spex_masks_clear(spex_masks *b) { b->count = 0; }
 
+void spex_masks_truncate(spex_masks *b, int64_t count) {
+    if (count >= 0 && count < b->count) b->count = count;
+}
+
 void spex_masks_to_string(const spex_masks *b, int64_t i, char *buf) {
     const uint64_t *r = spex_masks_crow(b, i);
     for (int64_t j = 0; j < b->n; j++) buf[j] = (char)('0' + spex_bits_get(r, j));

@@ -1,0 +1,85 @@
+/*
+ * spex/explain.h - the top of the library: explain a value function.
+ *
+ * spex_explain runs one method (DESIGN.md §3) against a value function
+ * through the query engine and returns a spex_result: the surrogate's sparse
+ * Fourier representation, the requested interaction index, and the costs.
+ * Results are written and read by spex/report.h.
+ *
+ * Example:
+ *     spex_explain_opts eo = spex_explain_opts_default();
+ *     eo.method = SPEX_METHOD_EXACT;
+ *     eo.index = SPEX_INDEX_FSII;
+ *     eo.max_order = 2;
+ *     spex_result *res;
+ *     if (spex_explain(ctx, &vf, &eo, &res) == SPEX_OK) { ...; spex_result_free(res); }
+ */
+#ifndef SPEX_EXPLAIN_H
+#define SPEX_EXPLAIN_H
+
+#include "spex/coefs.h"
+#include "spex/transform.h"
+#include "spex/value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum spex_method {
+    SPEX_METHOD_EXACT = 0, /* all 2^n masks, n <= 20 */
+    SPEX_METHOD_SPEX,      /* sparse Fourier transform with BCH-coded sampling */
+    SPEX_METHOD_PROXYSPEX, /* gradient-boosted-tree proxy */
+    SPEX_METHOD_LASSO,     /* LASSO over all subsets up to max_order */
+    SPEX_METHOD_KERNELSHAP /* marginal regression baseline */
+} spex_method;
+
+typedef enum spex_decoder { SPEX_DECODER_SOFT = 0, SPEX_DECODER_HARD = 1 } spex_decoder;
+
+typedef struct spex_explain_opts {
+    spex_method method;  /* default SPEX_METHOD_EXACT */
+    int64_t budget;      /* most model queries; 0 = the method's default */
+    int max_order;       /* K: highest interaction order reported (default 2) */
+    spex_index index;    /* default SPEX_INDEX_FOURIER */
+    uint64_t seed;       /* every random choice derives from it (default 1) */
+    int64_t batch_size;  /* masks per value-function call (default 256) */
+    spex_decoder decoder;/* SPEX only */
+} spex_explain_opts;
+
+SPEX_API spex_explain_opts spex_explain_opts_default(void);
+/* "exact", "spex", "proxyspex", "lasso", "kernelshap". */
+SPEX_API int spex_method_parse(spex_ctx *ctx, const char *name, spex_method *out);
+SPEX_API const char *spex_method_name(spex_method m);
+
+/* A result (DESIGN.md §4.3). Plain data; owned by whoever holds the pointer,
+ * freed with spex_result_free. */
+typedef struct spex_result {
+    int64_t n;
+    char **features;         /* n names, owned */
+    spex_method method;
+    int64_t budget;          /* 0 when there was none */
+    int64_t queries;         /* distinct masks asked of the value function */
+    uint64_t seed;
+    spex_coefs *fourier;     /* the surrogate, empty set included */
+    spex_index index;
+    int max_order;
+    spex_coefs *interactions;/* sorted by |v| descending */
+    double seconds_queries;  /* inside the value function */
+    double seconds_solve;    /* everything else */
+} spex_result;
+
+/* Explains vf; on success *out is a new result (features named x0..x{n-1};
+ * set your own by replacing result->features entries with spex_strdup'ed
+ * strings). On failure every answer obtained is kept by the query engine
+ * and the error (SPEX_E_VALUE, _BUDGET, _RANGE ...) is returned. */
+SPEX_API int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts *opts,
+                          spex_result **out);
+/* A new empty result for n features (names x0..), used by readers. */
+SPEX_API int spex_result_new(spex_ctx *ctx, int64_t n, spex_result **out);
+SPEX_API void spex_result_free(spex_result *r);
+/* Recomputes r->interactions from r->fourier for r->index / r->max_order. */
+SPEX_API int spex_result_set_index(spex_result *r, spex_index idx, int max_order);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

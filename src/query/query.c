@@ -1,0 +1,223 @@
+/*
+ * The query engine: batching, de-duplication, budget, answer checks and
+ * progress (DESIGN.md §1). Every answer is recorded the moment a batch
+ * returns, so nothing paid for is lost when a later batch fails.
+ *
+ * HOW IT WORKS: `seen` holds every distinct mask answered (rows in the order
+ * asked) with `vals`; `slots` is an open-addressing table of row numbers + 1
+ * keyed by a hash of the packed row. An eval call first looks every row up,
+ * collects the distinct unseen ones into `todo` (deduplicating within the
+ * call with the same table, marking pending rows with a NaN value), checks the
+ * budget, then sends `todo` in batches of batch_size.
+ */
+#include "spex/query.h"
+
+#include <math.h>
+#include <string.h>
+
+struct spex_query {
+    spex_ctx *ctx;
+    const spex_valuefn *vf;
+    spex_query_opts opts;
+    spex_masks *seen; /* distinct masks answered or pending */
+    double *vals;     /* (cap) value per seen row; NaN while pending */
+    int64_t vals_cap;
+    uint32_t *slots;  /* row + 1, 0 = empty */
+    size_t n_slots;
+    int64_t n_asked;
+    double seconds;
+};
+
+spex_query_opts spex_query_opts_default(void) {
+    spex_query_opts o = {256, 0};
+    return o;
+}
+
+static uint64_t hash_row(const uint64_t *row, size_t words) {
+    uint64_t h = 0x243F6A8885A308D3ull;
+    for (size_t w = 0; w < words; w++) {
+        h ^= row[w];
+        h *= 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    return h ^ (h >> 32);
+}
+
+int spex_query_new(spex_ctx *ctx, const spex_valuefn *vf, const spex_query_opts *opts,
+                   spex_query **out) {
+    *out = NULL;
+    if (!vf || !vf->eval || vf->n < 1)
+        return spex_seterr(ctx, SPEX_E_INVAL, "query engine: no value function");
+    spex_query *q = spex_calloc(ctx, 1, sizeof *q);
+    if (!q) return SPEX_E_NOMEM;
+    q->ctx = ctx;
+    q->vf = vf;
+    q->opts = opts ? *opts : spex_query_opts_default();
+    if (q->opts.batch_size < 1) q->opts.batch_size = 256;
+    int rc = spex_masks_new(ctx, vf->n, 64, &q->seen);
+    if (!rc) {
+        q->n_slots = 128;
+        q->slots = spex_calloc(ctx, q->n_slots, sizeof *q->slots);
+        if (!q->slots) rc = SPEX_E_NOMEM;
+    }
+    if (rc) {
+        spex_query_free(q);
+        return rc;
+    }
+    *out = q;
+    return SPEX_OK;
+}
+
+void spex_query_free(spex_query *q) {
+    if (!q) return;
+    spex_masks_free(q->seen);
+    spex_free(q->ctx, q->vals);
+    spex_free(q->ctx, q->slots);
+    spex_free(q->ctx, q);
+}
+
+int64_t spex_query_n_asked(const spex_query *q) { return q->n_asked; }
+double spex_query_seconds(const spex_query *q) { return q->seconds; }
+const spex_masks *spex_query_masks(const spex_query *q) { return q->seen; }
+const double *spex_query_values(const spex_query *q) { return q->vals; }
+
+int64_t spex_query_budget_left(const spex_query *q) {
+    if (q->opts.budget <= 0) return INT64_MAX;
+    return q->opts.budget > q->n_asked ? q->opts.budget - q->n_asked : 0;
+}
+
+static size_t find(const spex_query *q, const uint64_t *row) {
+    size_t words = spex_masks_words(q->seen), mask = q->n_slots - 1;
+    size_t s = (size_t)hash_row(row, words) & mask;
+    while (q->slots[s] &&
+           memcmp(spex_masks_crow(q->seen, q->slots[s] - 1), row, words * sizeof *row))
+        s = (s + 1) & mask;
+    return s;
+}
+
+static int rehash(spex_query *q, size_t n_slots) {
+    uint32_t *slots = spex_calloc(q->ctx, n_slots, sizeof *slots);
+    if (!slots) return SPEX_E_NOMEM;
+    spex_free(q->ctx, q->slots);
+    q->slots = slots;
+    q->n_slots = n_slots;
+    for (int64_t i = 0; i < spex_masks_count(q->seen); i++)
+        q->slots[find(q, spex_masks_crow(q->seen, i))] = (uint32_t)(i + 1);
+    return SPEX_OK;
+}
+
+/* Adds row as pending; returns its row number in *at. */
+static int add_pending(spex_query *q, const uint64_t *row, size_t slot, int64_t *at) {
+    int64_t i = spex_masks_count(q->seen);
+    if (i >= (int64_t)UINT32_MAX - 1)
+        return spex_seterr(q->ctx, SPEX_E_RANGE, "more than 4 billion distinct masks in one run");
+    int rc = spex_masks_append(q->seen, row);
+    if (rc) return rc;
+    if (i >= q->vals_cap) {
+        int64_t cap = q->vals_cap < 64 ? 64 : q->vals_cap * 2;
+        double *v = spex_realloc(q->ctx, q->vals, (size_t)cap, sizeof *v);
+        if (!v) return SPEX_E_NOMEM;
+        q->vals = v;
+        q->vals_cap = cap;
+    }
+    q->vals[i] = NAN;
+    q->slots[slot] = (uint32_t)(i + 1);
+    *at = i;
+    if ((size_t)(i + 1) * 2 > q->n_slots) return rehash(q, q->n_slots * 2);
+    return SPEX_OK;
+}
+
+/* Drops pending rows at the end of `seen` (those never answered), keeping
+ * every answered one; the table is rebuilt so lookups stay valid. */
+static void drop_pending(spex_query *q, int64_t first_pending) {
+    spex_masks *s = q->seen;
+    int64_t k = first_pending;
+    for (int64_t i = first_pending; i < spex_masks_count(s); i++) {
+        if (isnan(q->vals[i])) continue;
+        if (k != i) {
+            memmove(spex_masks_row(s, k), spex_masks_row(s, i),
+                    spex_masks_words(s) * sizeof(uint64_t));
+            q->vals[k] = q->vals[i];
+        }
+        k++;
+    }
+    spex_masks_truncate(s, k);
+    memset(q->slots, 0, q->n_slots * sizeof *q->slots);
+    for (int64_t i = 0; i < spex_masks_count(s); i++)
+        q->slots[find(q, spex_masks_crow(s, i))] = (uint32_t)(i + 1);
+}
+
+int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
+    spex_ctx *ctx = q->ctx;
+    int64_t count = spex_masks_count(masks);
+    if (spex_masks_n(masks) != q->vf->n)
+        return spex_seterr(ctx, SPEX_E_INVAL, "masks have n = %lld features, value function has %lld",
+                           (long long)spex_masks_n(masks), (long long)q->vf->n);
+    int64_t first_new = spex_masks_count(q->seen);
+    int64_t *where = spex_malloc(ctx, (size_t)(count ? count : 1) * sizeof *where);
+    double *vals = NULL;
+    spex_masks *batch = NULL;
+    int rc = where ? SPEX_OK : SPEX_E_NOMEM;
+    /* 1. look up every row; append the unseen ones as pending */
+    for (int64_t i = 0; !rc && i < count; i++) {
+        const uint64_t *row = spex_masks_crow(masks, i);
+        size_t s = find(q, row);
+        if (q->slots[s]) where[i] = q->slots[s] - 1;
+        else rc = add_pending(q, row, s, &where[i]);
+    }
+    int64_t n_new = spex_masks_count(q->seen) - first_new;
+    if (!rc && n_new > spex_query_budget_left(q))
+        rc = spex_seterr(ctx, SPEX_E_BUDGET,
+                         "%lld new model queries needed but only %lld of the budget of %lld are "
+                         "left",
+                         (long long)n_new, (long long)spex_query_budget_left(q),
+                         (long long)q->opts.budget);
+    /* 2. ask the pending rows in batches */
+    int64_t bs = q->opts.batch_size;
+    if (!rc && n_new) {
+        rc = spex_masks_new(ctx, q->vf->n, bs < n_new ? bs : n_new, &batch);
+        if (!rc) vals = spex_malloc(ctx, (size_t)(bs < n_new ? bs : n_new) * sizeof *vals);
+        if (!rc && !vals) rc = SPEX_E_NOMEM;
+    }
+    for (int64_t start = 0; !rc && start < n_new; start += bs) {
+        int64_t len = n_new - start < bs ? n_new - start : bs;
+        spex_masks_clear(batch);
+        for (int64_t i = 0; !rc && i < len; i++)
+            rc = spex_masks_append(batch, spex_masks_crow(q->seen, first_new + start + i));
+        if (rc) break;
+        for (int64_t i = 0; i < len; i++) vals[i] = NAN;
+        double t0 = spex_now();
+        int vrc = q->vf->eval(q->vf->user, batch, vals);
+        q->seconds += spex_now() - t0;
+        /* keep every finite answer, even from a failed batch */
+        int64_t bad = -1;
+        for (int64_t i = 0; i < len; i++) {
+            if (isfinite(vals[i])) {
+                q->vals[first_new + start + i] = vals[i];
+                q->n_asked++;
+            } else if (bad < 0 && vrc == SPEX_OK) {
+                bad = i;
+            }
+        }
+        if (vrc != SPEX_OK) {
+            rc = vrc;
+        } else if (bad >= 0) {
+            rc = spex_seterr(ctx, SPEX_E_VALUE,
+                             "value function '%s' returned %g for mask %lld of this run (a value "
+                             "must be a finite number)",
+                             q->vf->name ? q->vf->name : "?", vals[bad],
+                             (long long)(first_new + start + bad));
+        }
+        spex_ctx_progress(ctx, start + len, n_new);
+    }
+    /* 3. answers out; on failure forget pending rows so a retry asks them */
+    if (!rc) {
+        for (int64_t i = 0; i < count; i++) out[i] = q->vals[where[i]];
+    } else if (where) {
+        drop_pending(q, first_new);
+    }
+    spex_masks_free(batch);
+    spex_free(ctx, vals);
+    spex_free(ctx, where);
+    return rc;
+}

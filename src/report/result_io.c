@@ -1,0 +1,235 @@
+/* Result files (DESIGN.md §4.3): JSON writer and reader, CSV writer, the
+ * terminal table. */
+#include "spex/report.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+static void write_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\r': fputs("\\r", f); break;
+        default:
+            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+            else fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void write_coefs(FILE *f, const spex_coefs *c) {
+    fputc('[', f);
+    for (int64_t i = 0; c && i < spex_coefs_count(c); i++) {
+        const int32_t *idx;
+        int len;
+        double v;
+        spex_coefs_entry(c, i, &idx, &len, &v);
+        fputs(i ? ",\n  {\"s\": [" : "\n  {\"s\": [", f);
+        for (int k = 0; k < len; k++) fprintf(f, k ? ", %d" : "%d", idx[k]);
+        fprintf(f, "], \"v\": %.17g}", v);
+    }
+    fputs("]", f);
+}
+
+int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f) {
+    fprintf(f, "{\"format\": \"spex-result/1\", \"n\": %lld,\n \"features\": [", (long long)r->n);
+    for (int64_t j = 0; j < r->n; j++) {
+        if (j) fputs(", ", f);
+        write_json_string(f, r->features[j]);
+    }
+    fprintf(f, "],\n \"method\": \"%s\", \"budget\": %lld, \"queries\": %lld, \"seed\": %llu,\n",
+            spex_method_name(r->method), (long long)r->budget, (long long)r->queries,
+            (unsigned long long)r->seed);
+    fputs(" \"fourier\": ", f);
+    write_coefs(f, r->fourier);
+    fprintf(f, ",\n \"index\": \"%s\", \"max_order\": %d,\n \"interactions\": ",
+            spex_index_name(r->index), r->max_order);
+    write_coefs(f, r->interactions);
+    fprintf(f, ",\n \"seconds\": {\"queries\": %.6f, \"solve\": %.6f}}\n", r->seconds_queries,
+            r->seconds_solve);
+    if (ferror(f) || fflush(f))
+        return spex_seterr(ctx, SPEX_E_IO, "writing the result failed: %s", strerror(errno));
+    return SPEX_OK;
+}
+
+/* "x4 x x17" style label of a subset, truncated to cap bytes. */
+static void subset_label(const spex_result *r, const int32_t *idx, int len, char *buf,
+                         size_t cap, const char *sep) {
+    size_t at = 0;
+    buf[0] = '\0';
+    if (len == 0) {
+        snprintf(buf, cap, "(baseline)");
+        return;
+    }
+    for (int k = 0; k < len && at + 1 < cap; k++) {
+        int w = snprintf(buf + at, cap - at, "%s%s", k ? sep : "", r->features[idx[k]]);
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+    if (at >= cap && cap > 4) memcpy(buf + cap - 4, "...", 4);
+}
+
+int spex_result_write_csv(spex_ctx *ctx, const spex_result *r, int64_t top, FILE *f) {
+    fputs("rank,order,value,features,indices\n", f);
+    int64_t count = r->interactions ? spex_coefs_count(r->interactions) : 0;
+    if (top > 0 && top < count) count = top;
+    char label[4096];
+    for (int64_t i = 0; i < count; i++) {
+        const int32_t *idx;
+        int len;
+        double v;
+        spex_coefs_entry(r->interactions, i, &idx, &len, &v);
+        subset_label(r, idx, len, label, sizeof label, " x ");
+        fprintf(f, "%lld,%d,%.17g,\"", (long long)i + 1, len, v);
+        for (const char *p = label; *p; p++) {
+            if (*p == '"') fputc('"', f);
+            fputc(*p, f);
+        }
+        fputs("\",", f);
+        for (int k = 0; k < len; k++) fprintf(f, k ? " %d" : "%d", idx[k]);
+        fputc('\n', f);
+    }
+    if (ferror(f) || fflush(f))
+        return spex_seterr(ctx, SPEX_E_IO, "writing the CSV failed: %s", strerror(errno));
+    return SPEX_OK;
+}
+
+int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_t top, FILE *f) {
+    int64_t total = r->interactions ? spex_coefs_count(r->interactions) : 0;
+    int64_t count = top > 0 && top < total ? top : total;
+    fprintf(f, "method %s · n = %lld features · %lld model queries · %.3f s querying, %.3f s "
+               "solving\n",
+            spex_method_name(r->method), (long long)r->n, (long long)r->queries,
+            r->seconds_queries, r->seconds_solve);
+    fprintf(f, "index %s up to order %d: top %lld of %lld nonzero values\n\n",
+            spex_index_name(r->index), r->max_order, (long long)count, (long long)total);
+    fprintf(f, "%5s  %5s  %12s  %s\n", "rank", "order", "value", "features");
+    char label[512];
+    for (int64_t i = 0; i < count; i++) {
+        const int32_t *idx;
+        int len;
+        double v;
+        spex_coefs_entry(r->interactions, i, &idx, &len, &v);
+        subset_label(r, idx, len, label, sizeof label, " × ");
+        fprintf(f, "%5lld  %5d  %12.6f  %s\n", (long long)i + 1, len, v, label);
+    }
+    if (ferror(f) || fflush(f))
+        return spex_seterr(ctx, SPEX_E_IO, "writing the table failed: %s", strerror(errno));
+    return SPEX_OK;
+}
+
+static int read_coefs(spex_ctx *ctx, const char *path, const char *key, json_t *arr, int64_t n,
+                      spex_coefs **out) {
+    if (!json_is_array(arr))
+        return spex_seterr(ctx, SPEX_E_PARSE, "%s: \"%s\" must be a list", path, key);
+    int rc = spex_coefs_new(ctx, n, out);
+    int32_t *idx = NULL;
+    for (size_t i = 0; !rc && i < json_array_size(arr); i++) {
+        json_t *e = json_array_get(arr, i), *s = json_object_get(e, "s"),
+               *v = json_object_get(e, "v");
+        if (!json_is_array(s) || !json_is_number(v)) {
+            rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: %s[%zu] needs \"s\" (a list) and \"v\" (a number)",
+                             path, key, i);
+            break;
+        }
+        size_t len = json_array_size(s);
+        if ((int64_t)len > n) {
+            rc = spex_seterr(ctx, SPEX_E_RANGE, "%s: %s[%zu] has %zu indices but n = %lld", path,
+                             key, i, len, (long long)n);
+            break;
+        }
+        spex_free(ctx, idx);
+        idx = spex_malloc(ctx, (len ? len : 1) * sizeof *idx);
+        if (!idx) {
+            rc = SPEX_E_NOMEM;
+            break;
+        }
+        for (size_t k = 0; !rc && k < len; k++) {
+            json_t *x = json_array_get(s, k);
+            if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) >= n)
+                rc = spex_seterr(ctx, SPEX_E_RANGE,
+                                 "%s: %s[%zu].s[%zu] must be a feature index in 0..%lld", path,
+                                 key, i, k, (long long)n - 1);
+            else idx[k] = (int32_t)json_integer_value(x);
+        }
+        if (!rc) rc = spex_subset_normalize(ctx, n, idx, (int)len);
+        if (!rc) rc = spex_coefs_add(*out, idx, (int)len, json_number_value(v));
+        if (rc && rc != SPEX_E_NOMEM) spex_errprefix(ctx, "%s: %s[%zu]", path, key, i);
+    }
+    spex_free(ctx, idx);
+    if (rc) {
+        spex_coefs_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int spex_result_read_json(spex_ctx *ctx, const char *path, spex_result **out) {
+    *out = NULL;
+    json_error_t err;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return spex_seterr(ctx, SPEX_E_PARSE, "%s: line %d, column %d: %s", path, err.line,
+                           err.column, err.text);
+    spex_result *r = NULL;
+    int rc = SPEX_OK;
+    json_t *jn = json_object_get(root, "n");
+    const char *fmt = json_string_value(json_object_get(root, "format"));
+    if (!fmt || strcmp(fmt, "spex-result/1")) {
+        rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: not a spex result (\"format\" must be \"spex-result/1\")",
+                         path);
+        goto done;
+    }
+    if (!json_is_integer(jn) || json_integer_value(jn) < 1 ||
+        json_integer_value(jn) > SPEX_MAX_FEATURES) {
+        rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: \"n\" must be an integer in 1..%lld", path,
+                         (long long)SPEX_MAX_FEATURES);
+        goto done;
+    }
+    int64_t n = json_integer_value(jn);
+    rc = spex_result_new(ctx, n, &r);
+    if (rc) goto done;
+    json_t *names = json_object_get(root, "features");
+    if (json_is_array(names) && (int64_t)json_array_size(names) == n) {
+        for (int64_t j = 0; !rc && j < n; j++) {
+            const char *s = json_string_value(json_array_get(names, (size_t)j));
+            if (!s) continue;
+            char *d = spex_strdup(ctx, s);
+            if (!d) rc = SPEX_E_NOMEM;
+            else {
+                spex_free(ctx, r->features[j]);
+                r->features[j] = d;
+            }
+        }
+    }
+    const char *method = json_string_value(json_object_get(root, "method"));
+    if (method && spex_method_parse(ctx, method, &r->method)) r->method = SPEX_METHOD_EXACT;
+    r->budget = json_integer_value(json_object_get(root, "budget"));
+    r->queries = json_integer_value(json_object_get(root, "queries"));
+    r->seed = (uint64_t)json_integer_value(json_object_get(root, "seed"));
+    spex_coefs_free(r->fourier);
+    r->fourier = NULL;
+    if (!rc) rc = read_coefs(ctx, path, "fourier", json_object_get(root, "fourier"), n, &r->fourier);
+    const char *index = json_string_value(json_object_get(root, "index"));
+    if (!rc && index && spex_index_parse(ctx, index, &r->index))
+        rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: unknown index \"%s\"", path, index);
+    r->max_order = (int)json_integer_value(json_object_get(root, "max_order"));
+    json_t *inter = json_object_get(root, "interactions");
+    if (!rc && inter)
+        rc = read_coefs(ctx, path, "interactions", inter, n, &r->interactions);
+    json_t *sec = json_object_get(root, "seconds");
+    r->seconds_queries = json_number_value(json_object_get(sec, "queries"));
+    r->seconds_solve = json_number_value(json_object_get(sec, "solve"));
+done:
+    json_decref(root);
+    if (rc) spex_result_free(r);
+    else *out = r;
+    return rc;
+}
