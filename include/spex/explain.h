@@ -65,6 +65,8 @@ typedef struct spex_result {
     spex_coefs *interactions;/* sorted by |v| descending */
     double seconds_queries;  /* inside the value function */
     double seconds_solve;    /* everything else */
+    char details[512];       /* the method's own account (parameters chosen,
+                                what it found); "" when none */
 } spex_result;
 
 /* Explains vf; on success *out is a new result (features named x0..x{n-1};

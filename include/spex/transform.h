@@ -67,7 +67,12 @@ SPEX_API const char *spex_index_name(spex_index idx);
  * `fourier`, for all subsets 1 <= |T| <= max_order (SV and BV: order 1), plus
  * the empty set where the index defines it (DESIGN.md appendix). Exact for any
  * n; cost grows with Σ_S C(|S|, <= max_order) over the Möbius support. Values
- * exactly 0 are omitted. *out owned by the caller. */
+ * exactly 0 are omitted; entries are sorted by size, then lexicographically.
+ * *out owned by the caller. The empty set holds v(∅) for SV, BV, SII, BII,
+ * k-SII, STII and FSII; the least-squares intercept for FBII; a(∅) = v(∅) for
+ * Möbius and F(∅) (the mean of f) for Fourier. A max_order above n acts as n.
+ * SPEX_E_RANGE when max_order < 1 or the enumeration would be too large,
+ * SPEX_E_INVAL for an unknown idx, SPEX_E_NOMEM. */
 SPEX_API int spex_interactions(const spex_coefs *fourier, spex_index idx, int max_order,
                                spex_coefs **out);
 

@@ -9,4 +9,8 @@
 int spex_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                     spex_coefs **fourier);
 
+/* details: a one-line account of the plan and what was found. */
+int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                   spex_coefs **fourier, char *details, size_t details_size);
+
 #endif

@@ -97,11 +97,15 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     spex_query *q = NULL;
     spex_result *res = NULL;
     spex_coefs *fourier = NULL;
+    char details[512] = "";
     double t0 = spex_now();
     int rc = spex_query_new(ctx, vf, &qo, &q);
     if (rc) goto done;
     switch (o.method) {
     case SPEX_METHOD_EXACT: rc = spex_algo_exact(ctx, q, vf->n, &o, &fourier); break;
+    case SPEX_METHOD_SPEX:
+        rc = spex_algo_spex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        break;
     default:
         rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED, "method %s is not available in this build",
                          spex_method_name(o.method));
@@ -116,6 +120,7 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     res->budget = o.budget;
     res->seed = o.seed;
     res->queries = spex_query_n_asked(q);
+    memcpy(res->details, details, sizeof details);
     rc = spex_result_set_index(res, o.index, o.max_order);
     if (rc) goto done;
     res->seconds_queries = spex_query_seconds(q);

@@ -52,8 +52,10 @@ int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f) {
     fprintf(f, ",\n \"index\": \"%s\", \"max_order\": %d,\n \"interactions\": ",
             spex_index_name(r->index), r->max_order);
     write_coefs(f, r->interactions);
-    fprintf(f, ",\n \"seconds\": {\"queries\": %.6f, \"solve\": %.6f}}\n", r->seconds_queries,
-            r->seconds_solve);
+    fprintf(f, ",\n \"seconds\": {\"queries\": %.6f, \"solve\": %.6f},\n \"details\": ",
+            r->seconds_queries, r->seconds_solve);
+    write_json_string(f, r->details);
+    fputs("}\n", f);
     if (ferror(f) || fflush(f))
         return spex_seterr(ctx, SPEX_E_IO, "writing the result failed: %s", strerror(errno));
     return SPEX_OK;
@@ -108,6 +110,7 @@ int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_t top, FI
                "solving\n",
             spex_method_name(r->method), (long long)r->n, (long long)r->queries,
             r->seconds_queries, r->seconds_solve);
+    if (r->details[0]) fprintf(f, "%s\n", r->details);
     fprintf(f, "index %s up to order %d: top %lld of %lld nonzero values\n\n",
             spex_index_name(r->index), r->max_order, (long long)count, (long long)total);
     fprintf(f, "%5s  %5s  %12s  %s\n", "rank", "order", "value", "features");
@@ -227,6 +230,8 @@ int spex_result_read_json(spex_ctx *ctx, const char *path, spex_result **out) {
     json_t *sec = json_object_get(root, "seconds");
     r->seconds_queries = json_number_value(json_object_get(sec, "queries"));
     r->seconds_solve = json_number_value(json_object_get(sec, "solve"));
+    const char *details = json_string_value(json_object_get(root, "details"));
+    if (details) snprintf(r->details, sizeof r->details, "%s", details);
 done:
     json_decref(root);
     if (rc) spex_result_free(r);

@@ -1,1 +1,44 @@
-int main(void) { return 0; }
+/* spex: the command-line tool. Dispatches to the subcommands. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f) {
+    fputs("usage: spex COMMAND [OPTIONS]\n\n"
+          "spex finds the few interactions between features (prompt words, training\n"
+          "examples, attention heads, ...) that drive a model's behaviour, from ablations,\n"
+          "with as few model calls as possible.\n\n"
+          "commands:\n"
+          "  explain   explain a value function (a game file or an external program)\n"
+          "  eval      faithfulness (R^2) of a result against a game\n\n"
+          "options:\n"
+          "  --help    this text ('spex COMMAND --help' for a command's options)\n"
+          "  --version the version\n\n"
+          "exit status: 0 success, 1 usage error, 2 input error, 3 value-function failure\n",
+          f);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    /* A value-function program that dies must surface as an error from the
+     * write, not kill spex with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        puts("spex 0.1.0");
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "explain")) return cmd_explain(argc, argv);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    fprintf(stderr, "spex: unknown command '%s' (see 'spex --help')\n", cmd);
+    return CLI_USAGE;
+}

@@ -1,0 +1,407 @@
+/*
+ * SPEX: sparse Fourier transform with BCH-coded sampling, soft decoding and
+ * peeling (Kang et al., ICML 2025; DESIGN.md §3).
+ *
+ * HOW IT WORKS
+ * Design. C groups, each a uniformly random b×n matrix M_c over F2, and
+ * P+1 delays: d_0 = 0 and d_1..d_P from the parity bits of a shortened BCH
+ * code correcting t errors (spex/codes.h). Group c and delay p query
+ *     f(M_cᵀℓ ⊕ d_p)   for every ℓ ∈ F2^b,
+ * so the structured design costs  C · (P+1) · 2^b  queries.
+ * Aliasing. Since <M_cᵀℓ ⊕ d, k> = <ℓ, M_c k> ⊕ <d, k>, the size-2^b WHT
+ *     U_{c,p}[j] = 2^-b Σ_ℓ f(M_cᵀℓ ⊕ d_p) (-1)^{<ℓ,j>} = Σ_{k: M_c k = j} F(k)(-1)^{<d_p,k>}
+ * puts every coefficient in bin j = M_c k of each group. A bin holding one
+ * coefficient F(k) shows it in every delay with sign (-1)^{<d_p,k>}: those P
+ * signs are the BCH parity bits of the message k (|k| <= t), so the decoder
+ * reads k off them (hard: Berlekamp–Massey; soft: Chase on per-delay LLRs).
+ * Singleton test. A decoded k is accepted when it hashes to the bin it came
+ * from (M_c k = j: b bits of check), and the residual energy after removing
+ * F̂(k)·signs is at the noise level (σ² per bin entry is estimated from the
+ * quietest quarter of the bins).
+ * Peeling. Each accepted F̂(k) is subtracted from the bin it lands in in every
+ * group, which can turn collisions elsewhere into singletons; sweeps repeat
+ * until one finds nothing new.
+ * Refit. Least squares (ridge, penalty by 5-fold CV) on every sample asked
+ * (structured and any extra random masks) over the found support, the
+ * constant, and — when n is small enough to afford it — all first-order terms.
+ * Budget. From --budget B and --max-order t: the largest b with
+ * 3·(P+1)·2^b <= B; then as many groups as fit; the remainder goes to uniform
+ * random masks that join the refit. When b would drop below 3, t is degraded
+ * first, then b and C, down to the minimum 1·(P_1+1)·2 (t = 1, b = 1).
+ */
+#include "algo/algo_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spex/codes.h"
+#include "spex/linalg.h"
+#include "spex/masks.h"
+#include "spex/rng.h"
+#include "spex/transform.h"
+
+#define SPEX_B_MIN 3
+#define SPEX_B_MAX 20
+#define SPEX_FIRST_ORDER_MAX_N 256
+
+typedef struct {
+    int b, t, C, P;
+    int64_t structured, random;
+} spex_plan;
+
+static int parity_bits(spex_ctx *ctx, int64_t n, int t, int *P) {
+    spex_bch *bch;
+    int rc = spex_bch_new(ctx, n, t, &bch);
+    if (rc) return rc;
+    *P = spex_bch_n_parity(bch);
+    spex_bch_free(bch);
+    return SPEX_OK;
+}
+
+static int64_t plan_cost(int C, int P, int b) { return (int64_t)C * (P + 1) * ((int64_t)1 << b); }
+
+/* Chooses (b, t, C) for the budget; see the HOW IT WORKS block. */
+static int make_plan(spex_ctx *ctx, int64_t n, int64_t budget, int t_req, spex_plan *plan) {
+    int b_cap = n < SPEX_B_MAX ? (int)n : SPEX_B_MAX;
+    if (t_req > n) t_req = (int)n;
+    if (t_req > SPEX_BCH_MAX_T) t_req = SPEX_BCH_MAX_T;
+    if (budget <= 0) { /* no budget: b = 8 (or n), three groups */
+        int P, rc = parity_bits(ctx, n, t_req, &P);
+        if (rc) return rc;
+        int b = b_cap < 8 ? b_cap : 8;
+        *plan = (spex_plan){b, t_req, 3, P, plan_cost(3, P, b), 0};
+        return SPEX_OK;
+    }
+    int min_P = -1;
+    for (int t = t_req; t >= 1; t--) {
+        int P, rc = parity_bits(ctx, n, t, &P);
+        if (rc) return rc;
+        if (t == 1) min_P = P;
+        int b_lo = t == 1 ? 1 : (b_cap < SPEX_B_MIN ? b_cap : SPEX_B_MIN);
+        for (int b = b_cap; b >= b_lo; b--) {
+            for (int C = 3; C >= (t == 1 && b == b_lo ? 1 : 3); C--) {
+                if (plan_cost(C, P, b) > budget) continue;
+                int64_t groups = budget / plan_cost(1, P, b);
+                if (groups > 64) groups = 64;
+                int Cf = (int)groups > C ? (int)groups : C;
+                int64_t cost = plan_cost(Cf, P, b);
+                *plan = (spex_plan){b, t, Cf, P, cost, budget - cost};
+                return SPEX_OK;
+            }
+        }
+    }
+    return spex_seterr(ctx, SPEX_E_BUDGET,
+                       "a budget of %lld queries is too small for spex at n = %lld: the minimum "
+                       "is %lld (interaction order 1, one group of 2 bins, %d delays); raise "
+                       "--budget or use --method proxyspex, which works with any budget",
+                       (long long)budget, (long long)n, (long long)plan_cost(1, min_P, 1),
+                       min_P + 1);
+}
+
+typedef struct {
+    spex_ctx *ctx;
+    int64_t n;
+    size_t words;
+    spex_plan pl;
+    spex_bch *bch;
+    uint64_t *rows;  /* (C, b, words): rows of M_c */
+    uint32_t *cols;  /* (C, n): column i of M_c as a b-bit integer */
+    uint64_t *delays;/* (P+1, words): d_0 = 0, d_p */
+    double *U;       /* (C, P+1, 2^b) aliased bins */
+    double sigma2;   /* noise variance per bin entry */
+} spex_state;
+
+static double *bin(spex_state *s, int c, int p) {
+    return s->U + ((size_t)c * (size_t)(s->pl.P + 1) + (size_t)p) * ((size_t)1 << s->pl.b);
+}
+
+static uint32_t hash_k(const spex_state *s, int c, const int32_t *k, int len) {
+    uint32_t h = 0;
+    for (int i = 0; i < len; i++) h ^= s->cols[(size_t)c * (size_t)s->n + (size_t)k[i]];
+    return h;
+}
+
+/* Builds masks M_cᵀℓ ⊕ d_p for all ℓ (Gray-code order, stored at index ℓ),
+ * queries them, and WHT-transforms into U_{c,p}. */
+static int sample_groups(spex_state *s, spex_query *q) {
+    spex_ctx *ctx = s->ctx;
+    int64_t L = (int64_t)1 << s->pl.b;
+    spex_masks *m = NULL;
+    int rc = spex_masks_new(ctx, s->n, L, &m);
+    uint64_t *cur = spex_calloc(ctx, s->words, sizeof *cur);
+    if (!cur) rc = SPEX_E_NOMEM;
+    for (int c = 0; !rc && c < s->pl.C; c++) {
+        for (int p = 0; !rc && p <= s->pl.P; p++) {
+            spex_masks_clear(m);
+            for (int64_t i = 0; !rc && i < L; i++) rc = spex_masks_append_zero(m, NULL);
+            if (rc) break;
+            memcpy(cur, s->delays + (size_t)p * s->words, s->words * sizeof *cur);
+            uint64_t prev = 0;
+            for (int64_t i = 0; i < L; i++) {
+                uint64_t g = (uint64_t)i ^ ((uint64_t)i >> 1); /* Gray code: one bit changes */
+                if (i) {
+                    int r = __builtin_ctzll(g ^ prev);
+                    const uint64_t *row = s->rows + ((size_t)c * (size_t)s->pl.b + (size_t)r) * s->words;
+                    for (size_t w = 0; w < s->words; w++) cur[w] ^= row[w];
+                }
+                memcpy(spex_masks_row(m, (int64_t)g), cur, s->words * sizeof *cur);
+                prev = g;
+            }
+            double *u = bin(s, c, p);
+            rc = spex_query_eval(q, m, u);
+            if (rc) break;
+            spex_wht(u, s->pl.b);
+            for (int64_t j = 0; j < L; j++) u[j] /= (double)L;
+        }
+    }
+    spex_free(ctx, cur);
+    spex_masks_free(m);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Noise variance per bin entry: the quietest quarter of the bins are most
+ * likely empty, and hold only noise (chi-square with P+1 degrees). */
+static int estimate_noise(spex_state *s) {
+    int64_t L = (int64_t)1 << s->pl.b, nb = (int64_t)s->pl.C * L;
+    double *e = spex_malloc(s->ctx, (size_t)nb * sizeof *e), emax = 0;
+    if (!e) return SPEX_E_NOMEM;
+    for (int c = 0; c < s->pl.C; c++)
+        for (int64_t j = 0; j < L; j++) {
+            double acc = 0;
+            for (int p = 0; p <= s->pl.P; p++) acc += bin(s, c, p)[j] * bin(s, c, p)[j];
+            e[(int64_t)c * L + j] = acc / (s->pl.P + 1);
+            if (e[(int64_t)c * L + j] > emax) emax = e[(int64_t)c * L + j];
+        }
+    qsort(e, (size_t)nb, sizeof *e, cmp_double);
+    double q25 = e[nb / 4];
+    s->sigma2 = fmax(q25, 1e-13 * emax + 1e-300);
+    spex_free(s->ctx, e);
+    return SPEX_OK;
+}
+
+/* Tries to read bin (c, j) as a singleton; on success fills k and *amp. */
+static int try_singleton(spex_state *s, int c, int64_t j, spex_decoder dec, uint8_t *bits,
+                         double *llr, spex_bch_result *res, double *amp) {
+    int P = s->pl.P;
+    double u[1 + 8 * SPEX_BCH_MAX_T * 3], e = 0; /* P <= m * t <= 20 * 32 */
+    double *uu = P + 1 <= (int)(sizeof u / sizeof *u) ? u : NULL;
+    if (!uu) return 0;
+    for (int p = 0; p <= P; p++) {
+        uu[p] = bin(s, c, p)[j];
+        e += uu[p] * uu[p];
+    }
+    double thr = s->sigma2 * (1.0 + 3.0 * sqrt(2.0 / (P + 1)));
+    if (e / (P + 1) <= thr) return 0; /* zero-ton */
+    /* amplitude estimate: median magnitude with the sign of delay 0 */
+    double *mag = llr; /* scratch */
+    for (int p = 0; p <= P; p++) mag[p] = fabs(uu[p]);
+    qsort(mag, (size_t)P + 1, sizeof *mag, cmp_double);
+    double a = mag[(P + 1) / 2] * (uu[0] < 0 ? -1.0 : 1.0);
+    int rc;
+    if (dec == SPEX_DECODER_HARD) {
+        for (int p = 0; p < P; p++) bits[p] = (uint8_t)((uu[p + 1] < 0) != (a < 0));
+        rc = spex_bch_decode(s->bch, bits, res);
+    } else {
+        for (int p = 0; p < P; p++) llr[p] = 2.0 * a * uu[p + 1] / s->sigma2;
+        spex_chase_opts co = spex_chase_opts_default();
+        rc = spex_bch_decode_chase(s->bch, llr, &co, res);
+    }
+    if (rc != SPEX_OK) return 0;
+    if (hash_k(s, c, res->k, res->len) != (uint32_t)j) return 0;
+    /* least-squares amplitude given k, then the residual energy test */
+    spex_bch_encode(s->bch, res->k, res->len, bits);
+    double f = uu[0];
+    for (int p = 0; p < P; p++) f += bits[p] ? -uu[p + 1] : uu[p + 1];
+    f /= (P + 1);
+    double r = (uu[0] - f) * (uu[0] - f);
+    for (int p = 0; p < P; p++) {
+        double d = uu[p + 1] - (bits[p] ? -f : f);
+        r += d * d;
+    }
+    if (r / (P + 1) > thr) return 0;
+    if (f * f <= 9.0 * s->sigma2 / (P + 1)) return 0; /* not significant */
+    *amp = f;
+    return 1;
+}
+
+/* Subtracts amp·(-1)^{<d_p,k>} from k's bin in every group. */
+static void peel(spex_state *s, const int32_t *k, int len, double amp, const uint8_t *bits) {
+    for (int c = 0; c < s->pl.C; c++) {
+        uint32_t j = hash_k(s, c, k, len);
+        bin(s, c, 0)[j] -= amp;
+        for (int p = 0; p < s->pl.P; p++) bin(s, c, p + 1)[j] -= bits[p] ? -amp : amp;
+    }
+}
+
+/* Ridge refit of the support on every sample asked; writes *fourier. */
+static int refit(spex_state *s, spex_query *q, spex_coefs *found, spex_coefs **fourier) {
+    spex_ctx *ctx = s->ctx;
+    const spex_masks *ms = spex_query_masks(q);
+    const double *y = spex_query_values(q);
+    int64_t rows = spex_masks_count(ms);
+    spex_coefs *support = NULL;
+    int rc = spex_coefs_new(ctx, s->n, &support);
+    for (int64_t i = 0; !rc && i < spex_coefs_count(found); i++) {
+        const int32_t *idx;
+        int len;
+        spex_coefs_entry(found, i, &idx, &len, NULL);
+        if (len) rc = spex_coefs_set(support, idx, len, 0.0);
+    }
+    if (s->n <= SPEX_FIRST_ORDER_MAX_N)
+        for (int32_t j = 0; !rc && j < (int32_t)s->n; j++) rc = spex_coefs_add(support, &j, 1, 0.0);
+    if (rc) goto done;
+    spex_coefs_sort_subsets(support);
+    int64_t cols = spex_coefs_count(support);
+    rc = spex_coefs_new(ctx, s->n, fourier);
+    if (rc) goto done;
+    double *X = NULL, *beta = NULL;
+    if (cols > 0) {
+        X = spex_calloc(ctx, (size_t)rows, (size_t)cols * sizeof *X);
+        beta = spex_calloc(ctx, (size_t)cols, sizeof *beta);
+        if (!X || !beta) rc = SPEX_E_NOMEM;
+    }
+    for (int64_t r = 0; !rc && r < rows; r++) {
+        const uint64_t *row = spex_masks_crow(ms, r);
+        for (int64_t c = 0; c < cols; c++) {
+            const int32_t *idx;
+            int len;
+            spex_coefs_entry(support, c, &idx, &len, NULL);
+            X[r * cols + c] = spex_bits_dot_idx(row, idx, len) ? -1.0 : 1.0;
+        }
+    }
+    spex_fit_info info;
+    memset(&info, 0, sizeof info);
+    if (!rc && cols > 0) {
+        spex_ridge_opts ro = spex_ridge_opts_default();
+        ro.seed = 0;
+        ro.n_alphas = 40;
+        ro.alpha_min = 1e-8;
+        ro.alpha_max = 1e4;
+        rc = spex_ridge_cv(ctx, X, rows, cols, y, NULL, &ro, beta, &info);
+    } else if (!rc) {
+        double mean = 0;
+        for (int64_t r = 0; r < rows; r++) mean += y[r];
+        info.b0 = rows ? mean / (double)rows : 0;
+    }
+    if (!rc) rc = spex_coefs_set(*fourier, NULL, 0, info.b0);
+    for (int64_t c = 0; !rc && c < cols; c++) {
+        const int32_t *idx;
+        int len;
+        spex_coefs_entry(support, c, &idx, &len, NULL);
+        if (beta[c] != 0.0) rc = spex_coefs_set(*fourier, idx, len, beta[c]);
+    }
+    spex_free(ctx, X);
+    spex_free(ctx, beta);
+done:
+    if (rc) {
+        spex_coefs_free(*fourier);
+        *fourier = NULL;
+    }
+    spex_coefs_free(support);
+    return rc;
+}
+
+int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                   spex_coefs **fourier, char *details, size_t details_size) {
+    spex_state s;
+    memset(&s, 0, sizeof s);
+    s.ctx = ctx;
+    s.n = n;
+    s.words = spex_bits_words(n);
+    int64_t budget = opts->budget > 0 ? spex_query_budget_left(q) : 0;
+    int rc = make_plan(ctx, n, budget, opts->max_order, &s.pl);
+    spex_coefs *found = NULL;
+    spex_masks *extra = NULL;
+    double *extra_vals = NULL;
+    uint8_t *bits = NULL;
+    double *llr = NULL;
+    if (rc) return rc;
+    rc = spex_bch_new(ctx, n, s.pl.t, &s.bch);
+    if (rc) goto done;
+    int64_t L = (int64_t)1 << s.pl.b;
+    s.rows = spex_calloc(ctx, (size_t)s.pl.C * (size_t)s.pl.b, s.words * sizeof *s.rows);
+    s.cols = spex_calloc(ctx, (size_t)s.pl.C, (size_t)n * sizeof *s.cols);
+    s.delays = spex_calloc(ctx, (size_t)s.pl.P + 1, s.words * sizeof *s.delays);
+    s.U = spex_calloc(ctx, (size_t)s.pl.C * (size_t)(s.pl.P + 1), (size_t)L * sizeof *s.U);
+    bits = spex_calloc(ctx, (size_t)s.pl.P + 1, 1);
+    llr = spex_calloc(ctx, (size_t)s.pl.P + 1, sizeof *llr);
+    if (!s.rows || !s.cols || !s.delays || !s.U || !bits || !llr) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    spex_rng rng;
+    spex_rng_seed_stream(&rng, opts->seed, 0x5e3c);
+    for (int c = 0; c < s.pl.C; c++)
+        for (int r = 0; r < s.pl.b; r++) {
+            uint64_t *row = s.rows + ((size_t)c * (size_t)s.pl.b + (size_t)r) * s.words;
+            spex_rng_bits(&rng, row, s.words, n);
+            for (int64_t i = 0; i < n; i++)
+                if (spex_bits_get(row, i)) s.cols[(size_t)c * (size_t)n + (size_t)i] |= 1u << r;
+        }
+    for (int p = 0; !rc && p < s.pl.P; p++)
+        rc = spex_bch_delay(s.bch, p, s.delays + (size_t)(p + 1) * s.words);
+    if (!rc) rc = sample_groups(&s, q);
+    /* the rest of the budget: uniformly random masks for the refit */
+    if (!rc && s.pl.random > 0) {
+        int64_t want = s.pl.random < spex_query_budget_left(q) ? s.pl.random
+                                                               : spex_query_budget_left(q);
+        rc = spex_masks_new(ctx, n, want, &extra);
+        spex_rng rr;
+        spex_rng_seed_stream(&rr, opts->seed, 0xa11);
+        for (int64_t i = 0; !rc && i < want; i++) {
+            uint64_t *row;
+            rc = spex_masks_append_zero(extra, &row);
+            if (!rc) spex_rng_bits(&rr, row, s.words, n);
+        }
+        if (!rc) extra_vals = spex_malloc(ctx, (size_t)(want ? want : 1) * sizeof *extra_vals);
+        if (!rc && !extra_vals) rc = SPEX_E_NOMEM;
+        /* duplicates of structured masks cost nothing; keep them in */
+        if (!rc) rc = spex_query_eval(q, extra, extra_vals);
+    }
+    if (rc) goto done;
+    double t_solve = spex_now();
+    rc = estimate_noise(&s);
+    if (!rc) rc = spex_coefs_new(ctx, n, &found);
+    int64_t n_peeled = 0, sweeps = 0;
+    for (int changed = 1; !rc && changed && sweeps < 8 * s.pl.C + 8; sweeps++) {
+        changed = 0;
+        for (int c = 0; !rc && c < s.pl.C; c++)
+            for (int64_t j = 0; !rc && j < L; j++) {
+                spex_bch_result res;
+                double amp;
+                if (!try_singleton(&s, c, j, opts->decoder, bits, llr, &res, &amp)) continue;
+                peel(&s, res.k, res.len, amp, bits);
+                rc = spex_coefs_add(found, res.k, res.len, amp);
+                n_peeled++;
+                changed = 1;
+            }
+    }
+    if (!rc) rc = refit(&s, q, found, fourier);
+    if (!rc)
+        snprintf(details, details_size,
+                 "spex: b = %d, t = %d, C = %d groups, %d delays: %lld structured + %lld random "
+                 "queries; %lld coefficients found in %lld peeling sweeps (%.3f s)",
+                 s.pl.b, s.pl.t, s.pl.C, s.pl.P + 1, (long long)s.pl.structured,
+                 (long long)s.pl.random, (long long)spex_coefs_count(found), (long long)sweeps,
+                 spex_now() - t_solve);
+    (void)n_peeled;
+done:
+    spex_coefs_free(found);
+    spex_masks_free(extra);
+    spex_free(ctx, extra_vals);
+    spex_free(ctx, bits);
+    spex_free(ctx, llr);
+    spex_free(ctx, s.rows);
+    spex_free(ctx, s.cols);
+    spex_free(ctx, s.delays);
+    spex_free(ctx, s.U);
+    spex_bch_free(s.bch);
+    return rc;
+}

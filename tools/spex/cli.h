@@ -1,0 +1,51 @@
+/* The spex command-line tool: shared pieces of the subcommands (option tables
+ * and parsing, exit codes, progress display). Uses only the public API. */
+#ifndef SPEX_CLI_H
+#define SPEX_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "spex/common.h"
+
+/* Exit statuses (DESIGN.md §4.4). */
+enum { CLI_OK = 0, CLI_USAGE = 1, CLI_INPUT = 2, CLI_VALUE = 3 };
+
+/* Maps a library error code to an exit status. */
+int cli_exit_code(int spex_rc);
+
+/* One option of a subcommand; the table doubles as the --help text. */
+typedef struct cli_opt {
+    const char *name;  /* without the leading "--" */
+    const char *arg;   /* metavariable, NULL for a flag */
+    const char *help;
+    const char *value; /* parsed value ("1" for a set flag), NULL when absent */
+} cli_opt;
+
+/* Parses argv[first..argc) against opts (--name VALUE, --name=VALUE, flags).
+ * Returns CLI_OK, or CLI_USAGE after printing the problem to stderr. */
+int cli_parse(const char *cmd, cli_opt *opts, int argc, char **argv, int first);
+void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts);
+const char *cli_get(const cli_opt *opts, const char *name);
+
+/* Strict number parsing of option values; print the problem and return
+ * CLI_USAGE on junk, overflow or a value outside [lo, hi]. */
+int cli_int(const char *opt, const char *s, int64_t lo, int64_t hi, int64_t *out);
+int cli_double(const char *opt, const char *s, double lo, double hi, double *out);
+
+/* Progress on stderr: a bar with rate and ETA on a terminal, a plain line
+ * every few seconds otherwise, nothing when quiet. */
+typedef struct cli_progress {
+    int quiet, tty;
+    double t_start, t_last;
+    int64_t last_total;
+    int drawn;
+} cli_progress;
+void cli_progress_init(cli_progress *p, int quiet);
+void cli_progress_cb(void *user, int64_t done, int64_t total);
+void cli_progress_end(cli_progress *p);
+
+int cmd_explain(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
+#endif
