@@ -45,6 +45,7 @@
 #define SPEX_B_MIN 3
 #define SPEX_B_MAX 20
 #define SPEX_FIRST_ORDER_MAX_N 256
+#define SPEX_RELAXED_RESIDUAL 0.9
 
 typedef struct {
     int b, t, C, P;
@@ -166,68 +167,109 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Noise variance per bin entry: the quietest quarter of the bins are most
- * likely empty, and hold only noise (chi-square with P+1 degrees). */
-static int estimate_noise(spex_state *s) {
-    int64_t L = (int64_t)1 << s->pl.b, nb = (int64_t)s->pl.C * L;
-    double *e = spex_malloc(s->ctx, (size_t)nb * sizeof *e), emax = 0;
-    if (!e) return SPEX_E_NOMEM;
-    for (int c = 0; c < s->pl.C; c++)
-        for (int64_t j = 0; j < L; j++) {
-            double acc = 0;
-            for (int p = 0; p <= s->pl.P; p++) acc += bin(s, c, p)[j] * bin(s, c, p)[j];
-            e[(int64_t)c * L + j] = acc / (s->pl.P + 1);
-            if (e[(int64_t)c * L + j] > emax) emax = e[(int64_t)c * L + j];
-        }
-    qsort(e, (size_t)nb, sizeof *e, cmp_double);
-    double q25 = e[nb / 4];
-    s->sigma2 = fmax(q25, 1e-13 * emax + 1e-300);
-    spex_free(s->ctx, e);
-    return SPEX_OK;
-}
-
-/* Tries to read bin (c, j) as a singleton; on success fills k and *amp. */
-static int try_singleton(spex_state *s, int c, int64_t j, spex_decoder dec, uint8_t *bits,
-                         double *llr, spex_bch_result *res, double *amp) {
+/* Decodes bin (c, j) as if it held one coefficient: on a decode whose k
+ * hashes back to j, fills res, *amp (least-squares amplitude given k), *resid
+ * (residual energy per delay) and *energy, and returns 1. bits and llr are
+ * scratch of P+1 entries; bits ends as k's parity bits. */
+static int decode_bin(spex_state *s, int c, int64_t j, spex_decoder dec, uint8_t *bits,
+                      double *llr, spex_bch_result *res, double *amp, double *resid,
+                      double *energy) {
     int P = s->pl.P;
-    double u[1 + 8 * SPEX_BCH_MAX_T * 3], e = 0; /* P <= m * t <= 20 * 32 */
-    double *uu = P + 1 <= (int)(sizeof u / sizeof *u) ? u : NULL;
-    if (!uu) return 0;
+    double u[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], e = 0; /* P <= m * t */
     for (int p = 0; p <= P; p++) {
-        uu[p] = bin(s, c, p)[j];
-        e += uu[p] * uu[p];
+        u[p] = bin(s, c, p)[j];
+        e += u[p] * u[p];
     }
-    double thr = s->sigma2 * (1.0 + 3.0 * sqrt(2.0 / (P + 1)));
-    if (e / (P + 1) <= thr) return 0; /* zero-ton */
-    /* amplitude estimate: median magnitude with the sign of delay 0 */
-    double *mag = llr; /* scratch */
-    for (int p = 0; p <= P; p++) mag[p] = fabs(uu[p]);
-    qsort(mag, (size_t)P + 1, sizeof *mag, cmp_double);
-    double a = mag[(P + 1) / 2] * (uu[0] < 0 ? -1.0 : 1.0);
+    *energy = e / (P + 1);
+    if (e == 0.0) return 0;
+    /* amplitude guess: median magnitude with the sign of delay 0 (d_0 = 0) */
+    for (int p = 0; p <= P; p++) llr[p] = fabs(u[p]);
+    qsort(llr, (size_t)P + 1, sizeof *llr, cmp_double);
+    double a = llr[(P + 1) / 2] * (u[0] < 0 ? -1.0 : 1.0);
     int rc;
     if (dec == SPEX_DECODER_HARD) {
-        for (int p = 0; p < P; p++) bits[p] = (uint8_t)((uu[p + 1] < 0) != (a < 0));
+        for (int p = 0; p < P; p++) bits[p] = (uint8_t)((u[p + 1] < 0) != (a < 0));
         rc = spex_bch_decode(s->bch, bits, res);
     } else {
-        for (int p = 0; p < P; p++) llr[p] = 2.0 * a * uu[p + 1] / s->sigma2;
+        /* LLR of bit p for u_p = ±a + N(0, σ²): 2·a·u_p/σ² */
+        for (int p = 0; p < P; p++) llr[p] = 2.0 * a * u[p + 1] / s->sigma2;
         spex_chase_opts co = spex_chase_opts_default();
         rc = spex_bch_decode_chase(s->bch, llr, &co, res);
     }
     if (rc != SPEX_OK) return 0;
     if (hash_k(s, c, res->k, res->len) != (uint32_t)j) return 0;
-    /* least-squares amplitude given k, then the residual energy test */
     spex_bch_encode(s->bch, res->k, res->len, bits);
-    double f = uu[0];
-    for (int p = 0; p < P; p++) f += bits[p] ? -uu[p + 1] : uu[p + 1];
+    double f = u[0];
+    for (int p = 0; p < P; p++) f += bits[p] ? -u[p + 1] : u[p + 1];
     f /= (P + 1);
-    double r = (uu[0] - f) * (uu[0] - f);
+    double r = (u[0] - f) * (u[0] - f);
     for (int p = 0; p < P; p++) {
-        double d = uu[p + 1] - (bits[p] ? -f : f);
+        double d = u[p + 1] - (bits[p] ? -f : f);
         r += d * d;
     }
-    if (r / (P + 1) > thr) return 0;
-    if (f * f <= 9.0 * s->sigma2 / (P + 1)) return 0; /* not significant */
     *amp = f;
+    *resid = r / (P + 1);
+    return 1;
+}
+
+/* Noise variance per bin entry. The residuals of bins that decode to a k
+ * hashing back to themselves are, for true singletons (most of them: a wrong
+ * k passes the hash with probability 2^-b), pure noise: their median
+ * estimates σ² (a low quantile, see below). Without such bins, the quietest quarter of the bins (likely
+ * empty) does. A floor relative to the largest bin keeps noiseless data from
+ * dividing by zero. */
+static int estimate_noise(spex_state *s, spex_decoder dec, uint8_t *bits, double *llr) {
+    int64_t L = (int64_t)1 << s->pl.b, nb = (int64_t)s->pl.C * L, n_res = 0;
+    double *e = spex_malloc(s->ctx, (size_t)nb * sizeof *e);
+    double *rs = spex_malloc(s->ctx, (size_t)nb * sizeof *rs), emax = 0;
+    if (!e || !rs) {
+        spex_free(s->ctx, e);
+        spex_free(s->ctx, rs);
+        return SPEX_E_NOMEM;
+    }
+    s->sigma2 = 1.0; /* only scales the LLRs for this pass */
+    for (int c = 0; c < s->pl.C; c++)
+        for (int64_t j = 0; j < L; j++) {
+            spex_bch_result res;
+            double amp, resid, energy;
+            if (decode_bin(s, c, j, dec, bits, llr, &res, &amp, &resid, &energy))
+                rs[n_res++] = resid;
+            e[(int64_t)c * L + j] = energy;
+            if (energy > emax) emax = energy;
+        }
+    double est;
+    if (n_res >= 5) {
+        /* the 20th percentile, scaled up by the chi-square quantile ratio:
+         * in crowded designs many hash-consistent bins are multitons with a
+         * dominant coefficient, and they inflate the upper quantiles */
+        qsort(rs, (size_t)n_res, sizeof *rs, cmp_double);
+        double q = 1.0 - 0.84 * sqrt(2.0 / (s->pl.P + 1));
+        est = rs[n_res / 5] / (q > 0.25 ? q : 0.25);
+    } else {
+        qsort(e, (size_t)nb, sizeof *e, cmp_double);
+        est = e[nb / 4];
+    }
+    s->sigma2 = fmax(est, 1e-13 * emax + 1e-300);
+    spex_free(s->ctx, e);
+    spex_free(s->ctx, rs);
+    return SPEX_OK;
+}
+
+/* Reads bin (c, j) as a singleton: a hash-consistent decode whose residual
+ * is at the noise level and whose amplitude is significant. */
+static int try_singleton(spex_state *s, int c, int64_t j, spex_decoder dec, int relaxed,
+                         uint8_t *bits, double *llr, spex_bch_result *res, double *amp) {
+    int P = s->pl.P;
+    double resid, energy;
+    double thr = s->sigma2 * (1.0 + 3.0 * sqrt(2.0 / (P + 1)));
+    if (!decode_bin(s, c, j, dec, bits, llr, res, amp, &resid, &energy)) return 0;
+    if (energy <= thr) return 0; /* zero-ton */
+    /* multiton: strict sweeps need a residual at the noise level; relaxed
+     * sweeps (when strict ones are stuck) take the dominant coefficient of a
+     * bin whose decode explains most of its energy — what remains is peeled
+     * later or refined when k is found again (amplitudes add up) */
+    if (resid > (relaxed ? fmax(thr, SPEX_RELAXED_RESIDUAL * energy) : thr)) return 0;
+    if (*amp * *amp <= 9.0 * s->sigma2 / (P + 1)) return 0;   /* not significant */
     return 1;
 }
 
@@ -367,16 +409,24 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
     }
     if (rc) goto done;
     double t_solve = spex_now();
-    rc = estimate_noise(&s);
+    rc = estimate_noise(&s, opts->decoder, bits, llr);
     if (!rc) rc = spex_coefs_new(ctx, n, &found);
     int64_t n_peeled = 0, sweeps = 0;
-    for (int changed = 1; !rc && changed && sweeps < 8 * s.pl.C + 8; sweeps++) {
+    int relaxed = 0;
+    for (int changed = 1; !rc && sweeps < 8 * s.pl.C + 16; sweeps++) {
+        if (!changed) {
+            if (relaxed) break;
+            relaxed = 1; /* strict sweeps are stuck: allow dominant coefficients */
+        } else if (relaxed) {
+            relaxed = 0; /* progress: back to strict singletons */
+        }
         changed = 0;
         for (int c = 0; !rc && c < s.pl.C; c++)
             for (int64_t j = 0; !rc && j < L; j++) {
                 spex_bch_result res;
                 double amp;
-                if (!try_singleton(&s, c, j, opts->decoder, bits, llr, &res, &amp)) continue;
+                if (!try_singleton(&s, c, j, opts->decoder, relaxed, bits, llr, &res, &amp))
+                    continue;
                 peel(&s, res.k, res.len, amp, bits);
                 rc = spex_coefs_add(found, res.k, res.len, amp);
                 n_peeled++;

@@ -281,13 +281,23 @@ static void test_bad_answers(void **state) {
     check_has(msg, "not a number");
     for (int i = 0; i < 10; i++) CHECK(i < 2 ? out[i] == 1 : isnan(out[i]));
 
-    /* the same with 2 workers: the bad line is in the second worker's chunk,
-     * and the first worker's answers are all kept */
-    msg = eval_fail(ctx, "$SPEX_AWK '{ print (NR == 2 ? \"x\" : 2); fflush() }'", 12, 2, 5, b, out,
-                    SPEX_E_VALUE);
-    check_has(msg, "mask 1");
-    CHECK(out[0] == 2 && isnan(out[1]));
+    /* the same with 2 workers: the bad line is in the second worker's chunk
+     * (mask 7, late), and the first worker's answers are all kept */
+    char mask7[16], cmd2[256];
+    spex_masks_to_string(b, 7, mask7);
+    for (int i = 0; i < 7; i++) {
+        char other[16];
+        spex_masks_to_string(b, i, other);
+        CHECK(strcmp(other, mask7) != 0);
+    }
+    snprintf(cmd2, sizeof cmd2,
+             "while read -r l; do if [ \"$l\" = %s ]; then sleep 0.3; echo x; else echo 2; fi; done",
+             mask7);
+    msg = eval_fail(ctx, cmd2, 12, 2, 5, b, out, SPEX_E_VALUE);
+    check_has(msg, "worker 1");
+    check_has(msg, "mask 7");
     check_has(msg, "'x'");
+    for (int i = 0; i < 10; i++) CHECK(i < 7 ? out[i] == 2 : isnan(out[i]));
 
     static const struct {
         const char *reply, *want;
