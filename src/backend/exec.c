@@ -408,8 +408,18 @@ static int timeout_error(exec_vf *x, int64_t count) {
         if (first < 0) first = i;
         else others++;
     }
-    const worker *w = &x->w[first < 0 ? 0 : first];
     x->failed_worker = -1;
+    if (first < 0) { /* all answered, but someone does not take the rest of its input */
+        for (int i = 0; i < x->n_workers && first < 0; i++)
+            if (x->w[i].n_sent < x->w[i].count) first = i;
+        const worker *w = &x->w[first < 0 ? 0 : first];
+        return spex_seterr(x->ctx, SPEX_E_TIMEOUT,
+                           "%s: a batch of %lld masks timed out after %g s: worker %d answered "
+                           "but took only %lld of its %lld masks",
+                           x->name, (long long)count, x->timeout_s, w->id, (long long)w->n_sent,
+                           (long long)w->count);
+    }
+    const worker *w = &x->w[first];
     char more[64] = "";
     if (others) snprintf(more, sizeof more, " (and %d other worker%s)", others, others > 1 ? "s" : "");
     return spex_seterr(x->ctx, SPEX_E_TIMEOUT,
@@ -575,6 +585,9 @@ static void exec_destroy(void *user) {
 /* Moves fd above the standard descriptors (so that the spawn's dup2 onto
  * 0/1 never meets itself) and marks it close-on-exec, so that no worker
  * inherits another worker's pipes and every stdin EOF arrives. */
+/* (pipe2 with O_CLOEXEC is not POSIX; a thread of the caller forking between
+ * pipe() and here could leak these fds into its child, which only delays
+ * that worker's stdin EOF until the child exits.) */
 static int fd_prepare(int *fd) {
     if (*fd <= 2) {
         int nfd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);

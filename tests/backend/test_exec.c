@@ -9,6 +9,8 @@
 #include "spex/masks.h"
 #include "spex/rng.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -381,6 +383,12 @@ static void test_child_exit(void **state) {
     msg = eval_fail(ctx, "head -c 10 >/dev/null; echo 1", 300000, 1, 5, big, o4, SPEX_E_CHILD);
     check_has(msg, "1 of 4 answers");
     CHECK(o4[0] == 1 && isnan(o4[1]));
+    /* the EPIPE's SIGPIPE was consumed and the thread's signal mask restored */
+    sigset_t cur, pend;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    sigpending(&pend);
+    CHECK(!sigismember(&cur, SIGPIPE));
+    CHECK(!sigismember(&pend, SIGPIPE));
     spex_masks_free(big);
 
     /* a worker that exits after a complete batch fails the next batch */
@@ -396,9 +404,19 @@ static void test_child_exit(void **state) {
     spex_ctx_free(ctx);
 }
 
+static int count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    int k = 0;
+    if (!d) return -1;
+    while (readdir(d)) k++;
+    closedir(d);
+    return k;
+}
+
 static void test_open_and_release(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
+    int fds = count_fds();
     spex_exec_opts o = opts(0, 0);
     spex_valuefn vf;
     CHECK(spex_exec_open(ctx, AWK_COUNT, 10, &o, &vf) == SPEX_E_INVAL);
@@ -433,6 +451,24 @@ static void test_open_and_release(void **state) {
     spex_valuefn_release(&vf);
     CHECK(spex_now() - t0 < 3.0);
     spex_valuefn_release(&vf); /* twice is harmless */
+
+    /* each allocation failing in turn: SPEX_E_NOMEM, nothing leaked or left running */
+    int opened = 0, nomem = 0;
+    for (int k = 1; k < 100 && !opened; k++) {
+        spex_ctx_fail_alloc_after(ctx, k);
+        int rc = spex_exec_open(ctx, AWK_COUNT, 10, &o, &vf);
+        spex_ctx_fail_alloc_after(ctx, 0);
+        if (rc == SPEX_OK) {
+            opened = 1;
+            CHECK_RC(ctx, vf.eval(vf.user, good, out));
+            spex_valuefn_release(&vf);
+        } else {
+            if (rc != SPEX_E_NOMEM) fail_msg("allocation %d failing: %d: %s", k, rc, spex_errmsg(ctx));
+            nomem++;
+        }
+    }
+    CHECK(opened && nomem > 3);
+    CHECK(count_fds() == fds);
     spex_masks_free(b);
     spex_masks_free(good);
     spex_ctx_free(ctx);
