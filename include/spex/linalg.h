@@ -150,6 +150,16 @@ SPEX_API int spex_ridge_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64
                            const double *y, const double *w, const spex_ridge_opts *opts,
                            double *beta, spex_fit_info *info);
 
+/* The same problem (no weights) solved through per-fold Gram matrices:
+ * one pass over the rows (rows·n_cols² flops) and an eigendecomposition of
+ * n_cols × n_cols per fold. Much faster than spex_ridge_cv for tall X with
+ * well-conditioned columns (Fourier ±1 features); it squares the condition
+ * number, so prefer spex_ridge_cv for ill-conditioned designs. Same options,
+ * outputs and errors as spex_ridge_cv (opts->cv_mse_out is not filled). */
+SPEX_API int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols,
+                                const double *y, const spex_ridge_opts *opts, double *beta,
+                                spex_fit_info *info);
+
 /* A ridge problem factorised once (thin SVD of the centred weighted X), to
  * solve for many alphas at O(n_cols * rank) each. Copies what it needs from
  * X, y, w; *out is owned by the caller (free with spex_ridge_svd_free). */

@@ -21,7 +21,7 @@
  * Peeling. Each accepted F̂(k) is subtracted from the bin it lands in in every
  * group, which can turn collisions elsewhere into singletons; sweeps repeat
  * until one finds nothing new.
- * Refit. Least squares (ridge, penalty by 5-fold CV) on every sample asked
+ * Refit. Least squares (ridge through Gram matrices, penalty by 5-fold CV) on every sample asked
  * (structured and any extra random masks) over the found support, the
  * constant, and — when n is small enough to afford it — all first-order terms.
  * Budget. From --budget B and --max-order t: the largest b with
@@ -122,6 +122,40 @@ static uint32_t hash_k(const spex_state *s, int c, const int32_t *k, int len) {
     uint32_t h = 0;
     for (int i = 0; i < len; i++) h ^= s->cols[(size_t)c * (size_t)s->n + (size_t)k[i]];
     return h;
+}
+
+/* Draws the C random matrices (rows and column hashes), builds the code and
+ * the delays, and allocates the bins for the plan in s->pl. */
+static int design_init(spex_state *s, uint64_t seed) {
+    spex_ctx *ctx = s->ctx;
+    int64_t n = s->n, L = (int64_t)1 << s->pl.b;
+    int rc = spex_bch_new(ctx, n, s->pl.t, &s->bch);
+    if (rc) return rc;
+    s->rows = spex_calloc(ctx, (size_t)s->pl.C * (size_t)s->pl.b, s->words * sizeof *s->rows);
+    s->cols = spex_calloc(ctx, (size_t)s->pl.C, (size_t)n * sizeof *s->cols);
+    s->delays = spex_calloc(ctx, (size_t)s->pl.P + 1, s->words * sizeof *s->delays);
+    s->U = spex_calloc(ctx, (size_t)s->pl.C * (size_t)(s->pl.P + 1), (size_t)L * sizeof *s->U);
+    if (!s->rows || !s->cols || !s->delays || !s->U) return SPEX_E_NOMEM;
+    spex_rng rng;
+    spex_rng_seed_stream(&rng, seed, 0x5e3c);
+    for (int c = 0; c < s->pl.C; c++)
+        for (int r = 0; r < s->pl.b; r++) {
+            uint64_t *row = s->rows + ((size_t)c * (size_t)s->pl.b + (size_t)r) * s->words;
+            spex_rng_bits(&rng, row, s->words, n);
+            for (int64_t i = 0; i < n; i++)
+                if (spex_bits_get(row, i)) s->cols[(size_t)c * (size_t)n + (size_t)i] |= 1u << r;
+        }
+    for (int p = 0; !rc && p < s->pl.P; p++)
+        rc = spex_bch_delay(s->bch, p, s->delays + (size_t)(p + 1) * s->words);
+    return rc;
+}
+
+static void design_free(spex_state *s) {
+    spex_free(s->ctx, s->rows);
+    spex_free(s->ctx, s->cols);
+    spex_free(s->ctx, s->delays);
+    spex_free(s->ctx, s->U);
+    spex_bch_free(s->bch);
 }
 
 /* Builds masks M_cᵀℓ ⊕ d_p for all ℓ (Gray-code order, stored at index ℓ),
@@ -326,7 +360,7 @@ static int refit(spex_state *s, spex_query *q, spex_coefs *found, spex_coefs **f
         ro.n_alphas = 40;
         ro.alpha_min = 1e-8;
         ro.alpha_max = 1e4;
-        rc = spex_ridge_cv(ctx, X, rows, cols, y, NULL, &ro, beta, &info);
+        rc = spex_ridge_cv_gram(ctx, X, rows, cols, y, &ro, beta, &info);
     } else if (!rc) {
         double mean = 0;
         for (int64_t r = 0; r < rows; r++) mean += y[r];
@@ -365,35 +399,22 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
     uint8_t *bits = NULL;
     double *llr = NULL;
     if (rc) return rc;
-    rc = spex_bch_new(ctx, n, s.pl.t, &s.bch);
+    rc = design_init(&s, opts->seed);
     if (rc) goto done;
     int64_t L = (int64_t)1 << s.pl.b;
-    s.rows = spex_calloc(ctx, (size_t)s.pl.C * (size_t)s.pl.b, s.words * sizeof *s.rows);
-    s.cols = spex_calloc(ctx, (size_t)s.pl.C, (size_t)n * sizeof *s.cols);
-    s.delays = spex_calloc(ctx, (size_t)s.pl.P + 1, s.words * sizeof *s.delays);
-    s.U = spex_calloc(ctx, (size_t)s.pl.C * (size_t)(s.pl.P + 1), (size_t)L * sizeof *s.U);
     bits = spex_calloc(ctx, (size_t)s.pl.P + 1, 1);
     llr = spex_calloc(ctx, (size_t)s.pl.P + 1, sizeof *llr);
-    if (!s.rows || !s.cols || !s.delays || !s.U || !bits || !llr) {
+    if (!bits || !llr) {
         rc = SPEX_E_NOMEM;
         goto done;
     }
-    spex_rng rng;
-    spex_rng_seed_stream(&rng, opts->seed, 0x5e3c);
-    for (int c = 0; c < s.pl.C; c++)
-        for (int r = 0; r < s.pl.b; r++) {
-            uint64_t *row = s.rows + ((size_t)c * (size_t)s.pl.b + (size_t)r) * s.words;
-            spex_rng_bits(&rng, row, s.words, n);
-            for (int64_t i = 0; i < n; i++)
-                if (spex_bits_get(row, i)) s.cols[(size_t)c * (size_t)n + (size_t)i] |= 1u << r;
-        }
-    for (int p = 0; !rc && p < s.pl.P; p++)
-        rc = spex_bch_delay(s.bch, p, s.delays + (size_t)(p + 1) * s.words);
     if (!rc) rc = sample_groups(&s, q);
     /* the rest of the budget: uniformly random masks for the refit */
-    if (!rc && s.pl.random > 0) {
-        int64_t want = s.pl.random < spex_query_budget_left(q) ? s.pl.random
-                                                               : spex_query_budget_left(q);
+    int64_t asked_structured = spex_query_n_asked(q);
+    if (!rc && opts->budget > 0 && spex_query_budget_left(q) > 0) {
+        /* masks repeated inside the design were asked once: spend what they
+         * saved too */
+        int64_t want = spex_query_budget_left(q);
         rc = spex_masks_new(ctx, n, want, &extra);
         spex_rng rr;
         spex_rng_seed_stream(&rr, opts->seed, 0xa11);
@@ -436,10 +457,11 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
     if (!rc) rc = refit(&s, q, found, fourier);
     if (!rc)
         snprintf(details, details_size,
-                 "spex: b = %d, t = %d, C = %d groups, %d delays: %lld structured + %lld random "
-                 "queries; %lld coefficients found in %lld peeling sweeps (%.3f s)",
+                 "spex: b = %d, t = %d, C = %d groups, %d delays: %lld structured masks (%lld "
+                 "distinct) + %lld random; %lld coefficients found in %lld peeling sweeps (%.3f s)",
                  s.pl.b, s.pl.t, s.pl.C, s.pl.P + 1, (long long)s.pl.structured,
-                 (long long)s.pl.random, (long long)spex_coefs_count(found), (long long)sweeps,
+                 (long long)asked_structured, (long long)(spex_query_n_asked(q) - asked_structured),
+                 (long long)spex_coefs_count(found), (long long)sweeps,
                  spex_now() - t_solve);
     (void)n_peeled;
 done:
@@ -448,10 +470,38 @@ done:
     spex_free(ctx, extra_vals);
     spex_free(ctx, bits);
     spex_free(ctx, llr);
-    spex_free(ctx, s.rows);
-    spex_free(ctx, s.cols);
-    spex_free(ctx, s.delays);
-    spex_free(ctx, s.U);
-    spex_bch_free(s.bch);
+    design_free(&s);
     return rc;
+}
+
+int spex_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int t, int C,
+                             uint64_t seed, spex_sft_view *out) {
+    spex_state s;
+    memset(&s, 0, sizeof s);
+    memset(out, 0, sizeof *out);
+    s.ctx = ctx;
+    s.n = n;
+    s.words = spex_bits_words(n);
+    int rc = parity_bits(ctx, n, t, &s.pl.P);
+    if (rc) return rc;
+    s.pl.b = b;
+    s.pl.t = t;
+    s.pl.C = C;
+    rc = design_init(&s, seed);
+    if (!rc) rc = sample_groups(&s, q);
+    if (!rc) {
+        *out = (spex_sft_view){b, t, C, s.pl.P, s.U, s.cols, s.delays};
+        s.U = NULL;
+        s.cols = NULL;
+        s.delays = NULL;
+    }
+    design_free(&s);
+    return rc;
+}
+
+void spex_sft_view_free(spex_ctx *ctx, spex_sft_view *v) {
+    spex_free(ctx, v->U);
+    spex_free(ctx, v->cols);
+    spex_free(ctx, v->delays);
+    memset(v, 0, sizeof *v);
 }

@@ -25,6 +25,9 @@
  * partial line left over), or at the start of the next batch, which first
  * checks every worker for unread output and for EOF (not before the first
  * batch: output there may be answers written ahead of reading the masks).
+ * The protocol has no end-of-answer marker, so extra lines that arrive only
+ * after the next batch has started are indistinguishable from its answers;
+ * they are caught one batch later, when the backlog shows.
  * A worker that stops reading its input (EPIPE) with answers missing gets
  * EXEC_REAP_WAIT_S for its last answers and EOF before it is reported.
  *
@@ -58,49 +61,49 @@
 
 extern char **environ; /* the caller's environment, passed on to the workers */
 
-#define EXEC_LINE_MAX 4096       /* longest answer line accepted, bytes with '\n' */
-#define EXEC_WBUF_SIZE 65536     /* per-worker staging buffer for mask lines */
-#define EXEC_QUOTE_MAX 80        /* characters of an offending line quoted in messages */
+#define EXEC_LINE_MAX 4096   /* longest answer line accepted, bytes with '\n' */
+#define EXEC_WBUF_SIZE 65536 /* per-worker staging buffer for mask lines */
+#define EXEC_QUOTE_MAX 80    /* characters of an offending line quoted in messages */
 #define EXEC_MAX_WORKERS 256
-#define EXEC_EXIT_WAIT_S 1.0     /* release after success: time to exit on stdin EOF */
-#define EXEC_KILL_GRACE_S 0.5    /* between SIGTERM and SIGKILL */
-#define EXEC_REAP_WAIT_S 0.5     /* after stdout EOF: time allowed to collect the status */
+#define EXEC_EXIT_WAIT_S 1.0  /* release after success: time to exit on stdin EOF */
+#define EXEC_KILL_GRACE_S 0.5 /* between SIGTERM and SIGKILL */
+#define EXEC_REAP_WAIT_S 0.5  /* after stdout EOF: time allowed to collect the status */
 
 typedef struct worker {
     int id;
-    pid_t pid;            /* 0 once reaped */
-    int status;           /* waitpid status, valid when reaped && status_known */
+    pid_t pid;  /* 0 once reaped */
+    int status; /* waitpid status, valid when reaped && status_known */
     int status_known;
-    int in_fd;            /* our end of the worker's stdin; -1 once closed */
-    int out_fd;           /* our end of the worker's stdout; -1 once closed */
-    int in_gone;          /* EPIPE: the worker closed its stdin */
-    double in_gone_at;    /* when (spex_now) */
-    int out_eof;          /* read() returned 0 */
+    int in_fd;         /* our end of the worker's stdin; -1 once closed */
+    int out_fd;        /* our end of the worker's stdout; -1 once closed */
+    int in_gone;       /* EPIPE: the worker closed its stdin */
+    double in_gone_at; /* when (spex_now) */
+    int out_eof;       /* read() returned 0 */
     /* the current batch's chunk: masks first .. first+count-1 */
     int64_t first, count;
-    int64_t n_filled;     /* masks completely copied into wbuf */
-    int64_t pos;          /* next character of mask n_filled: 0..n-1, n = '\n' */
-    int64_t n_sent;       /* masks completely written to the pipe */
-    int64_t n_answers;    /* answers received */
-    char *wbuf;           /* (EXEC_WBUF_SIZE) bytes wbuf[woff..wlen) not yet written */
+    int64_t n_filled;  /* masks completely copied into wbuf */
+    int64_t pos;       /* next character of mask n_filled: 0..n-1, n = '\n' */
+    int64_t n_sent;    /* masks completely written to the pipe */
+    int64_t n_answers; /* answers received */
+    char *wbuf;        /* (EXEC_WBUF_SIZE) bytes wbuf[woff..wlen) not yet written */
     size_t wlen, woff;
-    char *rbuf;           /* (EXEC_LINE_MAX) bytes of an incomplete answer line */
+    char *rbuf; /* (EXEC_LINE_MAX) bytes of an incomplete answer line */
     size_t rlen;
 } worker;
 
 typedef struct exec_vf {
     spex_ctx *ctx;
-    char *name;           /* "exec `CMD`" (CMD shortened), for messages */
+    char *name; /* "exec `CMD`" (CMD shortened), for messages */
     int64_t n;
     double timeout_s;
     int n_workers;
-    worker *w;            /* (n_workers) */
-    struct pollfd *pfd;   /* (2 n_workers) poll set of one round */
-    int *pfd_worker;      /* (2 n_workers) worker index per entry, negative: stdin */
-    locale_t c_locale;    /* numbers are read in the C locale; (locale_t)0 if unavailable */
-    int64_t n_batches;    /* batches sent so far */
-    int failed;           /* a batch failed: the workers are in an unknown state */
-    int failed_worker;    /* worker that caused the failure, -1: none in particular */
+    worker *w;          /* (n_workers) */
+    struct pollfd *pfd; /* (2 n_workers) poll set of one round */
+    int *pfd_worker;    /* (2 n_workers) worker index per entry, negative: stdin */
+    locale_t c_locale;  /* numbers are read in the C locale; (locale_t)0 if unavailable */
+    int64_t n_batches;  /* batches sent so far */
+    int failed;         /* a batch failed: the workers are in an unknown state */
+    int failed_worker;  /* worker that caused the failure, -1: none in particular */
     int fail_code;
     char fail_msg[512];
 } exec_vf;
@@ -129,7 +132,8 @@ static void sigpipe_restore(sigpipe_guard *g) {
         sigpending(&pend);
         if (sigismember(&pend, SIGPIPE) == 1) {
             struct timespec zero = {0, 0};
-            while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR) {}
+            while (sigtimedwait(&s, NULL, &zero) < 0 && errno == EINTR) {
+            }
         }
     }
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
@@ -137,7 +141,8 @@ static void sigpipe_restore(sigpipe_guard *g) {
 
 static void sleep_s(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
 }
 
 /* Copies at most EXEC_QUOTE_MAX characters of s[0..len) into dst with
@@ -183,7 +188,8 @@ static void reap_all(exec_vf *x, double seconds) {
     double end = spex_now() + seconds;
     for (;;) {
         int left = 0;
-        for (int i = 0; i < x->n_workers; i++) left += !try_reap(&x->w[i]);
+        for (int i = 0; i < x->n_workers; i++)
+            left += !try_reap(&x->w[i]);
         if (!left || (seconds >= 0 && spex_now() >= end)) return;
         sleep_s(0.002);
     }
@@ -197,22 +203,26 @@ static void signal_all(exec_vf *x, int sig) {
 /* Describes how a worker ended, e.g. "exited with status 3". */
 static void describe_end(const worker *w, char *buf, size_t size) {
     if (w->pid > 0)
-        snprintf(buf, size, "%s", w->out_eof ? "closed its output (still running)" : "is still running");
-    else if (!w->status_known) snprintf(buf, size, "ended (exit status unavailable)");
+        snprintf(buf, size, "%s",
+                 w->out_eof ? "closed its output (still running)" : "is still running");
+    else if (!w->status_known)
+        snprintf(buf, size, "ended (exit status unavailable)");
     else if (WIFEXITED(w->status))
         snprintf(buf, size, "exited with status %d%s", WEXITSTATUS(w->status),
                  WEXITSTATUS(w->status) == 127 ? " (command not found?)" : "");
     else if (WIFSIGNALED(w->status))
         snprintf(buf, size, "was killed by signal %d (%s)", WTERMSIG(w->status),
                  strsignal(WTERMSIG(w->status)));
-    else snprintf(buf, size, "ended with wait status %d", w->status);
+    else
+        snprintf(buf, size, "ended with wait status %d", w->status);
 }
 
 /* The worker's stdout reached EOF (or it stopped reading its input) before
  * it answered its chunk: collect the exit status briefly and explain. */
 static int child_error(exec_vf *x, worker *w, const char *what) {
     double end = spex_now() + EXEC_REAP_WAIT_S;
-    while (!try_reap(w) && spex_now() < end) sleep_s(0.002);
+    while (!try_reap(w) && spex_now() < end)
+        sleep_s(0.002);
     char how[160];
     describe_end(w, how, sizeof how);
     x->failed_worker = w->id;
@@ -236,11 +246,14 @@ static int take_line(exec_vf *x, worker *w, const char *line, size_t len, double
     }
     int64_t mask = w->first + w->n_answers;
     size_t a = 0, b = len;
-    while (a < b && isspace((unsigned char)line[a])) a++;
-    while (b > a && isspace((unsigned char)line[b - 1])) b--;
+    while (a < b && isspace((unsigned char)line[a]))
+        a++;
+    while (b > a && isspace((unsigned char)line[b - 1]))
+        b--;
     const char *why = NULL;
     double v = 0.0;
-    if (a == b) why = "an empty line";
+    if (a == b)
+        why = "an empty line";
     else {
         char buf[EXEC_LINE_MAX + 1];
         memcpy(buf, line + a, b - a);
@@ -248,8 +261,10 @@ static int take_line(exec_vf *x, worker *w, const char *line, size_t len, double
         char *end;
         errno = 0;
         v = strtod(buf, &end);
-        if (end != buf + (b - a)) why = "not a number";
-        else if (!isfinite(v)) why = "not a finite number";
+        if (end != buf + (b - a))
+            why = "not a number";
+        else if (!isfinite(v))
+            why = "not a finite number";
     }
     if (why) {
         quote_line(q, sizeof q, line, len);
@@ -288,8 +303,8 @@ static int worker_read(exec_vf *x, worker *w, double *out) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) return SPEX_OK;
             x->failed_worker = w->id;
-            return spex_seterr(x->ctx, SPEX_E_IO, "%s: worker %d: reading its output: %s",
-                               x->name, w->id, strerror(errno));
+            return spex_seterr(x->ctx, SPEX_E_IO, "%s: worker %d: reading its output: %s", x->name,
+                               w->id, strerror(errno));
         }
         if (k == 0) {
             w->out_eof = 1;
@@ -313,8 +328,8 @@ static int worker_read(exec_vf *x, worker *w, double *out) {
             return spex_seterr(x->ctx, SPEX_E_VALUE,
                                "%s: worker %d: the answer to mask %lld of the batch is a line "
                                "longer than %d bytes: '%s'",
-                               x->name, w->id, (long long)(w->first + w->n_answers),
-                               EXEC_LINE_MAX, q);
+                               x->name, w->id, (long long)(w->first + w->n_answers), EXEC_LINE_MAX,
+                               q);
         }
     }
     return SPEX_OK;
@@ -354,8 +369,8 @@ static int worker_write(exec_vf *x, worker *w, const spex_masks *batch) {
                 return SPEX_OK;
             }
             x->failed_worker = w->id;
-            return spex_seterr(x->ctx, SPEX_E_IO, "%s: worker %d: writing its input: %s",
-                               x->name, w->id, strerror(errno));
+            return spex_seterr(x->ctx, SPEX_E_IO, "%s: worker %d: writing its input: %s", x->name,
+                               w->id, strerror(errno));
         }
         for (const char *p = w->wbuf + w->woff, *e = p + k; (p = memchr(p, '\n', (size_t)(e - p)));
              p++)
@@ -367,7 +382,8 @@ static int worker_write(exec_vf *x, worker *w, const spex_masks *batch) {
 
 /* Between batches every worker must be alive and silent. */
 static int exec_check_idle(exec_vf *x) {
-    for (int i = 0; i < x->n_workers; i++) x->w[i].count = x->w[i].n_answers = 0;
+    for (int i = 0; i < x->n_workers; i++)
+        x->w[i].count = x->w[i].n_answers = 0;
     for (int i = 0; i < x->n_workers; i++) {
         worker *w = &x->w[i];
         if (w->out_eof || w->in_gone || w->pid <= 0)
@@ -376,10 +392,12 @@ static int exec_check_idle(exec_vf *x) {
         if (x->n_batches == 0) continue;
         struct pollfd p = {w->out_fd, POLLIN, 0};
         int r;
-        while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR) {}
+        while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR) {
+        }
         if (r > 0 && w->rlen == 0) {
             ssize_t k;
-            while ((k = read(w->out_fd, w->rbuf, EXEC_LINE_MAX)) < 0 && errno == EINTR) {}
+            while ((k = read(w->out_fd, w->rbuf, EXEC_LINE_MAX)) < 0 && errno == EINTR) {
+            }
             if (k == 0) {
                 w->out_eof = 1;
                 close_fd(&w->out_fd);
@@ -405,8 +423,10 @@ static int timeout_error(exec_vf *x, int64_t count) {
     int first = -1, others = 0;
     for (int i = 0; i < x->n_workers; i++) {
         if (x->w[i].n_answers >= x->w[i].count) continue;
-        if (first < 0) first = i;
-        else others++;
+        if (first < 0)
+            first = i;
+        else
+            others++;
     }
     x->failed_worker = -1;
     if (first < 0) { /* all answered, but someone does not take the rest of its input */
@@ -421,7 +441,8 @@ static int timeout_error(exec_vf *x, int64_t count) {
     }
     const worker *w = &x->w[first];
     char more[64] = "";
-    if (others) snprintf(more, sizeof more, " (and %d other worker%s)", others, others > 1 ? "s" : "");
+    if (others)
+        snprintf(more, sizeof more, " (and %d other worker%s)", others, others > 1 ? "s" : "");
     return spex_seterr(x->ctx, SPEX_E_TIMEOUT,
                        "%s: a batch of %lld masks timed out after %g s: worker %d had given %lld "
                        "of %lld answers (masks %lld..%lld of the batch)%s",
@@ -477,8 +498,7 @@ static int exec_run_batch(exec_vf *x, const spex_masks *batch, double *out) {
         for (int k = 0; k < np && r > 0; k++) {
             if (!x->pfd[k].revents) continue;
             int i = x->pfd_worker[k];
-            int rc = i < 0 ? worker_write(x, &x->w[-1 - i], batch)
-                           : worker_read(x, &x->w[i], out);
+            int rc = i < 0 ? worker_write(x, &x->w[-1 - i], batch) : worker_read(x, &x->w[i], out);
             if (rc) return rc;
         }
     }
@@ -514,7 +534,8 @@ static void exec_salvage(exec_vf *x, double *out) {
 static int exec_eval(void *user, const spex_masks *batch, double *out) {
     exec_vf *x = user;
     int64_t count = spex_masks_count(batch);
-    for (int64_t i = 0; i < count; i++) out[i] = NAN;
+    for (int64_t i = 0; i < count; i++)
+        out[i] = NAN;
     if (x->failed)
         return spex_seterr(x->ctx, x->fail_code, "%s: unusable after an earlier failure: %s",
                            x->name, x->fail_msg);

@@ -31,19 +31,19 @@
 
 struct spex_game {
     spex_ctx *ctx;
-    char *name;           /* file name or "game"; used in messages */
+    char *name; /* file name or "game"; used in messages */
     int64_t n;
-    size_t words;         /* words per packed mask */
+    size_t words; /* words per packed mask */
     spex_basis basis;
     double noise_sd;
-    spex_coefs *coefs;    /* as written */
-    spex_coefs *fourier;  /* == coefs for Fourier games, else owned */
+    spex_coefs *coefs;   /* as written */
+    spex_coefs *fourier; /* == coefs for Fourier games, else owned */
     /* Compiled form of `coefs` (see the file comment). */
     int64_t n_coefs;
-    double *val;          /* (n_coefs) coefficient values */
-    int64_t *term_start;  /* (n_coefs + 1) offsets into term_word/term_bits */
-    uint32_t *term_word;  /* (n_terms) word index */
-    uint64_t *term_bits;  /* (n_terms) bits of the subset inside that word */
+    double *val;         /* (n_coefs) coefficient values */
+    int64_t *term_start; /* (n_coefs + 1) offsets into term_word/term_bits */
+    uint32_t *term_word; /* (n_terms) word index */
+    uint64_t *term_bits; /* (n_terms) bits of the subset inside that word */
 };
 
 /* The value function's state: the game and its noise stream. */
@@ -55,14 +55,22 @@ typedef struct game_vf {
 
 static const char *json_type_name(const json_t *v) {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    case JSON_NULL: return "null";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a real number";
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_NULL:
+        return "null";
     }
     return "an unknown value";
 }
@@ -96,7 +104,8 @@ static int game_compile(spex_game *g) {
         for (int j = 0; j < len; j++) {
             uint32_t w = (uint32_t)(idx[j] >> 6);
             uint64_t bit = (uint64_t)1 << (idx[j] & 63);
-            if (t > g->term_start[i] && g->term_word[t - 1] == w) g->term_bits[t - 1] |= bit;
+            if (t > g->term_start[i] && g->term_word[t - 1] == w)
+                g->term_bits[t - 1] |= bit;
             else {
                 g->term_word[t] = w;
                 g->term_bits[t] = bit;
@@ -173,8 +182,10 @@ static int game_new(spex_ctx *ctx, const char *name, spex_coefs *coefs, spex_bas
     if (rc) goto done;
     rc = game_make_fourier(g);
 done:
-    if (rc) spex_game_free(g);
-    else *out = g;
+    if (rc)
+        spex_game_free(g);
+    else
+        *out = g;
     return rc;
 }
 
@@ -193,8 +204,8 @@ static int json_get_int(spex_ctx *ctx, const char *name, const char *what, const
 }
 
 /* Reads coefs[i] = [subset, value] into c. idx has room for any subset. */
-static int parse_coef(spex_ctx *ctx, const char *name, const json_t *item, size_t i,
-                      spex_coefs *c, int32_t **idx, size_t *idx_cap) {
+static int parse_coef(spex_ctx *ctx, const char *name, const json_t *item, size_t i, spex_coefs *c,
+                      int32_t **idx, size_t *idx_cap) {
     int64_t n = spex_coefs_n(c);
     if (!json_is_array(item) || json_array_size(item) != 2) {
         if (json_is_array(item))
@@ -215,8 +226,8 @@ static int parse_coef(spex_ctx *ctx, const char *name, const json_t *item, size_
                            name, i, json_type_name(val));
     double v = json_number_value(val);
     if (!isfinite(v))
-        return spex_seterr(ctx, SPEX_E_RANGE, "%s: coefs[%zu]: the value %g is not finite", name,
-                           i, v);
+        return spex_seterr(ctx, SPEX_E_RANGE, "%s: coefs[%zu]: the value %g is not finite", name, i,
+                           v);
     size_t len = json_array_size(sub);
     if (len > (size_t)INT32_MAX)
         return spex_seterr(ctx, SPEX_E_RANGE, "%s: coefs[%zu]: subset of %zu indices is too long",
@@ -277,8 +288,7 @@ int spex_game_parse(spex_ctx *ctx, const char *json, size_t len, const char *nam
     }
     const json_t *jn = json_object_get(root, "n");
     if (!jn) {
-        rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: missing key \"n\" (the number of features)",
-                         name);
+        rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: missing key \"n\" (the number of features)", name);
         goto done;
     }
     long long n = 0;
@@ -294,8 +304,10 @@ int spex_game_parse(spex_ctx *ctx, const char *json, size_t len, const char *nam
             goto done;
         }
         const char *b = json_string_value(jb);
-        if (!strcmp(b, "fourier")) basis = SPEX_BASIS_FOURIER;
-        else if (!strcmp(b, "mobius") || !strcmp(b, "moebius")) basis = SPEX_BASIS_MOBIUS;
+        if (!strcmp(b, "fourier"))
+            basis = SPEX_BASIS_FOURIER;
+        else if (!strcmp(b, "mobius") || !strcmp(b, "moebius"))
+            basis = SPEX_BASIS_MOBIUS;
         else {
             rc = spex_seterr(ctx, SPEX_E_INVAL,
                              "%s: unknown basis \"%.64s\" (expected \"fourier\" or \"mobius\")",
@@ -393,8 +405,8 @@ done:
     return rc;
 }
 
-int spex_game_from_coefs(spex_ctx *ctx, const spex_coefs *coefs, spex_basis basis,
-                         double noise_sd, spex_game **out) {
+int spex_game_from_coefs(spex_ctx *ctx, const spex_coefs *coefs, spex_basis basis, double noise_sd,
+                         spex_game **out) {
     *out = NULL;
     if (basis != SPEX_BASIS_FOURIER && basis != SPEX_BASIS_MOBIUS)
         return spex_seterr(ctx, SPEX_E_INVAL, "game: unknown basis %d", (int)basis);
@@ -427,11 +439,21 @@ void spex_game_free(spex_game *g) {
     spex_free(ctx, g);
 }
 
-int64_t spex_game_n(const spex_game *g) { return g->n; }
-double spex_game_noise_sd(const spex_game *g) { return g->noise_sd; }
-spex_basis spex_game_basis(const spex_game *g) { return g->basis; }
-const spex_coefs *spex_game_coefs(const spex_game *g) { return g->coefs; }
-const spex_coefs *spex_game_fourier(const spex_game *g) { return g->fourier; }
+int64_t spex_game_n(const spex_game *g) {
+    return g->n;
+}
+double spex_game_noise_sd(const spex_game *g) {
+    return g->noise_sd;
+}
+spex_basis spex_game_basis(const spex_game *g) {
+    return g->basis;
+}
+const spex_coefs *spex_game_coefs(const spex_game *g) {
+    return g->coefs;
+}
+const spex_coefs *spex_game_fourier(const spex_game *g) {
+    return g->fourier;
+}
 
 double spex_game_value(const spex_game *g, const uint64_t *mask) {
     return game_eval_compiled(g, mask);
@@ -444,16 +466,18 @@ static int game_vf_eval(void *user, const spex_masks *batch, double *out) {
     const spex_game *g = s->g;
     if (spex_masks_n(batch) != g->n)
         return spex_seterr(g->ctx, SPEX_E_INVAL,
-                           "%s: batch masks have n = %lld features, the game has n = %lld",
-                           g->name, (long long)spex_masks_n(batch), (long long)g->n);
+                           "%s: batch masks have n = %lld features, the game has n = %lld", g->name,
+                           (long long)spex_masks_n(batch), (long long)g->n);
     int64_t count = spex_masks_count(batch);
     int64_t n_terms = g->term_start[g->n_coefs] + g->n_coefs;
     int n_threads = spex_ctx_threads(g->ctx);
     int parallel = n_threads > 1 && (double)count * (double)n_terms > GAME_PARALLEL_WORK;
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (parallel)
-    for (int64_t i = 0; i < count; i++) out[i] = game_eval_compiled(g, spex_masks_crow(batch, i));
+    for (int64_t i = 0; i < count; i++)
+        out[i] = game_eval_compiled(g, spex_masks_crow(batch, i));
     if (s->with_noise && g->noise_sd > 0.0)
-        for (int64_t i = 0; i < count; i++) out[i] += g->noise_sd * spex_rng_normal(&s->rng);
+        for (int64_t i = 0; i < count; i++)
+            out[i] += g->noise_sd * spex_rng_normal(&s->rng);
     return SPEX_OK;
 }
 

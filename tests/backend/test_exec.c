@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <errno.h>
 
 #define PYTHON "/usr/bin/python3"
 
@@ -106,13 +108,15 @@ static void test_languages(void **state) {
     CHECK(vf.n == 150 && vf.name && strstr(vf.name, "weighted.py"));
     for (int round = 0; round < 3; round++) { /* the same workers, batch after batch */
         CHECK_RC(ctx, vf.eval(vf.user, b, out));
-        for (int i = 0; i < 40; i++) CHECK_NEAR(out[i], weighted(b, i) / 4, 1e-12);
+        for (int i = 0; i < 40; i++)
+            CHECK_NEAR(out[i], weighted(b, i) / 4, 1e-12);
     }
     spex_valuefn_release(&vf);
 
     CHECK_RC(ctx, spex_exec_open(ctx, AWK_COUNT, 150, &o, &vf));
     CHECK_RC(ctx, vf.eval(vf.user, b, out));
-    for (int i = 0; i < 40; i++) CHECK_NEAR(out[i], popcount(b, i), 0);
+    for (int i = 0; i < 40; i++)
+        CHECK_NEAR(out[i], popcount(b, i), 0);
     spex_valuefn_release(&vf);
 
     /* sh echoing the line back: checks the line format (feature 0 first) */
@@ -121,16 +125,18 @@ static void test_languages(void **state) {
     CHECK_RC(ctx, vf.eval(vf.user, small, out));
     for (int i = 0; i < 30; i++) {
         double want = 1;
-        for (int j = 0; j < 9; j++) want = want * 10 + spex_bits_get(spex_masks_crow(small, i), j);
+        for (int j = 0; j < 9; j++)
+            want = want * 10 + spex_bits_get(spex_masks_crow(small, i), j);
         CHECK_NEAR(out[i], want, 0);
     }
     spex_valuefn_release(&vf);
 
     /* answers with surrounding blanks and CRLF are fine; so are exponents */
-    CHECK_RC(ctx, spex_exec_open(ctx, "while read -r l; do printf '  -2.5e1 \\r\\n'; done", 9, &o,
-                                 &vf));
+    CHECK_RC(ctx,
+             spex_exec_open(ctx, "while read -r l; do printf '  -2.5e1 \\r\\n'; done", 9, &o, &vf));
     CHECK_RC(ctx, vf.eval(vf.user, small, out));
-    for (int i = 0; i < 30; i++) CHECK_NEAR(out[i], -25.0, 0);
+    for (int i = 0; i < 30; i++)
+        CHECK_NEAR(out[i], -25.0, 0);
     spex_valuefn_release(&vf);
     spex_masks_free(small);
     spex_masks_free(b);
@@ -146,24 +152,27 @@ static void test_large_n(void **state) {
     double out[64];
     spex_exec_opts o = opts(2, 30);
     spex_valuefn vf;
-    const char *cmd = PYTHON " -c 'import sys\nfor l in sys.stdin: print(l.count(\"1\"), flush=True)'";
+    const char *cmd =
+        PYTHON " -c 'import sys\nfor l in sys.stdin: print(l.count(\"1\"), flush=True)'";
     CHECK_RC(ctx, spex_exec_open(ctx, cmd, n, &o, &vf));
     CHECK_RC(ctx, vf.eval(vf.user, b, out));
-    for (int i = 0; i < 64; i++) CHECK_NEAR(out[i], popcount(b, i), 0);
+    for (int i = 0; i < 64; i++)
+        CHECK_NEAR(out[i], popcount(b, i), 0);
     spex_valuefn_release(&vf);
 
     /* answers from the first 10 characters, before the rest of the line is read */
     const char *early = PYTHON " -c 'import sys\n"
-                        "while True:\n"
-                        "    h = sys.stdin.read(10)\n"
-                        "    if not h: break\n"
-                        "    print(h.count(\"1\"), flush=True)\n"
-                        "    sys.stdin.readline()'";
+                               "while True:\n"
+                               "    h = sys.stdin.read(10)\n"
+                               "    if not h: break\n"
+                               "    print(h.count(\"1\"), flush=True)\n"
+                               "    sys.stdin.readline()'";
     CHECK_RC(ctx, spex_exec_open(ctx, early, n, &o, &vf));
     CHECK_RC(ctx, vf.eval(vf.user, b, out));
     for (int i = 0; i < 64; i++) {
         int want = 0;
-        for (int j = 0; j < 10; j++) want += spex_bits_get(spex_masks_crow(b, i), j);
+        for (int j = 0; j < 10; j++)
+            want += spex_bits_get(spex_masks_crow(b, i), j);
         CHECK_NEAR(out[i], want, 0);
     }
     spex_valuefn_release(&vf);
@@ -171,11 +180,12 @@ static void test_large_n(void **state) {
     /* every answer written before any input is read (6.4 MB of input pending) */
     o.n_workers = 1;
     const char *first = PYTHON " -c 'import sys\n"
-                        "for i in range(64): print(i, flush=True)\n"
-                        "sys.stdin.read()'";
+                               "for i in range(64): print(i, flush=True)\n"
+                               "sys.stdin.read()'";
     CHECK_RC(ctx, spex_exec_open(ctx, first, n, &o, &vf));
     CHECK_RC(ctx, vf.eval(vf.user, b, out));
-    for (int i = 0; i < 64; i++) CHECK_NEAR(out[i], i, 0);
+    for (int i = 0; i < 64; i++)
+        CHECK_NEAR(out[i], i, 0);
     spex_valuefn_release(&vf);
     spex_masks_free(b);
     spex_ctx_free(ctx);
@@ -186,13 +196,15 @@ static void test_workers_equal(void **state) {
     spex_ctx *ctx = spex_ctx_new();
     spex_masks *b = random_batch(ctx, 200, 37, 4);
     double ref[37], out[37];
-    for (int i = 0; i < 37; i++) ref[i] = popcount(b, i);
+    for (int i = 0; i < 37; i++)
+        ref[i] = popcount(b, i);
     for (int k = 1; k <= 4; k++) {
         spex_exec_opts o = opts(k, 10);
         spex_valuefn vf;
         CHECK_RC(ctx, spex_exec_open(ctx, AWK_COUNT, 200, &o, &vf));
         CHECK_RC(ctx, vf.eval(vf.user, b, out));
-        for (int i = 0; i < 37; i++) CHECK(out[i] == ref[i]);
+        for (int i = 0; i < 37; i++)
+            CHECK(out[i] == ref[i]);
         /* fewer masks than workers, then none, then the full batch again */
         spex_masks *two = random_batch(ctx, 200, 2, 5);
         CHECK_RC(ctx, vf.eval(vf.user, two, out));
@@ -201,7 +213,8 @@ static void test_workers_equal(void **state) {
         spex_masks_clear(two);
         CHECK_RC(ctx, vf.eval(vf.user, two, out));
         CHECK_RC(ctx, vf.eval(vf.user, b, out));
-        for (int i = 0; i < 37; i++) CHECK(out[i] == ref[i]);
+        for (int i = 0; i < 37; i++)
+            CHECK(out[i] == ref[i]);
         spex_masks_free(two);
         spex_valuefn_release(&vf);
     }
@@ -223,7 +236,8 @@ static const char *eval_fail(spex_ctx *ctx, const char *cmd, int64_t n, int n_wo
     double *again = malloc((size_t)spex_masks_count(b) * sizeof *again);
     CHECK(vf.eval(vf.user, b, again) != SPEX_OK);
     CHECK(strstr(spex_errmsg(ctx), "earlier failure") != NULL);
-    for (int64_t i = 0; i < spex_masks_count(b); i++) CHECK(isnan(again[i]));
+    for (int64_t i = 0; i < spex_masks_count(b); i++)
+        CHECK(isnan(again[i]));
     free(again);
     double t0 = spex_now();
     spex_valuefn_release(&vf);
@@ -248,13 +262,15 @@ static void test_timeout(void **state) {
     check_has(msg, "timed out");
     check_has(msg, "worker 0");
     check_has(msg, "0 of 8 answers");
-    for (int i = 0; i < 8; i++) CHECK(isnan(out[i]));
+    for (int i = 0; i < 8; i++)
+        CHECK(isnan(out[i]));
 
     /* three answers, then silence: the three are kept */
-    msg = eval_fail(ctx, "$SPEX_AWK '{ if (NR > 3) system(\"sleep 5\"); print 1; fflush() }'", 20, 1,
-                    0.3, b, out, SPEX_E_TIMEOUT);
+    msg = eval_fail(ctx, "$SPEX_AWK '{ if (NR > 3) system(\"sleep 5\"); print 1; fflush() }'", 20,
+                    1, 0.3, b, out, SPEX_E_TIMEOUT);
     check_has(msg, "3 of 8 answers");
-    for (int i = 0; i < 8; i++) CHECK(i < 3 ? out[i] == 1 : isnan(out[i]));
+    for (int i = 0; i < 8; i++)
+        CHECK(i < 3 ? out[i] == 1 : isnan(out[i]));
 
     /* two workers, the second one stalls: the first one's answers are kept */
     msg = eval_fail(ctx, "while read -r l; do case $l in 1*) sleep 5;; esac; echo 7; done", 20, 2,
@@ -263,7 +279,8 @@ static void test_timeout(void **state) {
     for (int i = 0; i < 8; i++) {
         /* a worker stops at its first mask starting with 1 */
         int stalled = 0;
-        for (int j = (i < 4 ? 0 : 4); j <= i; j++) stalled |= spex_bits_get(spex_masks_crow(b, j), 0);
+        for (int j = (i < 4 ? 0 : 4); j <= i; j++)
+            stalled |= spex_bits_get(spex_masks_crow(b, j), 0);
         CHECK(stalled ? isnan(out[i]) : out[i] == 7);
     }
     spex_masks_free(b);
@@ -275,13 +292,14 @@ static void test_bad_answers(void **state) {
     spex_ctx *ctx = spex_ctx_new();
     spex_masks *b = random_batch(ctx, 12, 10, 7);
     double out[10];
-    const char *msg = eval_fail(
-        ctx, "$SPEX_AWK '{ if (NR == 3) print \"hello world\"; else print 1; fflush() }'", 12, 1, 5, b,
-        out, SPEX_E_VALUE);
+    const char *msg =
+        eval_fail(ctx, "$SPEX_AWK '{ if (NR == 3) print \"hello world\"; else print 1; fflush() }'",
+                  12, 1, 5, b, out, SPEX_E_VALUE);
     check_has(msg, "'hello world'");
     check_has(msg, "mask 2");
     check_has(msg, "not a number");
-    for (int i = 0; i < 10; i++) CHECK(i < 2 ? out[i] == 1 : isnan(out[i]));
+    for (int i = 0; i < 10; i++)
+        CHECK(i < 2 ? out[i] == 1 : isnan(out[i]));
 
     /* the same with 2 workers: the bad line is in the second worker's chunk
      * (mask 7, late), and the first worker's answers are all kept */
@@ -292,22 +310,28 @@ static void test_bad_answers(void **state) {
         spex_masks_to_string(b, i, other);
         CHECK(strcmp(other, mask7) != 0);
     }
-    snprintf(cmd2, sizeof cmd2,
-             "while read -r l; do if [ \"$l\" = %s ]; then sleep 0.3; echo x; else echo 2; fi; done",
-             mask7);
+    snprintf(
+        cmd2, sizeof cmd2,
+        "while read -r l; do if [ \"$l\" = %s ]; then sleep 0.3; echo x; else echo 2; fi; done",
+        mask7);
     msg = eval_fail(ctx, cmd2, 12, 2, 5, b, out, SPEX_E_VALUE);
     check_has(msg, "worker 1");
     check_has(msg, "mask 7");
     check_has(msg, "'x'");
-    for (int i = 0; i < 10; i++) CHECK(i < 7 ? out[i] == 2 : isnan(out[i]));
+    for (int i = 0; i < 10; i++)
+        CHECK(i < 7 ? out[i] == 2 : isnan(out[i]));
 
     static const struct {
         const char *reply, *want;
     } bad[] = {
-        {"nan", "not a finite number"}, {"inf", "not a finite number"},
-        {"-Infinity", "not a finite number"}, {"1e999", "not a finite number"},
-        {"", "empty line"},           {"1.5x", "'1.5x'"},
-        {"1 2", "'1 2'"},             {"0x", "not a number"},
+        {"nan", "not a finite number"},
+        {"inf", "not a finite number"},
+        {"-Infinity", "not a finite number"},
+        {"1e999", "not a finite number"},
+        {"", "empty line"},
+        {"1.5x", "'1.5x'"},
+        {"1 2", "'1 2'"},
+        {"0x", "not a number"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         char cmd[256];
@@ -318,21 +342,28 @@ static void test_bad_answers(void **state) {
     }
 
     /* a long garbage line is quoted shortened; one past the cap is refused */
-    msg = eval_fail(ctx, PYTHON " -c 'import sys\nfor l in sys.stdin: print(\"z\" * 300, flush=True)'",
+    msg = eval_fail(ctx,
+                    PYTHON " -c 'import sys\nfor l in sys.stdin: print(\"z\" * 300, flush=True)'",
                     12, 1, 5, b, out, SPEX_E_VALUE);
     check_has(msg, "zzzzzzzzzz...'");
-    CHECK(strstr(msg, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
-                      "zzzzzzzzzzzzzzzzzzzz") == NULL);
-    msg = eval_fail(ctx, PYTHON " -c 'import sys\nfor l in sys.stdin: print(\"1\" * 5000, flush=True)'",
+    CHECK(strstr(msg,
+                 "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+                 "zzzzzzzzzzzzzzzzzzzz") == NULL);
+    msg = eval_fail(ctx,
+                    PYTHON " -c 'import sys\nfor l in sys.stdin: print(\"1\" * 5000, flush=True)'",
                     12, 1, 5, b, out, SPEX_E_VALUE);
     check_has(msg, "longer than 4096");
 
-    /* more lines than masks: an error in this batch or the next at the latest */
+    /* more lines than masks: an error in this batch, or in the next one once
+     * the extra lines have arrived */
     spex_exec_opts o = opts(1, 5);
     spex_valuefn vf;
     CHECK_RC(ctx, spex_exec_open(ctx, "$SPEX_AWK '{ print 1; print 2; fflush() }'", 12, &o, &vf));
     int rc = vf.eval(vf.user, b, out);
-    if (rc == SPEX_OK) rc = vf.eval(vf.user, b, out);
+    if (rc == SPEX_OK) {
+        nap(0.5);
+        rc = vf.eval(vf.user, b, out);
+    }
     CHECK(rc == SPEX_E_VALUE);
     check_has(spex_errmsg(ctx), "more");
     spex_valuefn_release(&vf);
@@ -342,7 +373,7 @@ static void test_bad_answers(void **state) {
     spex_masks *one = random_batch(ctx, 12, 1, 3);
     rc = vf.eval(vf.user, one, out);
     if (rc == SPEX_OK) {
-        nap(0.2);
+        nap(0.5);
         rc = vf.eval(vf.user, b, out);
         check_has(spex_errmsg(ctx), "no mask asked for");
         check_has(spex_errmsg(ctx), "'6'");
@@ -359,12 +390,13 @@ static void test_child_exit(void **state) {
     spex_ctx *ctx = spex_ctx_new();
     spex_masks *b = random_batch(ctx, 50, 10, 8);
     double out[10];
-    const char *msg = eval_fail(ctx, "$SPEX_AWK '{ print 1; fflush() } NR == 5 { exit 3 }'", 50, 1, 5, b,
-                                out, SPEX_E_CHILD);
+    const char *msg = eval_fail(ctx, "$SPEX_AWK '{ print 1; fflush() } NR == 5 { exit 3 }'", 50, 1,
+                                5, b, out, SPEX_E_CHILD);
     check_has(msg, "exited with status 3");
     check_has(msg, "5 of 10 answers");
     check_has(msg, "mask 5");
-    for (int i = 0; i < 10; i++) CHECK(i < 5 ? out[i] == 1 : isnan(out[i]));
+    for (int i = 0; i < 10; i++)
+        CHECK(i < 5 ? out[i] == 1 : isnan(out[i]));
 
     msg = eval_fail(ctx, "read -r l; echo 4; kill -KILL $$", 50, 1, 5, b, out, SPEX_E_CHILD);
     check_has(msg, "signal 9");
@@ -394,7 +426,8 @@ static void test_child_exit(void **state) {
     /* a worker that exits after a complete batch fails the next batch */
     spex_exec_opts o = opts(2, 5);
     spex_valuefn vf;
-    CHECK_RC(ctx, spex_exec_open(ctx, "$SPEX_AWK '{ print 1; fflush() } NR == 5 { exit 0 }'", 50, &o, &vf));
+    CHECK_RC(ctx, spex_exec_open(ctx, "$SPEX_AWK '{ print 1; fflush() } NR == 5 { exit 0 }'", 50,
+                                 &o, &vf));
     CHECK_RC(ctx, vf.eval(vf.user, b, out));
     nap(0.2);
     CHECK(vf.eval(vf.user, b, out) == SPEX_E_CHILD);
@@ -408,7 +441,8 @@ static int count_fds(void) {
     DIR *d = opendir("/proc/self/fd");
     int k = 0;
     if (!d) return -1;
-    while (readdir(d)) k++;
+    while (readdir(d))
+        k++;
     closedir(d);
     return k;
 }
@@ -463,12 +497,15 @@ static void test_open_and_release(void **state) {
             CHECK_RC(ctx, vf.eval(vf.user, good, out));
             spex_valuefn_release(&vf);
         } else {
-            if (rc != SPEX_E_NOMEM) fail_msg("allocation %d failing: %d: %s", k, rc, spex_errmsg(ctx));
+            if (rc != SPEX_E_NOMEM)
+                fail_msg("allocation %d failing: %d: %s", k, rc, spex_errmsg(ctx));
             nomem++;
         }
     }
     CHECK(opened && nomem > 3);
     CHECK(count_fds() == fds);
+    /* every worker of this binary was reaped */
+    CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
     spex_masks_free(b);
     spex_masks_free(good);
     spex_ctx_free(ctx);
@@ -476,9 +513,9 @@ static void test_open_and_release(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_languages),      cmocka_unit_test(test_large_n),
-        cmocka_unit_test(test_workers_equal),  cmocka_unit_test(test_timeout),
-        cmocka_unit_test(test_bad_answers),    cmocka_unit_test(test_child_exit),
+        cmocka_unit_test(test_languages),        cmocka_unit_test(test_large_n),
+        cmocka_unit_test(test_workers_equal),    cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_bad_answers),      cmocka_unit_test(test_child_exit),
         cmocka_unit_test(test_open_and_release),
     };
     const int failed = cmocka_run_group_tests(tests, setup, teardown);

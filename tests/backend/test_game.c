@@ -28,8 +28,10 @@ static double json_eval(const json_t *list, const uint64_t *mask, int mobius) {
         int ones = 0;
         for (size_t j = 0; j < json_array_size(sub); j++)
             ones += spex_bits_get(mask, (int64_t)json_integer_value(json_array_get(sub, j)));
-        if (mobius) s += ones == (int)json_array_size(sub) ? v : 0.0;
-        else s += (ones & 1) ? -v : v;
+        if (mobius)
+            s += ones == (int)json_array_size(sub) ? v : 0.0;
+        else
+            s += (ones & 1) ? -v : v;
     }
     return s;
 }
@@ -69,10 +71,13 @@ static void test_shared_games(void **state) {
         spex_rng r;
         spex_rng_seed(&r, 99);
         for (int t = 0; t < 300; t++) {
-            if (t == 0) memset(m, 0, words * 8);
+            if (t == 0)
+                memset(m, 0, words * 8);
             else if (t == 1) {
-                for (int64_t j = 0; j < n; j++) spex_bits_set(m, j, 1);
-            } else spex_rng_bits(&r, m, words, n);
+                for (int64_t j = 0; j < n; j++)
+                    spex_bits_set(m, j, 1);
+            } else
+                spex_rng_bits(&r, m, words, n);
             double want = json_eval(coefs, m, 0);
             CHECK_NEAR(spex_game_value(g, m), want, 1e-9 * (1 + fabs(want)));
             CHECK_NEAR(spex_coefs_eval_fourier(spex_game_fourier(g), m), want,
@@ -240,7 +245,8 @@ static void test_valuefn_threads(void **state) {
     spex_ctx_set_threads(ctx, 4);
     CHECK_RC(ctx, spex_game_valuefn(g, 1, 42, &v));
     CHECK_RC(ctx, v.eval(v.user, b, c));
-    for (int i = 0; i < 3000; i++) CHECK(a[i] == c[i]);
+    for (int i = 0; i < 3000; i++)
+        CHECK(a[i] == c[i]);
     spex_masks *wrong;
     CHECK_RC(ctx, spex_masks_new(ctx, 511, 1, &wrong));
     fill_batch(wrong, 1, 1);
@@ -295,7 +301,8 @@ static void test_bad_inputs(void **state) {
         {"{\"n\": 3, \"coefs\": [[[0], 1e999]]}", SPEX_E_PARSE, {"line 1", "overflow"}},
         {"{\"n\": 30, \"basis\": \"mobius\", \"coefs\": [[[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,"
          "15,16,17,18,19,20,21,22,23,24], 1.0]]}",
-         SPEX_E_RANGE, {"Möbius", "25 features"}},
+         SPEX_E_RANGE,
+         {"Möbius", "25 features"}},
     };
     spex_ctx *ctx = spex_ctx_new();
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -304,8 +311,8 @@ static void test_bad_inputs(void **state) {
         int rc = spex_game_parse(ctx, bc->json, strlen(bc->json), "bad.json", &g);
         const char *msg = spex_errmsg(ctx);
         if (rc != bc->code)
-            fail_msg("case %zu (%s): code %d, expected %d; message: %s", i, bc->json, rc,
-                     bc->code, msg);
+            fail_msg("case %zu (%s): code %d, expected %d; message: %s", i, bc->json, rc, bc->code,
+                     msg);
         CHECK(g == NULL);
         if (strncmp(msg, "bad.json: ", 10))
             fail_msg("case %zu: message does not start with the file name: %s", i, msg);
@@ -319,7 +326,8 @@ static void test_bad_inputs(void **state) {
     /* the example from the brief: coefs[17] with feature 130 of n = 128 */
     char buf[2048];
     size_t k = (size_t)snprintf(buf, sizeof buf, "{\"n\": 128, \"coefs\": [");
-    for (int i = 0; i < 17; i++) k += (size_t)snprintf(buf + k, sizeof buf - k, "[[%d], 0.5], ", i);
+    for (int i = 0; i < 17; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "[[%d], 0.5], ", i);
     snprintf(buf + k, sizeof buf - k, "[[4, 130], 1.0]]}");
     spex_game *g;
     CHECK(spex_game_parse(ctx, buf, strlen(buf), "g.json", &g) == SPEX_E_RANGE);
@@ -345,7 +353,8 @@ static void test_bad_inputs(void **state) {
     spex_coefs_free(c);
 
     /* keys that are not part of the format are ignored; empty coefs is a zero game */
-    const char *ok = "{\"n\": 2, \"name\": \"x\", \"seed\": [1], \"coefs\": [], \"noise_sd\": null}";
+    const char *ok =
+        "{\"n\": 2, \"name\": \"x\", \"seed\": [1], \"coefs\": [], \"noise_sd\": null}";
     CHECK_RC(ctx, spex_game_parse(ctx, ok, strlen(ok), "ok.json", &g));
     uint64_t m[1] = {3};
     CHECK_NEAR(spex_game_value(g, m), 0.0, 0);
@@ -382,9 +391,9 @@ static void test_alloc_faults(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shared_games),    cmocka_unit_test(test_mobius_game),
-        cmocka_unit_test(test_noise),           cmocka_unit_test(test_valuefn_threads),
-        cmocka_unit_test(test_bad_inputs),      cmocka_unit_test(test_alloc_faults),
+        cmocka_unit_test(test_shared_games), cmocka_unit_test(test_mobius_game),
+        cmocka_unit_test(test_noise),        cmocka_unit_test(test_valuefn_threads),
+        cmocka_unit_test(test_bad_inputs),   cmocka_unit_test(test_alloc_faults),
     };
     SPEX_RUN_TESTS(tests);
 }

@@ -47,7 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     uint64_t *row;
                     if (spex_masks_append_zero(b, &row)) break;
                     if (i == 1)
-                        for (int64_t j = 0; j < n; j++) spex_bits_set(row, j, 1);
+                        for (int64_t j = 0; j < n; j++)
+                            spex_bits_set(row, j, 1);
                     if (i >= 2) spex_rng_bits(&r, row, spex_masks_words(b), n);
                     double v = spex_game_value(g, row);
                     double f = spex_coefs_eval_fourier(spex_game_fourier(g), row);
