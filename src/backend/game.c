@@ -10,6 +10,12 @@
  * becomes a short list of (word, bit pattern) terms, so that the parity
  * <m, k> (Fourier) or the test S ⊆ m (Möbius) costs one AND per 64-bit word
  * the subset touches instead of one bit lookup per feature.
+ *
+ * Error codes of the loader: SPEX_E_PARSE for syntax, wrong types, missing
+ * keys, repeated indices and unknown bases (a malformed file); SPEX_E_RANGE
+ * for out-of-range numbers (n, feature indices, noise_sd, a Möbius game too
+ * dense to convert); SPEX_E_IO for unreadable files. Never SPEX_E_INVAL,
+ * which the CLI reports as a usage error.
  */
 #include "spex/backend.h"
 #include "spex/rng.h"
@@ -261,7 +267,9 @@ static int parse_coef(spex_ctx *ctx, const char *name, const json_t *item, size_
     int rc = spex_subset_normalize(ctx, n, *idx, (int)len);
     if (!rc) rc = spex_coefs_add(c, *idx, (int)len, v);
     if (rc && rc != SPEX_E_NOMEM) spex_errprefix(ctx, "%s: coefs[%zu]", name, i);
-    return rc;
+    /* a repeated index is a malformed file, not a bad argument (SPEX_E_INVAL
+     * means a usage error to the CLI) */
+    return rc == SPEX_E_INVAL ? SPEX_E_PARSE : rc;
 }
 
 int spex_game_parse(spex_ctx *ctx, const char *json, size_t len, const char *name,
@@ -309,7 +317,7 @@ int spex_game_parse(spex_ctx *ctx, const char *json, size_t len, const char *nam
         else if (!strcmp(b, "mobius") || !strcmp(b, "moebius"))
             basis = SPEX_BASIS_MOBIUS;
         else {
-            rc = spex_seterr(ctx, SPEX_E_INVAL,
+            rc = spex_seterr(ctx, SPEX_E_PARSE,
                              "%s: unknown basis \"%.64s\" (expected \"fourier\" or \"mobius\")",
                              name, b);
             goto done;
