@@ -31,6 +31,9 @@ SPEX_API int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_
 /* Reads a result file; SPEX_E_PARSE / _RANGE with file, line and column or
  * the key at fault. *out owned by the caller. */
 SPEX_API int spex_result_read_json(spex_ctx *ctx, const char *path, spex_result **out);
+/* The same from len bytes in memory; `name` is used in messages. */
+SPEX_API int spex_result_parse(spex_ctx *ctx, const char *json, size_t len, const char *name,
+                               spex_result **out);
 
 #ifdef __cplusplus
 }

@@ -53,7 +53,12 @@ int spex_coefs_new(spex_ctx *ctx, int64_t n, spex_coefs **out) {
     c->n = n;
     c->n_slots = 16;
     c->slots = spex_calloc(ctx, c->n_slots, sizeof *c->slots);
-    if (!c->slots) {
+    /* the pool is never NULL, so subsets of length 0 point somewhere valid */
+    c->pool_cap = 64;
+    c->pool = spex_malloc(ctx, c->pool_cap * sizeof *c->pool);
+    if (!c->slots || !c->pool) {
+        spex_free(ctx, c->slots);
+        spex_free(ctx, c->pool);
         spex_free(ctx, c);
         return SPEX_E_NOMEM;
     }
@@ -134,7 +139,7 @@ static int upsert(spex_coefs *c, const int32_t *idx, int len, double v, int add)
         c->cap = cap;
     }
     if (c->pool_len + (size_t)len > c->pool_cap) {
-        size_t cap = c->pool_cap < 64 ? 64 : c->pool_cap * 2;
+        size_t cap = c->pool_cap * 2;
         while (cap < c->pool_len + (size_t)len) cap *= 2;
         int32_t *p = spex_realloc(c->ctx, c->pool, cap, sizeof *p);
         if (!p) return SPEX_E_NOMEM;

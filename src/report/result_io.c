@@ -174,13 +174,37 @@ static int read_coefs(spex_ctx *ctx, const char *path, const char *key, json_t *
     return rc;
 }
 
+static int result_from_json(spex_ctx *ctx, json_t *root, const char *path, spex_result **out);
+
 int spex_result_read_json(spex_ctx *ctx, const char *path, spex_result **out) {
     *out = NULL;
     json_error_t err;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-    if (!root)
+    if (!root) {
+        if (err.line < 0)
+            return spex_seterr(ctx, SPEX_E_IO, "%s: cannot read the file: %s", path, err.text);
         return spex_seterr(ctx, SPEX_E_PARSE, "%s: line %d, column %d: %s", path, err.line,
                            err.column, err.text);
+    }
+    int rc = result_from_json(ctx, root, path, out);
+    json_decref(root);
+    return rc;
+}
+
+int spex_result_parse(spex_ctx *ctx, const char *json, size_t len, const char *name,
+                      spex_result **out) {
+    *out = NULL;
+    json_error_t err;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return spex_seterr(ctx, SPEX_E_PARSE, "%s: line %d, column %d: %s", name, err.line,
+                           err.column, err.text);
+    int rc = result_from_json(ctx, root, name, out);
+    json_decref(root);
+    return rc;
+}
+
+static int result_from_json(spex_ctx *ctx, json_t *root, const char *path, spex_result **out) {
     spex_result *r = NULL;
     int rc = SPEX_OK;
     json_t *jn = json_object_get(root, "n");
@@ -233,7 +257,6 @@ int spex_result_read_json(spex_ctx *ctx, const char *path, spex_result **out) {
     const char *details = json_string_value(json_object_get(root, "details"));
     if (details) snprintf(r->details, sizeof r->details, "%s", details);
 done:
-    json_decref(root);
     if (rc) spex_result_free(r);
     else *out = r;
     return rc;

@@ -36,7 +36,7 @@ expect 1 "unknown command" "$spex" frobnicate
 expect 1 "unknown option '--bogus'" "$spex" explain --bogus 3
 expect 1 "exactly one target" "$spex" explain
 expect 1 "unknown method 'magic'" "$spex" explain --game examples/movie_review.json --method magic
-expect 1 "unknown index 'shapley'" "$spex" explain --game examples/movie_review.json --index shapley
+expect 1 "unknown interaction index 'shapley'" "$spex" explain --game examples/movie_review.json --index shapley
 expect 1 "--max-order expects an integer" "$spex" explain --game examples/movie_review.json --max-order two
 expect 1 "needs --n" "$spex" explain --exec cat
 expect 1 "needs a value" "$spex" explain --game

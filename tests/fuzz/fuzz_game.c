@@ -6,12 +6,12 @@
  *
  *     ./fuzz_game -max_total_time=30 corpus/
  *
- * game.c is compiled into this file rather than taken from libspex.a: the
- * library is not built with coverage instrumentation, and the fuzzer needs it
- * for the parser. The linker then does not pull game.o from the archive,
- * since every symbol it would provide is already defined here.
  */
-#include "backend/game.c"
+#include <math.h>
+#include <string.h>
+
+#include "spex/backend.h"
+
 
 #include "spex/masks.h"
 #include "spex/rng.h"
