@@ -9,6 +9,12 @@
 int spex_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                     spex_coefs **fourier);
 
+/* Ridge refit of the Fourier support (its values are ignored) on every
+ * sample q holds, dropping coefficients below the noise level; *fourier
+ * (owned) gets the constant and the surviving coefficients. */
+int spex_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
+                       spex_coefs **fourier);
+
 /* details: a one-line account of the plan and what was found. */
 int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                    spex_coefs **fourier, char *details, size_t details_size);

@@ -316,14 +316,11 @@ static void peel(spex_state *s, const int32_t *k, int len, double amp, const uin
     }
 }
 
-/* Ridge refit of the support on every sample asked; writes *fourier. */
+/* The refit's support: every coefficient found plus, when n is small
+ * enough to afford it, every first-order term. */
 static int refit(spex_state *s, spex_query *q, spex_coefs *found, spex_coefs **fourier) {
-    spex_ctx *ctx = s->ctx;
-    const spex_masks *ms = spex_query_masks(q);
-    const double *y = spex_query_values(q);
-    int64_t rows = spex_masks_count(ms);
     spex_coefs *support = NULL;
-    int rc = spex_coefs_new(ctx, s->n, &support);
+    int rc = spex_coefs_new(s->ctx, s->n, &support);
     for (int64_t i = 0; !rc && i < spex_coefs_count(found); i++) {
         const int32_t *idx;
         int len;
@@ -332,54 +329,7 @@ static int refit(spex_state *s, spex_query *q, spex_coefs *found, spex_coefs **f
     }
     if (s->n <= SPEX_FIRST_ORDER_MAX_N)
         for (int32_t j = 0; !rc && j < (int32_t)s->n; j++) rc = spex_coefs_add(support, &j, 1, 0.0);
-    if (rc) goto done;
-    spex_coefs_sort_subsets(support);
-    int64_t cols = spex_coefs_count(support);
-    rc = spex_coefs_new(ctx, s->n, fourier);
-    if (rc) goto done;
-    double *X = NULL, *beta = NULL;
-    if (cols > 0) {
-        X = spex_calloc(ctx, (size_t)rows, (size_t)cols * sizeof *X);
-        beta = spex_calloc(ctx, (size_t)cols, sizeof *beta);
-        if (!X || !beta) rc = SPEX_E_NOMEM;
-    }
-    for (int64_t r = 0; !rc && r < rows; r++) {
-        const uint64_t *row = spex_masks_crow(ms, r);
-        for (int64_t c = 0; c < cols; c++) {
-            const int32_t *idx;
-            int len;
-            spex_coefs_entry(support, c, &idx, &len, NULL);
-            X[r * cols + c] = spex_bits_dot_idx(row, idx, len) ? -1.0 : 1.0;
-        }
-    }
-    spex_fit_info info;
-    memset(&info, 0, sizeof info);
-    if (!rc && cols > 0) {
-        spex_ridge_opts ro = spex_ridge_opts_default();
-        ro.seed = 0;
-        ro.n_alphas = 40;
-        ro.alpha_min = 1e-8;
-        ro.alpha_max = 1e4;
-        rc = spex_ridge_cv_gram(ctx, X, rows, cols, y, &ro, beta, &info);
-    } else if (!rc) {
-        double mean = 0;
-        for (int64_t r = 0; r < rows; r++) mean += y[r];
-        info.b0 = rows ? mean / (double)rows : 0;
-    }
-    if (!rc) rc = spex_coefs_set(*fourier, NULL, 0, info.b0);
-    for (int64_t c = 0; !rc && c < cols; c++) {
-        const int32_t *idx;
-        int len;
-        spex_coefs_entry(support, c, &idx, &len, NULL);
-        if (beta[c] != 0.0) rc = spex_coefs_set(*fourier, idx, len, beta[c]);
-    }
-    spex_free(ctx, X);
-    spex_free(ctx, beta);
-done:
-    if (rc) {
-        spex_coefs_free(*fourier);
-        *fourier = NULL;
-    }
+    if (!rc) rc = spex_refit_fourier(s->ctx, q, support, fourier);
     spex_coefs_free(support);
     return rc;
 }
