@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "explain")) return cmd_explain(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    /* more commands: one line each, above this comment */
     fprintf(stderr, "spex: unknown command '%s' (see 'spex --help')\n", cmd);
     return CLI_USAGE;
 }
