@@ -73,9 +73,16 @@ int spex_masks_append_zero(spex_masks *b, uint64_t **row) {
 }
 
 int spex_masks_append(spex_masks *b, const uint64_t *row) {
+    /* row may point into b itself (appending a copy of row i); growing would
+     * move it, so remember its row number instead */
+    int64_t self = -1;
+    uintptr_t lo = (uintptr_t)b->data, at = (uintptr_t)row;
+    if (b->data && at >= lo && at < lo + (size_t)b->count * b->words * sizeof *row)
+        self = (int64_t)((at - lo) / (b->words * sizeof *row));
     uint64_t *r;
     int rc = spex_masks_append_zero(b, &r);
     if (rc) return rc;
+    if (self >= 0) row = b->data + (size_t)self * b->words;
     memcpy(r, row, b->words * sizeof *r);
     return SPEX_OK;
 }

@@ -119,7 +119,7 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
         int64_t m = fo.start[f + 1] - fo.start[f];
         for (int64_t i = 0; i < m; i++) {
             int64_t r = fo.rows[fo.start[f] + i];
-            memcpy(buf + i * p, X + r * p, (size_t)p * sizeof *buf);
+            if (p) memcpy(buf + i * p, X + r * p, (size_t)p * sizeof *buf);
             for (int64_t j = 0; j < p; j++) {
                 fs[f].s[j] += X[r * p + j];
                 fs[f].t[j] += X[r * p + j] * y[r];
