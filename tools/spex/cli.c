@@ -142,7 +142,7 @@ void cli_progress_cb(void *user, int64_t done, int64_t total) {
         int fill = pct * 30 / 100;
         for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
         bar[30] = '\0';
-        fprintf(stderr, "\r[%s] %3d%% %lld/%lld queries  %.0f/s  ETA %.0f s   ", bar, pct,
+        fprintf(stderr, "\r[%s] %3d%% %lld/%lld queries  %.0f/s  ETA %.0f s\033[K", bar, pct,
                 (long long)done, (long long)total, rate, eta);
         p->drawn = 1;
         if (final) {
