@@ -52,8 +52,10 @@ SPEX_API const spex_coefs *spex_game_coefs(const spex_game *g);
 SPEX_API const spex_coefs *spex_game_fourier(const spex_game *g);
 /* The noiseless value at one packed mask. */
 SPEX_API double spex_game_value(const spex_game *g, const uint64_t *mask);
-/* A value function over the game. With_noise != 0 adds N(0, noise_sd²) per
- * query from a stream seeded by `seed`. The game must outlive the vf. */
+/* A value function over the game. With_noise != 0 adds N(0, noise_sd²)
+ * noise that is a function of (seed, mask): independent across masks, the
+ * same for a mask asked again or in another order (so cached and resumed
+ * runs match uninterrupted ones). The game must outlive the vf. */
 SPEX_API int spex_game_valuefn(spex_game *g, int with_noise, uint64_t seed, spex_valuefn *out);
 
 /* ---- external programs (§4.2) ---- */

@@ -18,6 +18,7 @@
 #define SPEX_EXPLAIN_H
 
 #include "spex/coefs.h"
+#include "spex/query.h"
 #include "spex/transform.h"
 #include "spex/value.h"
 
@@ -43,6 +44,10 @@ typedef struct spex_explain_opts {
     uint64_t seed;       /* every random choice derives from it (default 1) */
     int64_t batch_size;  /* masks per value-function call (default 256) */
     spex_decoder decoder;/* SPEX only */
+    const spex_query_store *store; /* persistent cache asked first (spex/store.h);
+                                      borrowed; NULL = none (default) */
+    spex_store_policy store_policy; /* when the cache fails: go on without it
+                                       (default) or stop with its error */
 } spex_explain_opts;
 
 SPEX_API spex_explain_opts spex_explain_opts_default(void);
@@ -57,7 +62,9 @@ typedef struct spex_result {
     char **features;         /* n names, owned */
     spex_method method;
     int64_t budget;          /* 0 when there was none */
-    int64_t queries;         /* distinct masks asked of the value function */
+    int64_t queries;         /* distinct masks used (cached + new) */
+    int64_t queries_cached;  /* of those, answered from the cache */
+    int64_t queries_new;     /* of those, asked of the value function */
     uint64_t seed;
     spex_coefs *fourier;     /* the surrogate, empty set included */
     spex_index index;

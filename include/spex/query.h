@@ -9,6 +9,13 @@
  * Failure: when the value function fails, every answer it did give is kept
  * in the memo (a retry asks only the rest) and the error is returned.
  *
+ * Cache-first (a persistent store, e.g. spex/store.h): with opts.store set,
+ * masks new to this run are first looked up in the store; only the missing
+ * ones are sent to the value function, and each batch's answers are saved
+ * to the store as soon as the batch returns (also from a batch that failed
+ * part-way). The budget counts every distinct mask used in the run, cached
+ * or new, so a cached, resumed or uninterrupted run makes the same choices.
+ *
  * Example:
  *     spex_query *q;
  *     spex_query_opts qo = spex_query_opts_default();
@@ -29,9 +36,31 @@ extern "C" {
 
 typedef struct spex_query spex_query;
 
+/* A persistent answer store the engine consults before the value function
+ * (implemented by spex/store.h; any other store fits). Both callbacks return
+ * SPEX_OK or a negative SPEX_E_* explained with spex_seterr. */
+typedef struct spex_query_store {
+    /* For each row of masks: found[i] = 1 and values[i] = its stored
+     * answer, or found[i] = 0 (values[i] untouched). */
+    int (*lookup)(void *user, const spex_masks *masks, double *values, unsigned char *found);
+    /* Saves (masks[i], values[i]) for every row, atomically (one
+     * transaction): after SPEX_OK they survive a crash. */
+    int (*save)(void *user, const spex_masks *masks, const double *values);
+    void *user; /* passed to both */
+} spex_query_store;
+
+/* What the engine does when the store fails (disk full, read-only file,
+ * corrupt file): */
+typedef enum spex_store_policy {
+    SPEX_STORE_CONTINUE = 0, /* stop using the store, go on with the value function */
+    SPEX_STORE_STOP = 1      /* return the store's error (answers so far are kept) */
+} spex_store_policy;
+
 typedef struct spex_query_opts {
     int64_t batch_size; /* masks per value-function call (default 256) */
-    int64_t budget;     /* most distinct masks asked in this run; 0 = no limit */
+    int64_t budget;     /* most distinct masks used in this run; 0 = no limit */
+    const spex_query_store *store; /* borrowed; NULL = none (default) */
+    spex_store_policy store_policy; /* default SPEX_STORE_CONTINUE */
 } spex_query_opts;
 
 SPEX_API spex_query_opts spex_query_opts_default(void);
@@ -44,8 +73,15 @@ SPEX_API void spex_query_free(spex_query *q);
  * SPEX_E_BUDGET (nothing asked) when the new distinct masks exceed what is
  * left of the budget. */
 SPEX_API int spex_query_eval(spex_query *q, const spex_masks *masks, double *out);
-/* Distinct masks sent to the value function so far (the cost). */
+/* Distinct masks answered so far in this run, from the value function or
+ * the store (what the budget counts). */
 SPEX_API int64_t spex_query_n_asked(const spex_query *q);
+/* Of those, answered from the store; the rest were new value-function calls
+ * (the cost): spex_query_n_asked(q) - spex_query_n_cached(q). */
+SPEX_API int64_t spex_query_n_cached(const spex_query *q);
+/* SPEX_OK, or the first store error met under SPEX_STORE_CONTINUE (the store
+ * was then left alone for the rest of the run); its message is in msg. */
+SPEX_API int spex_query_store_error(const spex_query *q, const char **msg);
 /* Budget left (INT64_MAX when unlimited). */
 SPEX_API int64_t spex_query_budget_left(const spex_query *q);
 /* Seconds spent inside the value function. */

@@ -33,4 +33,78 @@ int spex_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int
                              uint64_t seed, spex_sft_view *out);
 void spex_sft_view_free(spex_ctx *ctx, spex_sft_view *v);
 
+/* ---- uniform random masks (sampling.c) ---- */
+
+/* count distinct masks of n features (at most 2^n): all-zeros, all-ones,
+ * then uniformly random rows from a stream seeded by seed; with paired != 0
+ * each random row is followed by its complement. *out owned by the caller. */
+int spex_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, int paired,
+                       spex_masks **out);
+
+/* ---- ProxySPEX (proxyspex.c, proxyspex_trees.c) ---- */
+
+typedef struct spex_proxy_opts {
+    int n_folds;                 /* K of the grid search (default 5) */
+    int n_depths, depths[8];     /* default {3, 5} */
+    int n_rounds, rounds[8];     /* default {500, 1000} */
+    int n_lrs;                   /* default {0.01, 0.1} */
+    double lrs[8];
+    int cv_truncation;           /* choose the energy fraction by CV (default 1) */
+    double energy;               /* the fixed fraction when cv_truncation = 0 (0.95) */
+    int paired;                  /* complement pairs in the masks (default 0) */
+} spex_proxy_opts;
+spex_proxy_opts spex_proxy_opts_default(void);
+
+typedef struct spex_proxy_info {
+    int max_depth, rounds;
+    double lr, grid_cv_r2;       /* chosen triple and its CV R² (NaN: no search) */
+    int64_t tree_terms, kept;    /* Fourier terms of the trees; kept after truncation */
+    double energy, alpha, refit_cv_r2;
+    double seconds_xgb;          /* inside XGBoost (fits, predictions, dump) */
+} spex_proxy_info;
+
+/* An XGBoost booster (BoosterHandle) over dense 0/1 float rows. */
+typedef struct spex_gbt spex_gbt;
+typedef struct spex_gbt_params {
+    int max_depth;
+    double lr;
+    int rounds;
+    double base_score;
+    int threads;
+    uint64_t seed;
+} spex_gbt_params;
+/* X (rows, n) row-major, y (rows). */
+int spex_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
+                   const spex_gbt_params *p, spex_gbt **out);
+/* out[i] = prediction of the first iter_end rounds (0: all) at row i of X. */
+int spex_gbt_predict(spex_ctx *ctx, spex_gbt *g, const float *X, int64_t rows, int64_t n,
+                     int iter_end, double *out);
+/* The booster's exact Fourier form (base_score: the one it was trained with). */
+int spex_gbt_fourier(spex_ctx *ctx, spex_gbt *g, int64_t n, double base_score,
+                     spex_coefs **out);
+void spex_gbt_free(spex_gbt *g);
+/* Exact Fourier form of n_trees XGBoost JSON tree dumps plus base_score. */
+int spex_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
+                       double base_score, spex_coefs **out);
+/* The ProxySPEX surrogate of samples (ms, y): grid search, extraction,
+ * truncation, ridge refit. */
+int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
+                         const spex_proxy_opts *po, int threads, uint64_t seed,
+                         spex_coefs **fourier, spex_proxy_info *info);
+int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
+                             const spex_explain_opts *opts, const spex_proxy_opts *po,
+                             spex_coefs **fourier, char *details, size_t details_size);
+int spex_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                        spex_coefs **fourier, char *details, size_t details_size);
+
+/* ---- baselines (baselines.c) on uniform random masks ---- */
+
+/* LASSO over the ±1 Fourier features of all subsets 1 <= |S| <= max_order. */
+int spex_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                    spex_coefs **fourier, char *details, size_t details_size);
+/* Faith-Banzhaf regression: least squares on 0/1 Möbius features of all
+ * subsets 1 <= |S| <= max_order (order 1: Banzhaf values). */
+int spex_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                         spex_coefs **fourier, char *details, size_t details_size);
+
 #endif

@@ -94,6 +94,8 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     spex_query_opts qo = spex_query_opts_default();
     qo.batch_size = o.batch_size;
     qo.budget = o.budget;
+    qo.store = o.store;
+    qo.store_policy = o.store_policy;
     spex_query *q = NULL;
     spex_result *res = NULL;
     spex_coefs *fourier = NULL;
@@ -105,6 +107,15 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     case SPEX_METHOD_EXACT: rc = spex_algo_exact(ctx, q, vf->n, &o, &fourier); break;
     case SPEX_METHOD_SPEX:
         rc = spex_algo_spex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        break;
+    case SPEX_METHOD_PROXYSPEX:
+        rc = spex_algo_proxyspex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        break;
+    case SPEX_METHOD_LASSO:
+        rc = spex_algo_lasso(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        break;
+    case SPEX_METHOD_KERNELSHAP:
+        rc = spex_algo_kernelshap(ctx, q, vf->n, &o, &fourier, details, sizeof details);
         break;
     default:
         rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED, "method %s is not available in this build",
@@ -120,6 +131,8 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     res->budget = o.budget;
     res->seed = o.seed;
     res->queries = spex_query_n_asked(q);
+    res->queries_cached = spex_query_n_cached(q);
+    res->queries_new = res->queries - res->queries_cached;
     memcpy(res->details, details, sizeof details);
     rc = spex_result_set_index(res, o.index, o.max_order);
     if (rc) goto done;

@@ -52,11 +52,11 @@ struct spex_game {
     uint64_t *term_bits; /* (n_terms) bits of the subset inside that word */
 };
 
-/* The value function's state: the game and its noise stream. */
+/* The value function's state: the game and its noise seed. */
 typedef struct game_vf {
     spex_game *g;
     int with_noise;
-    spex_rng rng;
+    uint64_t seed;
 } game_vf;
 
 static const char *json_type_name(const json_t *v) {
@@ -467,8 +467,26 @@ double spex_game_value(const spex_game *g, const uint64_t *mask) {
     return game_eval_compiled(g, mask);
 }
 
-/* Noiseless values in parallel (disjoint outputs), then the noise in mask
- * order on this thread, so results do not depend on the thread count. */
+/* The noise of one mask: N(0, 1) drawn from a stream keyed by (seed, a
+ * 64-bit hash of the packed mask), so a mask's noisy value does not depend
+ * on the query order, batching or thread count, and a cached, resumed or
+ * reordered run sees exactly the values of an uninterrupted one. */
+static double game_noise(uint64_t seed, const uint64_t *mask, size_t words) {
+    uint64_t h = 0x6A09E667F3BCC909ull ^ (uint64_t)words;
+    for (size_t w = 0; w < words; w++) {
+        h ^= mask[w];
+        h *= 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+        h *= 0x94D049BB133111EBull;
+        h ^= h >> 29;
+    }
+    spex_rng r;
+    spex_rng_seed_stream(&r, seed, h);
+    return spex_rng_normal(&r);
+}
+
+/* Noiseless values and their noise in parallel (disjoint outputs); each
+ * value is a function of (game, seed, mask) alone. */
 static int game_vf_eval(void *user, const spex_masks *batch, double *out) {
     game_vf *s = user;
     const spex_game *g = s->g;
@@ -483,9 +501,11 @@ static int game_vf_eval(void *user, const spex_masks *batch, double *out) {
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (parallel)
     for (int64_t i = 0; i < count; i++)
         out[i] = game_eval_compiled(g, spex_masks_crow(batch, i));
-    if (s->with_noise && g->noise_sd > 0.0)
+    if (s->with_noise && g->noise_sd > 0.0) {
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (parallel)
         for (int64_t i = 0; i < count; i++)
-            out[i] += g->noise_sd * spex_rng_normal(&s->rng);
+            out[i] += g->noise_sd * game_noise(s->seed, spex_masks_crow(batch, i), g->words);
+    }
     return SPEX_OK;
 }
 
@@ -500,7 +520,7 @@ int spex_game_valuefn(spex_game *g, int with_noise, uint64_t seed, spex_valuefn 
     if (!s) return SPEX_E_NOMEM;
     s->g = g;
     s->with_noise = with_noise != 0;
-    spex_rng_seed(&s->rng, seed);
+    s->seed = seed;
     out->eval = game_vf_eval;
     out->user = s;
     out->destroy = game_vf_destroy;

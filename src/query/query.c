@@ -1,18 +1,30 @@
 /*
- * The query engine: batching, de-duplication, budget, answer checks and
- * progress (DESIGN.md §1). Every answer is recorded the moment a batch
- * returns, so nothing paid for is lost when a later batch fails.
+ * The query engine: batching, de-duplication, budget, answer checks, the
+ * persistent store and progress (DESIGN.md §1). Every answer is recorded the
+ * moment a batch returns, so nothing paid for is lost when a later batch
+ * fails or the process is killed.
  *
  * HOW IT WORKS: `seen` holds every distinct mask answered (rows in the order
  * asked) with `vals`; `slots` is an open-addressing table of row numbers + 1
- * keyed by a hash of the packed row. An eval call first looks every row up,
- * collects the distinct unseen ones into `todo` (deduplicating within the
- * call with the same table, marking pending rows with a NaN value), checks the
- * budget, then sends `todo` in batches of batch_size.
+ * keyed by a hash of the packed row. An eval call
+ *   1. looks every row up, collects the distinct unseen ones as pending rows
+ *      at the end of `seen` (deduplicating within the call with the same
+ *      table, a pending row's value is NaN), and checks the budget, which
+ *      counts every distinct mask of the run wherever its answer comes from;
+ *   2. cache-first: asks the store for the pending rows (in chunks of
+ *      batch_size); rows found there are answered, the rest go to `todo`;
+ *   3. sends `todo` to the value function in batches of batch_size, and
+ *      after each batch saves its finite answers to the store in one
+ *      transaction, before the next batch is asked: a kill loses at most
+ *      the batch in flight, and a re-run finds the rest in step 2.
+ * A store failure under SPEX_STORE_CONTINUE is recorded once and the store
+ * is left alone for the rest of the run; under SPEX_STORE_STOP it is
+ * returned like a value-function failure (answers so far are kept).
  */
 #include "spex/query.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 struct spex_query {
@@ -24,12 +36,16 @@ struct spex_query {
     int64_t vals_cap;
     uint32_t *slots;  /* row + 1, 0 = empty */
     size_t n_slots;
-    int64_t n_asked;
+    int64_t n_asked;  /* distinct masks answered (value function or store) */
+    int64_t n_cached; /* of those, from the store */
     double seconds;
+    const spex_query_store *store; /* NULL when none or after a failure */
+    int store_rc;                  /* first failure under SPEX_STORE_CONTINUE */
+    char store_msg[512];
 };
 
 spex_query_opts spex_query_opts_default(void) {
-    spex_query_opts o = {256, 0};
+    spex_query_opts o = {256, 0, NULL, SPEX_STORE_CONTINUE};
     return o;
 }
 
@@ -54,6 +70,11 @@ int spex_query_new(spex_ctx *ctx, const spex_valuefn *vf, const spex_query_opts 
     q->vf = vf;
     q->opts = opts ? *opts : spex_query_opts_default();
     if (q->opts.batch_size < 1) q->opts.batch_size = 256;
+    q->store = q->opts.store;
+    if (q->store && (!q->store->lookup || !q->store->save)) {
+        spex_free(ctx, q);
+        return spex_seterr(ctx, SPEX_E_INVAL, "query engine: a store needs lookup and save");
+    }
     int rc = spex_masks_new(ctx, vf->n, 64, &q->seen);
     if (!rc) {
         q->n_slots = 128;
@@ -77,6 +98,11 @@ void spex_query_free(spex_query *q) {
 }
 
 int64_t spex_query_n_asked(const spex_query *q) { return q->n_asked; }
+int64_t spex_query_n_cached(const spex_query *q) { return q->n_cached; }
+int spex_query_store_error(const spex_query *q, const char **msg) {
+    if (msg) *msg = q->store_rc ? q->store_msg : "";
+    return q->store_rc;
+}
 double spex_query_seconds(const spex_query *q) { return q->seconds; }
 const spex_masks *spex_query_masks(const spex_query *q) { return q->seen; }
 const double *spex_query_values(const spex_query *q) { return q->vals; }
@@ -147,6 +173,70 @@ static void drop_pending(spex_query *q, int64_t first_pending) {
         q->slots[find(q, spex_masks_crow(s, i))] = (uint32_t)(i + 1);
 }
 
+/* A store call failed with rc: returns rc to stop (SPEX_STORE_STOP), or
+ * records it and turns the store off (SPEX_STORE_CONTINUE). */
+static int store_failed(spex_query *q, int rc) {
+    if (rc == SPEX_OK) return SPEX_OK;
+    if (q->opts.store_policy == SPEX_STORE_STOP) {
+        spex_errprefix(q->ctx, "query cache");
+        return rc;
+    }
+    if (!q->store_rc) {
+        q->store_rc = rc;
+        snprintf(q->store_msg, sizeof q->store_msg, "%s", spex_errmsg(q->ctx));
+    }
+    q->store = NULL;
+    return SPEX_OK;
+}
+
+/* Step 2: looks rows first_new..first_new+n_new-1 of `seen` up in the store;
+ * answers those found, lists the others in todo (*n_todo of them). */
+static int from_store(spex_query *q, int64_t first_new, int64_t n_new, int64_t *todo,
+                      int64_t *n_todo) {
+    spex_ctx *ctx = q->ctx;
+    int64_t k = 0, bs = q->opts.batch_size, start = 0;
+    spex_masks *chunk = NULL;
+    double *vals = NULL;
+    unsigned char *found = NULL;
+    int rc = SPEX_OK;
+    if (q->store && n_new) {
+        int64_t cap = bs < n_new ? bs : n_new;
+        rc = spex_masks_new(ctx, q->vf->n, cap, &chunk);
+        if (!rc) vals = spex_malloc(ctx, (size_t)cap * sizeof *vals);
+        if (!rc) found = spex_malloc(ctx, (size_t)cap);
+        if (!rc && (!vals || !found)) rc = SPEX_E_NOMEM;
+    }
+    for (; !rc && q->store && start < n_new; start += bs) {
+        int64_t len = n_new - start < bs ? n_new - start : bs;
+        spex_masks_clear(chunk);
+        for (int64_t i = 0; !rc && i < len; i++)
+            rc = spex_masks_append(chunk, spex_masks_crow(q->seen, first_new + start + i));
+        if (rc) break;
+        for (int64_t i = 0; i < len; i++) found[i] = 0;
+        int src = q->store->lookup(q->store->user, chunk, vals, found);
+        if (src) {
+            rc = store_failed(q, src);
+            break; /* stopped, or the store is off: the rest are todo */
+        }
+        for (int64_t i = 0; i < len; i++) {
+            int64_t row = first_new + start + i;
+            if (found[i] && isfinite(vals[i])) {
+                q->vals[row] = vals[i];
+                q->n_asked++;
+                q->n_cached++;
+            } else {
+                todo[k++] = row;
+            }
+        }
+    }
+    for (; start < n_new; start++) todo[k++] = first_new + start;
+    *n_todo = k;
+    spex_masks_free(chunk);
+    spex_free(ctx, vals);
+    spex_free(ctx, found);
+    return rc;
+}
+
 int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
     spex_ctx *ctx = q->ctx;
     int64_t count = spex_masks_count(masks);
@@ -156,7 +246,8 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
     int64_t first_new = spex_masks_count(q->seen);
     int64_t *where = spex_malloc(ctx, (size_t)(count ? count : 1) * sizeof *where);
     double *vals = NULL;
-    spex_masks *batch = NULL;
+    double *kept = NULL;
+    spex_masks *batch = NULL, *keep = NULL;
     int rc = where ? SPEX_OK : SPEX_E_NOMEM;
     /* 1. look up every row; append the unseen ones as pending */
     for (int64_t i = 0; !rc && i < count; i++) {
@@ -172,52 +263,76 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
                          "left",
                          (long long)n_new, (long long)spex_query_budget_left(q),
                          (long long)q->opts.budget);
-    /* 2. ask the pending rows in batches */
-    int64_t bs = q->opts.batch_size;
-    if (!rc && n_new) {
-        rc = spex_masks_new(ctx, q->vf->n, bs < n_new ? bs : n_new, &batch);
-        if (!rc) vals = spex_malloc(ctx, (size_t)(bs < n_new ? bs : n_new) * sizeof *vals);
-        if (!rc && !vals) rc = SPEX_E_NOMEM;
+    /* 2. the store first */
+    int64_t *todo = NULL, n_todo = 0;
+    if (!rc) {
+        todo = spex_malloc(ctx, (size_t)(n_new ? n_new : 1) * sizeof *todo);
+        rc = todo ? from_store(q, first_new, n_new, todo, &n_todo) : SPEX_E_NOMEM;
     }
-    for (int64_t start = 0; !rc && start < n_new; start += bs) {
-        int64_t len = n_new - start < bs ? n_new - start : bs;
+    /* 3. ask the rest in batches; save each batch's answers at once */
+    int64_t bs = q->opts.batch_size;
+    if (!rc && n_todo) {
+        rc = spex_masks_new(ctx, q->vf->n, bs < n_todo ? bs : n_todo, &batch);
+        if (!rc) rc = spex_masks_new(ctx, q->vf->n, bs < n_todo ? bs : n_todo, &keep);
+        if (!rc) vals = spex_malloc(ctx, (size_t)(bs < n_todo ? bs : n_todo) * sizeof *vals);
+        if (!rc) kept = spex_malloc(ctx, (size_t)(bs < n_todo ? bs : n_todo) * sizeof *kept);
+        if (!rc && (!vals || !kept)) rc = SPEX_E_NOMEM;
+    }
+    for (int64_t start = 0; !rc && start < n_todo; start += bs) {
+        int64_t len = n_todo - start < bs ? n_todo - start : bs;
         spex_masks_clear(batch);
+        spex_masks_clear(keep);
         for (int64_t i = 0; !rc && i < len; i++)
-            rc = spex_masks_append(batch, spex_masks_crow(q->seen, first_new + start + i));
+            rc = spex_masks_append(batch, spex_masks_crow(q->seen, todo[start + i]));
         if (rc) break;
         for (int64_t i = 0; i < len; i++) vals[i] = NAN;
         double t0 = spex_now();
         int vrc = q->vf->eval(q->vf->user, batch, vals);
         q->seconds += spex_now() - t0;
         /* keep every finite answer, even from a failed batch */
-        int64_t bad = -1;
+        int64_t bad = -1, n_kept = 0;
         for (int64_t i = 0; i < len; i++) {
             if (isfinite(vals[i])) {
-                q->vals[first_new + start + i] = vals[i];
+                q->vals[todo[start + i]] = vals[i];
                 q->n_asked++;
+                if (q->store && !spex_masks_append(keep, spex_masks_crow(batch, i)))
+                    kept[n_kept++] = vals[i];
             } else if (bad < 0 && vrc == SPEX_OK) {
                 bad = i;
             }
         }
+        int src = SPEX_OK;
+        if (q->store && n_kept) {
+            spex_masks_truncate(keep, n_kept); /* an append that failed for memory */
+            char saved[512];
+            snprintf(saved, sizeof saved, "%s", vrc ? spex_errmsg(ctx) : "");
+            src = store_failed(q, q->store->save(q->store->user, keep, kept));
+            if (vrc) spex_seterr(ctx, vrc, "%s", saved); /* the value error wins */
+        }
         if (vrc != SPEX_OK) {
             rc = vrc;
+        } else if (src != SPEX_OK) {
+            rc = src;
         } else if (bad >= 0) {
             rc = spex_seterr(ctx, SPEX_E_VALUE,
                              "value function '%s' returned %g for mask %lld of this run (a value "
                              "must be a finite number)",
                              q->vf->name ? q->vf->name : "?", vals[bad],
-                             (long long)(first_new + start + bad));
+                             (long long)todo[start + bad]);
         }
-        spex_ctx_progress(ctx, start + len, n_new);
+        spex_ctx_progress(ctx, start + len, n_todo);
     }
-    /* 3. answers out; on failure forget pending rows so a retry asks them */
+    /* 4. answers out; on failure forget pending rows so a retry asks them */
     if (!rc) {
         for (int64_t i = 0; i < count; i++) out[i] = q->vals[where[i]];
     } else if (where) {
         drop_pending(q, first_new);
     }
     spex_masks_free(batch);
+    spex_masks_free(keep);
     spex_free(ctx, vals);
+    spex_free(ctx, kept);
+    spex_free(ctx, todo);
     spex_free(ctx, where);
     return rc;
 }

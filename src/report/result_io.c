@@ -47,6 +47,8 @@ int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f) {
     fprintf(f, "],\n \"method\": \"%s\", \"budget\": %lld, \"queries\": %lld, \"seed\": %llu,\n",
             spex_method_name(r->method), (long long)r->budget, (long long)r->queries,
             (unsigned long long)r->seed);
+    fprintf(f, " \"queries_cached\": %lld, \"queries_new\": %lld,\n", (long long)r->queries_cached,
+            (long long)r->queries_new);
     fputs(" \"fourier\": ", f);
     write_coefs(f, r->fourier);
     fprintf(f, ",\n \"index\": \"%s\", \"max_order\": %d,\n \"interactions\": ",
@@ -106,10 +108,11 @@ int spex_result_write_csv(spex_ctx *ctx, const spex_result *r, int64_t top, FILE
 int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_t top, FILE *f) {
     int64_t total = r->interactions ? spex_coefs_count(r->interactions) : 0;
     int64_t count = top > 0 && top < total ? top : total;
-    fprintf(f, "method %s · n = %lld features · %lld model queries · %.3f s querying, %.3f s "
-               "solving\n",
+    fprintf(f, "method %s · n = %lld features · %lld model queries (%lld from the cache, %lld new) "
+               "· %.3f s querying, %.3f s solving\n",
             spex_method_name(r->method), (long long)r->n, (long long)r->queries,
-            r->seconds_queries, r->seconds_solve);
+            (long long)r->queries_cached, (long long)r->queries_new, r->seconds_queries,
+            r->seconds_solve);
     if (r->details[0]) fprintf(f, "%s\n", r->details);
     fprintf(f, "index %s up to order %d: top %lld of %lld nonzero values\n\n",
             spex_index_name(r->index), r->max_order, (long long)count, (long long)total);
@@ -240,6 +243,10 @@ static int result_from_json(spex_ctx *ctx, json_t *root, const char *path, spex_
     if (method && spex_method_parse(ctx, method, &r->method)) r->method = SPEX_METHOD_EXACT;
     r->budget = json_integer_value(json_object_get(root, "budget"));
     r->queries = json_integer_value(json_object_get(root, "queries"));
+    /* absent in files from before the cache: every query was new */
+    r->queries_cached = json_integer_value(json_object_get(root, "queries_cached"));
+    json_t *jnew = json_object_get(root, "queries_new");
+    r->queries_new = jnew ? json_integer_value(jnew) : r->queries - r->queries_cached;
     r->seed = (uint64_t)json_integer_value(json_object_get(root, "seed"));
     spex_coefs_free(r->fourier);
     r->fourier = NULL;

@@ -186,7 +186,9 @@ static void test_noise(void **state) {
     CHECK_RC(ctx, v0.eval(v0.user, b, clean));
     for (int i = 0; i < 50; i++)
         CHECK_NEAR(clean[i], spex_game_value(g, spex_masks_crow(b, i)), 0);
-    /* same seed + same query sequence => same values, batch after batch */
+    /* noise is a function of (seed, mask): same seed => same values, batch
+     * after batch (a mask asked again gets the same value) */
+    double first[50];
     for (int round = 0; round < 3; round++) {
         CHECK_RC(ctx, v1.eval(v1.user, b, a));
         CHECK_RC(ctx, v2.eval(v2.user, b, c));
@@ -194,10 +196,26 @@ static void test_noise(void **state) {
         int differ = 0;
         for (int i = 0; i < 50; i++) {
             CHECK(a[i] == c[i]);
+            if (round == 0) first[i] = a[i];
+            CHECK(a[i] == first[i]);
             differ += a[i] != d[i];
             CHECK(a[i] != clean[i]);
         }
         CHECK(differ == 50);
+    }
+    /* ... and of nothing else: the masks reversed and asked one at a time
+     * get the same values as in one batch */
+    {
+        spex_masks *one;
+        CHECK_RC(ctx, spex_masks_new(ctx, 70, 1, &one));
+        for (int i = 49; i >= 0; i--) {
+            double y1;
+            spex_masks_clear(one);
+            CHECK_RC(ctx, spex_masks_append(one, spex_masks_crow(b, i)));
+            CHECK_RC(ctx, v2.eval(v2.user, one, &y1));
+            CHECK(y1 == first[i]);
+        }
+        spex_masks_free(one);
     }
     /* the noise level: N(0, 0.25) around the clean value */
     spex_masks_clear(b);

@@ -7,6 +7,8 @@ set -u
 spex=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# the query cache goes to the temp dir, never to the real home directory
+export XDG_CACHE_HOME="$tmp/xdg-cache"
 pass=0
 failn=0
 

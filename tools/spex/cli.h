@@ -46,6 +46,15 @@ void cli_progress_cb(void *user, int64_t done, int64_t total);
 void cli_progress_end(cli_progress *p);
 
 int cmd_explain(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
+/* The default query cache file ($XDG_CACHE_HOME/spex/cache.sqlite, else
+ * ~/.cache/spex/cache.sqlite) into buf; -1 when neither is set or it does
+ * not fit. */
+int cli_default_cache_path(char *buf, size_t cap);
 int cmd_eval(int argc, char **argv);
+int cmd_topk(int argc, char **argv);
+int cmd_llm_info(int argc, char **argv);
+int cmd_llm_score(int argc, char **argv);
+int cmd_llm_generate(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 #include "spex/backend.h"
 #include "spex/explain.h"
 #include "spex/report.h"
+#include "spex/store.h"
 
 static cli_opt explain_opts[] = {
     {"game", "FILE", "explain a synthetic game file (DESIGN.md §4.1)", NULL},
@@ -17,10 +18,18 @@ static cli_opt explain_opts[] = {
     {"exec-workers", "K", "run K copies of the --exec program in parallel (default 1)", NULL},
     {"timeout", "SEC", "give up when one batch takes longer than SEC seconds (default: none)",
      NULL},
-    {"method", "M", "exact (all 2^n masks, n <= 20) | spex | proxyspex | lasso | kernelshap\n"
-                    "(default exact)", NULL},
+    {"method", "M", "exact: all 2^n masks, n <= 20 (default)\n"
+                    "spex: sparse Fourier transform, BCH-coded sampling\n"
+                    "proxyspex: boosted-tree proxy (XGBoost, 5-fold CV grid) on uniform\n"
+                    "  masks, exact Fourier extraction, truncation chosen by CV, ridge\n"
+                    "  refit; budget default 5000; --threads goes to XGBoost\n"
+                    "lasso: LASSO over the ±1 Fourier features of all subsets up to\n"
+                    "  --max-order on uniform masks (CV penalty; budget default 5000)\n"
+                    "kernelshap: Faith-Banzhaf regression (least squares on 0/1 Moebius\n"
+                    "  features up to --max-order; order 1 = Banzhaf values)", NULL},
     {"budget", "N", "most model queries to spend (default: the method's own)", NULL},
-    {"max-order", "K", "highest interaction order reported (default 2)", NULL},
+    {"max-order", "K", "highest interaction order reported (default 2); spex also\n"
+                        "decodes interactions up to this order only", NULL},
     {"index", "NAME", "fourier | mobius | sv | bv | sii | bii | ksii | stii | fsii | fbii\n"
                       "(default fourier)", NULL},
     {"top", "K", "show the K largest interactions (default 20; 0 = all)", NULL},
@@ -31,6 +40,13 @@ static cli_opt explain_opts[] = {
     {"out", "FILE", "write the result file (JSON, DESIGN.md §4.3) to FILE", NULL},
     {"format", "F", "what to print on stdout: table (default) | json | csv", NULL},
     {"quiet", NULL, "no progress display", NULL},
+    {"cache", "FILE", "query cache: answers are read from and saved to FILE, so re-runs,\n"
+                      "killed runs and other methods on the same target do not pay again\n"
+                      "(default $XDG_CACHE_HOME/spex/cache.sqlite, else ~/.cache/spex/...)",
+     NULL},
+    {"no-cache", NULL, "neither read nor write the query cache", NULL},
+    {"cache-fail", "MODE", "when the cache cannot be opened or written (read-only, disk full,\n"
+                           "corrupt): continue without it, with a warning (default) | stop", NULL},
     {"help", NULL, "this text", NULL},
     {NULL, NULL, NULL, NULL},
 };
@@ -50,6 +66,55 @@ static void game_feature_names(spex_ctx *ctx, const char *path, spex_result *res
         }
     }
     json_decref(root);
+}
+
+/* Opens the query cache (--cache or the default) and binds it to the
+ * target's fingerprint: a game file's SHA-256 (and the noise seed when it is
+ * noisy), or an external program's command line and n (spex cannot see
+ * inside it: after changing its model, use --no-cache or another --cache). */
+static int open_cache(spex_ctx *ctx, const cli_opt *o, const spex_game *game, const char *game_path,
+                      const char *exec_cmd, const spex_explain_opts *eo, spex_store **store,
+                      spex_query_store *qs) {
+    char def[4096], hex[65];
+    const char *path = cli_get(o, "cache");
+    if (!path && cli_default_cache_path(def, sizeof def))
+        return spex_seterr(ctx, SPEX_E_IO, "no cache location: neither XDG_CACHE_HOME nor HOME "
+                                           "is set (give --cache FILE or --no-cache)");
+    if (!path) path = def;
+    spex_store_opts so = spex_store_opts_default();
+    int rc = spex_store_open(ctx, path, &so, store);
+    if (rc) return rc;
+    char *fp = NULL;
+    const char *label;
+    int64_t n;
+    if (game) {
+        rc = spex_sha256_file(ctx, game_path, hex);
+        size_t cap = 160;
+        fp = rc ? NULL : malloc(cap);
+        if (fp && spex_game_noise_sd(game) > 0)
+            snprintf(fp, cap, "game/1 sha256=%s noise_seed=%llu", hex,
+                     (unsigned long long)eo->seed);
+        else if (fp)
+            snprintf(fp, cap, "game/1 sha256=%s", hex);
+        label = game_path;
+        n = spex_game_n(game);
+    } else {
+        int64_t n_exec = 0;
+        cli_int("n", cli_get(o, "n"), 1, SPEX_MAX_FEATURES, &n_exec);
+        size_t cap = strlen(exec_cmd) + 64;
+        fp = malloc(cap);
+        if (fp) snprintf(fp, cap, "exec/1 n=%lld cmd=%s", (long long)n_exec, exec_cmd);
+        label = exec_cmd;
+        n = n_exec;
+    }
+    if (!rc && !fp) rc = spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
+    if (!rc) rc = spex_store_bind(*store, fp, label, n, qs);
+    free(fp);
+    if (rc) {
+        spex_store_close(*store);
+        *store = NULL;
+    }
+    return rc;
 }
 
 static int fail(spex_ctx *ctx, int rc) {
@@ -130,12 +195,27 @@ int cmd_explain(int argc, char **argv) {
         fprintf(stderr, "spex explain: --n is for --exec; a game file gives its own n\n");
         rc = CLI_USAGE;
     }
+    int cache_stop = 0;
+    if (!rc && (s = cli_get(o, "cache-fail"))) {
+        if (!strcmp(s, "stop")) cache_stop = 1;
+        else if (strcmp(s, "continue")) {
+            fprintf(stderr, "spex explain: unknown --cache-fail '%s' (expected continue or stop)\n",
+                    s);
+            rc = CLI_USAGE;
+        }
+    }
+    if (!rc && cli_get(o, "no-cache") && cli_get(o, "cache")) {
+        fprintf(stderr, "spex explain: --cache and --no-cache exclude each other\n");
+        rc = CLI_USAGE;
+    }
     if (rc) {
         spex_ctx_free(ctx);
         return rc;
     }
 
     spex_game *game = NULL;
+    spex_store *store = NULL;
+    spex_query_store qs;
     spex_valuefn vf = {0};
     spex_result *res = NULL;
     cli_progress prog;
@@ -151,7 +231,21 @@ int cmd_explain(int argc, char **argv) {
         rc = fail(ctx, src);
         goto done;
     }
+    if (!cli_get(o, "no-cache")) {
+        src = open_cache(ctx, o, game, game_path, exec_cmd, &eo, &store, &qs);
+        if (src && cache_stop) {
+            rc = fail(ctx, src);
+            goto done;
+        }
+        if (src) fprintf(stderr, "spex explain: warning: %s; running without the cache\n",
+                         spex_errmsg(ctx));
+        else eo.store = &qs;
+        eo.store_policy = cache_stop ? SPEX_STORE_STOP : SPEX_STORE_CONTINUE;
+    }
     src = spex_explain(ctx, &vf, &eo, &res);
+    const char *why;
+    if (store && !cache_stop && spex_store_failure(store, &why))
+        fprintf(stderr, "spex explain: warning: %s; the rest of this run was not cached\n", why);
     cli_progress_end(&prog);
     if (src) {
         rc = fail(ctx, src);
@@ -181,6 +275,7 @@ done:
     spex_result_free(res);
     spex_valuefn_release(&vf);
     spex_game_free(game);
+    spex_store_close(store);
     spex_ctx_free(ctx);
     return rc;
 }

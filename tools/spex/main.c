@@ -12,7 +12,12 @@ static void usage(FILE *f) {
           "with as few model calls as possible.\n\n"
           "commands:\n"
           "  explain   explain a value function (a game file or an external program)\n"
-          "  eval      faithfulness (R^2) of a result against a game\n\n"
+          "  cache     inspect or prune the query cache (stats | list | clear)\n"
+          "  eval      faithfulness (R^2) of a result against a game\n"
+          "  topk      the K features whose joint ablation changes a result most\n"
+          "  llm-info      a GGUF language model's architecture, sizes, tensor types\n"
+          "  llm-score     log-probability of a continuation under a GGUF model (JSON)\n"
+          "  llm-generate  greedy continuation of a prompt under a GGUF model\n\n"
           "options:\n"
           "  --help    this text ('spex COMMAND --help' for a command's options)\n"
           "  --version the version\n\n"
@@ -39,6 +44,11 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "explain")) return cmd_explain(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
+    if (!strcmp(cmd, "cache")) return cmd_cache(argc, argv);
+    if (!strcmp(cmd, "llm-info")) return cmd_llm_info(argc, argv);
+    if (!strcmp(cmd, "llm-score")) return cmd_llm_score(argc, argv);
+    if (!strcmp(cmd, "llm-generate")) return cmd_llm_generate(argc, argv);
+    if (!strcmp(cmd, "topk")) return cmd_topk(argc, argv);
     /* more commands: one line each, above this comment */
     fprintf(stderr, "spex: unknown command '%s' (see 'spex --help')\n", cmd);
     return CLI_USAGE;

@@ -1,0 +1,186 @@
+/*
+ * Baselines for honest comparison (DESIGN.md §3), on the same uniform random
+ * masks as ProxySPEX (sampling.c):
+ *   lasso       LASSO over all subsets 1 <= |S| <= K (K = max_order), on the
+ *               ±1 Fourier features (-1)^{<m,S>}, penalty by 5-fold CV
+ *               (spex_lasso_cv): the coefficients are the Fourier surrogate
+ *               directly, and under uniform masks the columns are nearly
+ *               orthogonal, which suits coordinate descent.
+ *   kernelshap  Faith-Banzhaf regression: least squares on the 0/1 Möbius
+ *               features Π_{i∈S} m_i of all subsets |S| <= K (the FBII of
+ *               DESIGN.md's appendix with uniform weights; at K = 1 the
+ *               Banzhaf values), converted to Fourier form. A marginal
+ *               method: it sees interactions only up to order K.
+ * Both refuse designs above SPEX_BASELINE_MAX_CELLS doubles (lower --max-order).
+ */
+#include "algo/algo_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "spex/linalg.h"
+#include "spex/masks.h"
+#include "spex/transform.h"
+
+#define SPEX_BASELINE_MAX_CELLS ((int64_t)48 * 1000 * 1000)
+#define SPEX_BASELINE_DEFAULT_BUDGET 5000
+
+/* Number of subsets 1 <= |S| <= K of n features, or -1 above limit. */
+static int64_t count_subsets(int64_t n, int K, int64_t limit) {
+    int64_t total = 0, c = 1;
+    for (int d = 1; d <= K && d <= n; d++) {
+        c = c * (n - d + 1) / d; /* C(n, d), exact */
+        if (c > limit) return -1;
+        total += c;
+        if (total > limit) return -1;
+    }
+    return total;
+}
+
+/* All subsets 1..K in order of size then lexicographic: subs (cols, K),
+ * lens (cols). */
+static void enumerate(int64_t n, int K, int32_t *subs, int *lens) {
+    int64_t col = 0;
+    int32_t cur[64];
+    for (int d = 1; d <= K && d <= n; d++) {
+        for (int i = 0; i < d; i++) cur[i] = i;
+        for (;;) {
+            memcpy(subs + col * K, cur, (size_t)d * sizeof *cur);
+            lens[col++] = d;
+            int i = d - 1;
+            while (i >= 0 && cur[i] == n - d + i) i--;
+            if (i < 0) break;
+            cur[i]++;
+            for (int k = i + 1; k < d; k++) cur[k] = cur[k - 1] + 1;
+        }
+    }
+}
+
+typedef struct {
+    spex_masks *ms;
+    double *y, *X, *beta;
+    int32_t *subs;
+    int *lens;
+    int64_t rows, cols;
+} design;
+
+static void design_free(spex_ctx *ctx, design *d) {
+    spex_masks_free(d->ms);
+    spex_free(ctx, d->y);
+    spex_free(ctx, d->X);
+    spex_free(ctx, d->beta);
+    spex_free(ctx, d->subs);
+    spex_free(ctx, d->lens);
+}
+
+/* Samples and queries the masks, builds the design (fourier: ±1, else 0/1). */
+static int build(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                 int fourier, const char *method, design *d) {
+    memset(d, 0, sizeof *d);
+    int K = opts->max_order > 63 ? 63 : opts->max_order;
+    int64_t count = opts->budget > 0 ? spex_query_budget_left(q) : SPEX_BASELINE_DEFAULT_BUDGET;
+    int rc = spex_uniform_masks(ctx, n, count, opts->seed, 0, &d->ms);
+    if (rc) return rc;
+    d->rows = spex_masks_count(d->ms);
+    if (d->rows < 2)
+        return spex_seterr(ctx, SPEX_E_BUDGET, "method %s needs at least 2 masks", method);
+    d->cols = count_subsets(n, K, SPEX_BASELINE_MAX_CELLS);
+    if (d->cols < 0 || d->cols > SPEX_BASELINE_MAX_CELLS / d->rows)
+        return spex_seterr(ctx, SPEX_E_RANGE,
+                           "method %s: all subsets of up to %d of %lld features over %lld masks "
+                           "exceed %lld design cells; lower --max-order or --budget",
+                           method, K, (long long)n, (long long)d->rows,
+                           (long long)SPEX_BASELINE_MAX_CELLS);
+    d->y = spex_malloc(ctx, (size_t)d->rows * sizeof *d->y);
+    d->X = spex_malloc(ctx, (size_t)d->rows * (size_t)d->cols * sizeof *d->X);
+    d->beta = spex_calloc(ctx, (size_t)d->cols, sizeof *d->beta);
+    d->subs = spex_malloc(ctx, (size_t)d->cols * (size_t)K * sizeof *d->subs);
+    d->lens = spex_malloc(ctx, (size_t)d->cols * sizeof *d->lens);
+    if (!d->y || !d->X || !d->beta || !d->subs || !d->lens) return SPEX_E_NOMEM;
+    enumerate(n, K, d->subs, d->lens);
+    rc = spex_query_eval(q, d->ms, d->y);
+    if (rc) return rc;
+    for (int64_t r = 0; r < d->rows; r++) {
+        const uint64_t *row = spex_masks_crow(d->ms, r);
+        for (int64_t c = 0; c < d->cols; c++) {
+            const int32_t *s = d->subs + c * K;
+            double v;
+            if (fourier) {
+                v = spex_bits_dot_idx(row, s, d->lens[c]) ? -1.0 : 1.0;
+            } else {
+                v = 1.0;
+                for (int i = 0; i < d->lens[c] && v != 0.0; i++) v = spex_bits_get(row, s[i]);
+            }
+            d->X[r * d->cols + c] = v;
+        }
+    }
+    return SPEX_OK;
+}
+
+/* {∅: b0} plus every nonzero beta on its subset. */
+static int to_coefs(spex_ctx *ctx, int64_t n, int K, const design *d, double b0,
+                    spex_coefs **out) {
+    int rc = spex_coefs_new(ctx, n, out);
+    if (!rc) rc = spex_coefs_set(*out, NULL, 0, b0);
+    for (int64_t c = 0; !rc && c < d->cols; c++)
+        if (d->beta[c] != 0.0) rc = spex_coefs_set(*out, d->subs + c * K, d->lens[c], d->beta[c]);
+    return rc;
+}
+
+int spex_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                    spex_coefs **fourier, char *details, size_t details_size) {
+    *fourier = NULL;
+    design d;
+    int K = opts->max_order > 63 ? 63 : opts->max_order;
+    int rc = build(ctx, q, n, opts, 1, "lasso", &d);
+    spex_fit_info info;
+    memset(&info, 0, sizeof info);
+    if (!rc) {
+        spex_lasso_opts lo = spex_lasso_opts_default();
+        lo.seed = opts->seed;
+        rc = spex_lasso_cv(ctx, d.X, d.rows, d.cols, d.y, NULL, &lo, d.beta, &info);
+    }
+    if (!rc) rc = to_coefs(ctx, n, K, &d, info.b0, fourier);
+    if (!rc && details)
+        snprintf(details, details_size,
+                 "lasso: %lld masks, %lld Fourier columns (orders 1..%d), alpha %.3g, %lld "
+                 "nonzero, cv r2 %.4f",
+                 (long long)d.rows, (long long)d.cols, K, info.alpha, (long long)info.n_nonzero,
+                 info.cv_r2);
+    if (rc) {
+        spex_coefs_free(*fourier);
+        *fourier = NULL;
+    }
+    design_free(ctx, &d);
+    return rc;
+}
+
+int spex_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                         spex_coefs **fourier, char *details, size_t details_size) {
+    *fourier = NULL;
+    design d;
+    int K = opts->max_order > 63 ? 63 : opts->max_order;
+    spex_coefs *mob = NULL;
+    int rc = build(ctx, q, n, opts, 0, "kernelshap", &d);
+    spex_fit_info info;
+    memset(&info, 0, sizeof info);
+    if (!rc) rc = spex_lstsq(ctx, d.X, d.rows, d.cols, d.y, NULL, NULL, d.beta, &info);
+    if (!rc) rc = to_coefs(ctx, n, K, &d, info.b0, &mob);
+    if (!rc) rc = spex_mobius_to_fourier(mob, fourier);
+    if (!rc) {
+        double v;
+        if (!spex_coefs_get(*fourier, NULL, 0, &v)) rc = spex_coefs_set(*fourier, NULL, 0, 0.0);
+    }
+    if (!rc && details)
+        snprintf(details, details_size,
+                 "faith-banzhaf regression: %lld masks, %lld Moebius columns (orders 1..%d), "
+                 "rank %lld, train r2 %.4f",
+                 (long long)d.rows, (long long)d.cols, K, (long long)info.rank, info.train_r2);
+    if (rc) {
+        spex_coefs_free(*fourier);
+        *fourier = NULL;
+    }
+    spex_coefs_free(mob);
+    design_free(ctx, &d);
+    return rc;
+}

@@ -1,0 +1,446 @@
+/*
+ * ProxySPEX (Butler et al., NeurIPS 2025; DESIGN.md §3): uniform random
+ * masks, a gradient-boosted tree proxy through XGBoost's C API chosen by
+ * K-fold cross-validation, the proxy's exact Fourier form
+ * (proxyspex_trees.c), truncation, and a ridge refit on the sampled data.
+ *
+ * HOW IT WORKS
+ * Grid search. Every (max depth, learning rate) pair of the grid is fitted
+ * once per fold with the largest round count of the grid; each smaller round
+ * count is scored from the same booster by predicting with the first r
+ * rounds only (iteration_end = r), so the grid costs |depths|·|lrs|·K fits,
+ * not |depths|·|lrs|·|rounds|·K. The score is the mean validation MSE over
+ * the folds (equivalently R²); the best triple is refitted on all masks.
+ * Truncation. The reference keeps the largest coefficients holding 95% of
+ * the non-constant energy, which caps faithfulness near R² = 0.95 when the
+ * trees spread energy over many small spurious terms. Here the energy
+ * fraction is chosen by cross-validation instead: for each candidate
+ * fraction in {0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1} the kept
+ * support is refitted by ridge (±1 Fourier columns, penalty by 5-fold CV over
+ * 100 values in [1e-6, 1e6], one Gram eigendecomposition per fold), and the
+ * support with the lowest CV error wins. A support is capped at rows/2
+ * columns (and SPEX_PROXY_MAX_COLS) so the refit stays well posed.
+ * Degenerate cases: no non-constant energy gives the constant surrogate (the
+ * mean); an empty support gives the mean as well.
+ */
+#include "algo/algo_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xgboost/c_api.h>
+
+#include "spex/linalg.h"
+#include "spex/masks.h"
+
+#define SPEX_PROXY_MAX_COLS 1500
+#define SPEX_PROXY_DEFAULT_BUDGET 5000
+
+spex_proxy_opts spex_proxy_opts_default(void) {
+    spex_proxy_opts o;
+    memset(&o, 0, sizeof o);
+    o.n_folds = 5;
+    o.n_depths = 2;
+    o.depths[0] = 3;
+    o.depths[1] = 5;
+    o.n_rounds = 2;
+    o.rounds[0] = 500;
+    o.rounds[1] = 1000;
+    o.n_lrs = 2;
+    o.lrs[0] = 0.01;
+    o.lrs[1] = 0.1;
+    o.cv_truncation = 1;
+    o.energy = 0.95;
+    return o;
+}
+
+static int xgb_err(spex_ctx *ctx, const char *what) {
+    return spex_seterr(ctx, SPEX_E_NUMERIC, "XGBoost %s failed: %s", what, XGBGetLastError());
+}
+
+void spex_gbt_free(spex_gbt *g) {
+    if (g) XGBoosterFree((BoosterHandle)g);
+}
+
+int spex_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
+                   const spex_gbt_params *p, spex_gbt **out) {
+    *out = NULL;
+    DMatrixHandle d = NULL;
+    BoosterHandle b = NULL;
+    char buf[64];
+    int rc = SPEX_OK;
+    if (XGDMatrixCreateFromMat(X, (bst_ulong)rows, (bst_ulong)n, NAN, &d)) {
+        rc = xgb_err(ctx, "XGDMatrixCreateFromMat");
+        goto done;
+    }
+    if (XGDMatrixSetFloatInfo(d, "label", y, (bst_ulong)rows)) {
+        rc = xgb_err(ctx, "setting labels");
+        goto done;
+    }
+    if (XGBoosterCreate(&d, 1, &b)) {
+        rc = xgb_err(ctx, "XGBoosterCreate");
+        goto done;
+    }
+    const char *fixed[][2] = {{"objective", "reg:squarederror"}, {"tree_method", "hist"},
+                              {"verbosity", "0"}, {"validate_parameters", "1"}};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        if (XGBoosterSetParam(b, fixed[i][0], fixed[i][1])) {
+            rc = xgb_err(ctx, fixed[i][0]);
+            goto done;
+        }
+    struct {
+        const char *k;
+        double v;
+    } num[] = {{"max_depth", p->max_depth}, {"eta", p->lr},
+               {"base_score", p->base_score}, {"nthread", p->threads > 0 ? p->threads : 1},
+               {"seed", (double)(p->seed & 0x7fffffff)}};
+    for (size_t i = 0; i < sizeof num / sizeof *num; i++) {
+        snprintf(buf, sizeof buf, "%.17g", num[i].v);
+        if (XGBoosterSetParam(b, num[i].k, buf)) {
+            rc = xgb_err(ctx, num[i].k);
+            goto done;
+        }
+    }
+    for (int it = 0; it < p->rounds; it++)
+        if (XGBoosterUpdateOneIter(b, it, d)) {
+            rc = xgb_err(ctx, "XGBoosterUpdateOneIter");
+            goto done;
+        }
+done:
+    if (d) XGDMatrixFree(d);
+    if (rc) {
+        if (b) XGBoosterFree(b);
+        return rc;
+    }
+    *out = (spex_gbt *)b;
+    return SPEX_OK;
+}
+
+int spex_gbt_predict(spex_ctx *ctx, spex_gbt *g, const float *X, int64_t rows, int64_t n,
+                     int iter_end, double *out) {
+    DMatrixHandle d = NULL;
+    char cfg[160];
+    const bst_ulong *shape = NULL;
+    bst_ulong dim = 0;
+    const float *res = NULL;
+    int rc = SPEX_OK;
+    if (XGDMatrixCreateFromMat(X, (bst_ulong)rows, (bst_ulong)n, NAN, &d))
+        return xgb_err(ctx, "XGDMatrixCreateFromMat");
+    snprintf(cfg, sizeof cfg,
+             "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+             "\"iteration_end\": %d, \"strict_shape\": false}",
+             iter_end);
+    if (XGBoosterPredictFromDMatrix((BoosterHandle)g, d, cfg, &shape, &dim, &res)) {
+        rc = xgb_err(ctx, "XGBoosterPredictFromDMatrix");
+    } else {
+        for (int64_t i = 0; i < rows; i++) out[i] = res[i];
+    }
+    XGDMatrixFree(d);
+    return rc;
+}
+
+int spex_gbt_fourier(spex_ctx *ctx, spex_gbt *g, int64_t n, double base_score,
+                     spex_coefs **out) {
+    bst_ulong len = 0;
+    const char **dump = NULL;
+    *out = NULL;
+    if (XGBoosterDumpModelEx((BoosterHandle)g, "", 0, "json", &len, &dump))
+        return xgb_err(ctx, "XGBoosterDumpModelEx");
+    /* dump is owned by XGBoost until the next call on g: parse it now */
+    return spex_trees_fourier(ctx, n, dump, (int64_t)len, base_score, out);
+}
+
+/* Rows of masks as dense 0/1 floats: (rows, n). */
+static float *dense_rows(spex_ctx *ctx, const spex_masks *ms, const int64_t *sel, int64_t rows,
+                         int64_t n) {
+    float *X = spex_calloc(ctx, (size_t)rows, (size_t)n * sizeof *X);
+    if (!X) return NULL;
+    for (int64_t r = 0; r < rows; r++) {
+        const uint64_t *row = spex_masks_crow(ms, sel ? sel[r] : r);
+        for (int64_t j = 0; j < n; j++) X[r * n + j] = (float)spex_bits_get(row, j);
+    }
+    return X;
+}
+
+/* ±1 design (rows, cols) of the first cols entries of order (indices into F). */
+static double *fourier_design(spex_ctx *ctx, const spex_masks *ms, const spex_coefs *F,
+                              const int64_t *order, int64_t cols) {
+    int64_t rows = spex_masks_count(ms);
+    double *X = spex_calloc(ctx, (size_t)rows, (size_t)(cols ? cols : 1) * sizeof *X);
+    if (!X) return NULL;
+    for (int64_t r = 0; r < rows; r++) {
+        const uint64_t *row = spex_masks_crow(ms, r);
+        for (int64_t c = 0; c < cols; c++) {
+            const int32_t *idx;
+            int len;
+            spex_coefs_entry(F, order[c], &idx, &len, NULL);
+            X[r * cols + c] = spex_bits_dot_idx(row, idx, len) ? -1.0 : 1.0;
+        }
+    }
+    return X;
+}
+
+static int cmp_abs_desc(const void *a, const void *b) {
+    const double *x = a, *y = b; /* pairs (|v|, index) */
+    if (x[0] != y[0]) return x[0] < y[0] ? 1 : -1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
+                         const spex_proxy_opts *po, int threads, uint64_t seed,
+                         spex_coefs **fourier, spex_proxy_info *info) {
+    *fourier = NULL;
+    memset(info, 0, sizeof *info);
+    int64_t rows = spex_masks_count(ms);
+    int rc = SPEX_OK;
+    float *X = NULL, *Xtr = NULL, *Xva = NULL, *yf = NULL, *ytr = NULL;
+    int *fold = NULL;
+    int64_t *sel = NULL, *order = NULL;
+    double *pred = NULL, *score = NULL, *pairs = NULL, *D = NULL, *beta = NULL, *best_beta = NULL;
+    spex_gbt *g = NULL;
+    spex_coefs *T = NULL, *out = NULL;
+    if (rows < 4) return spex_seterr(ctx, SPEX_E_BUDGET, "proxyspex needs at least 4 masks, got %lld",
+                                     (long long)rows);
+    if (po->n_depths < 1 || po->n_rounds < 1 || po->n_lrs < 1 || po->n_depths > 8 ||
+        po->n_rounds > 8 || po->n_lrs > 8)
+        return spex_seterr(ctx, SPEX_E_INVAL, "proxyspex grid: 1..8 values per axis");
+    int max_rounds = 0;
+    for (int i = 0; i < po->n_rounds; i++)
+        if (po->rounds[i] > max_rounds) max_rounds = po->rounds[i];
+    double mean = 0;
+    for (int64_t r = 0; r < rows; r++) mean += y[r];
+    mean /= (double)rows;
+    X = dense_rows(ctx, ms, NULL, rows, n);
+    yf = spex_malloc(ctx, (size_t)rows * sizeof *yf);
+    fold = spex_malloc(ctx, (size_t)rows * sizeof *fold);
+    sel = spex_malloc(ctx, (size_t)rows * sizeof *sel);
+    Xtr = spex_malloc(ctx, (size_t)rows * (size_t)n * sizeof *Xtr);
+    Xva = spex_malloc(ctx, (size_t)rows * (size_t)n * sizeof *Xva);
+    ytr = spex_malloc(ctx, (size_t)rows * sizeof *ytr);
+    pred = spex_malloc(ctx, (size_t)rows * sizeof *pred);
+    int n_grid = po->n_depths * po->n_lrs * po->n_rounds;
+    score = spex_calloc(ctx, (size_t)n_grid, sizeof *score);
+    if (!X || !yf || !fold || !sel || !Xtr || !Xva || !ytr || !pred || !score) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    for (int64_t r = 0; r < rows; r++) yf[r] = (float)y[r];
+    spex_gbt_params gp = {0, 0, 0, mean, threads, seed};
+    int best = 0, K = 0;
+    if (n_grid > 1) {
+        rc = spex_kfold_assign(ctx, rows, po->n_folds, seed, fold, &K);
+        if (rc) goto done;
+        for (int f = 0; f < K; f++) {
+            int64_t ntr = 0, nva = 0;
+            for (int64_t r = 0; r < rows; r++) {
+                if (fold[r] == f) {
+                    memcpy(Xva + nva * n, X + r * n, (size_t)n * sizeof *X);
+                    sel[nva++] = r;
+                } else {
+                    memcpy(Xtr + ntr * n, X + r * n, (size_t)n * sizeof *X);
+                    ytr[ntr++] = yf[r];
+                }
+            }
+            double m = 0;
+            for (int64_t r = 0; r < ntr; r++) m += ytr[r];
+            gp.base_score = ntr ? m / (double)ntr : mean;
+            for (int di = 0; di < po->n_depths; di++)
+                for (int li = 0; li < po->n_lrs; li++) {
+                    gp.max_depth = po->depths[di];
+                    gp.lr = po->lrs[li];
+                    gp.rounds = max_rounds;
+                    double t0 = spex_now();
+                    rc = spex_gbt_train(ctx, Xtr, ytr, ntr, n, &gp, &g);
+                    for (int ri = 0; !rc && ri < po->n_rounds; ri++) {
+                        rc = spex_gbt_predict(ctx, g, Xva, nva, n, po->rounds[ri], pred);
+                        double mse = 0;
+                        for (int64_t v = 0; v < nva; v++) {
+                            double e = pred[v] - y[sel[v]];
+                            mse += e * e;
+                        }
+                        score[(di * po->n_lrs + li) * po->n_rounds + ri] +=
+                            mse / (double)(nva ? nva : 1) / K;
+                    }
+                    info->seconds_xgb += spex_now() - t0;
+                    spex_gbt_free(g);
+                    g = NULL;
+                    if (rc) goto done;
+                }
+        }
+        for (int i = 1; i < n_grid; i++)
+            if (score[i] < score[best]) best = i;
+    }
+    info->max_depth = po->depths[best / (po->n_lrs * po->n_rounds)];
+    info->lr = po->lrs[(best / po->n_rounds) % po->n_lrs];
+    info->rounds = po->rounds[best % po->n_rounds];
+    {
+        double var = 0;
+        for (int64_t r = 0; r < rows; r++) var += (y[r] - mean) * (y[r] - mean);
+        var /= (double)rows;
+        info->grid_cv_r2 = n_grid > 1 && var > 0 ? 1.0 - score[best] / var : NAN;
+    }
+    gp.max_depth = info->max_depth;
+    gp.lr = info->lr;
+    gp.rounds = info->rounds;
+    gp.base_score = mean;
+    {
+        double t0 = spex_now();
+        rc = spex_gbt_train(ctx, X, yf, rows, n, &gp, &g);
+        if (!rc) rc = spex_gbt_fourier(ctx, g, n, mean, &T);
+        info->seconds_xgb += spex_now() - t0;
+        if (rc) goto done;
+    }
+    info->tree_terms = spex_coefs_count(T);
+
+    /* order the non-constant terms by |F| descending */
+    int64_t nt = spex_coefs_count(T), m = 0;
+    double energy = 0;
+    pairs = spex_malloc(ctx, (size_t)(nt ? nt : 1) * 2 * sizeof *pairs);
+    order = spex_malloc(ctx, (size_t)(nt ? nt : 1) * sizeof *order);
+    if (!pairs || !order) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    for (int64_t i = 0; i < nt; i++) {
+        const int32_t *idx;
+        int len;
+        double v;
+        spex_coefs_entry(T, i, &idx, &len, &v);
+        if (!len || v == 0.0) continue;
+        pairs[2 * m] = fabs(v);
+        pairs[2 * m + 1] = (double)i;
+        energy += v * v;
+        m++;
+    }
+    qsort(pairs, (size_t)m, 2 * sizeof *pairs, cmp_abs_desc);
+    for (int64_t i = 0; i < m; i++) order[i] = (int64_t)pairs[2 * i + 1];
+    int64_t cap = rows / 2 < SPEX_PROXY_MAX_COLS ? rows / 2 : SPEX_PROXY_MAX_COLS;
+    rc = spex_coefs_new(ctx, n, &out);
+    if (rc) goto done;
+    if (m == 0 || energy <= 0 || cap < 1) { /* degenerate: the mean */
+        rc = spex_coefs_set(out, NULL, 0, mean);
+        goto done;
+    }
+    static const double fracs[] = {0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 1.0};
+    int n_fr = (int)(sizeof fracs / sizeof *fracs);
+    int64_t prev = -1, best_cols = 0;
+    double best_mse = INFINITY, best_b0 = mean;
+    beta = spex_malloc(ctx, (size_t)cap * sizeof *beta);
+    best_beta = spex_malloc(ctx, (size_t)cap * sizeof *best_beta);
+    D = fourier_design(ctx, ms, T, order, m < cap ? m : cap);
+    if (!beta || !best_beta || !D) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    int64_t dcols = m < cap ? m : cap;
+    for (int fi = 0; fi < n_fr; fi++) {
+        double frac = po->cv_truncation ? fracs[fi] : po->energy;
+        int64_t cols = 0;
+        double acc = 0;
+        while (cols < m && acc < frac * energy * (1 - 1e-12)) {
+            acc += pairs[2 * cols] * pairs[2 * cols];
+            cols++;
+        }
+        if (cols < 1) cols = 1;
+        if (cols > dcols) cols = dcols;
+        if (cols != prev) {
+            prev = cols;
+            double *Xc = D;
+            int own = 0;
+            if (cols != dcols) { /* the first cols columns, contiguous */
+                Xc = spex_malloc(ctx, (size_t)rows * (size_t)cols * sizeof *Xc);
+                if (!Xc) {
+                    rc = SPEX_E_NOMEM;
+                    goto done;
+                }
+                own = 1;
+                for (int64_t r = 0; r < rows; r++)
+                    memcpy(Xc + r * cols, D + r * dcols, (size_t)cols * sizeof *Xc);
+            }
+            spex_ridge_opts ro = spex_ridge_opts_default();
+            ro.seed = seed;
+            spex_fit_info fi_info;
+            rc = spex_ridge_cv_gram(ctx, Xc, rows, cols, y, &ro, beta, &fi_info);
+            if (own) spex_free(ctx, Xc);
+            if (rc) goto done;
+            if (fi_info.cv_mse < best_mse) {
+                best_mse = fi_info.cv_mse;
+                best_cols = cols;
+                best_b0 = fi_info.b0;
+                memcpy(best_beta, beta, (size_t)cols * sizeof *beta);
+                info->alpha = fi_info.alpha;
+                info->refit_cv_r2 = fi_info.cv_r2;
+                info->energy = acc / energy;
+            }
+        }
+        if (!po->cv_truncation) break;
+    }
+    info->kept = best_cols;
+    rc = spex_coefs_set(out, NULL, 0, best_b0);
+    for (int64_t c = 0; !rc && c < best_cols; c++) {
+        const int32_t *idx;
+        int len;
+        spex_coefs_entry(T, order[c], &idx, &len, NULL);
+        if (best_beta[c] != 0.0) rc = spex_coefs_set(out, idx, len, best_beta[c]);
+    }
+done:
+    spex_gbt_free(g);
+    spex_coefs_free(T);
+    spex_free(ctx, X);
+    spex_free(ctx, Xtr);
+    spex_free(ctx, Xva);
+    spex_free(ctx, yf);
+    spex_free(ctx, ytr);
+    spex_free(ctx, fold);
+    spex_free(ctx, sel);
+    spex_free(ctx, order);
+    spex_free(ctx, pred);
+    spex_free(ctx, score);
+    spex_free(ctx, pairs);
+    spex_free(ctx, D);
+    spex_free(ctx, beta);
+    spex_free(ctx, best_beta);
+    if (rc) {
+        spex_coefs_free(out);
+        return rc;
+    }
+    *fourier = out;
+    return SPEX_OK;
+}
+
+int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
+                             const spex_explain_opts *opts, const spex_proxy_opts *po,
+                             spex_coefs **fourier, char *details, size_t details_size) {
+    *fourier = NULL;
+    int64_t count = opts->budget > 0 ? spex_query_budget_left(q) : SPEX_PROXY_DEFAULT_BUDGET;
+    spex_masks *ms = NULL;
+    double *y = NULL;
+    int rc = spex_uniform_masks(ctx, n, count, opts->seed, po->paired, &ms);
+    if (!rc) {
+        y = spex_malloc(ctx, (size_t)(spex_masks_count(ms) ? spex_masks_count(ms) : 1) *
+                                 sizeof *y);
+        if (!y) rc = SPEX_E_NOMEM;
+    }
+    if (!rc) rc = spex_query_eval(q, ms, y);
+    spex_proxy_info info;
+    if (!rc)
+        rc = spex_proxy_surrogate(ctx, ms, y, n, po, spex_ctx_threads(ctx), opts->seed, fourier,
+                                  &info);
+    if (!rc && details)
+        snprintf(details, details_size,
+                 "proxy: depth %d, lr %g, %d rounds (grid cv r2 %.4f); %lld tree terms; kept "
+                 "%lld (%.4f of the energy), ridge alpha %.3g, cv r2 %.4f; xgboost %.2f s",
+                 info.max_depth, info.lr, info.rounds, info.grid_cv_r2,
+                 (long long)info.tree_terms, (long long)info.kept, info.energy, info.alpha,
+                 info.refit_cv_r2, info.seconds_xgb);
+    spex_masks_free(ms);
+    spex_free(ctx, y);
+    return rc;
+}
+
+int spex_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                        spex_coefs **fourier, char *details, size_t details_size) {
+    spex_proxy_opts po = spex_proxy_opts_default();
+    return spex_algo_proxyspex_opts(ctx, q, n, opts, &po, fourier, details, details_size);
+}

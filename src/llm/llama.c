@@ -1,0 +1,771 @@
+/*
+ * The llama forward pass on a GGUF model: token embedding, n_layers blocks of
+ * RMSNorm -> grouped-query attention with RoPE -> residual, RMSNorm ->
+ * SwiGLU feed-forward -> residual, final RMSNorm and the output matrix
+ * (separate, or tied to the embedding). Produces next-token log-probabilities
+ * and teacher-forced continuation scores for the LLM lens of spex.
+ *
+ * Two kernel sets compute the same thing: the reference (plain scalar loops,
+ * double accumulation, one thread: the test oracle) and the fast one (AVX2 +
+ * FMA dot products chosen at run time when the CPU has them, a portable
+ * fallback otherwise, OpenMP threads over output rows). Every output element
+ * is computed by one thread in a fixed order, so results are bit-identical
+ * for any thread count.
+ *
+ * HOW IT WORKS (batches and the KV cache)
+ * Tokens are processed in chunks of up to CHUNK positions at once: each
+ * weight row is dequantised once per chunk and dotted with every position's
+ * activation (a matrix-matrix product). Keys and values of every processed
+ * position stay in the cache, (n_layers, n_ctx, kv_dim), together with the
+ * tokens they belong to. A new sequence that starts with the same tokens as
+ * the cached one reuses their keys and values and processes only the rest
+ * (causal attention: position p depends only on tokens 0..p), which is what
+ * makes ablated variants of one prompt cheap when they share a start.
+ */
+#include "llm/llm_int.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SPEX_HAVE_X86 1
+#endif
+
+#define CHUNK 64
+
+typedef float (*dot_fn)(const float *a, const float *b, int64_t n);
+
+typedef struct wmat {
+    int type;
+    int64_t n_in, n_out;
+    size_t row_size;
+    const uint8_t *data;
+} wmat;
+
+typedef struct layer {
+    float *attn_norm, *ffn_norm; /* (dim) */
+    wmat wq, wk, wv, wo, wg, wu, wd;
+} layer;
+
+struct spex_llm {
+    spex_ctx *ctx;
+    spex_gguf *g;
+    llm_vocab vocab;
+    spex_llm_info info;
+    char *arch, *name, *tok_model;
+    int64_t head_dim, kv_dim, n_rot;
+    layer *layers;
+    float *out_norm;
+    wmat embd, output;
+    int reference, kv_f16;
+    dot_fn dot;
+    spex_deq_fn deq;
+    /* KV cache: (n_layers, n_ctx, kv_dim) each, valid for cache_tok[0..n_cached) */
+    float *kc, *vc;
+    int32_t *cache_tok;
+    int64_t n_cached;
+    /* scratch for one chunk, sized for n_scratch_threads */
+    float *scratch;
+    int n_scratch_threads;
+};
+
+/* ------------------------------------------------------------ kernels -- */
+
+static float dot_ref(const float *a, const float *b, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return (float)s;
+}
+
+static float dot_portable(const float *a, const float *b, int64_t n) {
+    float s[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+    float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+
+#ifdef SPEX_HAVE_X86
+__attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b,
+                                                          int64_t n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s0 = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    lo = _mm_hadd_ps(lo, lo);
+    lo = _mm_hadd_ps(lo, lo);
+    float r = _mm_cvtss_f32(lo);
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+#endif
+
+static dot_fn pick_dot(int reference) {
+    if (reference) return dot_ref;
+#ifdef SPEX_HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return dot_avx2;
+#endif
+    return dot_portable;
+}
+
+static int n_threads(const spex_llm *m) {
+    int t = m->reference ? 1 : spex_ctx_threads(m->ctx);
+    return t < 1 ? 1 : t;
+}
+
+/* out (T, W.n_out) = x (T, W.n_in) . W^T. rowbuf: n_threads * n_in floats
+ * for dequantised rows. */
+static void matmul(const spex_llm *m, const wmat *w, const float *x, int64_t T, float *out,
+                   float *rowbuf) {
+    int nt = n_threads(m);
+    dot_fn dot = m->dot;
+    int64_t n_in = w->n_in, n_out = w->n_out;
+    /* threads only pay off past ~2^18 multiply-adds per call */
+    int par = nt > 1 && (double)n_out * (double)n_in * (double)T >= 262144.0;
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    for (int64_t r = 0; r < n_out; r++) {
+        const uint8_t *row = w->data + (size_t)r * w->row_size;
+        const float *wr;
+        if (w->type == SPEX_TENSOR_F32) {
+            wr = (const float *)(const void *)row;
+        } else {
+            float *buf = rowbuf + (size_t)omp_get_thread_num() * (size_t)n_in;
+            m->deq(w->type, row, n_in, buf);
+            wr = buf;
+        }
+        for (int64_t t = 0; t < T; t++) out[t * n_out + r] = dot(x + t * n_in, wr, n_in);
+    }
+}
+
+/* y = x / sqrt(mean(x^2) + eps) * w over rows of n. */
+static void rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t n, double eps) {
+    for (int64_t t = 0; t < T; t++) {
+        double ss = 0;
+        for (int64_t i = 0; i < n; i++) ss += (double)x[t * n + i] * x[t * n + i];
+        float sc = (float)(1.0 / sqrt(ss / (double)n + eps));
+        for (int64_t i = 0; i < n; i++) y[t * n + i] = x[t * n + i] * sc * w[i];
+    }
+}
+
+/* RoPE, adjacent pairs (llama.cpp's "normal" mode): in each head of hd,
+ * (x[2i], x[2i+1]) turns by pos * base^(-2i / n_rot) for 2i < n_rot. */
+static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, int64_t pos, double base) {
+    for (int64_t i = 0; i < n_rot; i += 2) {
+        double th = (double)pos * pow(base, -(double)i / (double)n_rot);
+        float c = (float)cos(th), s = (float)sin(th);
+        for (int64_t h = 0; h < n_heads; h++) {
+            float *p = x + h * hd + i;
+            float a = p[0], b = p[1];
+            p[0] = a * c - b * s;
+            p[1] = a * s + b * c;
+        }
+    }
+}
+
+/* ------------------------------------------------------------- loading -- */
+
+static int get_key_int(spex_ctx *ctx, const spex_gguf *g, const char *key, int64_t def,
+                       int64_t lo, int64_t hi, int64_t *out) {
+    int64_t i = spex_gguf_find_key(g, key);
+    if (i < 0) {
+        if (def < 0) return spex_seterr(ctx, SPEX_E_PARSE, "missing key '%s'", key);
+        *out = def;
+        return SPEX_OK;
+    }
+    if (spex_gguf_get_int(g, i, -1, out) || *out < lo || *out > hi)
+        return spex_seterr(ctx, SPEX_E_PARSE, "key '%s': not an integer in [%lld, %lld]", key,
+                           (long long)lo, (long long)hi);
+    return SPEX_OK;
+}
+
+static int get_key_float(spex_ctx *ctx, const spex_gguf *g, const char *key, double def,
+                         double *out) {
+    int64_t i = spex_gguf_find_key(g, key);
+    if (i < 0) {
+        *out = def;
+        return SPEX_OK;
+    }
+    if (spex_gguf_get_float(g, i, -1, out) || !(*out > 0) || !isfinite(*out))
+        return spex_seterr(ctx, SPEX_E_PARSE, "key '%s': not a positive number", key);
+    return SPEX_OK;
+}
+
+static char *get_key_str(spex_ctx *ctx, const spex_gguf *g, const char *key) {
+    int64_t i = spex_gguf_find_key(g, key);
+    const char *s = "";
+    size_t len = 0;
+    if (i >= 0 && spex_gguf_get_str(g, i, -1, &s, &len)) {
+        s = "";
+        len = 0;
+    }
+    char *d = spex_malloc(ctx, len + 1);
+    if (d) {
+        memcpy(d, s, len);
+        d[len] = 0;
+    }
+    return d;
+}
+
+/* A weight matrix (n_out rows of n_in) by name; optional: *found = 0 when absent. */
+static int get_mat(spex_llm *m, const char *name, int64_t n_in, int64_t n_out, wmat *w,
+                   int *found) {
+    int64_t i = spex_gguf_find_tensor(m->g, name);
+    if (i < 0) {
+        if (found) {
+            *found = 0;
+            return SPEX_OK;
+        }
+        return spex_seterr(m->ctx, SPEX_E_PARSE, "missing tensor '%s'", name);
+    }
+    if (found) *found = 1;
+    spex_tensor_info t;
+    spex_gguf_tensor(m->g, i, &t);
+    if (t.n_dims > 2 || t.ne[0] != n_in || t.ne[1] != n_out)
+        return spex_seterr(m->ctx, SPEX_E_PARSE,
+                           "tensor '%s' (byte %llu): shape [%lld, %lld] (%d dims), expected "
+                           "[%lld, %lld]",
+                           name, (unsigned long long)t.offset, (long long)t.ne[0],
+                           (long long)t.ne[1], t.n_dims, (long long)n_in, (long long)n_out);
+    if (t.type == SPEX_TENSOR_F32 && ((uintptr_t)t.data & 3))
+        return spex_seterr(m->ctx, SPEX_E_PARSE, "tensor '%s' (byte %llu): F32 data misaligned",
+                           name, (unsigned long long)t.offset);
+    w->type = t.type;
+    w->n_in = n_in;
+    w->n_out = n_out;
+    w->row_size = t.size / (size_t)n_out;
+    w->data = t.data;
+    return SPEX_OK;
+}
+
+/* A vector of n floats by name, dequantised into dst. */
+static int get_vec(spex_llm *m, const char *name, int64_t n, float *dst) {
+    wmat w;
+    int rc = get_mat(m, name, n, 1, &w, NULL);
+    if (rc) return rc;
+    return spex_tensor_to_f32(m->ctx, w.type, w.data, n, dst);
+}
+
+spex_llm_opts spex_llm_opts_default(void) {
+    spex_llm_opts o = {0, 0, 0};
+    return o;
+}
+
+static int alloc_scratch(spex_llm *m, int nt) {
+    if (m->scratch && m->n_scratch_threads >= nt) return SPEX_OK;
+    const spex_llm_info *I = &m->info;
+    int64_t max_in = I->ffn_dim > I->dim ? I->ffn_dim : I->dim;
+    /* x, xb, q, att (CHUNK, dim); k, v (CHUNK, kv_dim); h1, h2 (CHUNK, ffn);
+     * logits (CHUNK, n_vocab); rows (nt, max_in); scores (nt, n_ctx) */
+    double total = (double)CHUNK * (4.0 * I->dim + 2.0 * m->kv_dim + 2.0 * I->ffn_dim +
+                                    (double)I->n_vocab) +
+                   (double)nt * (double)(max_in + I->n_ctx);
+    if (total > (double)(SIZE_MAX / 8))
+        return spex_seterr(m->ctx, SPEX_E_NOMEM, "scratch of %g floats is too large", total);
+    float *s = spex_malloc(m->ctx, (size_t)total * sizeof(float));
+    if (!s) return SPEX_E_NOMEM;
+    spex_free(m->ctx, m->scratch);
+    m->scratch = s;
+    m->n_scratch_threads = nt;
+    return SPEX_OK;
+}
+
+int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, spex_llm **out) {
+    spex_llm_opts o = opts ? *opts : spex_llm_opts_default();
+    *out = NULL;
+    spex_llm *m = spex_calloc(ctx, 1, sizeof *m);
+    if (!m) return SPEX_E_NOMEM;
+    m->ctx = ctx;
+    int rc = spex_gguf_open(ctx, path, &m->g);
+    if (rc) goto done;
+    const spex_gguf *g = m->g;
+    spex_llm_info *I = &m->info;
+    if (!(m->arch = get_key_str(ctx, g, "general.architecture")) ||
+        !(m->name = get_key_str(ctx, g, "general.name")) ||
+        !(m->tok_model = get_key_str(ctx, g, "tokenizer.ggml.model"))) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    I->arch = m->arch;
+    I->name = m->name;
+    I->tokenizer = m->tok_model;
+    if (strcmp(m->arch, "llama")) {
+        rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED,
+                         "%s: key 'general.architecture' = '%s': only 'llama' is supported", path,
+                         m->arch);
+        goto done;
+    }
+    if (strcmp(m->tok_model, "llama")) {
+        rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED,
+                         "%s: key 'tokenizer.ggml.model' = '%s': only 'llama' (SentencePiece) is "
+                         "supported",
+                         path, m->tok_model);
+        goto done;
+    }
+    const int64_t big = (int64_t)1 << 24;
+    if ((rc = get_key_int(ctx, g, "llama.embedding_length", -1, 1, big, &I->dim)) ||
+        (rc = get_key_int(ctx, g, "llama.block_count", -1, 1, 4096, &I->n_layers)) ||
+        (rc = get_key_int(ctx, g, "llama.feed_forward_length", -1, 1, big, &I->ffn_dim)) ||
+        (rc = get_key_int(ctx, g, "llama.attention.head_count", -1, 1, 4096, &I->n_heads)) ||
+        (rc = get_key_int(ctx, g, "llama.attention.head_count_kv", I->n_heads, 1, I->n_heads,
+                          &I->n_kv_heads)) ||
+        (rc = get_key_int(ctx, g, "llama.context_length", 2048, 1, big, &I->n_ctx_train)) ||
+        (rc = get_key_float(ctx, g, "llama.rope.freq_base", 10000.0, &I->rope_base)) ||
+        (rc = get_key_float(ctx, g, "llama.attention.layer_norm_rms_epsilon", 1e-5, &I->rms_eps)))
+        goto done;
+    if (I->dim % I->n_heads || I->n_heads % I->n_kv_heads || (I->dim / I->n_heads) % 2) {
+        rc = spex_seterr(ctx, SPEX_E_PARSE,
+                         "%s: dim %lld, %lld heads, %lld kv heads do not divide evenly", path,
+                         (long long)I->dim, (long long)I->n_heads, (long long)I->n_kv_heads);
+        goto done;
+    }
+    m->head_dim = I->dim / I->n_heads;
+    m->kv_dim = m->head_dim * I->n_kv_heads;
+    if ((rc = get_key_int(ctx, g, "llama.rope.dimension_count", m->head_dim, 2, m->head_dim,
+                          &m->n_rot)))
+        goto done;
+    m->n_rot &= ~(int64_t)1;
+    I->n_ctx = o.n_ctx > 0 ? o.n_ctx : (I->n_ctx_train < 4096 ? I->n_ctx_train : 4096);
+    if ((rc = spex_vocab_load(ctx, g, &m->vocab))) {
+        spex_errprefix(ctx, "%s", path);
+        goto done;
+    }
+    I->n_vocab = m->vocab.n;
+    I->bos = m->vocab.bos;
+    I->eos = m->vocab.eos;
+    I->add_bos = m->vocab.add_bos;
+
+    int64_t L = I->n_layers, D = I->dim, F = I->ffn_dim, KV = m->kv_dim;
+    m->layers = spex_calloc(ctx, (size_t)L, sizeof *m->layers);
+    m->out_norm = spex_calloc(ctx, (size_t)((2 * L + 1) * D), sizeof(float));
+    if (!m->layers || !m->out_norm) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    if ((rc = get_mat(m, "token_embd.weight", D, I->n_vocab, &m->embd, NULL)) ||
+        (rc = get_vec(m, "output_norm.weight", D, m->out_norm)))
+        goto done;
+    int found;
+    if ((rc = get_mat(m, "output.weight", D, I->n_vocab, &m->output, &found))) goto done;
+    if (!found) m->output = m->embd;
+    I->tied_output = !found;
+    for (int64_t l = 0; l < L; l++) {
+        layer *ly = &m->layers[l];
+        char nm[96];
+        ly->attn_norm = m->out_norm + (1 + 2 * l) * D;
+        ly->ffn_norm = ly->attn_norm + D;
+#define BLK(suffix) (snprintf(nm, sizeof nm, "blk.%lld." suffix, (long long)l), nm)
+        if ((rc = get_vec(m, BLK("attn_norm.weight"), D, ly->attn_norm)) ||
+            (rc = get_vec(m, BLK("ffn_norm.weight"), D, ly->ffn_norm)) ||
+            (rc = get_mat(m, BLK("attn_q.weight"), D, D, &ly->wq, NULL)) ||
+            (rc = get_mat(m, BLK("attn_k.weight"), D, KV, &ly->wk, NULL)) ||
+            (rc = get_mat(m, BLK("attn_v.weight"), D, KV, &ly->wv, NULL)) ||
+            (rc = get_mat(m, BLK("attn_output.weight"), D, D, &ly->wo, NULL)) ||
+            (rc = get_mat(m, BLK("ffn_gate.weight"), D, F, &ly->wg, NULL)) ||
+            (rc = get_mat(m, BLK("ffn_up.weight"), D, F, &ly->wu, NULL)) ||
+            (rc = get_mat(m, BLK("ffn_down.weight"), F, D, &ly->wd, NULL)))
+            goto done;
+#undef BLK
+    }
+    for (int64_t i = 0; i < spex_gguf_n_tensors(g); i++) {
+        spex_tensor_info t;
+        spex_gguf_tensor(g, i, &t);
+        I->n_params += t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3];
+    }
+    double cache = 2.0 * (double)L * (double)I->n_ctx * (double)KV;
+    if (cache * 4 > (double)SIZE_MAX / 2) {
+        rc = spex_seterr(ctx, SPEX_E_NOMEM, "KV cache too large");
+        goto done;
+    }
+    m->kc = spex_malloc(ctx, (size_t)cache * sizeof(float));
+    m->cache_tok = spex_malloc(ctx, (size_t)I->n_ctx * sizeof(int32_t));
+    if (!m->kc || !m->cache_tok) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    m->vc = m->kc + (size_t)cache / 2;
+    m->reference = o.reference;
+    m->kv_f16 = o.kv_f16;
+    m->dot = pick_dot(m->reference);
+    m->deq = spex_pick_dequant(m->reference);
+done:
+    if (rc) {
+        spex_llm_free(m);
+        return rc;
+    }
+    *out = m;
+    return SPEX_OK;
+}
+
+void spex_llm_free(spex_llm *m) {
+    if (!m) return;
+    spex_ctx *ctx = m->ctx;
+    spex_vocab_clear(ctx, &m->vocab);
+    spex_gguf_free(m->g);
+    spex_free(ctx, m->arch);
+    spex_free(ctx, m->name);
+    spex_free(ctx, m->tok_model);
+    spex_free(ctx, m->layers);
+    spex_free(ctx, m->out_norm);
+    spex_free(ctx, m->kc);
+    spex_free(ctx, m->cache_tok);
+    spex_free(ctx, m->scratch);
+    spex_free(ctx, m);
+}
+
+void spex_llm_get_info(const spex_llm *m, spex_llm_info *out) {
+    *out = m->info;
+}
+const spex_gguf *spex_llm_gguf(const spex_llm *m) {
+    return m->g;
+}
+void spex_llm_set_reference(spex_llm *m, int reference) {
+    m->reference = reference;
+    m->dot = pick_dot(reference);
+    m->deq = spex_pick_dequant(reference);
+}
+
+/* ------------------------------------------------------------- forward -- */
+
+/* Processes tokens tok[0..T) at positions p0..p0+T (T <= CHUNK; the cache
+ * holds positions 0..p0) and leaves the final normalised hidden states in
+ * xb (T, dim). */
+static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0, float *xb) {
+    const spex_llm_info *I = &m->info;
+    int64_t D = I->dim, F = I->ffn_dim, KV = m->kv_dim, hd = m->head_dim, H = I->n_heads;
+    int64_t group = I->n_heads / I->n_kv_heads, n_ctx = I->n_ctx;
+    int nt = n_threads(m);
+    float *x = m->scratch;            /* (T, D) residual stream */
+    float *q = x + CHUNK * D;         /* (T, D) */
+    float *att = q + CHUNK * D;       /* (T, D) attention output */
+    float *k = att + CHUNK * D;       /* (T, KV) */
+    float *v = k + CHUNK * KV;        /* (T, KV) */
+    float *h1 = v + CHUNK * KV;       /* (T, F) */
+    float *h2 = h1 + CHUNK * F;       /* (T, F) */
+    float *rowbuf = h2 + CHUNK * F + CHUNK * I->n_vocab + CHUNK * D; /* (nt, max_in) */
+    int64_t max_in = F > D ? F : D;
+    float *scores = rowbuf + (size_t)m->n_scratch_threads * max_in; /* (nt, n_ctx) */
+    float scale = (float)(1.0 / sqrt((double)hd));
+
+    for (int64_t t = 0; t < T; t++)
+        m->deq(m->embd.type, m->embd.data + (size_t)tok[t] * m->embd.row_size, D, x + t * D);
+    for (int64_t l = 0; l < I->n_layers; l++) {
+        const layer *ly = &m->layers[l];
+        float *kc = m->kc + (size_t)l * n_ctx * KV, *vc = m->vc + (size_t)l * n_ctx * KV;
+        rmsnorm(xb, x, ly->attn_norm, T, D, I->rms_eps);
+        matmul(m, &ly->wq, xb, T, q, rowbuf);
+        matmul(m, &ly->wk, xb, T, k, rowbuf);
+        matmul(m, &ly->wv, xb, T, v, rowbuf);
+        for (int64_t t = 0; t < T; t++) {
+            rope(q + t * D, H, hd, m->n_rot, p0 + t, I->rope_base);
+            rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, p0 + t, I->rope_base);
+            if (m->kv_f16)
+                for (int64_t i = 0; i < KV; i++) {
+                    k[t * KV + i] = spex_f16_to_f32(spex_f32_to_f16(k[t * KV + i]));
+                    v[t * KV + i] = spex_f16_to_f32(spex_f32_to_f16(v[t * KV + i]));
+                }
+            memcpy(kc + (p0 + t) * KV, k + t * KV, (size_t)KV * sizeof(float));
+            memcpy(vc + (p0 + t) * KV, v + t * KV, (size_t)KV * sizeof(float));
+        }
+        /* causal attention: query (t, h) over cached positions 0..p0+t of
+         * kv head h / group */
+        int par = nt > 1 && (double)T * (double)H * (double)(p0 + T) * (double)hd >= 262144.0;
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+        for (int64_t th = 0; th < T * H; th++) {
+            int64_t t = th / H, h = th % H, n_pos = p0 + t + 1;
+            float *qh = q + t * D + h * hd;
+            if (m->kv_f16) /* an F16 cache multiplies in half precision */
+                for (int64_t i = 0; i < hd; i++) qh[i] = spex_f16_to_f32(spex_f32_to_f16(qh[i]));
+            const float *kh = kc + (h / group) * hd, *vh = vc + (h / group) * hd;
+            float *sc = scores + (size_t)omp_get_thread_num() * n_ctx;
+            float mx = -INFINITY;
+            for (int64_t p = 0; p < n_pos; p++) {
+                sc[p] = m->dot(qh, kh + p * KV, hd) * scale;
+                if (sc[p] > mx) mx = sc[p];
+            }
+            double sum = 0;
+            for (int64_t p = 0; p < n_pos; p++) {
+                sc[p] = expf(sc[p] - mx);
+                sum += sc[p];
+            }
+            float inv = (float)(1.0 / sum), *o = att + t * D + h * hd;
+            for (int64_t i = 0; i < hd; i++) o[i] = 0;
+            for (int64_t p = 0; p < n_pos; p++) {
+                float w = sc[p] * inv;
+                if (m->kv_f16) w = spex_f16_to_f32(spex_f32_to_f16(w));
+                const float *vp = vh + p * KV;
+                for (int64_t i = 0; i < hd; i++) o[i] += w * vp[i];
+            }
+        }
+        matmul(m, &ly->wo, att, T, q, rowbuf);
+        for (int64_t i = 0; i < T * D; i++) x[i] += q[i];
+        rmsnorm(xb, x, ly->ffn_norm, T, D, I->rms_eps);
+        matmul(m, &ly->wg, xb, T, h1, rowbuf);
+        matmul(m, &ly->wu, xb, T, h2, rowbuf);
+        for (int64_t i = 0; i < T * F; i++) h1[i] = h1[i] / (1.0f + expf(-h1[i])) * h2[i];
+        matmul(m, &ly->wd, h1, T, q, rowbuf);
+        for (int64_t i = 0; i < T * D; i++) x[i] += q[i];
+    }
+    rmsnorm(xb, x, m->out_norm, T, D, I->rms_eps);
+}
+
+/* log-softmax of one row of logits into lp (double). */
+static void log_softmax(const float *logits, int64_t n, double *lp) {
+    double mx = -INFINITY, sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (logits[i] > mx) mx = logits[i];
+    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    double lse = mx + log(sum);
+    for (int64_t i = 0; i < n; i++) lp[i] = (double)logits[i] - lse;
+}
+
+static double logprob_of(const float *logits, int64_t n, int32_t tok) {
+    double mx = -INFINITY, sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (logits[i] > mx) mx = logits[i];
+    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    return (double)logits[tok] - mx - log(sum);
+}
+
+/* Runs seq[0..n_run) through the model, reusing the cached prefix when
+ * reuse, and for every position p in [want_from, n_run) computes the logits
+ * (n_vocab) and calls emit(p, logits). */
+typedef void (*emit_fn)(void *user, int64_t p, const float *logits);
+
+static int run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_from, int reuse,
+                   emit_fn emit, void *user) {
+    const spex_llm_info *I = &m->info;
+    if (n_run < 1 || n_run > I->n_ctx)
+        return spex_seterr(m->ctx, SPEX_E_RANGE, "sequence of %lld tokens (context is %lld)",
+                           (long long)n_run, (long long)I->n_ctx);
+    for (int64_t i = 0; i < n_run; i++)
+        if (seq[i] < 0 || seq[i] >= I->n_vocab)
+            return spex_seterr(m->ctx, SPEX_E_RANGE, "token %lld = %d is not in the vocabulary (%lld)",
+                               (long long)i, seq[i], (long long)I->n_vocab);
+    int rc = alloc_scratch(m, n_threads(m));
+    if (rc) return rc;
+    int64_t start = 0;
+    if (reuse)
+        while (start < m->n_cached && start < n_run && m->cache_tok[start] == seq[start]) start++;
+    if (start > want_from) start = want_from;
+    m->n_cached = start;
+    float *xb = m->scratch + 3 * CHUNK * I->dim + 2 * CHUNK * m->kv_dim + 2 * CHUNK * I->ffn_dim;
+    float *logits = xb + CHUNK * I->dim;
+    for (int64_t p0 = start; p0 < n_run; p0 += CHUNK) {
+        int64_t T = n_run - p0 < CHUNK ? n_run - p0 : CHUNK;
+        forward_chunk(m, seq + p0, T, p0, xb);
+        memcpy(m->cache_tok + p0, seq + p0, (size_t)T * sizeof(int32_t));
+        m->n_cached = p0 + T;
+        int64_t first = want_from > p0 ? want_from - p0 : 0;
+        if (first >= T) continue;
+        matmul(m, &m->output, xb + first * I->dim, T - first, logits,
+               logits + CHUNK * I->n_vocab);
+        for (int64_t t = first; t < T; t++) emit(user, p0 + t, logits + (t - first) * I->n_vocab);
+    }
+    return SPEX_OK;
+}
+
+typedef struct emit_state {
+    const spex_llm *m;
+    const int32_t *seq;
+    int64_t from;
+    double *lp;   /* next_logprobs: n_vocab; token_logprobs: per position */
+    double sum;
+} emit_state;
+
+static void emit_full(void *user, int64_t p, const float *logits) {
+    emit_state *s = user;
+    (void)p;
+    log_softmax(logits, s->m->info.n_vocab, s->lp);
+}
+
+static void emit_token(void *user, int64_t p, const float *logits) {
+    emit_state *s = user;
+    double lp = logprob_of(logits, s->m->info.n_vocab, s->seq[p + 1]);
+    if (s->lp) s->lp[p + 1 - s->from] = lp;
+    s->sum += lp;
+}
+
+int spex_llm_next_logprobs(spex_llm *m, const int32_t *tokens, int64_t n, double *logprobs) {
+    emit_state s = {m, tokens, 0, logprobs, 0};
+    return run_seq(m, tokens, n, n - 1, 1, emit_full, &s);
+}
+
+int spex_llm_token_logprobs(spex_llm *m, const int32_t *tokens, int64_t n, int64_t from,
+                            double *token_logprobs) {
+    if (from < 1 || from >= n)
+        return spex_seterr(m->ctx, SPEX_E_INVAL, "token_logprobs: from = %lld with %lld tokens",
+                           (long long)from, (long long)n);
+    emit_state s = {m, tokens, from, token_logprobs, 0};
+    return run_seq(m, tokens, n - 1, from - 1, 1, emit_token, &s);
+}
+
+int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
+                                const int64_t *lens, const int64_t *from, int reuse_prefix,
+                                double *out) {
+    for (int64_t i = 0; i < n; i++) {
+        if (from[i] < 1 || from[i] >= lens[i])
+            return spex_seterr(m->ctx, SPEX_E_INVAL,
+                               "score batch: sequence %lld: prompt of %lld tokens in %lld",
+                               (long long)i, (long long)from[i], (long long)lens[i]);
+        emit_state s = {m, seqs[i], from[i], NULL, 0};
+        int rc = run_seq(m, seqs[i], lens[i] - 1, from[i] - 1, reuse_prefix, emit_token, &s);
+        if (rc) {
+            spex_errprefix(m->ctx, "sequence %lld", (long long)i);
+            return rc;
+        }
+        out[i] = s.sum;
+    }
+    return SPEX_OK;
+}
+
+/* ------------------------------------------------------------ text API -- */
+
+int spex_llm_tokenize(spex_llm *m, const char *text, size_t len, int add_bos, int32_t **tokens,
+                      int64_t *n_tokens) {
+    return spex_vocab_tokenize(m->ctx, &m->vocab, text, len, add_bos, tokens, n_tokens);
+}
+
+int spex_llm_token_piece(const spex_llm *m, int32_t token, const char **piece, size_t *len) {
+    if (spex_vocab_piece(&m->vocab, token, piece, len))
+        return spex_seterr(m->ctx, SPEX_E_RANGE, "token %d is not in the vocabulary (%lld)", token,
+                           (long long)m->vocab.n);
+    return SPEX_OK;
+}
+
+int spex_llm_detokenize(spex_llm *m, const int32_t *tokens, int64_t n, int strip_space_prefix,
+                        char **text) {
+    size_t total = 0, len;
+    const char *p;
+    *text = NULL;
+    for (int64_t i = 0; i < n; i++) {
+        int rc = spex_llm_token_piece(m, tokens[i], &p, &len);
+        if (rc) return rc;
+        total += len;
+    }
+    char *s = spex_malloc(m->ctx, total + 1), *o = s;
+    if (!s) return SPEX_E_NOMEM;
+    int first = 1;
+    for (int64_t i = 0; i < n; i++) {
+        spex_llm_token_piece(m, tokens[i], &p, &len);
+        if (first && len && strip_space_prefix && m->vocab.add_space_prefix && p[0] == ' ') {
+            p++;
+            len--;
+        }
+        if (len) first = 0;
+        memcpy(o, p, len);
+        o += len;
+    }
+    *o = 0;
+    *text = s;
+    return SPEX_OK;
+}
+
+void spex_llm_score_result_clear(spex_llm *m, spex_llm_score_result *r) {
+    spex_free(m->ctx, r->prompt_tokens);
+    spex_free(m->ctx, r->continuation_tokens);
+    spex_free(m->ctx, r->token_logprobs);
+    memset(r, 0, sizeof *r);
+}
+
+int spex_llm_score(spex_llm *m, const char *prompt, const char *continuation,
+                   spex_llm_score_result *out) {
+    memset(out, 0, sizeof *out);
+    size_t lp = strlen(prompt), lc = strlen(continuation);
+    char *joint = spex_malloc(m->ctx, lp + lc + 1);
+    int32_t *all = NULL;
+    int64_t n_all = 0;
+    int rc;
+    if (!joint) return SPEX_E_NOMEM;
+    memcpy(joint, prompt, lp);
+    memcpy(joint + lp, continuation, lc + 1);
+    if ((rc = spex_llm_tokenize(m, prompt, lp, 1, &out->prompt_tokens, &out->n_prompt)) ||
+        (rc = spex_llm_tokenize(m, joint, lp + lc, 1, &all, &n_all)))
+        goto done;
+    if (n_all <= out->n_prompt ||
+        memcmp(all, out->prompt_tokens, (size_t)out->n_prompt * sizeof *all)) {
+        rc = spex_seterr(m->ctx, SPEX_E_INVAL,
+                         "the continuation adds no token, or the prompt's %lld tokens are not a "
+                         "prefix of the joint tokenization (%lld tokens)",
+                         (long long)out->n_prompt, (long long)n_all);
+        goto done;
+    }
+    if (out->n_prompt < 1) {
+        rc = spex_seterr(m->ctx, SPEX_E_INVAL, "empty prompt and no BOS token to condition on");
+        goto done;
+    }
+    out->n_continuation = n_all - out->n_prompt;
+    out->continuation_tokens = spex_malloc(m->ctx, (size_t)out->n_continuation * sizeof(int32_t));
+    out->token_logprobs = spex_malloc(m->ctx, (size_t)out->n_continuation * sizeof(double));
+    if (!out->continuation_tokens || !out->token_logprobs) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    memcpy(out->continuation_tokens, all + out->n_prompt,
+           (size_t)out->n_continuation * sizeof(int32_t));
+    if ((rc = spex_llm_token_logprobs(m, all, n_all, out->n_prompt, out->token_logprobs)))
+        goto done;
+    out->logprob = 0;
+    for (int64_t i = 0; i < out->n_continuation; i++) out->logprob += out->token_logprobs[i];
+done:
+    spex_free(m->ctx, joint);
+    spex_free(m->ctx, all);
+    if (rc) spex_llm_score_result_clear(m, out);
+    return rc;
+}
+
+typedef struct argmax_state {
+    int64_t n_vocab;
+    int32_t best;
+} argmax_state;
+
+static void emit_argmax(void *user, int64_t p, const float *logits) {
+    argmax_state *s = user;
+    (void)p;
+    int32_t b = 0;
+    for (int64_t i = 1; i < s->n_vocab; i++)
+        if (logits[i] > logits[b]) b = (int32_t)i;
+    s->best = b;
+}
+
+int spex_llm_generate(spex_llm *m, const int32_t *tokens, int64_t n, int64_t n_new, int32_t **out,
+                      int64_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    if (n < 1 || n_new < 0 || n_new > m->info.n_ctx - n)
+        return spex_seterr(m->ctx, SPEX_E_RANGE,
+                           "generate: %lld prompt tokens + %lld new exceed the context (%lld)",
+                           (long long)n, (long long)n_new, (long long)m->info.n_ctx);
+    int32_t *seq = spex_malloc(m->ctx, (size_t)(n + n_new) * sizeof(int32_t));
+    if (!seq) return SPEX_E_NOMEM;
+    memcpy(seq, tokens, (size_t)n * sizeof(int32_t));
+    int64_t len = n;
+    int rc = SPEX_OK;
+    while (len < n + n_new) {
+        argmax_state s = {m->info.n_vocab, 0};
+        if ((rc = run_seq(m, seq, len, len - 1, 1, emit_argmax, &s))) break;
+        seq[len++] = s.best;
+        if (s.best == m->vocab.eos) break;
+    }
+    if (rc) {
+        spex_free(m->ctx, seq);
+        return rc;
+    }
+    memmove(seq, seq + n, (size_t)(len - n) * sizeof(int32_t));
+    *out = seq;
+    *n_out = len - n;
+    return SPEX_OK;
+}

@@ -1,0 +1,374 @@
+/*
+ * The SentencePiece-style tokenizer of llama models, from GGUF metadata
+ * (tokenizer.ggml.*), reproducing llama.cpp's tokenization: a space prefix,
+ * spaces as U+2581, greedy best-score bigram merges, byte fallback for what
+ * no token covers; and the pieces that turn tokens back into text.
+ *
+ * HOW IT WORKS (tokenize)
+ * The text (with " " prepended when add_space_prefix, every " " written as
+ * "▁") starts as one symbol per UTF-8 character, in a linked list. Every
+ * adjacent pair whose concatenation is a vocabulary token is a candidate
+ * merge, keyed by that token's score, in a max-heap (ties: the leftmost
+ * pair first). Popping a candidate whose symbols changed since it was pushed
+ * is skipped; otherwise the right symbol joins the left one and the new
+ * pairs with its neighbours are pushed. When no candidate is left, each
+ * symbol is its token, or, when the symbol is a character no token covers,
+ * the byte tokens <0xXX> of its UTF-8 bytes.
+ */
+#include "llm/llm_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TOKEN_NORMAL 1
+#define TOKEN_UNKNOWN 2
+#define TOKEN_CONTROL 3
+#define TOKEN_USER 4
+#define TOKEN_UNUSED 5
+#define TOKEN_BYTE 6
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h;
+}
+
+int32_t spex_vocab_find(const llm_vocab *v, const char *s, size_t len) {
+    uint64_t mask = v->hash_cap - 1;
+    for (uint64_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
+        int32_t id = v->hash[i];
+        if (id < 0) return -1;
+        if (v->len[id] == len && !memcmp(v->text[id], s, len)) return id;
+    }
+}
+
+static int key_int(const spex_gguf *g, const char *key, int64_t *out) {
+    int64_t i = spex_gguf_find_key(g, key);
+    return i >= 0 && spex_gguf_get_int(g, i, -1, out) == SPEX_OK;
+}
+
+/* The output text of token id: ▁ as space for normal tokens, the byte of a
+ * byte token, nothing for control tokens. Writes to buf when not NULL;
+ * returns the length. */
+static size_t make_piece(const llm_vocab *v, int32_t id, char *buf) {
+    const char *t = v->text[id];
+    size_t n = v->len[id], o = 0;
+    switch (v->type[id]) {
+    case TOKEN_CONTROL:
+    case TOKEN_UNUSED: return 0;
+    case TOKEN_UNKNOWN:
+        if (buf) memcpy(buf, "\xe2\x96\x85", 3);
+        return 3;
+    case TOKEN_BYTE: {
+        unsigned b;
+        if (n == 6 && sscanf(t, "<0x%2x>", &b) == 1) {
+            if (buf) buf[0] = (char)b;
+            return 1;
+        }
+        break;
+    }
+    case TOKEN_USER:
+        if (buf) memcpy(buf, t, n);
+        return n;
+    default: break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i + 2 < n && !memcmp(t + i, "\xe2\x96\x81", 3)) {
+            if (buf) buf[o] = ' ';
+            o++;
+            i += 2;
+        } else {
+            if (buf) buf[o] = t[i];
+            o++;
+        }
+    }
+    return o;
+}
+
+void spex_vocab_clear(spex_ctx *ctx, llm_vocab *v) {
+    spex_free(ctx, v->text);
+    spex_free(ctx, v->len);
+    spex_free(ctx, v->score);
+    spex_free(ctx, v->type);
+    spex_free(ctx, v->hash);
+    spex_free(ctx, v->piece_slab);
+    spex_free(ctx, v->piece_off);
+    memset(v, 0, sizeof *v);
+}
+
+int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
+    memset(v, 0, sizeof *v);
+    int rc = SPEX_OK;
+    int64_t kt = spex_gguf_find_key(g, "tokenizer.ggml.tokens");
+    if (kt < 0 || spex_gguf_arr_type(g, kt) != SPEX_GGUF_STRING || spex_gguf_arr_n(g, kt) < 1 ||
+        spex_gguf_arr_n(g, kt) > INT32_MAX / 2)
+        return spex_seterr(ctx, SPEX_E_PARSE,
+                           "key 'tokenizer.ggml.tokens': missing, empty or not an array of "
+                           "strings");
+    int64_t n = spex_gguf_arr_n(g, kt);
+    int64_t ks = spex_gguf_find_key(g, "tokenizer.ggml.scores");
+    int64_t ky = spex_gguf_find_key(g, "tokenizer.ggml.token_type");
+    if (ks >= 0 && spex_gguf_arr_n(g, ks) != n)
+        return spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.scores': %lld entries for %lld tokens",
+                           (long long)spex_gguf_arr_n(g, ks), (long long)n);
+    if (ky >= 0 && spex_gguf_arr_n(g, ky) != n)
+        return spex_seterr(ctx, SPEX_E_PARSE,
+                           "key 'tokenizer.ggml.token_type': %lld entries for %lld tokens",
+                           (long long)spex_gguf_arr_n(g, ky), (long long)n);
+    v->n = n;
+    v->hash_cap = 16;
+    while (v->hash_cap < (uint64_t)n * 2) v->hash_cap *= 2;
+    v->text = spex_calloc(ctx, (size_t)n, sizeof *v->text);
+    v->len = spex_calloc(ctx, (size_t)n, sizeof *v->len);
+    v->score = spex_calloc(ctx, (size_t)n, sizeof *v->score);
+    v->type = spex_calloc(ctx, (size_t)n, sizeof *v->type);
+    v->hash = spex_malloc(ctx, (size_t)v->hash_cap * sizeof *v->hash);
+    v->piece_off = spex_calloc(ctx, (size_t)n + 1, sizeof *v->piece_off);
+    if (!v->text || !v->len || !v->score || !v->type || !v->hash || !v->piece_off) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    memset(v->hash, 0xff, (size_t)v->hash_cap * sizeof *v->hash);
+    for (int64_t i = 0; i < n; i++) {
+        size_t len;
+        double sc = 0;
+        int64_t ty = TOKEN_NORMAL;
+        spex_gguf_get_str(g, kt, i, &v->text[i], &len);
+        if (len > UINT32_MAX / 2) {
+            rc = spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.tokens': token %lld too long",
+                             (long long)i);
+            goto done;
+        }
+        v->len[i] = (uint32_t)len;
+        if (ks >= 0 && spex_gguf_get_float(g, ks, i, &sc)) {
+            rc = spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.scores': entry %lld is not a number",
+                             (long long)i);
+            goto done;
+        }
+        if (ky >= 0 && spex_gguf_get_int(g, ky, i, &ty)) {
+            rc = spex_seterr(ctx, SPEX_E_PARSE,
+                             "key 'tokenizer.ggml.token_type': entry %lld is not an integer",
+                             (long long)i);
+            goto done;
+        }
+        v->score[i] = (float)sc;
+        v->type[i] = (int32_t)(ty >= 1 && ty <= 6 ? ty : TOKEN_NORMAL);
+        /* insert; a later duplicate text replaces the earlier id (llama.cpp) */
+        uint64_t mask = v->hash_cap - 1, h = hash_bytes(v->text[i], len) & mask;
+        for (;; h = (h + 1) & mask) {
+            int32_t id = v->hash[h];
+            if (id < 0 || (v->len[id] == len && !memcmp(v->text[id], v->text[i], len))) {
+                v->hash[h] = (int32_t)i;
+                break;
+            }
+        }
+    }
+    int64_t x;
+    v->bos = key_int(g, "tokenizer.ggml.bos_token_id", &x) && x >= 0 && x < n ? (int32_t)x : -1;
+    v->eos = key_int(g, "tokenizer.ggml.eos_token_id", &x) && x >= 0 && x < n ? (int32_t)x : -1;
+    v->unk = key_int(g, "tokenizer.ggml.unknown_token_id", &x) && x >= 0 && x < n ? (int32_t)x : -1;
+    v->add_bos = key_int(g, "tokenizer.ggml.add_bos_token", &x) ? (int)x : 1;
+    v->add_eos = key_int(g, "tokenizer.ggml.add_eos_token", &x) ? (int)x : 0;
+    v->add_space_prefix = key_int(g, "tokenizer.ggml.add_space_prefix", &x) ? (int)x : 1;
+    if (v->bos < 0) v->add_bos = 0;
+    for (int b = 0; b < 256; b++) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "<0x%02X>", b);
+        int32_t id = spex_vocab_find(v, buf, 6);
+        if (id < 0) {
+            buf[0] = (char)b;
+            id = spex_vocab_find(v, buf, 1);
+        }
+        v->byte_tok[b] = id >= 0 ? id : v->unk;
+    }
+    uint64_t total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        v->piece_off[i] = total;
+        total += make_piece(v, (int32_t)i, NULL);
+    }
+    v->piece_off[n] = total;
+    if (!(v->piece_slab = spex_malloc(ctx, (size_t)total + 1))) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) make_piece(v, (int32_t)i, v->piece_slab + v->piece_off[i]);
+done:
+    if (rc) spex_vocab_clear(ctx, v);
+    return rc;
+}
+
+int spex_vocab_piece(const llm_vocab *v, int32_t id, const char **piece, size_t *len) {
+    if (id < 0 || id >= v->n) return SPEX_E_RANGE;
+    *piece = v->piece_slab + v->piece_off[id];
+    *len = (size_t)(v->piece_off[id + 1] - v->piece_off[id]);
+    return SPEX_OK;
+}
+
+typedef struct sym {
+    int prev, next;
+    size_t start, n; /* bytes of the escaped text; n == 0: merged away */
+} sym;
+
+typedef struct bigram {
+    int left, right;
+    float score;
+    size_t n;
+} bigram;
+
+/* a comes out of the heap before b */
+static int bigram_before(const bigram *a, const bigram *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static void heap_push(bigram *h, size_t *n, bigram b) {
+    size_t i = (*n)++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!bigram_before(&b, &h[p])) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i] = b;
+}
+
+static bigram heap_pop(bigram *h, size_t *n) {
+    bigram top = h[0], last = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && bigram_before(&h[c + 1], &h[c])) c++;
+        if (!bigram_before(&h[c], &last)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n) h[i] = last;
+    return top;
+}
+
+static void try_bigram(const llm_vocab *v, const char *txt, const sym *s, int left, int right,
+                       bigram *h, size_t *nh) {
+    if (left < 0 || right < 0) return;
+    size_t n = s[left].n + s[right].n;
+    int32_t id = spex_vocab_find(v, txt + s[left].start, n);
+    if (id < 0) return;
+    bigram b = {left, right, v->score[id], n};
+    heap_push(h, nh, b);
+}
+
+static int push_tok(spex_ctx *ctx, int32_t **toks, int64_t *n, int64_t *cap, int32_t id) {
+    if (*n == *cap) {
+        int64_t nc = *cap ? *cap * 2 : 64;
+        int32_t *t = spex_realloc(ctx, *toks, (size_t)nc, sizeof **toks);
+        if (!t) return SPEX_E_NOMEM;
+        *toks = t;
+        *cap = nc;
+    }
+    (*toks)[(*n)++] = id;
+    return SPEX_OK;
+}
+
+static size_t utf8_len(uint8_t c) {
+    static const uint8_t lens[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
+    return lens[c >> 4];
+}
+
+int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
+                        int add_bos, int32_t **tokens, int64_t *n_tokens) {
+    int rc = SPEX_OK;
+    int32_t *toks = NULL;
+    int64_t nt = 0, cap = 0;
+    char *esc = NULL;
+    sym *s = NULL;
+    bigram *h = NULL;
+    *tokens = NULL;
+    *n_tokens = 0;
+    if (add_bos && v->add_bos && v->bos >= 0 && (rc = push_tok(ctx, &toks, &nt, &cap, v->bos)))
+        goto done;
+    if (len > 0) {
+        size_t n_sp = 0;
+        for (size_t i = 0; i < len; i++) n_sp += text[i] == ' ';
+        if (len > (size_t)INT32_MAX / 4) {
+            rc = spex_seterr(ctx, SPEX_E_NOMEM, "tokenize: text of %zu bytes is too long", len);
+            goto done;
+        }
+        size_t elen = len + 2 * n_sp + (v->add_space_prefix ? 3 : 0), o = 0;
+        if (!(esc = spex_malloc(ctx, elen + 1))) {
+            rc = SPEX_E_NOMEM;
+            goto done;
+        }
+        if (v->add_space_prefix) {
+            memcpy(esc, "\xe2\x96\x81", 3);
+            o = 3;
+        }
+        for (size_t i = 0; i < len; i++) {
+            if (text[i] == ' ') {
+                memcpy(esc + o, "\xe2\x96\x81", 3);
+                o += 3;
+            } else {
+                esc[o++] = text[i];
+            }
+        }
+        s = spex_calloc(ctx, elen, sizeof *s);
+        h = spex_calloc(ctx, elen * 3 + 1, sizeof *h);
+        if (!s || !h) {
+            rc = SPEX_E_NOMEM;
+            goto done;
+        }
+        int ns = 0;
+        for (size_t off = 0; off < elen; ns++) {
+            size_t cl = utf8_len((uint8_t)esc[off]);
+            if (cl > elen - off) cl = elen - off;
+            s[ns].start = off;
+            s[ns].n = cl;
+            s[ns].prev = ns - 1;
+            s[ns].next = off + cl == elen ? -1 : ns + 1;
+            off += cl;
+        }
+        size_t nh = 0;
+        for (int i = 1; i < ns; i++) try_bigram(v, esc, s, i - 1, i, h, &nh);
+        while (nh) {
+            bigram b = heap_pop(h, &nh);
+            sym *l = &s[b.left], *r = &s[b.right];
+            if (l->n == 0 || r->n == 0 || l->n + r->n != b.n) continue;
+            l->n += r->n;
+            r->n = 0;
+            l->next = r->next;
+            if (r->next >= 0) s[r->next].prev = b.left;
+            try_bigram(v, esc, s, l->prev, b.left, h, &nh);
+            try_bigram(v, esc, s, b.left, l->next, h, &nh);
+        }
+        for (int i = 0; i != -1 && ns > 0; i = s[i].next) {
+            int32_t id = spex_vocab_find(v, esc + s[i].start, s[i].n);
+            if (id >= 0) {
+                if ((rc = push_tok(ctx, &toks, &nt, &cap, id))) goto done;
+                continue;
+            }
+            for (size_t j = 0; j < s[i].n; j++) {
+                int32_t bt = v->byte_tok[(uint8_t)esc[s[i].start + j]];
+                if (bt < 0) {
+                    rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED,
+                                     "tokenize: byte 0x%02X at text byte %zu has no token and the "
+                                     "vocabulary has no byte fallback or unknown token",
+                                     (uint8_t)esc[s[i].start + j], s[i].start + j);
+                    goto done;
+                }
+                if ((rc = push_tok(ctx, &toks, &nt, &cap, bt))) goto done;
+            }
+        }
+    }
+    if (add_bos && v->add_eos && v->eos >= 0 && (rc = push_tok(ctx, &toks, &nt, &cap, v->eos)))
+        goto done;
+    if (!toks && !(toks = spex_malloc(ctx, sizeof *toks))) rc = SPEX_E_NOMEM;
+done:
+    spex_free(ctx, esc);
+    spex_free(ctx, s);
+    spex_free(ctx, h);
+    if (rc) {
+        spex_free(ctx, toks);
+        return rc;
+    }
+    *tokens = toks;
+    *n_tokens = nt;
+    return SPEX_OK;
+}

@@ -1,0 +1,264 @@
+/* Baselines: Faith-Banzhaf regression against the Banzhaf value from its
+ * definition and the FBII of the exact transform; LASSO on an orthogonal
+ * design against its closed form (soft thresholding); budgets. */
+#include "test_util.h"
+
+#include "algo/algo_int.h"
+#include "spex/backend.h"
+#include "spex/explain.h"
+#include "spex/rng.h"
+#include "spex/transform.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static spex_game *random_game(spex_ctx *ctx, int n, int terms, int dmax, uint64_t seed) {
+    spex_coefs *c;
+    spex_coefs_new(ctx, n, &c);
+    spex_rng r;
+    spex_rng_seed(&r, seed);
+    spex_coefs_set(c, NULL, 0, 0.4);
+    for (int t = 0; t < terms; t++) {
+        int d = 1 + (int)spex_rng_below(&r, (uint64_t)dmax);
+        int32_t idx[8];
+        for (int i = 0; i < d; i++) idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
+        if (spex_subset_normalize(ctx, n, idx, d)) continue;
+        spex_coefs_add(c, idx, d, 2 * spex_rng_uniform(&r) - 1);
+    }
+    spex_game *g = NULL;
+    spex_game_from_coefs(ctx, c, SPEX_BASIS_FOURIER, 0.0, &g);
+    spex_coefs_free(c);
+    return g;
+}
+
+static spex_result *run(spex_ctx *ctx, spex_game *g, spex_method m, int64_t budget, int order) {
+    spex_valuefn vf;
+    spex_game_valuefn(g, 0, 1, &vf);
+    spex_explain_opts eo = spex_explain_opts_default();
+    eo.method = m;
+    eo.budget = budget;
+    eo.max_order = order;
+    spex_result *res = NULL;
+    int rc = spex_explain(ctx, &vf, &eo, &res);
+    if (rc) fail_msg("spex_explain: %s", spex_errmsg(ctx));
+    spex_valuefn_release(&vf);
+    return res;
+}
+
+/* Order 1 on all 2^n masks: the Banzhaf value, from its definition. */
+static void test_banzhaf(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const int n = 7;
+    spex_game *g = random_game(ctx, n, 12, 3, 4);
+    spex_result *res = run(ctx, g, SPEX_METHOD_KERNELSHAP, 1 << n, 1);
+    CHECK(res->queries == (1 << n));
+    spex_coefs *mob;
+    CHECK_RC(ctx, spex_fourier_to_mobius(res->fourier, &mob));
+    for (int i = 0; i < n; i++) {
+        double bv = 0;
+        for (uint64_t S = 0; S < (1u << n); S++) {
+            if (S >> i & 1) continue;
+            uint64_t Si = S | (1u << i);
+            bv += spex_game_value(g, &Si) - spex_game_value(g, &S);
+        }
+        bv /= (double)(1 << (n - 1));
+        int32_t idx[1] = {i};
+        double got;
+        spex_coefs_get(mob, idx, 1, &got);
+        CHECK_NEAR(got, bv, 1e-9);
+    }
+    spex_coefs_free(mob);
+    spex_result_free(res);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
+/* Order 2 on all masks: the Möbius form of the fit is the FBII of the game. */
+static void test_faith_banzhaf(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const int n = 6;
+    spex_game *g = random_game(ctx, n, 15, 4, 9);
+    spex_result *res = run(ctx, g, SPEX_METHOD_KERNELSHAP, 1 << n, 2);
+    spex_coefs *mob, *fbii;
+    CHECK_RC(ctx, spex_fourier_to_mobius(res->fourier, &mob));
+    CHECK_RC(ctx, spex_interactions(spex_game_fourier(g), SPEX_INDEX_FBII, 2, &fbii));
+    CHECK(spex_coefs_max_order(mob) <= 2);
+    for (int64_t i = 0; i < spex_coefs_count(fbii); i++) {
+        const int32_t *idx;
+        int len;
+        double want, got;
+        spex_coefs_entry(fbii, i, &idx, &len, &want);
+        spex_coefs_get(mob, idx, len, &got);
+        CHECK_NEAR(got, want, 1e-9);
+    }
+    for (int64_t i = 0; i < spex_coefs_count(mob); i++) {
+        const int32_t *idx;
+        int len;
+        double got, want;
+        spex_coefs_entry(mob, i, &idx, &len, &got);
+        spex_coefs_get(fbii, idx, len, &want);
+        CHECK_NEAR(got, want, 1e-9);
+    }
+    spex_coefs_free(mob);
+    spex_coefs_free(fbii);
+    spex_result_free(res);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
+/* All 2^n masks make the ±1 columns orthonormal (XᵀX/N = I), so the lasso
+ * solution is soft thresholding of the true coefficients at the chosen
+ * alpha: F̂(S) = sign(F(S)) max(|F(S)| - alpha, 0), one alpha for all S. */
+static void test_lasso_soft_threshold(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const int n = 7;
+    spex_game *g = random_game(ctx, n, 10, 2, 13);
+    spex_result *res = run(ctx, g, SPEX_METHOD_LASSO, 1 << n, 2);
+    const spex_coefs *F = spex_game_fourier(g);
+    /* alpha from the largest coefficient */
+    double alpha = -1, top = 0;
+    for (int64_t i = 0; i < spex_coefs_count(F); i++) {
+        const int32_t *idx;
+        int len;
+        double v, got;
+        spex_coefs_entry(F, i, &idx, &len, &v);
+        if (len && fabs(v) > top) {
+            top = fabs(v);
+            spex_coefs_get(res->fourier, idx, len, &got);
+            alpha = fabs(v) - fabs(got);
+        }
+    }
+    printf("lasso alpha (from the largest term) = %g\n", alpha);
+    CHECK(alpha >= -1e-6 && alpha < top);
+    for (int64_t i = 0; i < spex_coefs_count(F); i++) {
+        const int32_t *idx;
+        int len;
+        double v, got;
+        spex_coefs_entry(F, i, &idx, &len, &v);
+        spex_coefs_get(res->fourier, idx, len, &got);
+        if (!len) {
+            CHECK_NEAR(got, v, 1e-9);
+            continue;
+        }
+        double want = fabs(v) > alpha ? (v > 0 ? v - alpha : v + alpha) : 0.0;
+        CHECK_NEAR(got, want, 1e-3);
+    }
+    /* nothing outside the true support beyond the solver's tolerance */
+    for (int64_t i = 0; i < spex_coefs_count(res->fourier); i++) {
+        const int32_t *idx;
+        int len;
+        double v, got;
+        spex_coefs_entry(res->fourier, i, &idx, &len, &got);
+        if (!spex_coefs_get(F, idx, len, &v)) CHECK_NEAR(got, 0.0, 1e-3);
+    }
+    spex_result_free(res);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
+/* With noise the closed form holds for the empirical transform of the
+ * answers actually received: F̂ = soft(F_emp, alpha), alpha now large. */
+static void test_lasso_noisy_closed_form(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const int n = 8;
+    spex_coefs *c;
+    spex_coefs_new(ctx, n, &c);
+    spex_rng r;
+    spex_rng_seed(&r, 77);
+    for (int t = 0; t < 6; t++) {
+        int32_t idx[2] = {(int32_t)spex_rng_below(&r, n), (int32_t)spex_rng_below(&r, n)};
+        int d = 1 + (t % 2);
+        if (!spex_subset_normalize(ctx, n, idx, d)) spex_coefs_add(c, idx, d, 1.0 + t * 0.1);
+    }
+    spex_game *g;
+    CHECK_RC(ctx, spex_game_from_coefs(ctx, c, SPEX_BASIS_FOURIER, 1.0, &g));
+    spex_valuefn vf;
+    CHECK_RC(ctx, spex_game_valuefn(g, 1, 5, &vf));
+    spex_query *q;
+    CHECK_RC(ctx, spex_query_new(ctx, &vf, NULL, &q));
+    spex_explain_opts eo = spex_explain_opts_default();
+    eo.budget = 1 << n;
+    eo.max_order = 2;
+    spex_coefs *F;
+    CHECK_RC(ctx, spex_algo_lasso(ctx, q, n, &eo, &F, NULL, 0));
+    double dense[1 << 8];
+    const spex_masks *ms = spex_query_masks(q);
+    for (int64_t i = 0; i < spex_masks_count(ms); i++)
+        dense[spex_masks_crow(ms, i)[0]] = spex_query_values(q)[i];
+    spex_coefs *emp;
+    CHECK_RC(ctx, spex_exact_fourier(ctx, dense, n, 0.0, &emp));
+    /* alpha from the largest nonzero fitted term */
+    double alpha = -1, top = 0;
+    for (int64_t i = 0; i < spex_coefs_count(F); i++) {
+        const int32_t *idx;
+        int len;
+        double v, e;
+        spex_coefs_entry(F, i, &idx, &len, &v);
+        spex_coefs_get(emp, idx, len, &e);
+        if (len && fabs(v) > top) {
+            top = fabs(v);
+            alpha = fabs(e) - fabs(v);
+        }
+    }
+    printf("noisy lasso alpha = %g\n", alpha);
+    CHECK(alpha > 1e-3);
+    int checked = 0;
+    for (int64_t i = 0; i < spex_coefs_count(emp); i++) {
+        const int32_t *idx;
+        int len;
+        double e, got;
+        spex_coefs_entry(emp, i, &idx, &len, &e);
+        if (len < 1 || len > 2) continue;
+        spex_coefs_get(F, idx, len, &got);
+        double want = fabs(e) > alpha ? (e > 0 ? e - alpha : e + alpha) : 0.0;
+        CHECK_NEAR(got, want, 2e-3);
+        checked++;
+    }
+    CHECK(checked == n + n * (n - 1) / 2);
+    spex_coefs_free(emp);
+    spex_coefs_free(F);
+    spex_query_free(q);
+    spex_valuefn_release(&vf);
+    spex_game_free(g);
+    spex_coefs_free(c);
+    spex_ctx_free(ctx);
+}
+
+/* Budgets are spent exactly; an oversized design is refused with a message. */
+static void test_budget_and_limits(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_game *g = random_game(ctx, 40, 8, 2, 3);
+    spex_result *res = run(ctx, g, SPEX_METHOD_LASSO, 300, 1);
+    CHECK(res->queries == 300);
+    spex_result_free(res);
+    res = run(ctx, g, SPEX_METHOD_KERNELSHAP, 300, 1);
+    CHECK(res->queries == 300);
+    spex_result_free(res);
+    spex_valuefn vf;
+    spex_game_valuefn(g, 0, 1, &vf);
+    spex_explain_opts eo = spex_explain_opts_default();
+    eo.method = SPEX_METHOD_LASSO;
+    eo.budget = 20000;
+    eo.max_order = 5;
+    CHECK(spex_explain(ctx, &vf, &eo, &res) == SPEX_E_RANGE);
+    CHECK(strstr(spex_errmsg(ctx), "max-order") != NULL);
+    spex_valuefn_release(&vf);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_banzhaf),
+        cmocka_unit_test(test_faith_banzhaf),
+        cmocka_unit_test(test_lasso_soft_threshold),
+        cmocka_unit_test(test_lasso_noisy_closed_form),
+        cmocka_unit_test(test_budget_and_limits),
+    };
+    SPEX_RUN_TESTS(tests);
+}

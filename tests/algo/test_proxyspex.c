@@ -1,0 +1,305 @@
+/* ProxySPEX: uniform masks, exact Fourier extraction from tree dumps (hand
+ * trees against their definition, XGBoost boosters against XGBoost's own
+ * predictions), recovery of hierarchical games, degenerate inputs. */
+#include "test_util.h"
+
+#include "algo/algo_int.h"
+#include "spex/backend.h"
+#include "spex/explain.h"
+#include "spex/rng.h"
+#include "spex/transform.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Hierarchical game: every non-empty subset of each root gets a Möbius
+ * coefficient ±U[0.5, 1] (as ../shared/games/hierarchical_*.json). */
+static spex_game *hierarchical(spex_ctx *ctx, int64_t n, int n_roots, int order, uint64_t seed) {
+    spex_coefs *a;
+    spex_coefs_new(ctx, n, &a);
+    spex_rng r;
+    spex_rng_seed(&r, seed);
+    for (int k = 0; k < n_roots; k++) {
+        int32_t root[8];
+        do {
+            for (int i = 0; i < order; i++) root[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
+        } while (spex_subset_normalize(ctx, n, root, order));
+        for (int s = 1; s < (1 << order); s++) {
+            int32_t sub[8];
+            int len = 0;
+            for (int i = 0; i < order; i++)
+                if (s >> i & 1) sub[len++] = root[i];
+            double v = 0.5 + 0.5 * spex_rng_uniform(&r);
+            spex_coefs_add(a, sub, len, spex_rng_uniform(&r) < 0.5 ? -v : v);
+        }
+    }
+    spex_game *g = NULL;
+    spex_game_from_coefs(ctx, a, SPEX_BASIS_MOBIUS, 0.0, &g);
+    spex_coefs_free(a);
+    return g;
+}
+
+static double r2_on_random(const spex_game *g, const spex_coefs *F, int64_t n, int count,
+                           uint64_t seed) {
+    spex_rng r;
+    spex_rng_seed(&r, seed);
+    uint64_t row[16] = {0};
+    double *y = malloc((size_t)count * sizeof *y), *yh = malloc((size_t)count * sizeof *yh);
+    double mean = 0, ss = 0, st = 0;
+    for (int i = 0; i < count; i++) {
+        spex_rng_bits(&r, row, spex_bits_words(n), n);
+        y[i] = spex_game_value(g, row);
+        yh[i] = spex_coefs_eval_fourier(F, row);
+        mean += y[i] / count;
+    }
+    for (int i = 0; i < count; i++) {
+        ss += (y[i] - yh[i]) * (y[i] - yh[i]);
+        st += (y[i] - mean) * (y[i] - mean);
+    }
+    free(y);
+    free(yh);
+    return 1.0 - ss / st;
+}
+
+static void test_uniform_masks(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_masks *m;
+    /* n = 3: asking for 100 gives all 8, distinct, zeros then ones first */
+    CHECK_RC(ctx, spex_uniform_masks(ctx, 3, 100, 5, 0, &m));
+    CHECK(spex_masks_count(m) == 8);
+    int seen[8] = {0};
+    for (int64_t i = 0; i < 8; i++) seen[spex_masks_crow(m, i)[0]]++;
+    for (int i = 0; i < 8; i++) CHECK(seen[i] == 1);
+    CHECK(spex_masks_crow(m, 0)[0] == 0 && spex_masks_crow(m, 1)[0] == 7);
+    spex_masks_free(m);
+    /* n = 130, paired: rows 2k and 2k+1 (k >= 1) are complements */
+    CHECK_RC(ctx, spex_uniform_masks(ctx, 130, 501, 9, 1, &m));
+    CHECK(spex_masks_count(m) == 501);
+    CHECK(spex_bits_popcount(spex_masks_crow(m, 0), 3) == 0);
+    CHECK(spex_bits_popcount(spex_masks_crow(m, 1), 3) == 130);
+    for (int64_t i = 2; i + 1 < 501; i += 2) {
+        const uint64_t *a = spex_masks_crow(m, i), *b = spex_masks_crow(m, i + 1);
+        int ok = 1;
+        for (int j = 0; j < 130; j++) ok &= spex_bits_get(a, j) != spex_bits_get(b, j);
+        CHECK(ok);
+    }
+    for (int64_t i = 0; i < 501; i++)
+        for (int64_t k = i + 1; k < 501; k++)
+            if (!memcmp(spex_masks_crow(m, i), spex_masks_crow(m, k), 3 * sizeof(uint64_t)))
+                fail_msg("rows %lld and %lld repeat", (long long)i, (long long)k);
+    spex_masks_free(m);
+    /* the same seed gives the same rows */
+    spex_masks *m2;
+    CHECK_RC(ctx, spex_uniform_masks(ctx, 70, 50, 3, 0, &m));
+    CHECK_RC(ctx, spex_uniform_masks(ctx, 70, 50, 3, 0, &m2));
+    CHECK(!memcmp(spex_masks_crow(m, 0), spex_masks_crow(m2, 0), 50 * 2 * sizeof(uint64_t)));
+    spex_masks_free(m);
+    spex_masks_free(m2);
+    spex_ctx_free(ctx);
+}
+
+/* A hand-written dump: f(m) = 0.5 + (m1 = 0 ? 2 : (m0 = 0 ? -1 : (m1 = 0 ? 7 : 3))),
+ * with a threshold-0 split (both values go "no") and f1 split twice. */
+static double hand_tree(int m0, int m1, int m2) {
+    (void)m2;
+    return 0.5 + (m1 == 0 ? 2.0 : (m0 == 0 ? -1.0 : 3.0)) + (m2 ? 0.25 : -0.25);
+}
+
+static void test_hand_trees(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const char *dumps[] = {
+        "{\"nodeid\":0,\"depth\":0,\"split\":\"f1\",\"split_condition\":1,\"yes\":1,\"no\":2,"
+        "\"missing\":2,\"children\":["
+        " {\"nodeid\":1,\"leaf\":2},"
+        " {\"nodeid\":2,\"depth\":1,\"split\":\"f0\",\"split_condition\":0.5,\"yes\":3,"
+        "\"no\":4,\"missing\":3,\"children\":["
+        "  {\"nodeid\":3,\"leaf\":-1},"
+        "  {\"nodeid\":4,\"depth\":2,\"split\":\"f1\",\"split_condition\":1,\"yes\":5,\"no\":6,"
+        "\"missing\":5,\"children\":[{\"nodeid\":5,\"leaf\":7},{\"nodeid\":6,\"leaf\":3}]}]}]}",
+        /* a no-op split (threshold 0: both values go "no"), then m2 */
+        "{\"nodeid\":0,\"split\":\"f0\",\"split_condition\":0,\"yes\":1,\"no\":2,\"missing\":1,"
+        "\"children\":[{\"nodeid\":1,\"leaf\":100},{\"nodeid\":2,\"split\":\"f2\","
+        "\"split_condition\":1,\"yes\":3,\"no\":4,\"missing\":4,\"children\":["
+        "{\"nodeid\":4,\"leaf\":0.25},{\"nodeid\":3,\"leaf\":-0.25}]}]}"};
+    spex_coefs *F;
+    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, dumps, 2, 0.5, &F));
+    for (uint64_t m = 0; m < 8; m++)
+        CHECK_NEAR(spex_coefs_eval_fourier(F, &m), hand_tree(m & 1, m >> 1 & 1, m >> 2 & 1),
+                   1e-12);
+    spex_coefs_free(F);
+    const char *bad[] = {"{\"nodeid\":0,\"split\":\"f9\",\"split_condition\":1,\"yes\":1,"
+                         "\"no\":2,\"children\":[]}"};
+    CHECK(spex_trees_fourier(ctx, 3, bad, 1, 0.0, &F) == SPEX_E_PARSE);
+    CHECK(strstr(spex_errmsg(ctx), "tree 0") != NULL);
+    spex_ctx_free(ctx);
+}
+
+/* The surrogate from the extracted coefficients equals XGBoost's own
+ * prediction on fresh random masks. */
+static void test_xgboost_exact(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const int64_t n = 40;
+    spex_game *g = hierarchical(ctx, n, 3, 4, 11);
+    spex_masks *ms;
+    CHECK_RC(ctx, spex_uniform_masks(ctx, n, 1200, 2, 0, &ms));
+    int64_t rows = spex_masks_count(ms);
+    float *X = malloc((size_t)(rows * n) * sizeof *X), *y = malloc((size_t)rows * sizeof *y);
+    for (int64_t r = 0; r < rows; r++) {
+        const uint64_t *row = spex_masks_crow(ms, r);
+        for (int64_t j = 0; j < n; j++) X[r * n + j] = (float)spex_bits_get(row, j);
+        /* scaled to |y| <~ 1: XGBoost sums its trees in float32, whose
+         * rounding (~1e-7 relative per tree) is what the 1e-6 must allow */
+        y[r] = (float)(0.1 * spex_game_value(g, row));
+    }
+    int depths[] = {3, 6};
+    for (int di = 0; di < 2; di++) {
+        spex_gbt_params p = {depths[di], 0.1, 60, 0.03, 1, 4};
+        spex_gbt *b;
+        CHECK_RC(ctx, spex_gbt_train(ctx, X, y, rows, n, &p, &b));
+        spex_coefs *F;
+        CHECK_RC(ctx, spex_gbt_fourier(ctx, b, n, p.base_score, &F));
+        CHECK(spex_coefs_max_order(F) >= 2);
+        spex_masks *test;
+        CHECK_RC(ctx, spex_uniform_masks(ctx, n, 500, 77, 0, &test));
+        float *Xt = malloc((size_t)(500 * n) * sizeof *Xt);
+        double pred[500], worst = 0;
+        for (int64_t r = 0; r < 500; r++)
+            for (int64_t j = 0; j < n; j++)
+                Xt[r * n + j] = (float)spex_bits_get(spex_masks_crow(test, r), j);
+        CHECK_RC(ctx, spex_gbt_predict(ctx, b, Xt, 500, n, 0, pred));
+        for (int64_t r = 0; r < 500; r++) {
+            double d = fabs(spex_coefs_eval_fourier(F, spex_masks_crow(test, r)) - pred[r]);
+            if (d > worst) worst = d;
+        }
+        printf("depth %d: %lld terms, max |surrogate - xgboost| = %.3g\n", depths[di],
+               (long long)spex_coefs_count(F), worst);
+        CHECK_NEAR(worst, 0.0, 1e-6);
+        free(Xt);
+        spex_masks_free(test);
+        spex_coefs_free(F);
+        spex_gbt_free(b);
+    }
+    free(X);
+    free(y);
+    spex_masks_free(ms);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
+static spex_proxy_opts small_grid(void) {
+    spex_proxy_opts po = spex_proxy_opts_default();
+    po.n_folds = 3;
+    po.rounds[0] = 100;
+    po.rounds[1] = 300;
+    po.n_lrs = 1;
+    po.lrs[0] = 0.1;
+    return po;
+}
+
+/* A hierarchical game is recovered: R² on held-out masks near 1. */
+static void test_recovery(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const int64_t n = 48;
+    spex_game *g = hierarchical(ctx, n, 4, 4, 5);
+    spex_valuefn vf;
+    CHECK_RC(ctx, spex_game_valuefn(g, 0, 1, &vf));
+    spex_query_opts qo = spex_query_opts_default();
+    qo.budget = 1500;
+    spex_query *q;
+    CHECK_RC(ctx, spex_query_new(ctx, &vf, &qo, &q));
+    spex_explain_opts eo = spex_explain_opts_default();
+    eo.budget = 1500;
+    spex_proxy_opts po = small_grid();
+    spex_coefs *F;
+    char details[512];
+    CHECK_RC(ctx, spex_algo_proxyspex_opts(ctx, q, n, &eo, &po, &F, details, sizeof details));
+    printf("%s\n", details);
+    CHECK(spex_query_n_asked(q) == 1500);
+    double r2 = r2_on_random(g, F, n, 4000, 99);
+    printf("hierarchical n = %lld, 1500 masks: R^2 = %.6f, %lld terms\n", (long long)n, r2,
+           (long long)spex_coefs_count(F));
+    CHECK(r2 >= 0.99);
+    /* the planted Fourier support's largest terms are found */
+    const spex_coefs *T = spex_game_fourier(g);
+    for (int64_t i = 0; i < spex_coefs_count(T); i++) {
+        const int32_t *idx;
+        int len;
+        double v, got;
+        spex_coefs_entry(T, i, &idx, &len, &v);
+        if (fabs(v) > 0.2) {
+            spex_coefs_get(F, idx, len, &got);
+            CHECK_NEAR(got, v, 0.05);
+        }
+    }
+    spex_coefs_free(F);
+    spex_query_free(q);
+    spex_valuefn_release(&vf);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
+/* A constant game: no non-constant energy, the surrogate is the constant. */
+static void test_constant(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_coefs *c;
+    spex_coefs_new(ctx, 10, &c);
+    spex_coefs_set(c, NULL, 0, 2.5);
+    spex_game *g;
+    CHECK_RC(ctx, spex_game_from_coefs(ctx, c, SPEX_BASIS_FOURIER, 0.0, &g));
+    spex_valuefn vf;
+    CHECK_RC(ctx, spex_game_valuefn(g, 0, 1, &vf));
+    spex_query *q;
+    CHECK_RC(ctx, spex_query_new(ctx, &vf, NULL, &q));
+    spex_explain_opts eo = spex_explain_opts_default();
+    eo.budget = 200;
+    spex_proxy_opts po = small_grid();
+    spex_coefs *F;
+    CHECK_RC(ctx, spex_algo_proxyspex_opts(ctx, q, 10, &eo, &po, &F, NULL, 0));
+    CHECK(spex_coefs_count(F) == 1);
+    double v;
+    CHECK(spex_coefs_get(F, NULL, 0, &v) == 1);
+    CHECK_NEAR(v, 2.5, 1e-9);
+    spex_coefs_free(F);
+    spex_query_free(q);
+    spex_valuefn_release(&vf);
+    spex_game_free(g);
+    spex_coefs_free(c);
+    spex_ctx_free(ctx);
+}
+
+/* Through spex_explain with the default grid on a tiny problem: every mask
+ * of n = 6 is sampled, so the surrogate must match the exact transform. */
+static void test_explain_default(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_game *g = hierarchical(ctx, 6, 1, 3, 3);
+    spex_valuefn vf;
+    CHECK_RC(ctx, spex_game_valuefn(g, 0, 1, &vf));
+    spex_explain_opts eo = spex_explain_opts_default();
+    eo.method = SPEX_METHOD_PROXYSPEX;
+    eo.budget = 64;
+    spex_result *res;
+    CHECK_RC(ctx, spex_explain(ctx, &vf, &eo, &res));
+    printf("%s\n", res->details);
+    CHECK(res->queries == 64);
+    for (uint64_t m = 0; m < 64; m++)
+        CHECK_NEAR(spex_coefs_eval_fourier(res->fourier, &m), spex_game_value(g, &m), 1e-3);
+    spex_result_free(res);
+    spex_valuefn_release(&vf);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_uniform_masks), cmocka_unit_test(test_hand_trees),
+        cmocka_unit_test(test_xgboost_exact), cmocka_unit_test(test_recovery),
+        cmocka_unit_test(test_constant),      cmocka_unit_test(test_explain_default),
+    };
+    SPEX_RUN_TESTS(tests);
+}
