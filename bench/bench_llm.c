@@ -3,7 +3,8 @@
  * for the LLM lens: prompt processing (tokens/s, all tokens of a prompt at
  * once) and the ablation workload (N masked variants of one 60-word prompt,
  * scored for one continuation), fast kernels vs the reference kernels, 1 and
- * 2 threads, with and without KV prefix reuse. Outputs are checked to agree
+ * 2 threads, with and without KV prefix reuse (the batch visits variants in
+ * token order, so neighbours share the longest prefixes). Outputs are checked to agree
  * before any figure is printed. Run from the repository root:
  *
  *     build/bench_llm [MODEL.gguf] [N_VARIANTS]
@@ -70,26 +71,13 @@ static void make_variants(spex_ctx *ctx, spex_llm *m, int64_t n, uint64_t seed, 
     }
 }
 
-/* sort key: a variant's tokens and its index */
-typedef struct skey {
-    const int32_t *seq;
-    int64_t len, idx;
-} skey;
-
-static int cmp_key(const void *a, const void *b) {
-    const skey *x = a, *y = b;
-    for (int64_t k = 0; k < x->len && k < y->len; k++)
-        if (x->seq[k] != y->seq[k]) return x->seq[k] < y->seq[k] ? -1 : 1;
-    return (x->len > y->len) - (x->len < y->len);
-}
-
-/* Seconds to score variants [0, n) in the given order. */
-static double run(spex_ctx *ctx, spex_llm *m, const variants *v, int64_t n, const int64_t *order,
-                  int reuse, double *out) {
+/* Seconds to score variants [0, n) as one batch. */
+static double run(spex_ctx *ctx, spex_llm *m, const variants *v, int64_t n, int reuse,
+                  double *out) {
     const int32_t **seq = malloc((size_t)n * sizeof *seq);
     int64_t *len = malloc((size_t)n * sizeof *len), *from = malloc((size_t)n * sizeof *from);
     for (int64_t i = 0; i < n; i++) {
-        int64_t k = order ? order[i] : i;
+        int64_t k = i;
         seq[i] = v->seq[k];
         len[i] = v->len[k];
         from[i] = v->from[k];
@@ -98,7 +86,7 @@ static double run(spex_ctx *ctx, spex_llm *m, const variants *v, int64_t n, cons
     double t0 = spex_now();
     if (spex_llm_score_tokens_batch(m, n, seq, len, from, reuse, tmp)) die(ctx, "batch");
     double t = spex_now() - t0;
-    for (int64_t i = 0; i < n; i++) out[order ? order[i] : i] = tmp[i];
+    for (int64_t i = 0; i < n; i++) out[i] = tmp[i];
     free(tmp);
     free(seq);
     free(len);
@@ -142,14 +130,13 @@ int main(int argc, char **argv) {
     double *o1 = malloc((size_t)(n_var > R ? n_var : R) * sizeof(double));
     double *o2 = malloc((size_t)(n_var > R ? n_var : R) * sizeof(double));
     double *o3 = malloc((size_t)(n_var > R ? n_var : R) * sizeof(double));
-    double *o4 = malloc((size_t)(n_var > R ? n_var : R) * sizeof(double));
     spex_llm_set_reference(m, 1);
-    double t_ref = run(ctx, m, &rep, 4, NULL, 0, o1) / 4 * (double)R;
+    double t_ref = run(ctx, m, &rep, 4, 0, o1) / 4 * (double)R;
     spex_llm_set_reference(m, 0);
     spex_ctx_set_threads(ctx, 1);
-    double t_f1 = run(ctx, m, &rep, R, NULL, 0, o2);
+    double t_f1 = run(ctx, m, &rep, R, 0, o2);
     spex_ctx_set_threads(ctx, 2);
-    double t_f2 = run(ctx, m, &rep, R, NULL, 0, o3);
+    double t_f2 = run(ctx, m, &rep, R, 0, o3);
     check_same("prompt fast vs reference", o1, o2, 4, 1e-4);
     check_same("prompt 1 vs 2 threads", o2, o3, R, 0);
     double toks = (double)(v.len[0] - 1) * (double)R;
@@ -174,35 +161,23 @@ int main(int argc, char **argv) {
     printf("\nablation workload: %lld masked variants of a %d-word prompt, each word kept with "
            "p = %.1f (tokens: full %lld, mean %.1f), continuation ' positive'\n",
            (long long)n_var, N_WORDS, keep, (long long)v.len[0], mean_len);
-    int64_t *order = malloc((size_t)n_var * sizeof *order);
-    skey *keys = malloc((size_t)n_var * sizeof *keys);
-    for (int64_t i = 0; i < n_var; i++) keys[i] = (skey){v.seq[i], v.len[i], i};
-    qsort(keys, (size_t)n_var, sizeof *keys, cmp_key);
-    for (int64_t i = 0; i < n_var; i++) order[i] = keys[i].idx;
-    free(keys);
     spex_llm_set_reference(m, 1);
     spex_ctx_set_threads(ctx, 1);
-    double tr = run(ctx, m, &v, n_ref, NULL, 0, o1);
+    double tr = run(ctx, m, &v, n_ref, 0, o1);
     spex_llm_set_reference(m, 0);
     printf("prompts/s (reference timed on the first %lld):\n", (long long)n_ref);
     printf("  reference, no reuse            %8.1f\n", (double)n_ref / tr);
     for (int th = 1; th <= 2; th++) {
         spex_ctx_set_threads(ctx, th);
-        double tn = run(ctx, m, &v, n_var, NULL, 0, o2);
-        double tu = run(ctx, m, &v, n_var, NULL, 1, o3);
-        double ts = run(ctx, m, &v, n_var, order, 1, o4);
+        double tn = run(ctx, m, &v, n_var, 0, o2);
+        double tu = run(ctx, m, &v, n_var, 1, o3);
         check_same("ablation fast vs reference", o1, o2, n_ref, 1e-4);
         check_same("ablation reuse vs none", o2, o3, n_var, 0);
-        check_same("ablation sorted reuse vs none", o2, o4, n_var, 0);
         printf("  fast, %d thread%s, no reuse      %8.1f\n", th, th > 1 ? "s" : " ",
                (double)n_var / tn);
-        printf("  fast, %d thread%s, reuse         %8.1f  (%.2fx no reuse; given order)\n", th,
+        printf("  fast, %d thread%s, prefix reuse  %8.1f  (%.2fx no reuse)\n", th,
                th > 1 ? "s" : " ", (double)n_var / tu, tn / tu);
-        printf("  fast, %d thread%s, reuse sorted  %8.1f  (%.2fx no reuse; variants sorted by "
-               "tokens)\n",
-               th, th > 1 ? "s" : " ", (double)n_var / ts, tn / ts);
     }
-    free(order);
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -219,7 +194,6 @@ int main(int argc, char **argv) {
     free(o1);
     free(o2);
     free(o3);
-    free(o4);
     spex_llm_free(m);
     spex_ctx_free(ctx);
     return 0;

@@ -56,8 +56,8 @@ int main(int argc, char **argv) {
     const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     spex_result *res = NULL;
     if (spex_explain(ctx, &vf, &eo, &res)) {
-        printf("| %s | %s | %d | %lld | - | - | - | - | - | - | %s |\n", name, mname,
-               eo.max_order, (long long)eo.budget, spex_errmsg(ctx));
+        printf("| %s | %s | %d | %lld | - | - | - | - | - | - | %s |\n", name, mname, eo.max_order,
+               (long long)eo.budget, spex_errmsg(ctx));
         return 0;
     }
     spex_rng r;
@@ -101,8 +101,8 @@ int main(int argc, char **argv) {
     if (x) snprintf(xs, sizeof xs, "%.2f (%.0f%%)", xgb, 100.0 * xgb / res->seconds_solve);
     printf("| %s | %s | %d | %lld | %lld | %.4f | %.2f | %.2f | %.2f | %s | %s |\n", name, mname,
            eo.max_order, (long long)eo.budget, (long long)res->queries, 1.0 - ss_res / ss_tot,
-           n_found ? (double)tp / (double)n_found : 0.0,
-           n_true ? (double)tp / (double)n_true : 0.0, res->seconds_solve, xs, res->details);
+           n_found ? (double)tp / (double)n_found : 0.0, n_true ? (double)tp / (double)n_true : 0.0,
+           res->seconds_solve, xs, res->details);
     free(row);
     free(y);
     free(yh);

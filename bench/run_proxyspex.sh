@@ -27,3 +27,5 @@ for game in hierarchical_n128 hierarchical_n128_snr10db hierarchical_n512; do
         row "$game" "$budget" kernelshap 1
     done
 done
+# The solve-time target: n = 1000 features, 5,000 masks, the full default grid.
+row sparse_fourier_n1000_s20 5000 proxyspex 5

@@ -149,7 +149,7 @@ SPEX_API spex_llm_opts spex_llm_opts_default(void);
 typedef struct spex_llm_info {
     const char *arch;       /* general.architecture */
     const char *name;       /* general.name or "" */
-    const char *tokenizer;  /* tokenizer.ggml.model ("llama") */
+    const char *tokenizer;  /* tokenizer.ggml.model ("llama" or "gpt2") */
     int64_t n_vocab, dim, n_layers, n_heads, n_kv_heads, ffn_dim, n_ctx_train, n_ctx;
     double rope_base, rms_eps;
     int tied_output;        /* 1 when the output matrix is token_embd */
@@ -160,7 +160,7 @@ typedef struct spex_llm_info {
 
 /* Loads a llama-architecture GGUF model (opts NULL: defaults). Errors name
  * the missing key or tensor and the shape expected. SPEX_E_UNSUPPORTED for
- * other architectures or tokenizers. */
+ * other architectures or tokenizers (other than "llama" and gpt-2 BPE). */
 SPEX_API int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts,
                            spex_llm **out);
 SPEX_API void spex_llm_free(spex_llm *m);
@@ -172,9 +172,11 @@ SPEX_API void spex_llm_set_reference(spex_llm *m, int reference);
 
 /* ------------------------------------------------------------ tokenizer -- */
 
-/* Tokenizes len bytes of text (SentencePiece, llama.cpp rules: a space
- * prefix, byte fallback; with add_bos the model's BOS first when the model
- * adds one). *tokens is owned (spex_free with the model's ctx); *n_tokens its
+/* Tokenizes len bytes of text as llama.cpp does: SentencePiece
+ * (tokenizer.ggml.model "llama": a space prefix, byte fallback) or
+ * byte-level BPE ("gpt2" with the gpt-2 pre-tokenizer); with add_bos the
+ * model's BOS first (and EOS last) when its metadata says so. User-defined
+ * special tokens in the text are not parsed as such. *tokens is owned (spex_free with the model's ctx); *n_tokens its
  * length. */
 SPEX_API int spex_llm_tokenize(spex_llm *m, const char *text, size_t len, int add_bos,
                                int32_t **tokens, int64_t *n_tokens);
@@ -216,11 +218,20 @@ SPEX_API int spex_llm_score(spex_llm *m, const char *prompt, const char *continu
 SPEX_API void spex_llm_score_result_clear(spex_llm *m, spex_llm_score_result *r);
 /* Summed continuation log-probability for n prompt/continuation pairs given
  * as token sequences: seqs[i] holds lens[i] tokens, of which the first
- * from[i] are the prompt. The KV cache of one sequence is reused by the
- * next for their common prefix when reuse_prefix. out[i]: the sum. */
+ * from[i] are the prompt. out[i]: the sum. With reuse_prefix the sequences
+ * are visited in token order and each reuses the KV cache of the previous
+ * one for their common prefix (ablated variants of one prompt share their
+ * start); results are bit-identical with and without reuse. */
 SPEX_API int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
                                          const int64_t *lens, const int64_t *from,
                                          int reuse_prefix, double *out);
+/* Text-level batch: out[i] = log p(continuations[i] | prompts[i]) by the
+ * convention above, for n pairs (tokenized, then scored as by
+ * spex_llm_score_tokens_batch). SPEX_E_INVAL names the pair whose
+ * continuation adds no token. */
+SPEX_API int spex_llm_score_batch(spex_llm *m, int64_t n, const char *const *prompts,
+                                  const char *const *continuations, int reuse_prefix,
+                                  double *out);
 /* Greedy continuation: appends up to n_new tokens (argmax, ties to the lower
  * id; stops after EOS) to tokens[0..n) and returns them in *out (owned,
  * *n_out of them). */

@@ -32,19 +32,19 @@ typedef enum spex_topk_direction {
 
 typedef struct spex_topk_opts {
     spex_topk_direction direction; /* default SPEX_TOPK_REMOVE */
-    int sign;          /* 0: largest |change| (default); +1: largest increase;
-                          -1: largest decrease */
-    int64_t max_nodes; /* branch-and-bound nodes per sign before the search
-                          stops with the best set so far (*optimal = 0);
-                          default 100,000,000 */
+    int sign;                      /* 0: largest |change| (default); +1: largest increase;
+                                      -1: largest decrease */
+    int64_t max_nodes;             /* branch-and-bound nodes per sign before the search
+                                      stops with the best set so far (*optimal = 0);
+                                      default 100,000,000 */
 } spex_topk_opts;
 
 SPEX_API spex_topk_opts spex_topk_opts_default(void);
 
 /* The change (see the top of this file) of the set idx[0..k) (any order,
  * distinct, in 0..n-1). SPEX_E_RANGE / SPEX_E_INVAL for a bad set. */
-SPEX_API int spex_topk_change(const spex_coefs *mobius, spex_topk_direction dir,
-                              const int32_t *idx, int k, double *change);
+SPEX_API int spex_topk_change(const spex_coefs *mobius, spex_topk_direction dir, const int32_t *idx,
+                              int k, double *change);
 
 /* The k features (1 <= k <= n) whose change is largest under opts->sign,
  * written to set[0..k) in increasing order, its change to *change, and

@@ -43,15 +43,18 @@ static void enumerate(int64_t n, int K, int32_t *subs, int *lens) {
     int64_t col = 0;
     int32_t cur[64];
     for (int d = 1; d <= K && d <= n; d++) {
-        for (int i = 0; i < d; i++) cur[i] = i;
+        for (int i = 0; i < d; i++)
+            cur[i] = i;
         for (;;) {
             memcpy(subs + col * K, cur, (size_t)d * sizeof *cur);
             lens[col++] = d;
             int i = d - 1;
-            while (i >= 0 && cur[i] == n - d + i) i--;
+            while (i >= 0 && cur[i] == n - d + i)
+                i--;
             if (i < 0) break;
             cur[i]++;
-            for (int k = i + 1; k < d; k++) cur[k] = cur[k - 1] + 1;
+            for (int k = i + 1; k < d; k++)
+                cur[k] = cur[k - 1] + 1;
         }
     }
 }
@@ -109,7 +112,8 @@ static int build(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opt
                 v = spex_bits_dot_idx(row, s, d->lens[c]) ? -1.0 : 1.0;
             } else {
                 v = 1.0;
-                for (int i = 0; i < d->lens[c] && v != 0.0; i++) v = spex_bits_get(row, s[i]);
+                for (int i = 0; i < d->lens[c] && v != 0.0; i++)
+                    v = spex_bits_get(row, s[i]);
             }
             d->X[r * d->cols + c] = v;
         }
@@ -118,8 +122,7 @@ static int build(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opt
 }
 
 /* {∅: b0} plus every nonzero beta on its subset. */
-static int to_coefs(spex_ctx *ctx, int64_t n, int K, const design *d, double b0,
-                    spex_coefs **out) {
+static int to_coefs(spex_ctx *ctx, int64_t n, int K, const design *d, double b0, spex_coefs **out) {
     int rc = spex_coefs_new(ctx, n, out);
     if (!rc) rc = spex_coefs_set(*out, NULL, 0, b0);
     for (int64_t c = 0; !rc && c < d->cols; c++)

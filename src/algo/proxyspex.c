@@ -11,6 +11,11 @@
  * rounds only (iteration_end = r), so the grid costs |depths|·|lrs|·K fits,
  * not |depths|·|lrs|·|rounds|·K. The score is the mean validation MSE over
  * the folds (equivalently R²); the best triple is refitted on all masks.
+ * The K·|depths|·|lrs| fits run on spex_ctx_threads(ctx) worker threads, one
+ * XGBoost thread each (XGBoost's own OpenMP threads synchronise several
+ * times per round, which on a shared, loaded machine made a run 10x slower
+ * than one thread); scores are reduced in fold order, so the result does not
+ * depend on the thread count.
  * Truncation. The reference keeps the largest coefficients holding 95% of
  * the non-constant energy, which caps faithfulness near R² = 0.95 when the
  * trees spread energy over many small spurious terms. Here the energy
@@ -26,6 +31,7 @@
 #include "algo/algo_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +88,10 @@ int spex_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, 
         rc = xgb_err(ctx, "XGBoosterCreate");
         goto done;
     }
-    const char *fixed[][2] = {{"objective", "reg:squarederror"}, {"tree_method", "hist"},
-                              {"verbosity", "0"}, {"validate_parameters", "1"}};
+    const char *fixed[][2] = {{"objective", "reg:squarederror"},
+                              {"tree_method", "hist"},
+                              {"verbosity", "0"},
+                              {"validate_parameters", "1"}};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (XGBoosterSetParam(b, fixed[i][0], fixed[i][1])) {
             rc = xgb_err(ctx, fixed[i][0]);
@@ -92,8 +100,10 @@ int spex_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, 
     struct {
         const char *k;
         double v;
-    } num[] = {{"max_depth", p->max_depth}, {"eta", p->lr},
-               {"base_score", p->base_score}, {"nthread", p->threads > 0 ? p->threads : 1},
+    } num[] = {{"max_depth", p->max_depth},
+               {"eta", p->lr},
+               {"base_score", p->base_score},
+               {"nthread", p->threads > 0 ? p->threads : 1},
                {"seed", (double)(p->seed & 0x7fffffff)}};
     for (size_t i = 0; i < sizeof num / sizeof *num; i++) {
         snprintf(buf, sizeof buf, "%.17g", num[i].v);
@@ -134,14 +144,14 @@ int spex_gbt_predict(spex_ctx *ctx, spex_gbt *g, const float *X, int64_t rows, i
     if (XGBoosterPredictFromDMatrix((BoosterHandle)g, d, cfg, &shape, &dim, &res)) {
         rc = xgb_err(ctx, "XGBoosterPredictFromDMatrix");
     } else {
-        for (int64_t i = 0; i < rows; i++) out[i] = res[i];
+        for (int64_t i = 0; i < rows; i++)
+            out[i] = res[i];
     }
     XGDMatrixFree(d);
     return rc;
 }
 
-int spex_gbt_fourier(spex_ctx *ctx, spex_gbt *g, int64_t n, double base_score,
-                     spex_coefs **out) {
+int spex_gbt_fourier(spex_ctx *ctx, spex_gbt *g, int64_t n, double base_score, spex_coefs **out) {
     bst_ulong len = 0;
     const char **dump = NULL;
     *out = NULL;
@@ -158,7 +168,8 @@ static float *dense_rows(spex_ctx *ctx, const spex_masks *ms, const int64_t *sel
     if (!X) return NULL;
     for (int64_t r = 0; r < rows; r++) {
         const uint64_t *row = spex_masks_crow(ms, sel ? sel[r] : r);
-        for (int64_t j = 0; j < n; j++) X[r * n + j] = (float)spex_bits_get(row, j);
+        for (int64_t j = 0; j < n; j++)
+            X[r * n + j] = (float)spex_bits_get(row, j);
     }
     return X;
 }
@@ -187,6 +198,140 @@ static int cmp_abs_desc(const void *a, const void *b) {
     return x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
+/* ---- the grid search: one job per (fold, depth, learning rate) ---- */
+
+typedef struct {
+    const float *X, *yf;
+    const double *y;
+    const int *fold;
+    int K, max_rounds, n_workers;
+    int64_t rows, n;
+    const spex_proxy_opts *po;
+    uint64_t seed;
+    double *job_mse; /* (n_jobs, n_rounds) validation MSE */
+    int *job_rc;     /* (n_jobs) */
+    char (*job_err)[256];
+} cv_shared;
+
+typedef struct {
+    cv_shared *s;
+    int worker;
+} cv_worker;
+
+static void *cv_run(void *arg) {
+    cv_worker *w = arg;
+    cv_shared *s = w->s;
+    const spex_proxy_opts *po = s->po;
+    int64_t rows = s->rows, n = s->n;
+    int n_jobs = s->K * po->n_depths * po->n_lrs;
+    spex_ctx *wctx = spex_ctx_new(); /* errors of this thread; copied out */
+    float *Xtr = wctx ? spex_malloc(wctx, (size_t)rows * (size_t)n * sizeof *Xtr) : NULL;
+    float *Xva = wctx ? spex_malloc(wctx, (size_t)rows * (size_t)n * sizeof *Xva) : NULL;
+    float *ytr = wctx ? spex_malloc(wctx, (size_t)rows * sizeof *ytr) : NULL;
+    int64_t *sel = wctx ? spex_malloc(wctx, (size_t)rows * sizeof *sel) : NULL;
+    double *pred = wctx ? spex_malloc(wctx, (size_t)rows * sizeof *pred) : NULL;
+    for (int j = w->worker; j < n_jobs; j += s->n_workers) {
+        if (!Xtr || !Xva || !ytr || !sel || !pred) {
+            s->job_rc[j] = SPEX_E_NOMEM;
+            snprintf(s->job_err[j], sizeof s->job_err[j], "out of memory in a CV worker");
+            continue;
+        }
+        int f = j / (po->n_depths * po->n_lrs), di = (j / po->n_lrs) % po->n_depths,
+            li = j % po->n_lrs;
+        int64_t ntr = 0, nva = 0;
+        for (int64_t r = 0; r < rows; r++) {
+            if (s->fold[r] == f) {
+                memcpy(Xva + nva * n, s->X + r * n, (size_t)n * sizeof *Xva);
+                sel[nva++] = r;
+            } else {
+                memcpy(Xtr + ntr * n, s->X + r * n, (size_t)n * sizeof *Xtr);
+                ytr[ntr++] = s->yf[r];
+            }
+        }
+        double m = 0;
+        for (int64_t r = 0; r < ntr; r++)
+            m += ytr[r];
+        spex_gbt_params gp = {
+            po->depths[di], po->lrs[li], s->max_rounds, ntr ? m / (double)ntr : 0.0, 1, s->seed};
+        spex_gbt *g = NULL;
+        int rc = spex_gbt_train(wctx, Xtr, ytr, ntr, n, &gp, &g);
+        for (int ri = 0; !rc && ri < po->n_rounds; ri++) {
+            rc = spex_gbt_predict(wctx, g, Xva, nva, n, po->rounds[ri], pred);
+            double mse = 0;
+            for (int64_t v = 0; !rc && v < nva; v++) {
+                double e = pred[v] - s->y[sel[v]];
+                mse += e * e;
+            }
+            s->job_mse[(int64_t)j * po->n_rounds + ri] = mse / (double)(nva ? nva : 1);
+        }
+        spex_gbt_free(g);
+        s->job_rc[j] = rc;
+        if (rc) snprintf(s->job_err[j], sizeof s->job_err[j], "%s", spex_errmsg(wctx));
+    }
+    spex_free(wctx, Xtr);
+    spex_free(wctx, Xva);
+    spex_free(wctx, ytr);
+    spex_free(wctx, sel);
+    spex_free(wctx, pred);
+    spex_ctx_free(wctx);
+    return NULL;
+}
+
+/* score (n_depths, n_lrs, n_rounds): mean validation MSE over the K folds.
+ * Jobs are spread over `threads` workers, each booster with one XGBoost
+ * thread: independent fits scale across cores without OpenMP barriers, which
+ * cost dearly on a loaded machine. The reduction runs in fold order, so the
+ * scores do not depend on the thread count. */
+static int grid_search(spex_ctx *ctx, const float *X, const float *yf, const double *y,
+                       const int *fold, int K, int64_t rows, int64_t n, const spex_proxy_opts *po,
+                       int max_rounds, uint64_t seed, int threads, double *score) {
+    int n_jobs = K * po->n_depths * po->n_lrs;
+    int W = threads < 1 ? 1 : threads > n_jobs ? n_jobs : threads;
+    cv_shared s = {X, yf, y, fold, K, max_rounds, W, rows, n, po, seed, NULL, NULL, NULL};
+    s.job_mse = spex_calloc(ctx, (size_t)n_jobs * (size_t)po->n_rounds, sizeof *s.job_mse);
+    s.job_rc = spex_calloc(ctx, (size_t)n_jobs, sizeof *s.job_rc);
+    s.job_err = spex_calloc(ctx, (size_t)n_jobs, sizeof *s.job_err);
+    cv_worker *ws = spex_calloc(ctx, (size_t)W, sizeof *ws);
+    pthread_t *tids = spex_calloc(ctx, (size_t)W, sizeof *tids);
+    int rc = SPEX_OK, started = 0;
+    if (!s.job_mse || !s.job_rc || !s.job_err || !ws || !tids) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    for (int w = 0; w < W; w++)
+        ws[w] = (cv_worker){&s, w};
+    for (int w = 1; w < W; w++) {
+        if (pthread_create(&tids[w], NULL, cv_run, &ws[w])) break;
+        started = w;
+    }
+    /* workers that failed to start: their jobs run here, in turn */
+    cv_run(&ws[0]);
+    for (int w = started + 1; w < W; w++)
+        cv_run(&ws[w]);
+    for (int w = 1; w <= started; w++)
+        pthread_join(tids[w], NULL);
+    for (int j = 0; j < n_jobs; j++)
+        if (s.job_rc[j]) {
+            rc = spex_seterr(ctx, s.job_rc[j], "proxyspex cross-validation: %s", s.job_err[j]);
+            goto done;
+        }
+    int per_fold = po->n_depths * po->n_lrs;
+    for (int c = 0; c < per_fold; c++)
+        for (int ri = 0; ri < po->n_rounds; ri++) {
+            double acc = 0;
+            for (int f = 0; f < K; f++)
+                acc += s.job_mse[(int64_t)(f * per_fold + c) * po->n_rounds + ri];
+            score[c * po->n_rounds + ri] = acc / K;
+        }
+done:
+    spex_free(ctx, s.job_mse);
+    spex_free(ctx, s.job_rc);
+    spex_free(ctx, s.job_err);
+    spex_free(ctx, ws);
+    spex_free(ctx, tids);
+    return rc;
+}
+
 int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
                          const spex_proxy_opts *po, int threads, uint64_t seed,
                          spex_coefs **fourier, spex_proxy_info *info) {
@@ -194,14 +339,15 @@ int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, i
     memset(info, 0, sizeof *info);
     int64_t rows = spex_masks_count(ms);
     int rc = SPEX_OK;
-    float *X = NULL, *Xtr = NULL, *Xva = NULL, *yf = NULL, *ytr = NULL;
+    float *X = NULL, *yf = NULL;
     int *fold = NULL;
-    int64_t *sel = NULL, *order = NULL;
-    double *pred = NULL, *score = NULL, *pairs = NULL, *D = NULL, *beta = NULL, *best_beta = NULL;
+    int64_t *order = NULL;
+    double *score = NULL, *pairs = NULL, *D = NULL, *beta = NULL, *best_beta = NULL;
     spex_gbt *g = NULL;
     spex_coefs *T = NULL, *out = NULL;
-    if (rows < 4) return spex_seterr(ctx, SPEX_E_BUDGET, "proxyspex needs at least 4 masks, got %lld",
-                                     (long long)rows);
+    if (rows < 4)
+        return spex_seterr(ctx, SPEX_E_BUDGET, "proxyspex needs at least 4 masks, got %lld",
+                           (long long)rows);
     if (po->n_depths < 1 || po->n_rounds < 1 || po->n_lrs < 1 || po->n_depths > 8 ||
         po->n_rounds > 8 || po->n_lrs > 8)
         return spex_seterr(ctx, SPEX_E_INVAL, "proxyspex grid: 1..8 values per axis");
@@ -209,65 +355,30 @@ int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, i
     for (int i = 0; i < po->n_rounds; i++)
         if (po->rounds[i] > max_rounds) max_rounds = po->rounds[i];
     double mean = 0;
-    for (int64_t r = 0; r < rows; r++) mean += y[r];
+    for (int64_t r = 0; r < rows; r++)
+        mean += y[r];
     mean /= (double)rows;
     X = dense_rows(ctx, ms, NULL, rows, n);
     yf = spex_malloc(ctx, (size_t)rows * sizeof *yf);
     fold = spex_malloc(ctx, (size_t)rows * sizeof *fold);
-    sel = spex_malloc(ctx, (size_t)rows * sizeof *sel);
-    Xtr = spex_malloc(ctx, (size_t)rows * (size_t)n * sizeof *Xtr);
-    Xva = spex_malloc(ctx, (size_t)rows * (size_t)n * sizeof *Xva);
-    ytr = spex_malloc(ctx, (size_t)rows * sizeof *ytr);
-    pred = spex_malloc(ctx, (size_t)rows * sizeof *pred);
     int n_grid = po->n_depths * po->n_lrs * po->n_rounds;
     score = spex_calloc(ctx, (size_t)n_grid, sizeof *score);
-    if (!X || !yf || !fold || !sel || !Xtr || !Xva || !ytr || !pred || !score) {
+    if (!X || !yf || !fold || !score) {
         rc = SPEX_E_NOMEM;
         goto done;
     }
-    for (int64_t r = 0; r < rows; r++) yf[r] = (float)y[r];
-    spex_gbt_params gp = {0, 0, 0, mean, threads, seed};
+    for (int64_t r = 0; r < rows; r++)
+        yf[r] = (float)y[r];
+    /* the final fit uses one XGBoost thread too (see grid_search) */
+    spex_gbt_params gp = {0, 0, 0, mean, 1, seed};
     int best = 0, K = 0;
     if (n_grid > 1) {
         rc = spex_kfold_assign(ctx, rows, po->n_folds, seed, fold, &K);
         if (rc) goto done;
-        for (int f = 0; f < K; f++) {
-            int64_t ntr = 0, nva = 0;
-            for (int64_t r = 0; r < rows; r++) {
-                if (fold[r] == f) {
-                    memcpy(Xva + nva * n, X + r * n, (size_t)n * sizeof *X);
-                    sel[nva++] = r;
-                } else {
-                    memcpy(Xtr + ntr * n, X + r * n, (size_t)n * sizeof *X);
-                    ytr[ntr++] = yf[r];
-                }
-            }
-            double m = 0;
-            for (int64_t r = 0; r < ntr; r++) m += ytr[r];
-            gp.base_score = ntr ? m / (double)ntr : mean;
-            for (int di = 0; di < po->n_depths; di++)
-                for (int li = 0; li < po->n_lrs; li++) {
-                    gp.max_depth = po->depths[di];
-                    gp.lr = po->lrs[li];
-                    gp.rounds = max_rounds;
-                    double t0 = spex_now();
-                    rc = spex_gbt_train(ctx, Xtr, ytr, ntr, n, &gp, &g);
-                    for (int ri = 0; !rc && ri < po->n_rounds; ri++) {
-                        rc = spex_gbt_predict(ctx, g, Xva, nva, n, po->rounds[ri], pred);
-                        double mse = 0;
-                        for (int64_t v = 0; v < nva; v++) {
-                            double e = pred[v] - y[sel[v]];
-                            mse += e * e;
-                        }
-                        score[(di * po->n_lrs + li) * po->n_rounds + ri] +=
-                            mse / (double)(nva ? nva : 1) / K;
-                    }
-                    info->seconds_xgb += spex_now() - t0;
-                    spex_gbt_free(g);
-                    g = NULL;
-                    if (rc) goto done;
-                }
-        }
+        double t0 = spex_now();
+        rc = grid_search(ctx, X, yf, y, fold, K, rows, n, po, max_rounds, seed, threads, score);
+        info->seconds_xgb += spex_now() - t0;
+        if (rc) goto done;
         for (int i = 1; i < n_grid; i++)
             if (score[i] < score[best]) best = i;
     }
@@ -276,7 +387,8 @@ int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, i
     info->rounds = po->rounds[best % po->n_rounds];
     {
         double var = 0;
-        for (int64_t r = 0; r < rows; r++) var += (y[r] - mean) * (y[r] - mean);
+        for (int64_t r = 0; r < rows; r++)
+            var += (y[r] - mean) * (y[r] - mean);
         var /= (double)rows;
         info->grid_cv_r2 = n_grid > 1 && var > 0 ? 1.0 - score[best] / var : NAN;
     }
@@ -314,7 +426,8 @@ int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, i
         m++;
     }
     qsort(pairs, (size_t)m, 2 * sizeof *pairs, cmp_abs_desc);
-    for (int64_t i = 0; i < m; i++) order[i] = (int64_t)pairs[2 * i + 1];
+    for (int64_t i = 0; i < m; i++)
+        order[i] = (int64_t)pairs[2 * i + 1];
     int64_t cap = rows / 2 < SPEX_PROXY_MAX_COLS ? rows / 2 : SPEX_PROXY_MAX_COLS;
     rc = spex_coefs_new(ctx, n, &out);
     if (rc) goto done;
@@ -388,14 +501,9 @@ done:
     spex_gbt_free(g);
     spex_coefs_free(T);
     spex_free(ctx, X);
-    spex_free(ctx, Xtr);
-    spex_free(ctx, Xva);
     spex_free(ctx, yf);
-    spex_free(ctx, ytr);
     spex_free(ctx, fold);
-    spex_free(ctx, sel);
     spex_free(ctx, order);
-    spex_free(ctx, pred);
     spex_free(ctx, score);
     spex_free(ctx, pairs);
     spex_free(ctx, D);
@@ -409,17 +517,16 @@ done:
     return SPEX_OK;
 }
 
-int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
-                             const spex_explain_opts *opts, const spex_proxy_opts *po,
-                             spex_coefs **fourier, char *details, size_t details_size) {
+int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                             const spex_proxy_opts *po, spex_coefs **fourier, char *details,
+                             size_t details_size) {
     *fourier = NULL;
     int64_t count = opts->budget > 0 ? spex_query_budget_left(q) : SPEX_PROXY_DEFAULT_BUDGET;
     spex_masks *ms = NULL;
     double *y = NULL;
     int rc = spex_uniform_masks(ctx, n, count, opts->seed, po->paired, &ms);
     if (!rc) {
-        y = spex_malloc(ctx, (size_t)(spex_masks_count(ms) ? spex_masks_count(ms) : 1) *
-                                 sizeof *y);
+        y = spex_malloc(ctx, (size_t)(spex_masks_count(ms) ? spex_masks_count(ms) : 1) * sizeof *y);
         if (!y) rc = SPEX_E_NOMEM;
     }
     if (!rc) rc = spex_query_eval(q, ms, y);
@@ -431,9 +538,8 @@ int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
         snprintf(details, details_size,
                  "proxy: depth %d, lr %g, %d rounds (grid cv r2 %.4f); %lld tree terms; kept "
                  "%lld (%.4f of the energy), ridge alpha %.3g, cv r2 %.4f; xgboost %.2f s",
-                 info.max_depth, info.lr, info.rounds, info.grid_cv_r2,
-                 (long long)info.tree_terms, (long long)info.kept, info.energy, info.alpha,
-                 info.refit_cv_r2, info.seconds_xgb);
+                 info.max_depth, info.lr, info.rounds, info.grid_cv_r2, (long long)info.tree_terms,
+                 (long long)info.kept, info.energy, info.alpha, info.refit_cv_r2, info.seconds_xgb);
     spex_masks_free(ms);
     spex_free(ctx, y);
     return rc;

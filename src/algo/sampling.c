@@ -41,11 +41,12 @@ int spex_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, i
                        spex_masks **out) {
     *out = NULL;
     if (n < 1 || count < 0)
-        return spex_seterr(ctx, SPEX_E_INVAL, "uniform masks: n = %lld, count = %lld",
-                           (long long)n, (long long)count);
+        return spex_seterr(ctx, SPEX_E_INVAL, "uniform masks: n = %lld, count = %lld", (long long)n,
+                           (long long)count);
     if (n < 62 && count > ((int64_t)1 << n)) count = (int64_t)1 << n;
     size_t words = spex_bits_words(n), cap = 16;
-    while (cap < (size_t)count * 2 + 2) cap <<= 1;
+    while (cap < (size_t)count * 2 + 2)
+        cap <<= 1;
     row_set set = {spex_calloc(ctx, cap, sizeof(int64_t)), cap - 1};
     spex_masks *b = NULL;
     uint64_t *tmp = spex_calloc(ctx, words, sizeof *tmp);
@@ -54,7 +55,8 @@ int spex_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, i
     spex_rng_seed_stream(&rng, seed, 0x756e69666f726dull); /* "uniform" */
     /* all-zeros, then all-ones */
     for (int ones = 0; !rc && ones < 2 && spex_masks_count(b) < count; ones++) {
-        for (size_t w = 0; w < words; w++) tmp[w] = ones ? ~(uint64_t)0 : 0;
+        for (size_t w = 0; w < words; w++)
+            tmp[w] = ones ? ~(uint64_t)0 : 0;
         if (ones && n % 64) tmp[words - 1] = ((uint64_t)1 << (n % 64)) - 1;
         if (!set_insert(&set, b, tmp, spex_masks_count(b))) rc = spex_masks_append(b, tmp);
     }
@@ -62,7 +64,8 @@ int spex_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, i
         spex_rng_bits(&rng, tmp, words, n);
         for (int half = 0; !rc && half < 1 + !!paired && spex_masks_count(b) < count; half++) {
             if (half) {
-                for (size_t w = 0; w < words; w++) tmp[w] = ~tmp[w];
+                for (size_t w = 0; w < words; w++)
+                    tmp[w] = ~tmp[w];
                 if (n % 64) tmp[words - 1] &= ((uint64_t)1 << (n % 64)) - 1;
             }
             if (!set_insert(&set, b, tmp, spex_masks_count(b))) rc = spex_masks_append(b, tmp);

@@ -42,18 +42,19 @@ spex_topk_opts spex_topk_opts_default(void) {
 static int check_set(spex_ctx *ctx, int64_t n, const int32_t *idx, int k) {
     for (int i = 0; i < k; i++) {
         if (idx[i] < 0 || idx[i] >= n)
-            return spex_seterr(ctx, SPEX_E_RANGE, "top-k set: feature %d (position %d) is outside "
-                               "0..%lld", (int)idx[i], i, (long long)(n - 1));
+            return spex_seterr(ctx, SPEX_E_RANGE,
+                               "top-k set: feature %d (position %d) is outside "
+                               "0..%lld",
+                               (int)idx[i], i, (long long)(n - 1));
         for (int j = 0; j < i; j++)
             if (idx[j] == idx[i])
-                return spex_seterr(ctx, SPEX_E_INVAL, "top-k set: feature %d repeats",
-                                   (int)idx[i]);
+                return spex_seterr(ctx, SPEX_E_INVAL, "top-k set: feature %d repeats", (int)idx[i]);
     }
     return SPEX_OK;
 }
 
-int spex_topk_change(const spex_coefs *mobius, spex_topk_direction dir, const int32_t *idx,
-                     int k, double *change) {
+int spex_topk_change(const spex_coefs *mobius, spex_topk_direction dir, const int32_t *idx, int k,
+                     double *change) {
     spex_ctx *ctx = spex_coefs_ctx(mobius);
     int64_t n = spex_coefs_n(mobius);
     *change = 0;
@@ -61,7 +62,8 @@ int spex_topk_change(const spex_coefs *mobius, spex_topk_direction dir, const in
     if (rc) return rc;
     uint64_t *in = spex_calloc(ctx, spex_bits_words(n), sizeof *in);
     if (!in) return SPEX_E_NOMEM;
-    for (int i = 0; i < k; i++) spex_bits_set(in, idx[i], 1);
+    for (int i = 0; i < k; i++)
+        spex_bits_set(in, idx[i], 1);
     double s = 0;
     for (int64_t t = 0; t < spex_coefs_count(mobius); t++) {
         const int32_t *S;
@@ -70,7 +72,8 @@ int spex_topk_change(const spex_coefs *mobius, spex_topk_direction dir, const in
         spex_coefs_entry(mobius, t, &S, &len, &v);
         if (!len) continue;
         int hit = 0;
-        for (int i = 0; i < len; i++) hit += spex_bits_get(in, S[i]);
+        for (int i = 0; i < len; i++)
+            hit += spex_bits_get(in, S[i]);
         if (dir == SPEX_TOPK_REMOVE ? hit > 0 : hit == len) s += v;
     }
     *change = dir == SPEX_TOPK_REMOVE ? -s : s;
@@ -81,20 +84,20 @@ int spex_topk_change(const spex_coefs *mobius, spex_topk_direction dir, const in
 typedef struct {
     spex_topk_direction dir;
     int64_t n_terms, n_act;
-    double *c;          /* (n_terms) signed values */
+    double *c; /* (n_terms) signed values */
     int *len, *hit, *dead;
-    int64_t *toff;      /* (n_terms+1) offsets into tfeat (positions in act) */
+    int64_t *toff; /* (n_terms+1) offsets into tfeat (positions in act) */
     int64_t *tfeat;
-    int64_t *foff;      /* (n_act+1) offsets into fterm */
+    int64_t *foff; /* (n_act+1) offsets into fterm */
     int64_t *fterm;
-    int32_t *act;       /* (n_act) feature ids, search order */
-    int *taken;         /* (n_act) */
-    double *ub;         /* (n_act) scratch */
+    int32_t *act; /* (n_act) feature ids, search order */
+    int *taken;   /* (n_act) */
+    double *ub;   /* (n_act) scratch */
     int k, lo;
     int64_t nodes, max_nodes;
     int aborted;
     double best;
-    int *best_taken;    /* (n_act) */
+    int *best_taken; /* (n_act) */
     int best_count;
 } search;
 
@@ -128,7 +131,8 @@ static void take(search *s, int64_t f, int d, double *val) {
 }
 
 static void leave(search *s, int64_t f, int d) {
-    for (int64_t p = s->foff[f]; p < s->foff[f + 1]; p++) s->dead[s->fterm[p]] += d;
+    for (int64_t p = s->foff[f]; p < s->foff[f + 1]; p++)
+        s->dead[s->fterm[p]] += d;
 }
 
 static void dfs(search *s, int64_t pos, int count, double val) {
@@ -193,7 +197,8 @@ static int search_sign(const spex_coefs *mob, int k, spex_topk_direction dir, do
         rc = SPEX_E_NOMEM;
         goto done;
     }
-    for (int64_t j = 0; j < n; j++) pos_of[j] = -1;
+    for (int64_t j = 0; j < n; j++)
+        pos_of[j] = -1;
     for (int64_t t = 0; t < T; t++) {
         const int32_t *S;
         int len;
@@ -260,7 +265,8 @@ static int search_sign(const spex_coefs *mob, int k, spex_topk_direction dir, do
         }
         s.toff[++t2] = z;
     }
-    for (int64_t p = 0; p < n_act; p++) s.foff[p + 1] += s.foff[p];
+    for (int64_t p = 0; p < n_act; p++)
+        s.foff[p + 1] += s.foff[p];
     {
         int64_t *fill = spex_calloc(ctx, A, sizeof *fill);
         if (!fill) {
@@ -352,8 +358,7 @@ int spex_topk_search(const spex_coefs *mobius, int k, const spex_topk_opts *opts
     *change = 0;
     *optimal = 0;
     if (k < 1 || k > n)
-        return spex_seterr(ctx, SPEX_E_RANGE, "top-k: k = %d must be in 1..%lld", k,
-                           (long long)n);
+        return spex_seterr(ctx, SPEX_E_RANGE, "top-k: k = %d must be in 1..%lld", k, (long long)n);
     int32_t *other = spex_malloc(ctx, (size_t)k * sizeof *other);
     if (!other) return SPEX_E_NOMEM;
     double g1 = 0, g2 = -1e300;

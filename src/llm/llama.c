@@ -27,6 +27,7 @@
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -91,25 +92,58 @@ static float dot_portable(const float *a, const float *b, int64_t n) {
 }
 
 #ifdef SPEX_HAVE_X86
+/* Horizontal sum of 8 lanes in a fixed order. */
+__attribute__((target("avx2,fma"))) static float hsum8(__m256 s) {
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    lo = _mm_hadd_ps(lo, lo);
+    lo = _mm_hadd_ps(lo, lo);
+    return _mm_cvtss_f32(lo);
+}
+
+/* sum a[i] b[i]: lanes (i mod 16) in two accumulators, then 8-wide and
+ * scalar tails. dot4_avx2 computes four of these with the same operations
+ * in the same order, so either kernel gives the same bits. */
 __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b,
                                                           int64_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
+    for (; i + 16 <= n; i += 16) {
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
     }
-    for (; i + 8 <= n; i += 8)
+    if (i + 8 <= n) {
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s0 = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
-    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
-    lo = _mm_hadd_ps(lo, lo);
-    lo = _mm_hadd_ps(lo, lo);
-    float r = _mm_cvtss_f32(lo);
+        i += 8;
+    }
+    float r = hsum8(_mm256_add_ps(s0, s1));
     for (; i < n; i++) r += a[i] * b[i];
     return r;
+}
+
+/* out[k] = dot(x[k], w) for four activation rows: w is loaded once. */
+__attribute__((target("avx2,fma"))) static void dot4_avx2(const float *const *x, const float *w,
+                                                          int64_t n, float *out) {
+    __m256 s0[4], s1[4];
+    for (int k = 0; k < 4; k++) s0[k] = s1[k] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 w0 = _mm256_loadu_ps(w + i), w1 = _mm256_loadu_ps(w + i + 8);
+        for (int k = 0; k < 4; k++) {
+            s0[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x[k] + i), w0, s0[k]);
+            s1[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x[k] + i + 8), w1, s1[k]);
+        }
+    }
+    int64_t i8 = i;
+    if (i + 8 <= n) {
+        __m256 w0 = _mm256_loadu_ps(w + i);
+        for (int k = 0; k < 4; k++) s0[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x[k] + i), w0, s0[k]);
+        i8 = i + 8;
+    }
+    for (int k = 0; k < 4; k++) {
+        float r = hsum8(_mm256_add_ps(s0[k], s1[k]));
+        for (int64_t j = i8; j < n; j++) r += x[k][j] * w[j];
+        out[k] = r;
+    }
 }
 #endif
 
@@ -147,7 +181,18 @@ static void matmul(const spex_llm *m, const wmat *w, const float *x, int64_t T, 
             m->deq(w->type, row, n_in, buf);
             wr = buf;
         }
-        for (int64_t t = 0; t < T; t++) out[t * n_out + r] = dot(x + t * n_in, wr, n_in);
+        int64_t t = 0;
+#ifdef SPEX_HAVE_X86
+        if (dot == dot_avx2)
+            for (; t + 4 <= T; t += 4) {
+                const float *xs[4] = {x + t * n_in, x + (t + 1) * n_in, x + (t + 2) * n_in,
+                                      x + (t + 3) * n_in};
+                float o4[4];
+                dot4_avx2(xs, wr, n_in, o4);
+                for (int k = 0; k < 4; k++) out[(t + k) * n_out + r] = o4[k];
+            }
+#endif
+        for (; t < T; t++) out[t * n_out + r] = dot(x + t * n_in, wr, n_in);
     }
 }
 
@@ -308,13 +353,7 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
                          m->arch);
         goto done;
     }
-    if (strcmp(m->tok_model, "llama")) {
-        rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED,
-                         "%s: key 'tokenizer.ggml.model' = '%s': only 'llama' (SentencePiece) is "
-                         "supported",
-                         path, m->tok_model);
-        goto done;
-    }
+
     const int64_t big = (int64_t)1 << 24;
     if ((rc = get_key_int(ctx, g, "llama.embedding_length", -1, 1, big, &I->dim)) ||
         (rc = get_key_int(ctx, g, "llama.block_count", -1, 1, 4096, &I->n_layers)) ||
@@ -613,23 +652,50 @@ int spex_llm_token_logprobs(spex_llm *m, const int32_t *tokens, int64_t n, int64
     return run_seq(m, tokens, n - 1, from - 1, 1, emit_token, &s);
 }
 
+/* sort key of a batch entry: its tokens, then its index */
+typedef struct seq_key {
+    const int32_t *seq;
+    int64_t len, idx;
+} seq_key;
+
+static int cmp_seq_key(const void *a, const void *b) {
+    const seq_key *x = a, *y = b;
+    for (int64_t k = 0; k < x->len && k < y->len; k++)
+        if (x->seq[k] != y->seq[k]) return x->seq[k] < y->seq[k] ? -1 : 1;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
 int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
                                 const int64_t *lens, const int64_t *from, int reuse_prefix,
                                 double *out) {
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n; i++)
         if (from[i] < 1 || from[i] >= lens[i])
             return spex_seterr(m->ctx, SPEX_E_INVAL,
                                "score batch: sequence %lld: prompt of %lld tokens in %lld",
                                (long long)i, (long long)from[i], (long long)lens[i]);
+    /* with reuse, visit the sequences in token order: neighbours then share
+     * the longest prefixes (a depth-first walk of their prefix tree) */
+    seq_key *keys = NULL;
+    if (reuse_prefix && n > 2) {
+        keys = spex_malloc(m->ctx, (size_t)n * sizeof *keys);
+        if (!keys) return SPEX_E_NOMEM;
+        for (int64_t i = 0; i < n; i++) keys[i] = (seq_key){seqs[i], lens[i], i};
+        qsort(keys, (size_t)n, sizeof *keys, cmp_seq_key);
+    }
+    int rc = SPEX_OK;
+    for (int64_t j = 0; j < n; j++) {
+        int64_t i = keys ? keys[j].idx : j;
         emit_state s = {m, seqs[i], from[i], NULL, 0};
-        int rc = run_seq(m, seqs[i], lens[i] - 1, from[i] - 1, reuse_prefix, emit_token, &s);
+        rc = run_seq(m, seqs[i], lens[i] - 1, from[i] - 1, reuse_prefix, emit_token, &s);
         if (rc) {
             spex_errprefix(m->ctx, "sequence %lld", (long long)i);
-            return rc;
+            break;
         }
         out[i] = s.sum;
     }
-    return SPEX_OK;
+    spex_free(m->ctx, keys);
+    return rc;
 }
 
 /* ------------------------------------------------------------ text API -- */
@@ -724,6 +790,43 @@ done:
     spex_free(m->ctx, joint);
     spex_free(m->ctx, all);
     if (rc) spex_llm_score_result_clear(m, out);
+    return rc;
+}
+
+int spex_llm_score_batch(spex_llm *m, int64_t n, const char *const *prompts,
+                         const char *const *continuations, int reuse_prefix, double *out) {
+    if (n <= 0) return SPEX_OK;
+    int32_t **seqs = spex_calloc(m->ctx, (size_t)n, sizeof *seqs);
+    int64_t *lens = spex_calloc(m->ctx, (size_t)n, sizeof *lens);
+    int64_t *from = spex_calloc(m->ctx, (size_t)n, sizeof *from);
+    int rc = seqs && lens && from ? SPEX_OK : SPEX_E_NOMEM;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        size_t lp = strlen(prompts[i]), lc = strlen(continuations[i]);
+        char *joint = spex_malloc(m->ctx, lp + lc + 1);
+        int32_t *pt = NULL;
+        rc = joint ? SPEX_OK : SPEX_E_NOMEM;
+        if (!rc) {
+            memcpy(joint, prompts[i], lp);
+            memcpy(joint + lp, continuations[i], lc + 1);
+            rc = spex_llm_tokenize(m, prompts[i], lp, 1, &pt, &from[i]);
+        }
+        if (!rc) rc = spex_llm_tokenize(m, joint, lp + lc, 1, &seqs[i], &lens[i]);
+        if (!rc && (from[i] < 1 || lens[i] <= from[i] ||
+                    memcmp(seqs[i], pt, (size_t)from[i] * sizeof *pt)))
+            rc = spex_seterr(m->ctx, SPEX_E_INVAL,
+                             "pair %lld: the continuation adds no token, or the prompt's %lld "
+                             "tokens are not a prefix of the joint tokenization (%lld tokens)",
+                             (long long)i, (long long)from[i], (long long)lens[i]);
+        spex_free(m->ctx, joint);
+        spex_free(m->ctx, pt);
+    }
+    if (!rc)
+        rc = spex_llm_score_tokens_batch(m, n, (const int32_t *const *)seqs, lens, from,
+                                         reuse_prefix, out);
+    for (int64_t i = 0; seqs && i < n; i++) spex_free(m->ctx, seqs[i]);
+    spex_free(m->ctx, seqs);
+    spex_free(m->ctx, lens);
+    spex_free(m->ctx, from);
     return rc;
 }
 

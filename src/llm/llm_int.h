@@ -59,12 +59,20 @@ typedef struct llm_vocab {
     int32_t byte_tok[256];
     int32_t bos, eos, unk;
     int add_bos, add_eos, add_space_prefix;
+    int bpe;               /* 0: SentencePiece ("llama"), 1: byte-level BPE ("gpt2") */
+    /* BPE merges "left right" by rank: texts borrowed from the gguf */
+    int64_t n_merges;
+    const char **merge_text;
+    uint32_t *merge_len;
+    int32_t *merge_hash;   /* open addressing, merge_cap slots of ranks, -1 empty */
+    uint64_t merge_cap;
 } llm_vocab;
 
 int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v);
 void spex_vocab_clear(spex_ctx *ctx, llm_vocab *v);
 int32_t spex_vocab_find(const llm_vocab *v, const char *s, size_t len);
-/* SentencePiece tokenization of text (no BOS); appends to a growable array. */
+/* Tokenization of text (SentencePiece or byte-level BPE by the vocabulary),
+ * with BOS/EOS by the vocabulary's rules when add_bos. */
 int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
                         int add_bos, int32_t **tokens, int64_t *n_tokens);
 int spex_vocab_piece(const llm_vocab *v, int32_t id, const char **piece, size_t *len);

@@ -243,6 +243,7 @@ static void deq_row_scalar(int type, const void *src, int64_t n, float *dst) {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 __attribute__((target("avx2,fma,f16c"))) static void deq_row_avx2(int type, const void *src,
@@ -293,8 +294,9 @@ spex_deq_fn spex_pick_dequant(int reference) {
     if (reference) return deq_row_scalar;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
+    unsigned a, b, c, d; /* F16C: CPUID leaf 1, ECX bit 29 (not a cpu_supports name in clang 14) */
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+        __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)))
         return deq_row_avx2;
 #endif
     return deq_row_scalar;

@@ -1,8 +1,10 @@
 /*
- * The SentencePiece-style tokenizer of llama models, from GGUF metadata
- * (tokenizer.ggml.*), reproducing llama.cpp's tokenization: a space prefix,
- * spaces as U+2581, greedy best-score bigram merges, byte fallback for what
- * no token covers; and the pieces that turn tokens back into text.
+ * Tokenizers from GGUF metadata (tokenizer.ggml.*), reproducing llama.cpp's
+ * tokenization: SentencePiece-style ("llama": a space prefix, spaces as
+ * U+2581, greedy best-score bigram merges, byte fallback for what no token
+ * covers) and byte-level BPE ("gpt2": the GPT-2 pre-tokenizer, bytes as
+ * printable characters, merges by rank); and the pieces that turn tokens
+ * back into text.
  *
  * HOW IT WORKS (tokenize)
  * The text (with " " prepended when add_space_prefix, every " " written as
@@ -16,6 +18,7 @@
  * the byte tokens <0xXX> of its UTF-8 bytes.
  */
 #include "llm/llm_int.h"
+#include "llm/unicode_tables.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +50,46 @@ static int key_int(const spex_gguf *g, const char *key, int64_t *out) {
     return i >= 0 && spex_gguf_get_int(g, i, -1, out) == SPEX_OK;
 }
 
+/* One UTF-8 character at p (n > 0 bytes): its code point and length; an
+ * invalid or truncated sequence is one byte standing for itself. */
+static size_t utf8_decode(const uint8_t *p, size_t n, uint32_t *cp) {
+    uint8_t c = p[0];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 1 || len == 0 || len > n) {
+        *cp = c;
+        return 1;
+    }
+    uint32_t v = c & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) {
+            *cp = c;
+            return 1;
+        }
+        v = v << 6 | (p[i] & 0x3F);
+    }
+    *cp = v;
+    return len;
+}
+
+/* GPT-2's byte map: bytes 33..126, 161..172, 174..255 are their own
+ * character; the other 68 bytes, in order, are U+0100.. */
+static uint32_t char_of_byte(uint8_t b) {
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) return b;
+    uint32_t k = 0;
+    for (int x = 0; x < b; x++)
+        if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174)) k++;
+    return 256 + k;
+}
+
+static int byte_of_char(uint32_t cp) {
+    if (cp < 256) return ((cp >= 33 && cp <= 126) || (cp >= 161 && cp <= 172) || cp >= 174) ? (int)cp : -1;
+    if (cp >= 256 + 68) return -1;
+    uint32_t k = cp - 256;
+    for (int x = 0; x < 256; x++)
+        if (!((x >= 33 && x <= 126) || (x >= 161 && x <= 172) || x >= 174) && k-- == 0) return x;
+    return -1;
+}
+
 /* The output text of token id: ▁ as space for normal tokens, the byte of a
  * byte token, nothing for control tokens. Writes to buf when not NULL;
  * returns the length. */
@@ -72,6 +115,22 @@ static size_t make_piece(const llm_vocab *v, int32_t id, char *buf) {
         return n;
     default: break;
     }
+    if (v->bpe) { /* each character stands for one byte (gpt2 byte map) */
+        for (size_t i = 0; i < n;) {
+            uint32_t cp;
+            size_t l = utf8_decode((const uint8_t *)t + i, n - i, &cp);
+            int b = byte_of_char(cp);
+            if (b < 0) { /* not a byte character: copy as is */
+                if (buf) memcpy(buf + o, t + i, l);
+                o += l;
+            } else {
+                if (buf) buf[o] = (char)b;
+                o++;
+            }
+            i += l;
+        }
+        return o;
+    }
     for (size_t i = 0; i < n; i++) {
         if (i + 2 < n && !memcmp(t + i, "\xe2\x96\x81", 3)) {
             if (buf) buf[o] = ' ';
@@ -93,6 +152,9 @@ void spex_vocab_clear(spex_ctx *ctx, llm_vocab *v) {
     spex_free(ctx, v->hash);
     spex_free(ctx, v->piece_slab);
     spex_free(ctx, v->piece_off);
+    spex_free(ctx, v->merge_text);
+    spex_free(ctx, v->merge_len);
+    spex_free(ctx, v->merge_hash);
     memset(v, 0, sizeof *v);
 }
 
@@ -106,6 +168,29 @@ int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
                            "key 'tokenizer.ggml.tokens': missing, empty or not an array of "
                            "strings");
     int64_t n = spex_gguf_arr_n(g, kt);
+    int64_t km = spex_gguf_find_key(g, "tokenizer.ggml.model");
+    const char *model = "llama";
+    size_t model_len = 5;
+    if (km >= 0 && spex_gguf_get_str(g, km, -1, &model, &model_len))
+        return spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.model' is not a string");
+    if (model_len == 4 && !memcmp(model, "gpt2", 4)) {
+        int64_t kp = spex_gguf_find_key(g, "tokenizer.ggml.pre");
+        const char *pre = "gpt-2";
+        size_t pre_len = 5;
+        if (kp >= 0 && spex_gguf_get_str(g, kp, -1, &pre, &pre_len))
+            return spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.pre' is not a string");
+        if (!((pre_len == 5 && !memcmp(pre, "gpt-2", 5)) || (pre_len == 7 && !memcmp(pre, "default", 7))))
+            return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
+                               "key 'tokenizer.ggml.pre' = '%.*s': only the gpt-2 pre-tokenizer "
+                               "is supported",
+                               (int)(pre_len > 64 ? 64 : pre_len), pre);
+        v->bpe = 1;
+    } else if (!(model_len == 5 && !memcmp(model, "llama", 5))) {
+        return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
+                           "key 'tokenizer.ggml.model' = '%.*s': only 'llama' (SentencePiece) "
+                           "and 'gpt2' (byte-level BPE) are supported",
+                           (int)(model_len > 64 ? 64 : model_len), model);
+    }
     int64_t ks = spex_gguf_find_key(g, "tokenizer.ggml.scores");
     int64_t ky = spex_gguf_find_key(g, "tokenizer.ggml.token_type");
     if (ks >= 0 && spex_gguf_arr_n(g, ks) != n)
@@ -167,11 +252,60 @@ int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
     v->bos = key_int(g, "tokenizer.ggml.bos_token_id", &x) && x >= 0 && x < n ? (int32_t)x : -1;
     v->eos = key_int(g, "tokenizer.ggml.eos_token_id", &x) && x >= 0 && x < n ? (int32_t)x : -1;
     v->unk = key_int(g, "tokenizer.ggml.unknown_token_id", &x) && x >= 0 && x < n ? (int32_t)x : -1;
-    v->add_bos = key_int(g, "tokenizer.ggml.add_bos_token", &x) ? (int)x : 1;
+    v->add_bos = key_int(g, "tokenizer.ggml.add_bos_token", &x) ? (int)x : !v->bpe;
     v->add_eos = key_int(g, "tokenizer.ggml.add_eos_token", &x) ? (int)x : 0;
-    v->add_space_prefix = key_int(g, "tokenizer.ggml.add_space_prefix", &x) ? (int)x : 1;
+    v->add_space_prefix = key_int(g, "tokenizer.ggml.add_space_prefix", &x) ? (int)x : !v->bpe;
+    if (v->bpe) {
+        int64_t kg = spex_gguf_find_key(g, "tokenizer.ggml.merges");
+        if (kg < 0 || spex_gguf_arr_type(g, kg) != SPEX_GGUF_STRING ||
+            spex_gguf_arr_n(g, kg) > INT32_MAX / 2) {
+            rc = spex_seterr(ctx, SPEX_E_PARSE,
+                             "key 'tokenizer.ggml.merges': missing or not an array of strings");
+            goto done;
+        }
+        int64_t nm = spex_gguf_arr_n(g, kg);
+        v->n_merges = nm;
+        v->merge_cap = 16;
+        while (v->merge_cap < (uint64_t)nm * 2) v->merge_cap *= 2;
+        v->merge_text = spex_calloc(ctx, (size_t)nm + 1, sizeof *v->merge_text);
+        v->merge_len = spex_calloc(ctx, (size_t)nm + 1, sizeof *v->merge_len);
+        v->merge_hash = spex_malloc(ctx, (size_t)v->merge_cap * sizeof *v->merge_hash);
+        if (!v->merge_text || !v->merge_len || !v->merge_hash) {
+            rc = SPEX_E_NOMEM;
+            goto done;
+        }
+        memset(v->merge_hash, 0xff, (size_t)v->merge_cap * sizeof *v->merge_hash);
+        for (int64_t i = 0; i < nm; i++) {
+            size_t len;
+            spex_gguf_get_str(g, kg, i, &v->merge_text[i], &len);
+            v->merge_len[i] = (uint32_t)(len > UINT32_MAX / 2 ? 0 : len);
+            /* the first (lowest) rank of a duplicate wins */
+            uint64_t mask = v->merge_cap - 1, h = hash_bytes(v->merge_text[i], len) & mask;
+            for (;; h = (h + 1) & mask) {
+                int32_t r = v->merge_hash[h];
+                if (r < 0) {
+                    v->merge_hash[h] = (int32_t)i;
+                    break;
+                }
+                if (v->merge_len[r] == len && !memcmp(v->merge_text[r], v->merge_text[i], len))
+                    break;
+            }
+        }
+    }
     if (v->bos < 0) v->add_bos = 0;
-    for (int b = 0; b < 256; b++) {
+    for (int b = 0; b < 256 && v->bpe; b++) {
+        uint32_t cp = char_of_byte((uint8_t)b);
+        char buf[4];
+        size_t l = cp < 0x80 ? 1 : 2;
+        if (l == 1) buf[0] = (char)cp;
+        else {
+            buf[0] = (char)(0xC0 | cp >> 6);
+            buf[1] = (char)(0x80 | (cp & 0x3F));
+        }
+        int32_t id = spex_vocab_find(v, buf, l);
+        v->byte_tok[b] = id >= 0 ? id : v->unk;
+    }
+    for (int b = 0; b < 256 && !v->bpe; b++) {
         char buf[8];
         snprintf(buf, sizeof buf, "<0x%02X>", b);
         int32_t id = spex_vocab_find(v, buf, 6);
@@ -273,6 +407,153 @@ static size_t utf8_len(uint8_t c) {
     return lens[c >> 4];
 }
 
+/* ------------------------------------------------------- byte-level BPE --
+ * HOW IT WORKS (gpt2)
+ * The text is split into words by the GPT-2 pre-tokenizer, the regex
+ *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+ * written out as a scanner over code points. Each word's bytes become
+ * printable characters by GPT-2's byte map, one symbol each; adjacent pairs
+ * listed in tokenizer.ggml.merges ("left right") merge, lowest rank first
+ * (ties: leftmost), with the same heap as above; each final symbol is a
+ * vocabulary token. */
+
+enum { CP_OTHER = 0, CP_LETTER = 1, CP_NUMBER = 2, CP_SPACE = 3 };
+
+static int cp_class(uint32_t cp) {
+    if ((cp >= 9 && cp <= 13) || cp == 32 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+        (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+        cp == 0x205F || cp == 0x3000)
+        return CP_SPACE;
+    size_t lo = 0, hi = sizeof unicode_ranges / sizeof unicode_ranges[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < unicode_ranges[mid][0]) hi = mid;
+        else if (cp > unicode_ranges[mid][1]) lo = mid + 1;
+        else return (int)unicode_ranges[mid][2];
+    }
+    return CP_OTHER;
+}
+
+static int32_t merge_rank(const llm_vocab *v, const char *s, size_t len) {
+    uint64_t mask = v->merge_cap - 1;
+    for (uint64_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
+        int32_t r = v->merge_hash[i];
+        if (r < 0) return -1;
+        if (v->merge_len[r] == len && !memcmp(v->merge_text[r], s, len)) return r;
+    }
+}
+
+/* Pushes the pair (left, right) when "left right" is a merge; key: scratch
+ * of at least s[left].n + s[right].n + 1 bytes. */
+static void try_merge(const llm_vocab *v, const char *txt, const sym *s, int left, int right,
+                      int first, bigram *h, size_t *nh, char *key) {
+    if (left < first || right < 0) return;
+    size_t a = s[left].n, b = s[right].n;
+    memcpy(key, txt + s[left].start, a);
+    key[a] = ' ';
+    memcpy(key + a + 1, txt + s[right].start, b);
+    int32_t r = merge_rank(v, key, a + b + 1);
+    if (r < 0) return;
+    bigram g = {left, right, -(float)r, a + b};
+    heap_push(h, nh, g);
+}
+
+/* Byte-level BPE of one word text[0..len) (already pre-tokenized). */
+static int bpe_word(spex_ctx *ctx, const llm_vocab *v, const uint8_t *w, size_t len, char *map,
+                    sym *s, bigram *h, char *key, int32_t **toks, int64_t *nt, int64_t *cap) {
+    size_t o = 0;
+    int ns = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint32_t cp = char_of_byte(w[i]);
+        s[ns].start = o;
+        if (cp < 0x80) {
+            map[o++] = (char)cp;
+        } else {
+            map[o++] = (char)(0xC0 | cp >> 6);
+            map[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+        s[ns].n = o - s[ns].start;
+        s[ns].prev = ns - 1;
+        s[ns].next = i + 1 == len ? -1 : ns + 1;
+        ns++;
+    }
+    size_t nh = 0;
+    for (int i = 1; i < ns; i++) try_merge(v, map, s, i - 1, i, 0, h, &nh, key);
+    while (nh) {
+        bigram b = heap_pop(h, &nh);
+        sym *l = &s[b.left], *r = &s[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.n || l->next != b.right) continue;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0) s[r->next].prev = b.left;
+        try_merge(v, map, s, l->prev, b.left, 0, h, &nh, key);
+        try_merge(v, map, s, b.left, l->next, 0, h, &nh, key);
+    }
+    int rc = SPEX_OK;
+    for (int i = 0; i != -1 && ns > 0; i = s[i].next) {
+        int32_t id = spex_vocab_find(v, map + s[i].start, s[i].n);
+        if (id >= 0) {
+            if ((rc = push_tok(ctx, toks, nt, cap, id))) return rc;
+            continue;
+        }
+        /* a symbol no token covers: one token per byte character */
+        for (size_t j = s[i].start; j < s[i].start + s[i].n;) {
+            size_t l = ((uint8_t)map[j] & 0xE0) == 0xC0 ? 2 : 1;
+            int32_t bt = spex_vocab_find(v, map + j, l);
+            if (bt >= 0 && (rc = push_tok(ctx, toks, nt, cap, bt))) return rc;
+            j += l;
+        }
+    }
+    return SPEX_OK;
+}
+
+static int tokenize_bpe(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
+                        int32_t **toks, int64_t *nt, int64_t *cap) {
+    uint32_t *cps = spex_calloc(ctx, len + 1, sizeof *cps);
+    size_t *off = spex_calloc(ctx, len + 1, sizeof *off);
+    char *map = spex_malloc(ctx, 2 * len + 1), *key = spex_malloc(ctx, 4 * len + 2);
+    sym *s = spex_calloc(ctx, len + 1, sizeof *s);
+    bigram *h = spex_calloc(ctx, 3 * len + 1, sizeof *h);
+    int rc = cps && off && map && key && s && h ? SPEX_OK : SPEX_E_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; !rc && i < len; n++) {
+        off[n] = i;
+        i += utf8_decode((const uint8_t *)text + i, len - i, &cps[n]);
+    }
+    off[n] = len;
+    for (size_t i = 0; !rc && i < n;) {
+        uint32_t c = cps[i];
+        size_t e = i;
+        if (c == '\'' && i + 1 < n) {
+            uint32_t c1 = cps[i + 1], c2 = i + 2 < n ? cps[i + 2] : 0;
+            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') e = i + 2;
+            else if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+                e = i + 3;
+        }
+        if (e == i) {
+            size_t j = (c == ' ' && i + 1 < n && cp_class(cps[i + 1]) != CP_SPACE) ? i + 1 : i;
+            int k = cp_class(cps[j]);
+            if (k != CP_SPACE) {
+                for (e = j; e < n && cp_class(cps[e]) == k;) e++;
+            } else {
+                for (e = i; e < n && cp_class(cps[e]) == CP_SPACE;) e++;
+                if (e < n && e - i > 1) e--; /* \s+(?!\S): the last space goes with the word */
+            }
+        }
+        rc = bpe_word(ctx, v, (const uint8_t *)text + off[i], off[e] - off[i], map, s, h, key,
+                      toks, nt, cap);
+        i = e;
+    }
+    spex_free(ctx, cps);
+    spex_free(ctx, off);
+    spex_free(ctx, map);
+    spex_free(ctx, key);
+    spex_free(ctx, s);
+    spex_free(ctx, h);
+    return rc;
+}
+
 int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
                         int add_bos, int32_t **tokens, int64_t *n_tokens) {
     int rc = SPEX_OK;
@@ -285,7 +566,13 @@ int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, siz
     *n_tokens = 0;
     if (add_bos && v->add_bos && v->bos >= 0 && (rc = push_tok(ctx, &toks, &nt, &cap, v->bos)))
         goto done;
-    if (len > 0) {
+    if (len > 0 && v->bpe) {
+        if (len > (size_t)INT32_MAX / 4) {
+            rc = spex_seterr(ctx, SPEX_E_NOMEM, "tokenize: text of %zu bytes is too long", len);
+            goto done;
+        }
+        if ((rc = tokenize_bpe(ctx, v, text, len, &toks, &nt, &cap))) goto done;
+    } else if (len > 0) {
         size_t n_sp = 0;
         for (size_t i = 0; i < len; i++) n_sp += text[i] == ' ';
         if (len > (size_t)INT32_MAX / 4) {

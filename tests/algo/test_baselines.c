@@ -21,7 +21,8 @@ static spex_game *random_game(spex_ctx *ctx, int n, int terms, int dmax, uint64_
     for (int t = 0; t < terms; t++) {
         int d = 1 + (int)spex_rng_below(&r, (uint64_t)dmax);
         int32_t idx[8];
-        for (int i = 0; i < d; i++) idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
+        for (int i = 0; i < d; i++)
+            idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
         if (spex_subset_normalize(ctx, n, idx, d)) continue;
         spex_coefs_add(c, idx, d, 2 * spex_rng_uniform(&r) - 1);
     }

@@ -22,7 +22,8 @@ static spex_game *hierarchical(spex_ctx *ctx, int64_t n, int n_roots, int order,
     for (int k = 0; k < n_roots; k++) {
         int32_t root[8];
         do {
-            for (int i = 0; i < order; i++) root[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
+            for (int i = 0; i < order; i++)
+                root[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
         } while (spex_subset_normalize(ctx, n, root, order));
         for (int s = 1; s < (1 << order); s++) {
             int32_t sub[8];
@@ -69,8 +70,10 @@ static void test_uniform_masks(void **state) {
     CHECK_RC(ctx, spex_uniform_masks(ctx, 3, 100, 5, 0, &m));
     CHECK(spex_masks_count(m) == 8);
     int seen[8] = {0};
-    for (int64_t i = 0; i < 8; i++) seen[spex_masks_crow(m, i)[0]]++;
-    for (int i = 0; i < 8; i++) CHECK(seen[i] == 1);
+    for (int64_t i = 0; i < 8; i++)
+        seen[spex_masks_crow(m, i)[0]]++;
+    for (int i = 0; i < 8; i++)
+        CHECK(seen[i] == 1);
     CHECK(spex_masks_crow(m, 0)[0] == 0 && spex_masks_crow(m, 1)[0] == 7);
     spex_masks_free(m);
     /* n = 130, paired: rows 2k and 2k+1 (k >= 1) are complements */
@@ -81,7 +84,8 @@ static void test_uniform_masks(void **state) {
     for (int64_t i = 2; i + 1 < 501; i += 2) {
         const uint64_t *a = spex_masks_crow(m, i), *b = spex_masks_crow(m, i + 1);
         int ok = 1;
-        for (int j = 0; j < 130; j++) ok &= spex_bits_get(a, j) != spex_bits_get(b, j);
+        for (int j = 0; j < 130; j++)
+            ok &= spex_bits_get(a, j) != spex_bits_get(b, j);
         CHECK(ok);
     }
     for (int64_t i = 0; i < 501; i++)
@@ -126,8 +130,7 @@ static void test_hand_trees(void **state) {
     spex_coefs *F;
     CHECK_RC(ctx, spex_trees_fourier(ctx, 3, dumps, 2, 0.5, &F));
     for (uint64_t m = 0; m < 8; m++)
-        CHECK_NEAR(spex_coefs_eval_fourier(F, &m), hand_tree(m & 1, m >> 1 & 1, m >> 2 & 1),
-                   1e-12);
+        CHECK_NEAR(spex_coefs_eval_fourier(F, &m), hand_tree(m & 1, m >> 1 & 1, m >> 2 & 1), 1e-12);
     spex_coefs_free(F);
     const char *bad[] = {"{\"nodeid\":0,\"split\":\"f9\",\"split_condition\":1,\"yes\":1,"
                          "\"no\":2,\"children\":[]}"};
@@ -149,7 +152,8 @@ static void test_xgboost_exact(void **state) {
     float *X = malloc((size_t)(rows * n) * sizeof *X), *y = malloc((size_t)rows * sizeof *y);
     for (int64_t r = 0; r < rows; r++) {
         const uint64_t *row = spex_masks_crow(ms, r);
-        for (int64_t j = 0; j < n; j++) X[r * n + j] = (float)spex_bits_get(row, j);
+        for (int64_t j = 0; j < n; j++)
+            X[r * n + j] = (float)spex_bits_get(row, j);
         /* scaled to |y| <~ 1: XGBoost sums its trees in float32, whose
          * rounding (~1e-7 relative per tree) is what the 1e-6 must allow */
         y[r] = (float)(0.1 * spex_game_value(g, row));
@@ -295,11 +299,54 @@ static void test_explain_default(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* The grid search runs its fits on worker threads; the surrogate is the same
+ * for any thread count (STYLE.md rule 9). */
+static void test_threads_identical(void **state) {
+    (void)state;
+    const int64_t n = 24;
+    spex_coefs *F[2];
+    for (int t = 0; t < 2; t++) {
+        spex_ctx *ctx = spex_ctx_new();
+        spex_ctx_set_threads(ctx, t ? 3 : 1);
+        spex_game *g = hierarchical(ctx, n, 2, 3, 8);
+        spex_masks *ms;
+        CHECK_RC(ctx, spex_uniform_masks(ctx, n, 400, 6, 1, &ms));
+        double y[400];
+        for (int64_t r = 0; r < 400; r++)
+            y[r] = spex_game_value(g, spex_masks_crow(ms, r));
+        spex_proxy_opts po = small_grid();
+        po.n_lrs = 2;
+        po.lrs[1] = 0.3;
+        spex_proxy_info info;
+        CHECK_RC(ctx,
+                 spex_proxy_surrogate(ctx, ms, y, n, &po, spex_ctx_threads(ctx), 6, &F[t], &info));
+        spex_masks_free(ms);
+        spex_game_free(g);
+        /* F[t] keeps ctx alive until freed below */
+        (void)ctx;
+    }
+    CHECK(spex_coefs_count(F[0]) == spex_coefs_count(F[1]));
+    for (int64_t i = 0; i < spex_coefs_count(F[0]); i++) {
+        const int32_t *idx;
+        int len;
+        double a, b;
+        spex_coefs_entry(F[0], i, &idx, &len, &a);
+        CHECK(spex_coefs_get(F[1], idx, len, &b) == 1);
+        CHECK(a == b);
+    }
+    for (int t = 0; t < 2; t++) {
+        spex_ctx *ctx = spex_coefs_ctx(F[t]);
+        spex_coefs_free(F[t]);
+        spex_ctx_free(ctx);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uniform_masks), cmocka_unit_test(test_hand_trees),
-        cmocka_unit_test(test_xgboost_exact), cmocka_unit_test(test_recovery),
-        cmocka_unit_test(test_constant),      cmocka_unit_test(test_explain_default),
+        cmocka_unit_test(test_uniform_masks),     cmocka_unit_test(test_hand_trees),
+        cmocka_unit_test(test_xgboost_exact),     cmocka_unit_test(test_recovery),
+        cmocka_unit_test(test_constant),          cmocka_unit_test(test_explain_default),
+        cmocka_unit_test(test_threads_identical),
     };
     SPEX_RUN_TESTS(tests);
 }

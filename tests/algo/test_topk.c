@@ -20,7 +20,8 @@ static spex_coefs *random_mobius(spex_ctx *ctx, int n, int n_used, int terms, ui
     for (int t = 0; t < terms; t++) {
         int d = 1 + (int)spex_rng_below(&r, 3);
         int32_t idx[3];
-        for (int i = 0; i < d; i++) idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n_used);
+        for (int i = 0; i < d; i++)
+            idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n_used);
         if (spex_subset_normalize(ctx, n, idx, d)) continue;
         spex_coefs_add(a, idx, d, 2 * spex_rng_uniform(&r) - 1);
     }
@@ -67,9 +68,12 @@ static void test_against_brute_force(void **state) {
                     CHECK_RC(ctx, spex_topk_search(a, k, &o, set, &ch, &opt));
                     CHECK(opt == 1);
                     double want = brute(a, n, k, o.direction, sign);
-                    if (sign == 0) CHECK_NEAR(fabs(ch), fabs(want), 1e-9);
-                    else CHECK_NEAR(ch, want, 1e-9);
-                    for (int i = 1; i < k; i++) CHECK(set[i - 1] < set[i]);
+                    if (sign == 0)
+                        CHECK_NEAR(fabs(ch), fabs(want), 1e-9);
+                    else
+                        CHECK_NEAR(ch, want, 1e-9);
+                    for (int i = 1; i < k; i++)
+                        CHECK(set[i - 1] < set[i]);
                     /* the reported set has the reported change */
                     CHECK_RC(ctx, spex_topk_change(a, o.direction, set, k, &again));
                     CHECK_NEAR(again, ch, 1e-9);
@@ -87,7 +91,8 @@ static void test_change(void **state) {
     spex_ctx *ctx = spex_ctx_new();
     spex_coefs *a = random_mobius(ctx, 10, 10, 30, 5);
     int32_t R[] = {7, 2, 4};
-    uint64_t full = 1023, m = full & ~((1u << 7) | (1u << 2) | (1u << 4)), zero = 0, keep = full ^ m;
+    uint64_t full = 1023, m = full & ~((1u << 7) | (1u << 2) | (1u << 4)), zero = 0,
+             keep = full ^ m;
     double ch;
     CHECK_RC(ctx, spex_topk_change(a, SPEX_TOPK_REMOVE, R, 3, &ch));
     CHECK_NEAR(ch, spex_coefs_eval_mobius(a, &m) - spex_coefs_eval_mobius(a, &full), 1e-12);
@@ -120,7 +125,8 @@ static void test_local_optimality(void **state) {
             int32_t t[4];
             memcpy(t, set, sizeof t);
             int dup = 0;
-            for (int j = 0; j < 4; j++) dup |= t[j] == f;
+            for (int j = 0; j < 4; j++)
+                dup |= t[j] == f;
             if (dup) continue;
             t[i] = f;
             double c2;

@@ -64,6 +64,18 @@ r2=$("$spex" eval --result "$tmp/kernelshap.json" --game "$tmp/g.json" --masks a
 # order-3 Faith-Banzhaf on all 256 masks of an order-3 game is exact
 if awk -v r="$r2" 'BEGIN { exit !(r > 0.999999) }'; then ok; else bad "kernelshap r2 $r2"; fi
 
+# an external program as the target: f = m0 + 2 m1 + 3 m2 m3 (mawk needs -W interactive)
+cat >"$tmp/e.json" <<'JSON'
+{"n": 8, "basis": "mobius", "coefs": [[[0], 1.0], [[1], 2.0], [[2, 3], 3.0]]}
+JSON
+"$spex" explain --game "$tmp/e.json" --method exact --out "$tmp/re.json" --quiet >/dev/null
+"$spex" topk --result "$tmp/re.json" --k 3 --n 8 \
+    --exec "awk -W interactive '{print substr(\$0,1,1) + 2*substr(\$0,2,1) + 3*substr(\$0,3,1)*substr(\$0,4,1); fflush()}'" \
+    >"$tmp/out" 2>"$tmp/err"
+if awk '$1 == 1 && $2 == -3 && $3 == -3 {a++} $1 == 2 && $2 == -5 && $3 == -5 {a++}
+        $1 == 3 && $2 == -6 && $3 == -6 {a++} END {exit a != 3}' "$tmp/out"; then ok
+else bad "topk --exec: $(cat "$tmp/out" "$tmp/err")"; fi
+
 # usage errors
 expect_usage() {
     "$@" >/dev/null 2>"$tmp/err"

@@ -440,6 +440,20 @@ static void test_real_files(void **state) {
     CHECK(spex_gguf_version(g) == 2);
     spex_gguf_free(g);
     CHECK(spex_gguf_open(ctx, "tests/fuzz/seeds/gguf/stories-head.gguf", &g) == SPEX_E_PARSE);
+    CHECK_RC(ctx, spex_gguf_open(ctx, "tests/fuzz/seeds/gguf/mini-bpe.gguf", &g));
+    {
+        llm_vocab v;
+        int32_t *t;
+        int64_t nt;
+        CHECK_RC(ctx, spex_vocab_load(ctx, g, &v));
+        CHECK(v.bpe == 1 && v.n_merges == 5);
+        CHECK_RC(ctx, spex_vocab_tokenize(ctx, &v, "hel 12!", 7, 0, &t, &nt));
+        /* "hel" -> hel; " 12" -> Ġ (no merge "Ġ 1"), 12; "!" */
+        CHECK(nt == 4 && t[0] == 7 && t[1] == 5 && t[2] == 13 && t[3] == 10);
+        spex_free(ctx, t);
+        spex_vocab_clear(ctx, &v);
+    }
+    spex_gguf_free(g);
     CHECK(spex_gguf_open(ctx, MODELS "README.md", &g) == SPEX_E_PARSE);
     CHECK(strstr(spex_errmsg(ctx), "bad magic") != NULL);
     spex_ctx_free(ctx);

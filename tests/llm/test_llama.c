@@ -29,9 +29,12 @@ static void check_stories(int reference, int threads, int kv_f16) {
     const char *prompt = json_string_value(json_object_get(root, "prompt"));
     json_t *steps = json_object_get(root, "steps");
     /* the golden file was made by llama-server with its default F16 KV
-     * cache: emulated (kv_f16), the top-5 log-probs agree within 1e-3; with
-     * an F32 cache they differ by up to ~7e-3 */
-    double tol = kv_f16 ? 1e-3 : 1e-2;
+     * cache (the synth golden, made with an F32 cache, agrees to 3e-6).
+     * With the F16 cache emulated (kv_f16: q, K, V and attention weights
+     * rounded to half) the top-5 log-probs agree within 0.7e-3 to 1.6e-3,
+     * depending on the kernels' summation order, as the half rounding
+     * amplifies last-bit differences; with an F32 cache within ~7e-3. */
+    double tol = kv_f16 ? 2e-3 : 1e-2;
     int32_t *toks, *gen;
     int64_t n, n_gen;
     CHECK_RC(ctx, spex_llm_tokenize(m, prompt, strlen(prompt), 1, &toks, &n));
@@ -212,6 +215,25 @@ static void test_paths_agree(void **state) {
     double again[V];
     CHECK_RC(ctx, spex_llm_score_tokens_batch(m, V, (const int32_t *const *)vs, vl, vf, 1, again));
     for (int v = 0; v < V; v++) CHECK(again[v] == vreuse[v]);
+    /* the text-level batch gives the same as one-at-a-time scoring */
+    {
+        const char *pr[3] = {"Review: the food was not good . Sentiment:",
+                             "Review: the food was good . Sentiment:",
+                             "Review: the food was not good . Sentiment:"};
+        const char *co[3] = {" negative", " positive", " positive"};
+        double bo[3];
+        CHECK_RC(ctx, spex_llm_score_batch(m, 3, pr, co, 1, bo));
+        for (int k = 0; k < 3; k++) {
+            spex_llm_score_result r;
+            CHECK_RC(ctx, spex_llm_score(m, pr[k], co[k], &r));
+            CHECK(r.logprob == bo[k]);
+            spex_llm_score_result_clear(m, &r);
+        }
+        CHECK(bo[0] > log(0.5) && bo[1] > log(0.5) && bo[2] < log(0.5));
+        co[1] = "";
+        CHECK(spex_llm_score_batch(m, 3, pr, co, 1, bo) == SPEX_E_INVAL);
+        CHECK(strstr(spex_errmsg(ctx), "pair 1") != NULL);
+    }
     /* bad input */
     int32_t bad[3] = {1, 40000, 5};
     int64_t bl = 3, bf = 1;

@@ -1,5 +1,5 @@
 /* SentencePiece tokenizer against llama.cpp's reference token ids: every
- * line of the llama-spm vocabulary test (../shared/models/vocab), the token
+ * line of the llama-spm and phi-3 vocabulary tests (../shared/models/vocab), the token
  * ids of the synth-interact golden prompts and their candidate
  * continuations, and detokenization round trips. */
 #include "test_util.h"
@@ -97,10 +97,15 @@ static void check_vocab_file(const char *name, int expect_lines) {
     spex_ctx_free(ctx);
 }
 
-static void test_vocab_llama_spm(void **state) {
+static void test_vocab_spm(void **state) {
     (void)state;
     check_vocab_file("ggml-vocab-llama-spm.gguf", 46);
     check_vocab_file("ggml-vocab-phi-3.gguf", 46);
+}
+
+static void test_vocab_bpe(void **state) {
+    (void)state;
+    check_vocab_file("ggml-vocab-gpt-2.gguf", 46);
 }
 
 /* The golden prompts' token ids (with BOS) and candidate continuations
@@ -198,13 +203,32 @@ static void test_small_vocab(void **state) {
     size_t pl;
     CHECK(spex_llm_token_piece(m, 512, &pc, &pl) == SPEX_E_RANGE);
     CHECK(spex_llm_token_piece(m, 2, &pc, &pl) == SPEX_OK && pl == 0); /* </s>: control */
+    /* allocation failures inside tokenize, detokenize, score: clean NOMEM */
+    int n_nomem = 0;
+    for (int k = 1; k < 12; k++) {
+        spex_ctx_fail_alloc_after(ctx, k);
+        int rc = spex_llm_tokenize(m, odd, strlen(odd), 1, &t, &n);
+        if (rc == SPEX_OK) {
+            rc = spex_llm_detokenize(m, t, n, 1, &back);
+            if (rc == SPEX_OK) spex_free(ctx, back);
+            spex_free(ctx, t);
+        }
+        int rc2 = spex_llm_score(m, "Once upon", " a time", &r);
+        if (rc2 == SPEX_OK) spex_llm_score_result_clear(m, &r);
+        spex_ctx_fail_alloc_after(ctx, 0);
+        CHECK(rc == SPEX_OK || rc == SPEX_E_NOMEM);
+        CHECK(rc2 == SPEX_OK || rc2 == SPEX_E_NOMEM);
+        n_nomem += (rc == SPEX_E_NOMEM) + (rc2 == SPEX_E_NOMEM);
+    }
+    CHECK(n_nomem > 5);
     spex_llm_free(m);
     spex_ctx_free(ctx);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vocab_llama_spm),
+        cmocka_unit_test(test_vocab_spm),
+        cmocka_unit_test(test_vocab_bpe),
         cmocka_unit_test(test_golden_prompts),
         cmocka_unit_test(test_small_vocab),
     };

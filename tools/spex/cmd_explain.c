@@ -22,7 +22,7 @@ static cli_opt explain_opts[] = {
                     "spex: sparse Fourier transform, BCH-coded sampling\n"
                     "proxyspex: boosted-tree proxy (XGBoost, 5-fold CV grid) on uniform\n"
                     "  masks, exact Fourier extraction, truncation chosen by CV, ridge\n"
-                    "  refit; budget default 5000; --threads goes to XGBoost\n"
+                    "  refit; budget default 5000; --threads T runs the CV fits in parallel\n"
                     "lasso: LASSO over the ±1 Fourier features of all subsets up to\n"
                     "  --max-order on uniform masks (CV penalty; budget default 5000)\n"
                     "kernelshap: Faith-Banzhaf regression (least squares on 0/1 Moebius\n"

@@ -15,10 +15,14 @@
 static cli_opt topk_opts[] = {
     {"result", "FILE", "a result file written by 'spex explain --out'", NULL},
     {"k", "K", "largest set size; sets of size 1..K are reported (default 5)", NULL},
-    {"direction", "D", "remove: ablate the set from the full input, change f(1-1_R) - f(1)\n"
-                       "(default) | keep: keep only the set, change f(1_R) - f(0)", NULL},
-    {"sign", "S", "abs: largest |change| (default) | up: largest increase | down: largest\n"
-                  "decrease", NULL},
+    {"direction", "D",
+     "remove: ablate the set from the full input, change f(1-1_R) - f(1)\n"
+     "(default) | keep: keep only the set, change f(1_R) - f(0)",
+     NULL},
+    {"sign", "S",
+     "abs: largest |change| (default) | up: largest increase | down: largest\n"
+     "decrease",
+     NULL},
     {"game", "FILE", "measure each set on this game (noise as in the file)", NULL},
     {"exec", "CMD", "measure each set on an external program (exec protocol); needs --n", NULL},
     {"n", "N", "number of features of the --exec program", NULL},
@@ -29,7 +33,8 @@ static cli_opt topk_opts[] = {
 
 int cmd_topk(int argc, char **argv) {
     cli_opt *o = topk_opts;
-    for (cli_opt *p = o; p->name; p++) p->value = NULL;
+    for (cli_opt *p = o; p->name; p++)
+        p->value = NULL;
     if (cli_parse("topk", o, argc, argv, 2)) return CLI_USAGE;
     if (cli_get(o, "help")) {
         cli_help(stdout,
@@ -55,17 +60,22 @@ int cmd_topk(int argc, char **argv) {
     if ((s = cli_get(o, "k")) && cli_int("k", s, 1, 64, &K)) return CLI_USAGE;
     if ((s = cli_get(o, "seed")) && cli_int("seed", s, 0, INT64_MAX, &seed)) return CLI_USAGE;
     if ((s = cli_get(o, "direction"))) {
-        if (!strcmp(s, "remove")) to.direction = SPEX_TOPK_REMOVE;
-        else if (!strcmp(s, "keep")) to.direction = SPEX_TOPK_KEEP;
+        if (!strcmp(s, "remove"))
+            to.direction = SPEX_TOPK_REMOVE;
+        else if (!strcmp(s, "keep"))
+            to.direction = SPEX_TOPK_KEEP;
         else {
             fprintf(stderr, "spex topk: unknown direction '%s' (expected remove or keep)\n", s);
             return CLI_USAGE;
         }
     }
     if ((s = cli_get(o, "sign"))) {
-        if (!strcmp(s, "abs")) to.sign = 0;
-        else if (!strcmp(s, "up")) to.sign = 1;
-        else if (!strcmp(s, "down")) to.sign = -1;
+        if (!strcmp(s, "abs"))
+            to.sign = 0;
+        else if (!strcmp(s, "up"))
+            to.sign = 1;
+        else if (!strcmp(s, "down"))
+            to.sign = -1;
         else {
             fprintf(stderr, "spex topk: unknown sign '%s' (expected abs, up or down)\n", s);
             return CLI_USAGE;
@@ -132,7 +142,8 @@ int cmd_topk(int argc, char **argv) {
             src = spex_masks_append_zero(batch, &row);
             if (src) break;
             if (to.direction == SPEX_TOPK_REMOVE)
-                for (int64_t j = 0; j < res->n; j++) spex_bits_set(row, j, 1);
+                for (int64_t j = 0; j < res->n; j++)
+                    spex_bits_set(row, j, 1);
             for (int i = 0; k > 0 && i < k; i++)
                 spex_bits_set(row, sets[(k - 1) * K + i], to.direction == SPEX_TOPK_KEEP);
         }
@@ -142,13 +153,17 @@ int cmd_topk(int argc, char **argv) {
     printf("top-k %s (%s), surrogate of '%s'%s\n",
            to.direction == SPEX_TOPK_REMOVE ? "removal: f(1 - 1_R) - f(1)"
                                             : "keeping: f(1_R) - f(0)",
-           to.sign == 0 ? "largest |change|" : to.sign > 0 ? "largest increase" : "largest decrease",
+           to.sign == 0  ? "largest |change|"
+           : to.sign > 0 ? "largest increase"
+                         : "largest decrease",
            rpath, measured ? "; measured on the target" : "");
     printf("%3s %12s %12s  %s\n", "k", "predicted", measured ? "measured" : "", "features");
     for (int k = 1; k <= K; k++) {
         printf("%3d %12.6f ", k, pred[k - 1]);
-        if (measured) printf("%12.6f ", meas[k] - meas[0]);
-        else printf("%12s ", "");
+        if (measured)
+            printf("%12.6f ", meas[k] - meas[0]);
+        else
+            printf("%12s ", "");
         for (int i = 0; i < k; i++)
             printf("%s%s", i ? ", " : " ", res->features[sets[(k - 1) * K + i]]);
         printf("%s\n", opt[k - 1] ? "" : "  (search stopped early: not proven optimal)");
