@@ -1,6 +1,7 @@
 /* spex: the command-line tool. Dispatches to the subcommands. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -33,6 +34,10 @@ int main(int argc, char **argv) {
     /* A value-function program that dies must surface as an error from the
      * write, not kill spex with SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
+    /* Spinning OpenMP workers steal the core a model subprocess or another
+     * job needs; waiting passively costs little at spex's batch sizes. An
+     * explicit setting in the environment wins. */
+    setenv("OMP_WAIT_POLICY", "passive", 0);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
