@@ -534,12 +534,22 @@ int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spex
     if (!rc)
         rc = spex_proxy_surrogate(ctx, ms, y, n, po, spex_ctx_threads(ctx), opts->seed, fourier,
                                   &info);
+    if (!rc) {
+        /* the shared refit drops terms below the noise level, so the reported
+         * support is the proxy's signal, not every small tree term */
+        spex_coefs *pruned = NULL;
+        rc = spex_refit_fourier(ctx, q, *fourier, &pruned);
+        spex_coefs_free(*fourier);
+        *fourier = pruned;
+    }
     if (!rc && details)
         snprintf(details, details_size,
                  "proxy: depth %d, lr %g, %d rounds (grid cv r2 %.4f); %lld tree terms; kept "
-                 "%lld (%.4f of the energy), ridge alpha %.3g, cv r2 %.4f; xgboost %.2f s",
+                 "%lld (%.4f of the energy), ridge alpha %.3g, cv r2 %.4f; %lld above the noise "
+                 "level after the final refit; xgboost %.2f s",
                  info.max_depth, info.lr, info.rounds, info.grid_cv_r2, (long long)info.tree_terms,
-                 (long long)info.kept, info.energy, info.alpha, info.refit_cv_r2, info.seconds_xgb);
+                 (long long)info.kept, info.energy, info.alpha, info.refit_cv_r2,
+                 (long long)(*fourier ? spex_coefs_count(*fourier) : 0), info.seconds_xgb);
     spex_masks_free(ms);
     spex_free(ctx, y);
     return rc;
