@@ -13,6 +13,7 @@
  * Gaussian noise with variance Σ F² / 10^(snr/10). --b B sets the budget to
  * 3 · (P+1) · 2^B, the cost of three groups of 2^B bins at order T.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,8 @@ static spex_game *planted(spex_ctx *ctx, int64_t n, int s, int dmax, double snr_
 }
 
 int main(int argc, char **argv) {
+    /* as the CLI does: single-threaded BLAS unless the environment says */
+    if (!getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
     spex_ctx *ctx = spex_ctx_new();
     const char *game_path = arg_str(argc, argv, "--game");
     int64_t n = (int64_t)arg_num(argc, argv, "--n", 1000);

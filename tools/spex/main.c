@@ -1,4 +1,5 @@
 /* spex: the command-line tool. Dispatches to the subcommands. */
+#include <cblas.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,10 @@ int main(int argc, char **argv) {
      * job needs; waiting passively costs little at spex's batch sizes. An
      * explicit setting in the environment wins. */
     setenv("OMP_WAIT_POLICY", "passive", 0);
+    /* spex's BLAS calls are small (refits of a few hundred columns): BLAS
+     * threads spin for nothing and, on a busy machine, cost 10-20x. The
+     * environment variable, read when the library loads, still wins. */
+    if (!getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
