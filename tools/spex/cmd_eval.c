@@ -5,9 +5,8 @@
 
 #include "cli.h"
 #include "spex/backend.h"
-#include "spex/masks.h"
+#include "spex/explain.h"
 #include "spex/report.h"
-#include "spex/rng.h"
 
 static cli_opt eval_opts[] = {
     {"result", "FILE", "a result file written by 'spex explain --out'", NULL},
@@ -44,7 +43,6 @@ int cmd_eval(int argc, char **argv) {
     spex_ctx *ctx = spex_ctx_new();
     spex_result *res = NULL;
     spex_game *game = NULL;
-    uint64_t *row = NULL;
     int rc = CLI_OK, src = spex_result_read_json(ctx, rpath, &res);
     if (!src) src = spex_game_load(ctx, gpath, &game);
     if (src) {
@@ -59,47 +57,17 @@ int cmd_eval(int argc, char **argv) {
         rc = CLI_INPUT;
         goto done;
     }
-    if (all) {
-        if (n > 20) {
-            fprintf(stderr, "spex eval: --masks all needs n <= 20 (n = %lld)\n", (long long)n);
-            rc = CLI_USAGE;
-            goto done;
-        }
-        n_masks = (int64_t)1 << n;
-    }
-    size_t words = spex_bits_words(n);
-    row = calloc(words, sizeof *row);
-    double *y = malloc((size_t)n_masks * sizeof *y), *yhat = malloc((size_t)n_masks * sizeof *yhat);
-    if (!row || !y || !yhat) {
-        free(y);
-        free(yhat);
-        fprintf(stderr, "spex eval: out of memory\n");
-        rc = CLI_INPUT;
+    double r2;
+    src = spex_faithfulness_game(ctx, game, res->fourier, all ? 0 : n_masks, (uint64_t)seed, &r2);
+    if (src) {
+        fprintf(stderr, "spex eval: %s\n", spex_errmsg(ctx));
+        rc = src == SPEX_E_RANGE ? CLI_USAGE : cli_exit_code(src);
         goto done;
     }
-    spex_rng rng;
-    spex_rng_seed(&rng, (uint64_t)seed);
-    double mean = 0;
-    for (int64_t i = 0; i < n_masks; i++) {
-        if (all) row[0] = (uint64_t)i;
-        else spex_rng_bits(&rng, row, words, n);
-        y[i] = spex_game_value(game, row);
-        yhat[i] = spex_coefs_eval_fourier(res->fourier, row);
-        mean += y[i];
-    }
-    mean /= (double)n_masks;
-    double ss_res = 0, ss_tot = 0;
-    for (int64_t i = 0; i < n_masks; i++) {
-        ss_res += (y[i] - yhat[i]) * (y[i] - yhat[i]);
-        ss_tot += (y[i] - mean) * (y[i] - mean);
-    }
-    double r2 = ss_tot > 0 ? 1.0 - ss_res / ss_tot : (ss_res == 0 ? 1.0 : 0.0);
+    if (all) n_masks = (int64_t)1 << n;
     printf("r2 %.6f on %s%lld masks (seed %lld)\n", r2, all ? "all " : "", (long long)n_masks,
            (long long)seed);
-    free(y);
-    free(yhat);
 done:
-    free(row);
     spex_game_free(game);
     spex_result_free(res);
     spex_ctx_free(ctx);
