@@ -1,11 +1,11 @@
-/* spex explain: load a target (game file or external program), run a method,
- * print the report and write the result file (DESIGN.md §4.3, §4.4). */
-#include <jansson.h>
+/* spex explain: open a target (target.h: game file, external program, or a
+ * lens's own), run a method, print the report and write the result file
+ * (DESIGN.md §4.3, §4.4). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "spex/backend.h"
+#include "target.h"
 #include "spex/explain.h"
 #include "spex/report.h"
 #include "spex/store.h"
@@ -18,6 +18,7 @@ static cli_opt explain_opts[] = {
     {"exec-workers", "K", "run K copies of the --exec program in parallel (default 1)", NULL},
     {"timeout", "SEC", "give up when one batch takes longer than SEC seconds (default: none)",
      NULL},
+    /* lens options: one block per lens, above this comment */
     {"method", "M", "exact: all 2^n masks, n <= 20 (default)\n"
                     "spex: sparse Fourier transform, BCH-coded sampling\n"
                     "proxyspex: boosted-tree proxy (XGBoost, 5-fold CV grid) on uniform\n"
@@ -51,70 +52,52 @@ static cli_opt explain_opts[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-/* Optional "features": [names] in a game file (other keys are ignored by the
- * game loader, DESIGN.md §4.1). Missing or malformed: keep x0.. names. */
-static void game_feature_names(spex_ctx *ctx, const char *path, spex_result *res) {
-    json_t *root = json_load_file(path, 0, NULL);
-    json_t *names = json_object_get(root, "features");
-    if (json_is_array(names) && (int64_t)json_array_size(names) == res->n) {
-        for (int64_t j = 0; j < res->n; j++) {
-            const char *s = json_string_value(json_array_get(names, (size_t)j));
-            char *d = s ? spex_strdup(ctx, s) : NULL;
-            if (!d) continue;
-            spex_free(ctx, res->features[j]);
-            res->features[j] = d;
-        }
-    }
-    json_decref(root);
-}
-
 /* Opens the query cache (--cache or the default) and binds it to the
- * target's fingerprint: a game file's SHA-256 (and the noise seed when it is
- * noisy), or an external program's command line and n (spex cannot see
- * inside it: after changing its model, use --no-cache or another --cache). */
-static int open_cache(spex_ctx *ctx, const cli_opt *o, const spex_game *game, const char *game_path,
-                      const char *exec_cmd, const spex_explain_opts *eo, spex_store **store,
+ * target's fingerprint. */
+static int open_cache(spex_ctx *ctx, const cli_opt *o, const cli_target *t, spex_store **store,
                       spex_query_store *qs) {
-    char def[4096], hex[65];
+    char def[4096];
     const char *path = cli_get(o, "cache");
     if (!path && cli_default_cache_path(def, sizeof def))
         return spex_seterr(ctx, SPEX_E_IO, "no cache location: neither XDG_CACHE_HOME nor HOME "
                                            "is set (give --cache FILE or --no-cache)");
     if (!path) path = def;
+    if (!t->fingerprint) return spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
     spex_store_opts so = spex_store_opts_default();
     int rc = spex_store_open(ctx, path, &so, store);
     if (rc) return rc;
-    char *fp = NULL;
-    const char *label;
-    int64_t n;
-    if (game) {
-        rc = spex_sha256_file(ctx, game_path, hex);
-        size_t cap = 160;
-        fp = rc ? NULL : malloc(cap);
-        if (fp && spex_game_noise_sd(game) > 0)
-            snprintf(fp, cap, "game/1 sha256=%s noise_seed=%llu", hex,
-                     (unsigned long long)eo->seed);
-        else if (fp)
-            snprintf(fp, cap, "game/1 sha256=%s", hex);
-        label = game_path;
-        n = spex_game_n(game);
-    } else {
-        int64_t n_exec = 0;
-        cli_int("n", cli_get(o, "n"), 1, SPEX_MAX_FEATURES, &n_exec);
-        size_t cap = strlen(exec_cmd) + 64;
-        fp = malloc(cap);
-        if (fp) snprintf(fp, cap, "exec/1 n=%lld cmd=%s", (long long)n_exec, exec_cmd);
-        label = exec_cmd;
-        n = n_exec;
-    }
-    if (!rc && !fp) rc = spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
-    if (!rc) rc = spex_store_bind(*store, fp, label, n, qs);
-    free(fp);
+    rc = spex_store_bind(*store, t->fingerprint, t->label ? t->label : "?", t->n, qs);
     if (rc) {
         spex_store_close(*store);
         *store = NULL;
     }
     return rc;
+}
+
+/* Opens the one target the options name. */
+static int target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
+                       cli_target *t) {
+    static int (*const openers[])(spex_ctx *, const cli_opt *, const spex_explain_opts *,
+                                  cli_target *) = {
+        cli_target_open_game, cli_target_open_exec,
+        /* lens openers: one entry each, above this comment */
+    };
+    static const char *const mains[] = {"game", "exec",
+                                        /* lens main options, same order, above this comment */};
+    int given = 0;
+    for (size_t i = 0; i < sizeof mains / sizeof *mains; i++) given += cli_get(o, mains[i]) != NULL;
+    if (given != 1) {
+        fprintf(stderr, "spex explain: give exactly one target:");
+        for (size_t i = 0; i < sizeof mains / sizeof *mains; i++)
+            fprintf(stderr, "%s --%s", i ? "," : "", mains[i]);
+        fprintf(stderr, " (see 'spex explain --help')\n");
+        return CLI_USAGE;
+    }
+    for (size_t i = 0; i < sizeof openers / sizeof *openers; i++) {
+        int rc = openers[i](ctx, o, eo, t);
+        if (rc != 1) return rc;
+    }
+    return CLI_USAGE; /* unreachable: one main option was given */
 }
 
 static int fail(spex_ctx *ctx, int rc) {
@@ -127,22 +110,14 @@ int cmd_explain(int argc, char **argv) {
     for (cli_opt *p = o; p->name; p++) p->value = NULL;
     if (cli_parse("explain", o, argc, argv, 2)) return CLI_USAGE;
     if (cli_get(o, "help")) {
-        cli_help(stdout, "spex explain (--game FILE | --exec CMD --n N) [OPTIONS]",
+        cli_help(stdout, "spex explain TARGET [OPTIONS]   (TARGET: --game FILE | --exec CMD --n N)",
                  "Runs ablations on the target and reports the interactions that drive it.", o);
         return CLI_OK;
-    }
-    const char *game_path = cli_get(o, "game"), *exec_cmd = cli_get(o, "exec");
-    if (!!game_path + !!exec_cmd != 1) {
-        fprintf(stderr, "spex explain: give exactly one target: --game FILE or --exec CMD --n N "
-                        "(see 'spex explain --help')\n");
-        return CLI_USAGE;
     }
     spex_ctx *ctx = spex_ctx_new();
     if (!ctx) return CLI_INPUT;
     spex_explain_opts eo = spex_explain_opts_default();
-    spex_exec_opts xo = spex_exec_opts_default();
-    int64_t top = 20, n_exec = 0, v;
-    double d;
+    int64_t top = 20, v;
     int rc = CLI_OK, src;
     const char *s, *format = cli_get(o, "format") ? cli_get(o, "format") : "table";
     if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv")) {
@@ -178,23 +153,6 @@ int cmd_explain(int argc, char **argv) {
     if (!rc && (s = cli_get(o, "batch-size")) &&
         !(rc = cli_int("batch-size", s, 1, 1 << 24, &v)))
         eo.batch_size = v;
-    if (!rc && (s = cli_get(o, "exec-workers")) &&
-        !(rc = cli_int("exec-workers", s, 1, 256, &v)))
-        xo.n_workers = (int)v;
-    if (!rc && (s = cli_get(o, "timeout")) && !(rc = cli_double("timeout", s, 0.001, 1e9, &d)))
-        xo.timeout_s = d;
-    if (!rc && exec_cmd) {
-        if (!(s = cli_get(o, "n"))) {
-            fprintf(stderr, "spex explain: --exec needs --n N, the number of features\n");
-            rc = CLI_USAGE;
-        } else {
-            rc = cli_int("n", s, 1, SPEX_MAX_FEATURES, &n_exec);
-        }
-    }
-    if (!rc && game_path && cli_get(o, "n")) {
-        fprintf(stderr, "spex explain: --n is for --exec; a game file gives its own n\n");
-        rc = CLI_USAGE;
-    }
     int cache_stop = 0;
     if (!rc && (s = cli_get(o, "cache-fail"))) {
         if (!strcmp(s, "stop")) cache_stop = 1;
@@ -213,26 +171,18 @@ int cmd_explain(int argc, char **argv) {
         return rc;
     }
 
-    spex_game *game = NULL;
+    cli_target t;
+    memset(&t, 0, sizeof t);
     spex_store *store = NULL;
     spex_query_store qs;
-    spex_valuefn vf = {0};
     spex_result *res = NULL;
     cli_progress prog;
     cli_progress_init(&prog, cli_get(o, "quiet") != NULL);
     spex_ctx_set_progress(ctx, cli_progress_cb, &prog);
-    if (game_path) {
-        src = spex_game_load(ctx, game_path, &game);
-        if (!src) src = spex_game_valuefn(game, 1, eo.seed, &vf);
-    } else {
-        src = spex_exec_open(ctx, exec_cmd, n_exec, &xo, &vf);
-    }
-    if (src) {
-        rc = fail(ctx, src);
-        goto done;
-    }
+    rc = target_open(ctx, o, &eo, &t);
+    if (rc) goto done;
     if (!cli_get(o, "no-cache")) {
-        src = open_cache(ctx, o, game, game_path, exec_cmd, &eo, &store, &qs);
+        src = open_cache(ctx, o, &t, &store, &qs);
         if (src && cache_stop) {
             rc = fail(ctx, src);
             goto done;
@@ -242,7 +192,7 @@ int cmd_explain(int argc, char **argv) {
         else eo.store = &qs;
         eo.store_policy = cache_stop ? SPEX_STORE_STOP : SPEX_STORE_CONTINUE;
     }
-    src = spex_explain(ctx, &vf, &eo, &res);
+    src = spex_explain(ctx, &t.vf, &eo, &res);
     const char *why;
     if (store && !cache_stop && spex_store_failure(store, &why))
         fprintf(stderr, "spex explain: warning: %s; the rest of this run was not cached\n", why);
@@ -251,7 +201,12 @@ int cmd_explain(int argc, char **argv) {
         rc = fail(ctx, src);
         goto done;
     }
-    if (game_path) game_feature_names(ctx, game_path, res);
+    for (int64_t j = 0; t.names && j < res->n; j++) {
+        char *d = t.names[j] ? spex_strdup(ctx, t.names[j]) : NULL;
+        if (!d) continue;
+        spex_free(ctx, res->features[j]);
+        res->features[j] = d;
+    }
     const char *out_path = cli_get(o, "out");
     if (out_path) {
         FILE *f = fopen(out_path, "w");
@@ -270,11 +225,11 @@ int cmd_explain(int argc, char **argv) {
     if (!strcmp(format, "json")) src = spex_result_write_json(ctx, res, stdout);
     else if (!strcmp(format, "csv")) src = spex_result_write_csv(ctx, res, top, stdout);
     else src = spex_result_write_table(ctx, res, top, stdout);
+    if (!src && t.report && !strcmp(format, "table")) src = t.report(t.state, ctx, res, stdout);
     if (src) rc = fail(ctx, src);
 done:
     spex_result_free(res);
-    spex_valuefn_release(&vf);
-    spex_game_free(game);
+    cli_target_close(&t);
     spex_store_close(store);
     spex_ctx_free(ctx);
     return rc;

@@ -1,0 +1,37 @@
+/* Targets of `spex explain`: what is explained (a lens) turned into a value
+ * function, its feature names and its cache fingerprint. Each lens lives in
+ * its own file (target_basic.c: --game and --exec; target_<lens>.c for the
+ * others) and plugs in through one cli_target_open_* function listed in
+ * target_open() of cmd_explain.c. */
+#ifndef SPEX_CLI_TARGET_H
+#define SPEX_CLI_TARGET_H
+
+#include "cli.h"
+#include "spex/explain.h"
+#include "spex/value.h"
+
+typedef struct cli_target {
+    spex_valuefn vf;     /* the value function (released by cli_target_close) */
+    int64_t n;           /* features */
+    char **names;        /* n feature names (malloc'ed) or NULL for x0.. */
+    char *fingerprint;   /* cache key: every setting that changes the value (malloc'ed) */
+    char *label;         /* short description for `spex cache list` (malloc'ed) */
+    void *state;         /* lens state, freed by free_state after vf is released */
+    void (*free_state)(void *state);
+    /* optional: a lens's own report after the table (e.g. the prompt shaded
+     * by feature); NULL for none */
+    int (*report)(void *state, spex_ctx *ctx, const spex_result *res, FILE *f);
+} cli_target;
+
+/* Each returns CLI_OK with *t filled, 1 ("not mine") when its main option is
+ * absent, or an exit status after printing the problem. `eo` carries the seed
+ * and the other run settings a lens may need. */
+int cli_target_open_game(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
+                         cli_target *t);
+int cli_target_open_exec(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
+                         cli_target *t);
+void cli_target_close(cli_target *t);
+/* A malloc'ed printf-formatted string, NULL when out of memory. */
+char *cli_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
