@@ -18,6 +18,45 @@ static cli_opt explain_opts[] = {
     {"exec-workers", "K", "run K copies of the --exec program in parallel (default 1)", NULL},
     {"timeout", "SEC", "give up when one batch takes longer than SEC seconds (default: none)",
      NULL},
+    {"llm", "FILE", "explain a GGUF language model's answer by the units of a prompt\n"
+                    "(spex/prompt.h); needs --prompt or --prompt-file", NULL},
+    {"prompt", "TEXT", "--llm: the prompt whose units are the features", NULL},
+    {"prompt-file", "FILE", "--llm: read the prompt from FILE", NULL},
+    {"unit", "U", "--llm: word (default) | sentence | token | segment", NULL},
+    {"segments-sep", "MARK", "--unit segment: split the prompt on MARK (default: one segment\n"
+                             "per line)", NULL},
+    {"mask", "M", "--llm: remove (default: a removed unit is deleted with its space)\n"
+                  "| replace:TEXT (a removed unit becomes TEXT)", NULL},
+    {"prefix", "TEXT", "--llm: fixed text before the prompt, never ablated (joined by a space)",
+     NULL},
+    {"suffix", "TEXT", "--llm: fixed text after the prompt, never ablated (joined by a space)",
+     NULL},
+    {"target", "TEXT", "--llm: value = log p(TEXT | masked prompt) (default: the model's\n"
+                       "greedy answer to the full prompt, up to 8 tokens, cut at a line\n"
+                       "break or end of text)", NULL},
+    {"contrast", "TEXT", "--llm: value = log p(target) - log p(TEXT)", NULL},
+    {"data", "TRAIN.csv", "explain a prediction by the training examples: features are the\n"
+                          "rows of TRAIN.csv (header row, numeric columns, a label column);\n"
+                          "a mask keeps a subset, the learner is re-trained on it from scratch\n"
+                          "and the value is its output on the explained row; needs --label, --row",
+     NULL},
+    {"label", "COLUMN", "--data: the class column (numbers or text)", NULL},
+    {"test", "TEST.csv", "--data: the file of the explained row (same columns); without it\n"
+                         "row --row of TRAIN.csv is explained and held out of training", NULL},
+    {"row", "K", "--data: the explained row, 0 = the first data row", NULL},
+    {"learner", "L", "--data: logistic (L2-regularised logistic/softmax regression, L-BFGS;\n"
+                     "default) | xgboost (binary:logistic / multi:softprob, 1 thread, seed 0)",
+     NULL},
+    {"value", "V", "--data: margin (default: true class's score minus the best other;\n"
+                   "log-odds for 2 classes) | prob (its softmax probability) | logloss", NULL},
+    {"groups", "G", "--data: features are G contiguous blocks of rows (block g = rows\n"
+                    "[g*N/G, (g+1)*N/G)) instead of single rows", NULL},
+    {"group-by", "COLUMN", "--data: features are the groups of rows sharing a value of COLUMN\n"
+                           "(the column is not a model input)", NULL},
+    {"l2", "L", "--data logistic: L2 penalty on all weights and intercepts (default 1)", NULL},
+    {"rounds", "R", "--data xgboost: boosting rounds (default 50)", NULL},
+    {"depth", "D", "--data xgboost: max tree depth (default 3)", NULL},
+    {"eta", "E", "--data xgboost: learning rate (default 0.3)", NULL},
     /* lens options: one block per lens, above this comment */
     {"method", "M", "exact: all 2^n masks, n <= 20 (default)\n"
                     "spex: sparse Fourier transform, BCH-coded sampling\n"
@@ -38,6 +77,8 @@ static cli_opt explain_opts[] = {
     {"threads", "T", "worker threads for the solver (default 1)", NULL},
     {"batch-size", "B", "masks per value-function call (default 256)", NULL},
     {"decoder", "D", "SPEX singleton decoder: soft (default) | hard", NULL},
+    {"validate", "K", "re-query the target for the top K interactions (each ablated with\n"
+                      "all its subsets) and print predicted vs measured value changes", NULL},
     {"out", "FILE", "write the result file (JSON, DESIGN.md §4.3) to FILE", NULL},
     {"format", "F", "what to print on stdout: table (default) | json | csv", NULL},
     {"quiet", NULL, "no progress display", NULL},
@@ -80,9 +121,13 @@ static int target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts 
     static int (*const openers[])(spex_ctx *, const cli_opt *, const spex_explain_opts *,
                                   cli_target *) = {
         cli_target_open_game, cli_target_open_exec,
+        cli_target_open_llm,
+        cli_target_open_data,
         /* lens openers: one entry each, above this comment */
     };
     static const char *const mains[] = {"game", "exec",
+                                        "llm",
+                                        "data",
                                         /* lens main options, same order, above this comment */};
     int given = 0;
     for (size_t i = 0; i < sizeof mains / sizeof *mains; i++) given += cli_get(o, mains[i]) != NULL;
@@ -110,7 +155,8 @@ int cmd_explain(int argc, char **argv) {
     for (cli_opt *p = o; p->name; p++) p->value = NULL;
     if (cli_parse("explain", o, argc, argv, 2)) return CLI_USAGE;
     if (cli_get(o, "help")) {
-        cli_help(stdout, "spex explain TARGET [OPTIONS]   (TARGET: --game FILE | --exec CMD --n N)",
+        cli_help(stdout, "spex explain TARGET [OPTIONS]   (TARGET: --game FILE | --exec CMD --n N |\n"
+                 "                                 --llm M.gguf --prompt TEXT)",
                  "Runs ablations on the target and reports the interactions that drive it.", o);
         return CLI_OK;
     }
@@ -146,6 +192,9 @@ int cmd_explain(int argc, char **argv) {
     if (!rc && (s = cli_get(o, "max-order")) && !(rc = cli_int("max-order", s, 1, 64, &v)))
         eo.max_order = (int)v;
     if (!rc && (s = cli_get(o, "top")) && !(rc = cli_int("top", s, 0, INT64_MAX, &v))) top = v;
+    int64_t validate = 0;
+    if (!rc && (s = cli_get(o, "validate")) && !(rc = cli_int("validate", s, 1, 1000, &v)))
+        validate = v;
     if (!rc && (s = cli_get(o, "seed")) && !(rc = cli_int("seed", s, 0, INT64_MAX, &v)))
         eo.seed = (uint64_t)v;
     if (!rc && (s = cli_get(o, "threads")) && !(rc = cli_int("threads", s, 1, 1024, &v)))
@@ -226,6 +275,9 @@ int cmd_explain(int argc, char **argv) {
     else if (!strcmp(format, "csv")) src = spex_result_write_csv(ctx, res, top, stdout);
     else src = spex_result_write_table(ctx, res, top, stdout);
     if (!src && t.report && !strcmp(format, "table")) src = t.report(t.state, ctx, res, stdout);
+    /* the table report goes on stdout; with json/csv stdout stays machine-readable */
+    if (!src && validate)
+        src = cli_validate(ctx, &t, res, validate, strcmp(format, "table") ? stderr : stdout);
     if (src) rc = fail(ctx, src);
 done:
     spex_result_free(res);

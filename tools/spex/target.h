@@ -30,7 +30,16 @@ int cli_target_open_game(spex_ctx *ctx, const cli_opt *o, const spex_explain_opt
                          cli_target *t);
 int cli_target_open_exec(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
                          cli_target *t);
+/* target_llm.c: --llm M.gguf with --prompt/--prompt-file (spex/prompt.h) */
+int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
+                        cli_target *t);
+/* target_data.c: --data TRAIN.csv, the data-attribution lens (spex/data.h) */
+int cli_target_open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
+                         cli_target *t);
 void cli_target_close(cli_target *t);
+/* validate.c: --validate K, re-queries the top k interactions of res through
+ * t's value function and prints predicted vs measured to f. */
+int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k, FILE *f);
 /* A malloc'ed printf-formatted string, NULL when out of memory. */
 char *cli_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

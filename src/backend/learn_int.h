@@ -1,0 +1,17 @@
+/* Internals of the data-attribution learners (spex/data.h), shared by
+ * learn_logistic.c, learn_xgboost.c and data_attr.c. */
+#ifndef SPEX_LEARN_INT_H
+#define SPEX_LEARN_INT_H
+
+#include "spex/data.h"
+
+/* Both: train on rows[0..n_rows) of ds (n_rows >= 1) and write ds->n_classes
+ * class scores for x; see spex_learn_fit_predict. */
+int spex_logistic_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
+                              int64_t n_rows, const double *mu, const double *sd,
+                              const spex_learn_opts *o, const double *x, double *scores);
+int spex_xgb_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
+                         int64_t n_rows, const spex_learn_opts *o, const double *x,
+                         double *scores);
+
+#endif

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# End-to-end tests of `spex explain --llm` (the prompt lens) on
+# synth-interact-llama: exact Fourier values against every mask of
+# ../shared/models/truth/sentiment_1 (the F32 engine agrees with the float64
+# reference to ~3e-6 nats; tolerance 1e-3), the designed (not, good) pair among
+# the top three pairwise FSII values, the terminal report, --validate (also on
+# a game), other methods, and bad inputs with exit statuses 1/2.
+# Usage: test_llm_explain.sh PATH/TO/spex   (run from the project root)
+set -u
+spex=$1
+M=../shared/models
+MODEL=$M/synth-interact-llama-F32.gguf
+TRUTH=$M/truth/sentiment_1.values.json
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export XDG_CACHE_HOME="$tmp/xdg-cache" # never the real home directory
+pass=0
+failn=0
+ok() { pass=$((pass + 1)); }
+bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
+
+expect() {
+    local want=$1 pat=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        bad "'$*' exited $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
+    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" "$tmp/err"; then
+        bad "'$*' stderr does not match /$pat/: $(head -c 300 "$tmp/err")"
+    else
+        ok
+    fi
+}
+
+S1=(--llm "$MODEL" --prompt "the food was not very good ." --prefix Review: --suffix Sentiment:
+    --target " negative" --contrast " positive" --quiet)
+
+# exact Fourier transform of the truth values (all 2^n masks) vs spex's
+expect 0 '' "$spex" explain "${S1[@]}" --method exact --format json --no-cache
+python3 - "$tmp/out" "$TRUTH" <<'PY' && ok || bad "exact fourier vs truth"
+import json, sys
+r = json.load(open(sys.argv[1])); t = json.load(open(sys.argv[2]))
+n = t["n"]; vals = t["values"]
+assert r["n"] == n and r["features"] == [f.split(":", 1)[1] for f in t["features"]], r["features"]
+# F(k) = 2^-n sum_m f(m) (-1)^{<m,k>}, bit i of m = word i kept
+F = {}
+for k in range(1 << n):
+    F[k] = sum(v * (-1) ** bin(m & k).count("1") for m, v in enumerate(vals)) / (1 << n)
+got = {sum(1 << i for i in e["s"]): e["v"] for e in r["fourier"]}
+worst = max(abs(got.get(k, 0.0) - F[k]) for k in F)
+print("largest |F_spex - F_truth| = %.3g (tolerance 1e-3)" % worst)
+assert worst < 1e-3
+PY
+
+# the designed negator x adjective pair among the top three pairwise FSII values
+expect 0 '' "$spex" explain "${S1[@]}" --method exact --index fsii --max-order 2 --format json
+python3 - "$tmp/out" <<'PY' && ok || bad "fsii top-3 pairs: $(head -c 400 "$tmp/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+pairs = sorted((e for e in r["interactions"] if len(e["s"]) == 2), key=lambda e: -abs(e["v"]))
+assert [3, 5] in [e["s"] for e in pairs[:3]], pairs[:3]
+PY
+
+# the terminal report (the cache from the run above answers every mask) and --validate
+expect 0 '' "$spex" explain "${S1[@]}" --method exact --index fsii --max-order 2 --validate 3
+grep -q '(128 from the cache, 0 new)' "$tmp/out" && ok || bad "cache not used: $(head -2 "$tmp/out")"
+grep -Fq 'Review: the[' "$tmp/out" && grep -Fq 'not[' "$tmp/out" && grep -Fq ' Sentiment:' "$tmp/out" &&
+    ok || bad "marked prompt: $(cat "$tmp/out")"
+grep -Eq '^  not × good: \+[0-9]' "$tmp/out" && ok || bad "interactions in words: $(cat "$tmp/out")"
+grep -q '^validation: top 3 interactions re-queried (8 masks)' "$tmp/out" && ok ||
+    bad "validate header: $(cat "$tmp/out")"
+# exact surrogate = the model on every mask: predicted and measured agree
+awk '/^largest \|predicted - measured\|/ { exit !($4 + 0 < 1e-6) }' "$tmp/out" && ok ||
+    bad "validate error: $(grep largest "$tmp/out")"
+grep -Eq '^ +1 .* not × good$' "$tmp/out" && ok || bad "validate rows: $(cat "$tmp/out")"
+# json stays machine-readable with --validate: the table goes to stderr
+expect 0 'validation: top 2' "$spex" explain "${S1[@]}" --index fsii --format json --validate 2
+python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$tmp/out" && ok || bad "json + validate"
+# --validate on a game (any target): measured = predicted for the exact method
+expect 0 '' "$spex" explain --game examples/movie_review.json --index fsii --validate 2 --no-cache
+awk '/^largest \|predicted - measured\|/ { exit !($4 + 0 < 1e-9) }' "$tmp/out" && ok ||
+    bad "game validate: $(cat "$tmp/out")"
+
+# the default target: the model's greedy answer; other methods and indices run
+expect 0 '' "$spex" explain --llm "$MODEL" --prompt "the food was not very good ." \
+    --prefix Review: --suffix Sentiment: --no-cache --quiet --method kernelshap --budget 300
+grep -Fq 'value: log p(" negative")' "$tmp/out" && ok || bad "greedy target: $(cat "$tmp/out")"
+expect 0 '' "$spex" explain "${S1[@]}" --method lasso --budget 200 --index sv --max-order 2
+expect 0 '' "$spex" explain "${S1[@]}" --method spex --budget 300 --index stii --max-order 2
+printf 'the food was good\nbut the staff were rude .\n' >"$tmp/p.txt"
+expect 0 '' "$spex" explain --llm "$MODEL" --prompt-file "$tmp/p.txt" --unit segment \
+    --prefix Review: --suffix Sentiment: --mask replace:... --no-cache --index bv
+grep -Fq 'but the staff were rude .[' "$tmp/out" && ok || bad "segments: $(cat "$tmp/out")"
+expect 0 '' "$spex" explain --llm "$MODEL" --prompt "the food was not good" --unit token \
+    --prefix Review: --suffix Sentiment: --no-cache --format csv
+[ "$(wc -l <"$tmp/out")" -gt 3 ] && ok || bad "token units csv: $(cat "$tmp/out")"
+
+# help and bad inputs
+expect 0 '' "$spex" explain --help
+for o in llm prompt prompt-file unit segments-sep mask prefix suffix target contrast validate; do
+    grep -q -- "--$o" "$tmp/out" && ok || bad "explain --help lacks --$o"
+done
+expect 2 "cannot open" "$spex" explain --llm "$tmp/none.gguf" --prompt "a b" --no-cache
+expect 1 "prompt is empty" "$spex" explain --llm "$MODEL" --prompt "" --no-cache
+: >"$tmp/empty.txt"
+expect 2 "prompt file .*empty.txt.* is empty" "$spex" explain --llm "$MODEL" --prompt-file "$tmp/empty.txt"
+expect 2 "cannot open the prompt file" "$spex" explain --llm "$MODEL" --prompt-file "$tmp/no.txt"
+expect 1 "no word units" "$spex" explain --llm "$MODEL" --prompt "   " --no-cache
+expect 1 "unknown unit 'paragraph'" "$spex" explain --llm "$MODEL" --prompt "a b" --unit paragraph
+expect 1 "exactly one of --prompt" "$spex" explain --llm "$MODEL"
+expect 1 "exactly one of --prompt" "$spex" explain --llm "$MODEL" --prompt a --prompt-file "$tmp/p.txt"
+expect 1 "needs --target" "$spex" explain --llm "$MODEL" --prompt a --contrast " b"
+expect 1 "unknown --mask 'blank'" "$spex" explain --llm "$MODEL" --prompt a --mask blank
+expect 1 "--segments-sep goes with --unit segment" "$spex" explain --llm "$MODEL" --prompt a --segments-sep "|"
+expect 1 "exactly one target" "$spex" explain --llm "$MODEL" --game examples/movie_review.json --prompt a
+expect 1 "--validate expects" "$spex" explain --game examples/movie_review.json --validate x
+expect 2 "GGUF v1 is not supported" "$spex" explain --llm $M/negative/stories260K-ggufv1.gguf --prompt a
+
+echo "$pass passed, $failn failed"
+[ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]

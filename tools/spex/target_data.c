@@ -1,0 +1,240 @@
+/* The data-attribution target of `spex explain` (--data TRAIN.csv, spex/data.h):
+ * features are training rows (or groups of them), a mask keeps a subset, the
+ * learner is re-trained on it, and the value is the new model's output on one
+ * test row. Feature names "row <i> (label <y>)" or the group's name; the cache
+ * fingerprint is the SHA-256 of the data file(s) and every setting. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "target.h"
+#include "spex/data.h"
+#include "spex/store.h"
+
+typedef struct data_state {
+    spex_dataset *train, *test;
+    int64_t row;      /* the explained row (of test, or of the original training file) */
+    char *test_path;  /* borrowed option value, NULL when the row comes from the training file */
+    spex_data_value value;
+    spex_learner learner;
+} data_state;
+
+static void free_data(void *p) {
+    data_state *s = p;
+    if (!s) return;
+    spex_dataset_free(s->train);
+    spex_dataset_free(s->test);
+    free(s);
+}
+
+static int data_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *f) {
+    (void)ctx;
+    (void)res;
+    data_state *s = state;
+    const spex_dataset *t = s->test;
+    static const char *const vname[] = {"margin of the true class", "probability of the true class",
+                                        "log-loss"};
+    fprintf(f, "\nvalue: the re-trained %s model's %s on %s row %lld (label %s)\n",
+            s->learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic", vname[s->value],
+            s->test_path ? "test" : "held-out training", (long long)s->row,
+            t->class_names[t->y[0]]);
+    return 0;
+}
+
+/* ds without row k (a copy); NULL when out of memory. */
+static spex_dataset *drop_row(const spex_dataset *ds, int64_t k, spex_dataset **one) {
+    spex_dataset *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+    int64_t N = ds->n_rows, d = ds->n_features;
+    size_t dd = (size_t)(d ? d : 1);
+    int ok = a && b;
+    if (ok) {
+        *a = *ds;
+        *b = *ds;
+        a->n_rows = N - 1;
+        b->n_rows = 1;
+        a->x = malloc((size_t)(N > 1 ? N - 1 : 1) * dd * sizeof *a->x);
+        a->y = malloc((size_t)(N > 1 ? N - 1 : 1) * sizeof *a->y);
+        a->group = ds->group ? malloc((size_t)(N > 1 ? N - 1 : 1) * sizeof *a->group) : NULL;
+        b->x = malloc(dd * sizeof *b->x);
+        b->y = malloc(sizeof *b->y);
+        b->group = NULL;
+        b->n_groups = 0;
+        a->class_names = calloc((size_t)ds->n_classes, sizeof(char *));
+        b->class_names = calloc((size_t)ds->n_classes, sizeof(char *));
+        a->feature_names = calloc(dd, sizeof(char *));
+        b->feature_names = calloc(dd, sizeof(char *));
+        a->group_names = ds->n_groups ? calloc((size_t)ds->n_groups, sizeof(char *)) : NULL;
+        b->group_names = NULL;
+        ok = a->x && a->y && (!ds->group || a->group) && b->x && b->y && a->class_names &&
+             b->class_names && a->feature_names && b->feature_names &&
+             (!ds->n_groups || a->group_names);
+    }
+    if (!ok) {
+        if (a) a->n_classes = 0, a->n_features = 0, a->n_groups = 0;
+        if (b) b->n_classes = 0, b->n_features = 0, b->n_groups = 0;
+        spex_dataset_free(a);
+        spex_dataset_free(b);
+        return NULL;
+    }
+    for (int64_t i = 0, r = 0; i < N; i++) {
+        if (i == k) continue;
+        memcpy(a->x + r * d, ds->x + i * d, (size_t)d * sizeof *a->x);
+        a->y[r] = ds->y[i];
+        if (ds->group) a->group[r] = ds->group[i];
+        r++;
+    }
+    memcpy(b->x, ds->x + k * d, (size_t)d * sizeof *b->x);
+    b->y[0] = ds->y[k];
+    for (int c = 0; c < ds->n_classes; c++) {
+        a->class_names[c] = strdup(ds->class_names[c]);
+        b->class_names[c] = strdup(ds->class_names[c]);
+    }
+    for (int64_t j = 0; j < d; j++) {
+        a->feature_names[j] = strdup(ds->feature_names[j]);
+        b->feature_names[j] = strdup(ds->feature_names[j]);
+    }
+    for (int64_t g = 0; g < ds->n_groups; g++) a->group_names[g] = strdup(ds->group_names[g]);
+    *one = b;
+    return a;
+}
+
+int cli_target_open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
+                         cli_target *t) {
+    (void)eo;
+    const char *train_path = cli_get(o, "data"), *s;
+    if (!train_path) return 1;
+    const char *test_path = cli_get(o, "test"), *label = cli_get(o, "label"),
+               *group_by = cli_get(o, "group-by");
+    spex_data_attr_opts ao = spex_data_attr_opts_default();
+    int64_t row = 0, v;
+    double d;
+    if (!label) {
+        fprintf(stderr, "spex explain: --data needs --label COLUMN, the class column\n");
+        return CLI_USAGE;
+    }
+    if (!(s = cli_get(o, "row"))) {
+        fprintf(stderr, "spex explain: --data needs --row K, the explained row (0 = the first "
+                        "data row of --test, or of --data without --test)\n");
+        return CLI_USAGE;
+    }
+    if (cli_int("row", s, 0, INT64_MAX, &row)) return CLI_USAGE;
+    if ((s = cli_get(o, "learner")) && spex_learner_parse(ctx, s, &ao.learn.learner)) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return CLI_USAGE;
+    }
+    if ((s = cli_get(o, "value")) && spex_data_value_parse(ctx, s, &ao.value)) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return CLI_USAGE;
+    }
+    if ((s = cli_get(o, "groups"))) {
+        if (group_by) {
+            fprintf(stderr, "spex explain: --groups and --group-by exclude each other\n");
+            return CLI_USAGE;
+        }
+        if (cli_int("groups", s, 1, SPEX_MAX_FEATURES, &ao.n_groups)) return CLI_USAGE;
+    }
+    if ((s = cli_get(o, "l2"))) {
+        if (cli_double("l2", s, 1e-12, 1e12, &d)) return CLI_USAGE;
+        ao.learn.l2 = d;
+    }
+    if ((s = cli_get(o, "rounds"))) {
+        if (cli_int("rounds", s, 1, 100000, &v)) return CLI_USAGE;
+        ao.learn.rounds = (int)v;
+    }
+    if ((s = cli_get(o, "depth"))) {
+        if (cli_int("depth", s, 1, 30, &v)) return CLI_USAGE;
+        ao.learn.depth = (int)v;
+    }
+    if ((s = cli_get(o, "eta"))) {
+        if (cli_double("eta", s, 1e-6, 1, &d)) return CLI_USAGE;
+        ao.learn.eta = d;
+    }
+    spex_csv_opts co = spex_csv_opts_default();
+    co.label = label;
+    co.group_by = group_by;
+    data_state *st = calloc(1, sizeof *st);
+    if (!st) return CLI_INPUT;
+    t->state = st;
+    t->free_state = free_data;
+    st->value = ao.value;
+    st->learner = ao.learn.learner;
+    st->row = row;
+    st->test_path = (char *)test_path;
+    spex_dataset *full = NULL;
+    int rc = spex_data_read_csv(ctx, train_path, &co, NULL, &full);
+    if (!rc && test_path) {
+        st->train = full;
+        full = NULL;
+        spex_dataset *test = NULL;
+        rc = spex_data_read_csv(ctx, test_path, &co, st->train, &test);
+        if (!rc && row >= test->n_rows)
+            rc = spex_seterr(ctx, SPEX_E_RANGE,
+                             "%s: --row %lld is out of range: the file has %lld data rows "
+                             "(numbered from 0)",
+                             test_path, (long long)row, (long long)test->n_rows);
+        if (!rc) {
+            /* keep only row K of the test set */
+            spex_dataset *one = NULL, *rest = drop_row(test, row, &one);
+            if (!rest) rc = spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
+            spex_dataset_free(rest);
+            spex_dataset_free(st->test);
+            st->test = one;
+        }
+        spex_dataset_free(test);
+    } else if (!rc) {
+        if (row >= full->n_rows)
+            rc = spex_seterr(ctx, SPEX_E_RANGE,
+                             "%s: --row %lld is out of range: the file has %lld data rows "
+                             "(numbered from 0)",
+                             train_path, (long long)row, (long long)full->n_rows);
+        else if (full->n_rows < 2)
+            rc = spex_seterr(ctx, SPEX_E_RANGE,
+                             "%s: one data row: nothing is left to train on once row %lld is "
+                             "held out",
+                             train_path, (long long)row);
+        else if (!(st->train = drop_row(full, row, &st->test)))
+            rc = spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
+    }
+    spex_dataset_free(full);
+    if (!rc) rc = spex_data_attr_open(ctx, st->train, st->test, 0, &ao, &t->vf);
+    char h1[65] = "", h2[65] = "none";
+    if (!rc) rc = spex_sha256_file(ctx, train_path, h1);
+    if (!rc && test_path) rc = spex_sha256_file(ctx, test_path, h2);
+    if (rc) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return cli_exit_code(rc);
+    }
+    const spex_dataset *tr = st->train;
+    t->n = t->vf.n;
+    t->names = calloc((size_t)t->n, sizeof *t->names);
+    for (int64_t j = 0; t->names && j < t->n; j++) {
+        if (ao.n_groups > 0) {
+            int64_t b, e;
+            spex_data_group_range(tr->n_rows, ao.n_groups, j, &b, &e);
+            /* row numbers of the training file (the held-out row skipped) */
+            int64_t fb = !test_path && b >= row ? b + 1 : b;
+            int64_t fe = !test_path && e - 1 >= row ? e : e - 1;
+            t->names[j] = cli_strf("rows %lld-%lld", (long long)fb, (long long)fe);
+        } else if (tr->group) {
+            t->names[j] = cli_strf("%s=%s", group_by, tr->group_names[j]);
+        } else {
+            int64_t fr = !test_path && j >= row ? j + 1 : j;
+            t->names[j] = cli_strf("row %lld (label %s)", (long long)fr,
+                                   tr->class_names[tr->y[j]]);
+        }
+    }
+    t->fingerprint = cli_strf("data/1 train=%s test=%s label=%s group_by=%s groups=%lld "
+                              "row=%lld learner=%s value=%s l2=%.17g max_iter=%d rounds=%d "
+                              "depth=%d eta=%.17g lambda=%.17g seed=%llu standardize=%d",
+                              h1, h2, label, group_by ? group_by : "-", (long long)ao.n_groups,
+                              (long long)row,
+                              ao.learn.learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic",
+                              ao.value == SPEX_DATA_MARGIN ? "margin"
+                              : ao.value == SPEX_DATA_PROB ? "prob"
+                                                           : "logloss",
+                              ao.learn.l2, ao.learn.max_iter, ao.learn.rounds, ao.learn.depth,
+                              ao.learn.eta, ao.learn.xgb_lambda,
+                              (unsigned long long)ao.learn.seed, ao.standardize);
+    t->label = cli_strf("%s row %lld", test_path ? test_path : train_path, (long long)row);
+    t->report = data_report;
+    return CLI_OK;
+}

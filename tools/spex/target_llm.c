@@ -1,0 +1,235 @@
+/* The feature-attribution lens of `spex explain`: --llm M.gguf with a prompt
+ * whose words, sentences, tokens or given segments are the features
+ * (spex/prompt.h), and its terminal report: the prompt with each unit marked
+ * by its first-order value, then the top interactions in words. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "target.h"
+#include "spex/prompt.h"
+#include "spex/store.h"
+
+typedef struct llm_state {
+    spex_llm *m;
+    spex_prompt *p;
+} llm_state;
+
+static void free_llm_state(void *s) {
+    llm_state *st = s;
+    if (!st) return;
+    spex_prompt_free(st->p);
+    spex_llm_free(st->m);
+    free(st);
+}
+
+#define PROMPT_FILE_MAX ((long)1 << 20)
+
+/* Reads a prompt file (at most 1 MiB) into a malloc'ed string. */
+static int read_prompt_file(const char *path, char **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "spex explain: cannot open the prompt file '%s'\n", path);
+        return CLI_INPUT;
+    }
+    char *buf = malloc((size_t)PROMPT_FILE_MAX + 1);
+    size_t len = buf ? fread(buf, 1, (size_t)PROMPT_FILE_MAX + 1, f) : 0;
+    int err = ferror(f);
+    fclose(f);
+    if (!buf || err || len > (size_t)PROMPT_FILE_MAX) {
+        fprintf(stderr, "spex explain: cannot read the prompt file '%s'%s\n", path,
+                buf && !err ? " (larger than 1 MiB)" : "");
+        free(buf);
+        return CLI_INPUT;
+    }
+    buf[len] = 0;
+    if (strlen(buf) != len) {
+        fprintf(stderr, "spex explain: the prompt file '%s' holds a NUL byte at offset %zu\n",
+                path, strlen(buf));
+        free(buf);
+        return CLI_INPUT;
+    }
+    *out = buf;
+    return CLI_OK;
+}
+
+/* Appends " key=<len>:<text>" (length-prefixed: any text is unambiguous). */
+static char *fp_add(char *fp, const char *key, const char *text) {
+    if (!fp) return NULL;
+    char *d = text ? cli_strf("%s %s=%zu:%s", fp, key, strlen(text), text)
+                   : cli_strf("%s %s=-", fp, key);
+    free(fp);
+    return d;
+}
+
+/* Prints one line of text with control characters shown as \n, \t. */
+static void put_escaped(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\n') fputs("\\n", f);
+        else if (*s == '\t') fputs("\\t", f);
+        else if ((unsigned char)*s < 0x20) fprintf(f, "\\x%02x", (unsigned char)*s);
+        else fputc(*s, f);
+    }
+}
+
+/* The report hook (target.h): the prompt with each unit marked by its
+ * first-order value of the result's index, then the top interactions. */
+static int llm_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *f) {
+    llm_state *st = state;
+    spex_prompt *p = st->p;
+    int64_t n = spex_prompt_n_units(p);
+    double *first = spex_calloc(ctx, (size_t)n, sizeof *first);
+    if (!first) return SPEX_E_NOMEM;
+    double vmax = 0;
+    for (int64_t i = 0; i < spex_coefs_count(res->interactions); i++) {
+        const int32_t *idx;
+        int len;
+        double v;
+        spex_coefs_entry(res->interactions, i, &idx, &len, &v);
+        if (len == 1 && idx[0] < n) {
+            first[idx[0]] = v;
+            if (fabs(v) > vmax) vmax = fabs(v);
+        }
+    }
+    int tty = isatty(fileno(f));
+    const char *contrast = spex_prompt_contrast(p);
+    fprintf(f, "\nvalue: log p(\"");
+    put_escaped(f, spex_prompt_target(p));
+    if (contrast) {
+        fprintf(f, "\") - log p(\"");
+        put_escaped(f, contrast);
+    }
+    fprintf(f, "\"); each unit marked by its %s value (order 1)%s:\n\n  ",
+            spex_index_name(res->index),
+            tty ? ", green raises it, red lowers it" : "");
+    if (*spex_prompt_prefix(p)) {
+        put_escaped(f, spex_prompt_prefix(p));
+        fputc(' ', f);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (i) put_escaped(f, spex_prompt_unit_lead(p, i));
+        double v = first[i], r = vmax > 0 ? fabs(v) / vmax : 0;
+        if (tty && r >= 0.1) /* background: strong or faint green/red */
+            fprintf(f, "\033[%s%dm", r >= 0.5 ? "1;97;" : "", v > 0 ? (r >= 0.5 ? 42 : 32)
+                                                                    : (r >= 0.5 ? 41 : 31));
+        put_escaped(f, spex_prompt_unit_text(p, i));
+        if (tty && r >= 0.1) fputs("\033[0m", f);
+        fprintf(f, tty ? "\033[2m[%+.2f]\033[0m" : "[%+.2f]", v);
+    }
+    if (*spex_prompt_suffix(p)) {
+        fputc(' ', f);
+        put_escaped(f, spex_prompt_suffix(p));
+    }
+    fprintf(f, "\n\ntop interactions (%s):\n", spex_index_name(res->index));
+    int shown = 0;
+    for (int64_t i = 0; i < spex_coefs_count(res->interactions) && shown < 5; i++) {
+        const int32_t *idx;
+        int len;
+        double v;
+        spex_coefs_entry(res->interactions, i, &idx, &len, &v);
+        if (len < 2) continue;
+        fputs("  ", f);
+        for (int j = 0; j < len; j++) {
+            if (j) fputs(" × ", f);
+            put_escaped(f, idx[j] < n ? spex_prompt_unit_text(p, idx[j]) : "?");
+        }
+        fprintf(f, ": %+.3f\n", v);
+        shown++;
+    }
+    if (!shown) fprintf(f, "  (none of order 2 or more; try --max-order 2)\n");
+    spex_free(ctx, first);
+    return SPEX_OK;
+}
+
+int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
+                        cli_target *t) {
+    (void)eo;
+    const char *model = cli_get(o, "llm"), *s;
+    if (!model) return 1;
+    const char *prompt = cli_get(o, "prompt"), *pfile = cli_get(o, "prompt-file");
+    if (!!prompt == !!pfile) {
+        fprintf(stderr, "spex explain: --llm needs exactly one of --prompt TEXT and "
+                        "--prompt-file FILE\n");
+        return CLI_USAGE;
+    }
+    if (cli_get(o, "n")) {
+        fprintf(stderr, "spex explain: --n is for --exec; the prompt gives --llm its n\n");
+        return CLI_USAGE;
+    }
+    spex_prompt_opts po = spex_prompt_opts_default();
+    if ((s = cli_get(o, "unit")) && spex_prompt_unit_parse(ctx, s, &po.unit)) {
+        fprintf(stderr, "spex explain: --unit: %s\n", spex_errmsg(ctx));
+        return CLI_USAGE;
+    }
+    po.segments_sep = cli_get(o, "segments-sep");
+    if (po.segments_sep && po.unit != SPEX_PROMPT_SEGMENT) {
+        fprintf(stderr, "spex explain: --segments-sep goes with --unit segment\n");
+        return CLI_USAGE;
+    }
+    if ((s = cli_get(o, "mask"))) {
+        if (!strncmp(s, "replace:", 8)) po.replace = s + 8;
+        else if (strcmp(s, "remove")) {
+            fprintf(stderr, "spex explain: unknown --mask '%s' (expected remove or "
+                            "replace:TEXT)\n", s);
+            return CLI_USAGE;
+        }
+    }
+    po.prefix = cli_get(o, "prefix");
+    po.suffix = cli_get(o, "suffix");
+    po.target = cli_get(o, "target");
+    po.contrast = cli_get(o, "contrast");
+    if (po.contrast && !po.target) {
+        fprintf(stderr, "spex explain: --contrast B needs --target A (value: log p(A) - "
+                        "log p(B))\n");
+        return CLI_USAGE;
+    }
+    char *text = NULL, hex[65];
+    int rc = CLI_OK;
+    if (pfile && (rc = read_prompt_file(pfile, &text))) return rc;
+    if (!prompt) prompt = text;
+    if (!*prompt) {
+        fprintf(stderr, "spex explain: the prompt%s%s%s is empty\n", pfile ? " file '" : "",
+                pfile ? pfile : "", pfile ? "'" : "");
+        free(text);
+        return pfile ? CLI_INPUT : CLI_USAGE;
+    }
+    llm_state *st = calloc(1, sizeof *st);
+    if (!st) {
+        free(text);
+        return CLI_INPUT;
+    }
+    t->state = st;
+    t->free_state = free_llm_state;
+    int src = spex_llm_load(ctx, model, NULL, &st->m);
+    if (!src) src = spex_sha256_file(ctx, model, hex);
+    if (!src) src = spex_prompt_new(ctx, st->m, prompt, &po, &st->p);
+    if (!src) src = spex_prompt_valuefn(st->p, &t->vf);
+    if (src) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        free(text);
+        return cli_exit_code(src);
+    }
+    t->n = spex_prompt_n_units(st->p);
+    t->names = calloc((size_t)t->n, sizeof *t->names);
+    for (int64_t j = 0; t->names && j < t->n; j++)
+        t->names[j] = strdup(spex_prompt_unit_text(st->p, j));
+    /* every setting that changes a value; the target as resolved (a greedy
+     * answer is a function of the model and the full prompt) */
+    char *fp = cli_strf("llm-prompt/1 sha256=%s unit=%s", hex, spex_prompt_unit_name(po.unit));
+    fp = fp_add(fp, "sep", po.unit == SPEX_PROMPT_SEGMENT
+                               ? (po.segments_sep ? po.segments_sep : "\n") : NULL);
+    fp = fp_add(fp, "replace", po.replace);
+    fp = fp_add(fp, "prefix", spex_prompt_prefix(st->p));
+    fp = fp_add(fp, "suffix", spex_prompt_suffix(st->p));
+    fp = fp_add(fp, "target", spex_prompt_target(st->p));
+    fp = fp_add(fp, "contrast", po.contrast);
+    fp = fp_add(fp, "prompt", prompt);
+    t->fingerprint = fp;
+    const char *base = strrchr(model, '/');
+    t->label = cli_strf("llm %s: %.60s", base ? base + 1 : model, prompt);
+    t->report = llm_report;
+    free(text);
+    return CLI_OK;
+}
