@@ -156,7 +156,8 @@ int cmd_explain(int argc, char **argv) {
     if (cli_parse("explain", o, argc, argv, 2)) return CLI_USAGE;
     if (cli_get(o, "help")) {
         cli_help(stdout, "spex explain TARGET [OPTIONS]   (TARGET: --game FILE | --exec CMD --n N |\n"
-                 "                                 --llm M.gguf --prompt TEXT)",
+                 "                                 --llm M.gguf --prompt TEXT |\n"
+                 "                                 --data TRAIN.csv --label COLUMN --row K)",
                  "Runs ablations on the target and reports the interactions that drive it.", o);
         return CLI_OK;
     }
