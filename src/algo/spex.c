@@ -21,7 +21,8 @@
  * Peeling. Each accepted F̂(k) is subtracted from the bin it lands in in every
  * group, which can turn collisions elsewhere into singletons; sweeps repeat
  * until one finds nothing new.
- * Refit. Least squares (ridge through Gram matrices, penalty by 5-fold CV) on every sample asked
+ * Refit (skipped when the peeled coefficients already reproduce every sample
+ * to rounding error). Least squares (ridge through Gram matrices, penalty by 5-fold CV) on every sample asked
  * (structured and any extra random masks) over the found support, the
  * constant, and — when n is small enough to afford it — all first-order terms.
  * Budget. From --budget B and --max-order t: the largest b with
@@ -111,6 +112,7 @@ typedef struct {
     uint64_t *delays;/* (P+1, words): d_0 = 0, d_p */
     double *U;       /* (C, P+1, 2^b) aliased bins */
     double sigma2;   /* noise variance per bin entry */
+    double floor2;   /* rounding-error level of a bin entry's energy */
 } spex_state;
 
 static double *bin(spex_state *s, int c, int p) {
@@ -204,9 +206,9 @@ static int cmp_double(const void *a, const void *b) {
  * hashes back to j, fills res, *amp (least-squares amplitude given k), *resid
  * (residual energy per delay) and *energy, and returns 1. bits and llr are
  * scratch of P+1 entries; bits ends as k's parity bits. */
-static int decode_bin(spex_state *s, int c, int64_t j, spex_decoder dec, uint8_t *bits,
-                      double *llr, spex_bch_result *res, double *amp, double *resid,
-                      double *energy) {
+static int decode_bin(spex_state *s, int c, int64_t j, spex_decoder dec, double min_energy,
+                      uint8_t *bits, double *llr, spex_bch_result *res, double *amp,
+                      double *resid, double *energy) {
     int P = s->pl.P;
     double u[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], e = 0; /* P <= m * t */
     for (int p = 0; p <= P; p++) {
@@ -214,16 +216,19 @@ static int decode_bin(spex_state *s, int c, int64_t j, spex_decoder dec, uint8_t
         e += u[p] * u[p];
     }
     *energy = e / (P + 1);
-    if (e == 0.0) return 0;
+    if (e == 0.0 || *energy <= min_energy) return 0; /* nothing to decode */
     /* amplitude guess: median magnitude with the sign of delay 0 (d_0 = 0) */
     for (int p = 0; p <= P; p++) llr[p] = fabs(u[p]);
     qsort(llr, (size_t)P + 1, sizeof *llr, cmp_double);
     double a = llr[(P + 1) / 2] * (u[0] < 0 ? -1.0 : 1.0);
     int rc;
-    if (dec == SPEX_DECODER_HARD) {
-        for (int p = 0; p < P; p++) bits[p] = (uint8_t)((u[p + 1] < 0) != (a < 0));
-        rc = spex_bch_decode(s->bch, bits, res);
-    } else {
+    for (int p = 0; p < P; p++) bits[p] = (uint8_t)((u[p + 1] < 0) != (a < 0));
+    rc = spex_bch_decode(s->bch, bits, res);
+    /* Soft decoding only where it can change the answer: a hard decode whose
+     * parity bits all agree with the observed signs has Chase metric 0, and
+     * no other k of weight <= t has the same parity bits (distance 2t+1), so
+     * Chase would return the same k — at 2^depth times the cost. */
+    if (dec == SPEX_DECODER_SOFT && !(rc == SPEX_OK && res->n_parity_err == 0)) {
         /* LLR of bit p for u_p = ±a + N(0, σ²): 2·a·u_p/σ² */
         for (int p = 0; p < P; p++) llr[p] = 2.0 * a * u[p + 1] / s->sigma2;
         spex_chase_opts co = spex_chase_opts_default();
@@ -265,7 +270,7 @@ static int estimate_noise(spex_state *s, spex_decoder dec, uint8_t *bits, double
         for (int64_t j = 0; j < L; j++) {
             spex_bch_result res;
             double amp, resid, energy;
-            if (decode_bin(s, c, j, dec, bits, llr, &res, &amp, &resid, &energy))
+            if (decode_bin(s, c, j, dec, 0.0, bits, llr, &res, &amp, &resid, &energy))
                 rs[n_res++] = resid;
             e[(int64_t)c * L + j] = energy;
             if (energy > emax) emax = energy;
@@ -282,7 +287,8 @@ static int estimate_noise(spex_state *s, spex_decoder dec, uint8_t *bits, double
         qsort(e, (size_t)nb, sizeof *e, cmp_double);
         est = e[nb / 4];
     }
-    s->sigma2 = fmax(est, 1e-13 * emax + 1e-300);
+    s->floor2 = 1e-13 * emax + 1e-300;
+    s->sigma2 = fmax(est, s->floor2);
     spex_free(s->ctx, e);
     spex_free(s->ctx, rs);
     return SPEX_OK;
@@ -295,7 +301,12 @@ static int try_singleton(spex_state *s, int c, int64_t j, spex_decoder dec, int 
     int P = s->pl.P;
     double resid, energy;
     double thr = s->sigma2 * (1.0 + 3.0 * sqrt(2.0 / (P + 1)));
-    if (!decode_bin(s, c, j, dec, bits, llr, res, amp, &resid, &energy)) return 0;
+    /* skip the decoder on bins that cannot pass (after peeling, most bins
+     * are empty): strict sweeps need energy above the noise level; relaxed
+     * ones, whose noise estimate crowding may inflate, only above rounding */
+    if (!decode_bin(s, c, j, dec, relaxed ? 1e3 * s->floor2 : thr, bits, llr, res, amp, &resid,
+                    &energy))
+        return 0;
     if (relaxed) {
         /* when strict sweeps are stuck, take the dominant coefficient of a
          * bin whose hash-consistent decode explains a tenth of its energy or
@@ -322,7 +333,36 @@ static void peel(spex_state *s, const int32_t *k, int len, double amp, const uin
 
 /* The refit's support: every coefficient found plus, when n is small
  * enough to afford it, every first-order term. */
-static int refit(spex_state *s, spex_query *q, spex_coefs *found, spex_coefs **fourier) {
+static double bins_energy(spex_state *s) {
+    size_t total = (size_t)s->pl.C * (size_t)(s->pl.P + 1) << s->pl.b;
+    double e = 0;
+    for (size_t i = 0; i < total; i++) e += s->U[i] * s->U[i];
+    return e;
+}
+
+/* first_extra: the first sample row that is not part of the structured
+ * design; bins_clean: peeling left every bin empty (to rounding error). */
+static int refit(spex_state *s, spex_query *q, spex_coefs *found, int64_t first_extra,
+                 int bins_clean, spex_coefs **fourier) {
+    /* Peeling that explains every sample to rounding error (noiseless data,
+     * all coefficients found) leaves nothing for a regression to improve:
+     * keep its values. Empty bins mean every structured sample is reproduced
+     * (the bins are an invertible transform of them), so only the extra
+     * random samples need checking. */
+    const spex_masks *ms = spex_query_masks(q);
+    const double *y = spex_query_values(q);
+    int64_t rows = spex_masks_count(ms);
+    double scale = 0, ss_res = 0;
+    for (int64_t r = 0; r < rows; r++) scale += y[r] * y[r];
+    for (int64_t r = first_extra; bins_clean && r < rows; r++) {
+        double d = y[r] - spex_coefs_eval_fourier(found, spex_masks_crow(ms, r));
+        ss_res += d * d;
+    }
+    if (bins_clean && rows > 0 && ss_res <= 1e-20 * scale) {
+        int rc = spex_coefs_clone(found, fourier);
+        if (!rc) rc = spex_coefs_prune(*fourier, 0.0);
+        return rc;
+    }
     spex_coefs *support = NULL;
     int rc = spex_coefs_new(s->ctx, s->n, &support);
     for (int64_t i = 0; !rc && i < spex_coefs_count(found); i++) {
@@ -384,6 +424,7 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
     }
     if (rc) goto done;
     double t_solve = spex_now();
+    double energy0 = bins_energy(&s);
     rc = estimate_noise(&s, opts->decoder, bits, llr);
     if (!rc) rc = spex_coefs_new(ctx, n, &found);
     int64_t n_peeled = 0, sweeps = 0;
@@ -408,7 +449,7 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
                 changed = 1;
             }
     }
-    if (!rc) rc = refit(&s, q, found, fourier);
+    if (!rc) rc = refit(&s, q, found, asked_structured, bins_energy(&s) <= 1e-20 * energy0, fourier);
     if (!rc)
         snprintf(details, details_size,
                  "spex: b = %d, t = %d, C = %d groups, %d delays: %lld structured masks (%lld "
