@@ -84,7 +84,8 @@ SPEX_API int64_t spex_query_n_cached(const spex_query *q);
 SPEX_API int spex_query_store_error(const spex_query *q, const char **msg);
 /* Budget left (INT64_MAX when unlimited). */
 SPEX_API int64_t spex_query_budget_left(const spex_query *q);
-/* Seconds spent inside the value function. */
+/* Seconds spent getting answers: inside the value function and the query
+ * cache (lookups and saves), so that "solve" time is the method's own. */
 SPEX_API double spex_query_seconds(const spex_query *q);
 /* Every distinct mask answered so far and its value, in the order asked:
  * both borrowed, valid until the next eval. Algorithms may reuse them (e.g.

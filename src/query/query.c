@@ -213,7 +213,9 @@ static int from_store(spex_query *q, int64_t first_new, int64_t n_new, int64_t *
             rc = spex_masks_append(chunk, spex_masks_crow(q->seen, first_new + start + i));
         if (rc) break;
         for (int64_t i = 0; i < len; i++) found[i] = 0;
+        double t_look = spex_now();
         int src = q->store->lookup(q->store->user, chunk, vals, found);
+        q->seconds += spex_now() - t_look;
         if (src) {
             rc = store_failed(q, src);
             break; /* stopped, or the store is off: the rest are todo */
@@ -306,7 +308,9 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
             spex_masks_truncate(keep, n_kept); /* an append that failed for memory */
             char saved[512];
             snprintf(saved, sizeof saved, "%s", vrc ? spex_errmsg(ctx) : "");
+            double t_save = spex_now();
             src = store_failed(q, q->store->save(q->store->user, keep, kept));
+            q->seconds += spex_now() - t_save;
             if (vrc) spex_seterr(ctx, vrc, "%s", saved); /* the value error wins */
         }
         if (vrc != SPEX_OK) {
