@@ -35,6 +35,44 @@ SPEX_API int spex_result_read_json(spex_ctx *ctx, const char *path, spex_result 
 SPEX_API int spex_result_parse(spex_ctx *ctx, const char *json, size_t len, const char *name,
                                spex_result **out);
 
+/* ---- the HTML report (src/report/html.c) ----
+ * One self-contained page (inline CSS and SVG, no script, no external
+ * reference): the features shaded by their first-order value (red raises the
+ * value, blue lowers it, with a legend), a bar chart of the first-order
+ * values, the top pairwise interactions drawn as arcs between the features,
+ * the top interactions as a table, and the run's settings and costs.
+ *
+ *     spex_html_opts ho = spex_html_opts_default();
+ *     ho.title = "movie_review";
+ *     spex_result_write_html(ctx, res, &ho, f);
+ */
+typedef struct spex_html_opts {
+    const char *title;          /* page title; NULL: "spex explanation" */
+    /* Prompt view when prose != 0: the features are runs of text shown in
+     * place, between prefix and suffix (never ablated; NULL: none), feature
+     * i preceded by leads[i] (NULL array: one space). Otherwise the features
+     * are a row of labelled chips. */
+    int prose;
+    const char *prefix;
+    const char *suffix;
+    const char *const *leads;   /* r->n strings or NULL; borrowed */
+    int64_t top;                /* interactions in the table; pairwise ones
+                                   among them become arcs; <= 0: 20 */
+    int64_t max_bars;           /* bars drawn (largest |value| first when
+                                   n exceeds it); <= 0: 100 */
+    const char *const *notes;   /* n_notes extra settings lines; borrowed */
+    int64_t n_notes;
+} spex_html_opts;
+
+SPEX_API spex_html_opts spex_html_opts_default(void);
+/* Writes the page to f. Every feature name and text is HTML-escaped;
+ * elements carry stable classes for checks: rect.bar (one per bar),
+ * path.arc (one per drawn pairwise interaction), span.feat (one per
+ * feature). opts NULL: defaults. SPEX_E_IO when writing fails,
+ * SPEX_E_NOMEM. */
+SPEX_API int spex_result_write_html(spex_ctx *ctx, const spex_result *r,
+                                    const spex_html_opts *opts, FILE *f);
+
 #ifdef __cplusplus
 }
 #endif

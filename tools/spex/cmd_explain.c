@@ -80,7 +80,10 @@ static cli_opt explain_opts[] = {
     {"validate", "K", "re-query the target for the top K interactions (each ablated with\n"
                       "all its subsets) and print predicted vs measured value changes", NULL},
     {"out", "FILE", "write the result file (JSON, DESIGN.md §4.3) to FILE", NULL},
-    {"format", "F", "what to print on stdout: table (default) | json | csv", NULL},
+    {"format", "F", "what to print on stdout: table (default) | json | csv | html (one\n"
+                    "self-contained page: shaded features, bar chart, interaction arcs,\n"
+                    "settings; --top K interactions)", NULL},
+    {"html", "FILE", "also write the HTML report (as --format html) to FILE", NULL},
     {"quiet", NULL, "no progress display", NULL},
     {"cache", "FILE", "query cache: answers are read from and saved to FILE, so re-runs,\n"
                       "killed runs and other methods on the same target do not pay again\n"
@@ -145,6 +148,25 @@ static int target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts 
     return CLI_USAGE; /* unreachable: one main option was given */
 }
 
+/* The HTML report (spex/report.h) with the target's text and label. */
+static int write_html(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t top,
+                      FILE *f) {
+    spex_html_opts ho = spex_html_opts_default();
+    ho.top = top > 0 ? top : INT64_MAX;
+    ho.title = "spex explain";
+    if (t->html) {
+        int rc = t->html(t->state, &ho);
+        if (rc) return rc == SPEX_E_NOMEM ? spex_seterr(ctx, rc, "out of memory") : rc;
+    }
+    const char *notes[9];
+    int64_t k = 0;
+    if (t->label) notes[k++] = t->label;
+    for (int64_t i = 0; i < ho.n_notes && k < 9; i++) notes[k++] = ho.notes[i];
+    ho.notes = notes;
+    ho.n_notes = k;
+    return spex_result_write_html(ctx, res, &ho, f);
+}
+
 static int fail(spex_ctx *ctx, int rc) {
     fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
     return cli_exit_code(rc);
@@ -167,8 +189,9 @@ int cmd_explain(int argc, char **argv) {
     int64_t top = 20, v;
     int rc = CLI_OK, src;
     const char *s, *format = cli_get(o, "format") ? cli_get(o, "format") : "table";
-    if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv")) {
-        fprintf(stderr, "spex explain: unknown format '%s' (expected table, json or csv)\n",
+    if (strcmp(format, "table") && strcmp(format, "json") && strcmp(format, "csv") &&
+        strcmp(format, "html")) {
+        fprintf(stderr, "spex explain: unknown format '%s' (expected table, json, csv or html)\n",
                 format);
         rc = CLI_USAGE;
     }
@@ -272,7 +295,23 @@ int cmd_explain(int argc, char **argv) {
             goto done;
         }
     }
+    const char *html_path = cli_get(o, "html");
+    if (html_path) {
+        FILE *f = fopen(html_path, "w");
+        if (!f) {
+            fprintf(stderr, "spex explain: cannot write '%s'\n", html_path);
+            rc = CLI_INPUT;
+            goto done;
+        }
+        src = write_html(ctx, &t, res, top, f);
+        if (fclose(f) && !src) src = spex_seterr(ctx, SPEX_E_IO, "closing '%s' failed", html_path);
+        if (src) {
+            rc = fail(ctx, src);
+            goto done;
+        }
+    }
     if (!strcmp(format, "json")) src = spex_result_write_json(ctx, res, stdout);
+    else if (!strcmp(format, "html")) src = write_html(ctx, &t, res, top, stdout);
     else if (!strcmp(format, "csv")) src = spex_result_write_csv(ctx, res, top, stdout);
     else src = spex_result_write_table(ctx, res, top, stdout);
     if (!src && t.report && !strcmp(format, "table")) src = t.report(t.state, ctx, res, stdout);

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "spex/explain.h"
+#include "spex/report.h"
 #include "spex/value.h"
 
 typedef struct cli_target {
@@ -21,6 +22,10 @@ typedef struct cli_target {
     /* optional: a lens's own report after the table (e.g. the prompt shaded
      * by feature); NULL for none */
     int (*report)(void *state, spex_ctx *ctx, const spex_result *res, FILE *f);
+    /* optional: the text around the features for --format html (sets prose,
+     * prefix, suffix, leads and notes of *ho, with strings owned by state);
+     * NULL: the features are shown as chips */
+    int (*html)(void *state, spex_html_opts *ho);
 } cli_target;
 
 /* Each returns CLI_OK with *t filled, 1 ("not mine") when its main option is

@@ -14,11 +14,15 @@
 typedef struct llm_state {
     spex_llm *m;
     spex_prompt *p;
+    const char **leads; /* for the HTML report, built on demand */
+    char *value_note;
 } llm_state;
 
 static void free_llm_state(void *s) {
     llm_state *st = s;
     if (!st) return;
+    free(st->leads);
+    free(st->value_note);
     spex_prompt_free(st->p);
     spex_llm_free(st->m);
     free(st);
@@ -143,6 +147,28 @@ static int llm_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *
     return SPEX_OK;
 }
 
+/* The HTML hook (target.h): the prompt's fixed text, the whitespace between
+ * units and a line saying what the value is. */
+static int llm_html(void *state, spex_html_opts *ho) {
+    llm_state *st = state;
+    int64_t n = spex_prompt_n_units(st->p);
+    if (!st->leads && !(st->leads = calloc((size_t)n, sizeof *st->leads))) return SPEX_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) st->leads[i] = spex_prompt_unit_lead(st->p, i);
+    const char *contrast = spex_prompt_contrast(st->p);
+    free(st->value_note);
+    st->value_note = contrast ? cli_strf("value: log p(\"%s\") - log p(\"%s\")",
+                                         spex_prompt_target(st->p), contrast)
+                              : cli_strf("value: log p(\"%s\")", spex_prompt_target(st->p));
+    if (!st->value_note) return SPEX_E_NOMEM;
+    ho->prose = 1;
+    ho->prefix = spex_prompt_prefix(st->p);
+    ho->suffix = spex_prompt_suffix(st->p);
+    ho->leads = st->leads;
+    ho->notes = (const char *const *)&st->value_note;
+    ho->n_notes = 1;
+    return SPEX_OK;
+}
+
 int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
                         cli_target *t) {
     (void)eo;
@@ -230,6 +256,7 @@ int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts
     const char *base = strrchr(model, '/');
     t->label = cli_strf("llm %s: %.60s", base ? base + 1 : model, prompt);
     t->report = llm_report;
+    t->html = llm_html;
     free(text);
     return CLI_OK;
 }
