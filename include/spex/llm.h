@@ -238,6 +238,38 @@ SPEX_API int spex_llm_score_batch(spex_llm *m, int64_t n, const char *const *pro
 SPEX_API int spex_llm_generate(spex_llm *m, const int32_t *tokens, int64_t n, int64_t n_new,
                                int32_t **out, int64_t *n_out);
 
+/* ------------------------------------------------------------ ablation -- */
+
+/* Component ablation, for the mechanistic lens (spex/heads.h). Components are
+ * attention heads — query head h of layer l: its slice of the attention
+ * output (head_dim values), before the output matrix — and MLP blocks — the
+ * feed-forward output of layer l, before it joins the residual stream. An
+ * ablated component's output is replaced, at every position, by zero or by a
+ * given vector (e.g. its mean over reference prompts, from
+ * spex_llm_component_means). Zeroing head h is the same as zeroing columns
+ * h*head_dim .. (h+1)*head_dim of that layer's output matrix. */
+typedef struct spex_llm_ablation {
+    const uint8_t *heads;      /* n_layers * n_heads flags, [l * n_heads + h];
+                                  nonzero = ablated; NULL: no head */
+    const uint8_t *mlps;       /* n_layers flags; NULL: no MLP block */
+    const float *head_values;  /* NULL: zero; else n_layers * n_heads * head_dim
+                                  floats, [(l * n_heads + h) * head_dim + i] */
+    const float *mlp_values;   /* NULL: zero; else n_layers * dim floats */
+} spex_llm_ablation;
+
+/* head_dim of the model (dim / n_heads). */
+SPEX_API int64_t spex_llm_head_dim(const spex_llm *m);
+/* Sets the ablation of every later forward pass (the arrays are copied); a
+ * NULL or empty one switches it off. Drops the KV cache (its keys and values
+ * depend on the ablation). SPEX_E_VALUE for a non-finite value. */
+SPEX_API int spex_llm_set_ablation(spex_llm *m, const spex_llm_ablation *a);
+/* Mean output of every head (head_means: n_layers * n_heads * head_dim, laid
+ * out as head_values) and MLP block (mlp_means: n_layers * dim) over every
+ * position of n token sequences (seqs[i]: lens[i] tokens), computed without
+ * ablation; the ablation that was set stays set. Either output may be NULL. */
+SPEX_API int spex_llm_component_means(spex_llm *m, int64_t n, const int32_t *const *seqs,
+                                      const int64_t *lens, float *head_means, float *mlp_means);
+
 #ifdef __cplusplus
 }
 #endif

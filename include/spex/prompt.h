@@ -133,6 +133,16 @@ SPEX_API int spex_prompt_valuefn(spex_prompt *p, spex_valuefn *out);
 /* Values of a batch of masks, as the value function computes them. */
 SPEX_API int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out);
 
+/* The token sequences a mask's value is scored on (NULL mask: all kept):
+ * seqs[0] = the masked prompt (with BOS) + the target, and with a contrast
+ * seqs[1] = the prompt + the contrast; lens[c] tokens of which the first
+ * from[c] are the prompt's. Returns the count (1 or 2) in *n_seqs; each
+ * seqs[c] is owned (spex_free with the ctx). SPEX_E_VALUE when a
+ * continuation's tokens do not extend the prompt's. Other lenses that score
+ * the same prompt and target (spex/heads.h) start from these. */
+SPEX_API int spex_prompt_sequences(spex_prompt *p, const uint64_t *mask, int32_t *seqs[2],
+                                   int64_t lens[2], int64_t from[2], int *n_seqs);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@
  * cache across common prefixes.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "spex/prompt.h"
@@ -390,28 +391,19 @@ int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
     int64_t *from = spex_calloc(p->ctx, (size_t)cap, sizeof *from);
     int64_t *owner = spex_calloc(p->ctx, (size_t)cap, sizeof *owner);
     double *lp = spex_calloc(p->ctx, (size_t)cap, sizeof *lp);
-    sbuf body = {p->ctx, NULL, 0, 0, 0}, text = {p->ctx, NULL, 0, 0, 0},
-         tmp = {p->ctx, NULL, 0, 0, 0};
+    char first_bad[512] = "";
     int rc = seqs && lens && from && owner && lp ? SPEX_OK : SPEX_E_NOMEM;
     /* (nb, n_cont) token sequences: target (and contrast) after each masked prompt */
     for (int64_t i = 0; !rc && i < nb; i++) {
-        rc = build_text(p, spex_masks_crow(batch, i), &body, &text);
-        int64_t k0 = k;
-        for (int c = 0; !rc && c < n_cont; c++) {
-            rc = joint_tokens(p, text.s, text.len, c ? p->contrast : p->target, &tmp, &seqs[k],
-                              &lens[k], &from[k]);
-            if (rc) break;
-            owner[k++] = i;
-        }
+        int nc = 0;
+        rc = spex_prompt_sequences(p, spex_masks_crow(batch, i), &seqs[k], &lens[k], &from[k],
+                                   &nc);
+        for (int c = 0; c < nc; c++) owner[k++] = i;
         if (rc == SPEX_E_VALUE) { /* this mask cannot be scored: NaN, go on */
             if (bad < 0) {
                 bad = i;
-                spex_seterr(p->ctx, SPEX_E_VALUE,
-                            "masked prompt '%s': the tokens of the %s do not extend the "
-                            "prompt's (llama.cpp's continuation convention)",
-                            text.s, k > k0 ? "contrast" : "target");
+                snprintf(first_bad, sizeof first_bad, "masked %s", spex_errmsg(p->ctx));
             }
-            while (k > k0) spex_free(p->ctx, seqs[--k]);
             rc = SPEX_OK;
         }
     }
@@ -429,12 +421,41 @@ int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
     spex_free(p->ctx, from);
     spex_free(p->ctx, owner);
     spex_free(p->ctx, lp);
+    if (rc == SPEX_E_NOMEM) return spex_seterr(p->ctx, rc, "out of memory");
+    if (rc) return rc;
+    return bad >= 0 ? spex_seterr(p->ctx, SPEX_E_VALUE, "%s", first_bad) : SPEX_OK;
+}
+
+int spex_prompt_sequences(spex_prompt *p, const uint64_t *mask, int32_t *seqs[2],
+                          int64_t lens[2], int64_t from[2], int *n_seqs) {
+    seqs[0] = seqs[1] = NULL;
+    *n_seqs = 0;
+    if (!p->m || !p->target)
+        return spex_seterr(p->ctx, SPEX_E_INVAL, "this prompt was built without a model");
+    sbuf body = {p->ctx, NULL, 0, 0, 0}, text = {p->ctx, NULL, 0, 0, 0},
+         tmp = {p->ctx, NULL, 0, 0, 0};
+    int n_cont = p->contrast ? 2 : 1;
+    int rc = build_text(p, mask, &body, &text);
+    for (int c = 0; !rc && c < n_cont; c++) {
+        rc = joint_tokens(p, text.s, text.len, c ? p->contrast : p->target, &tmp, &seqs[c],
+                          &lens[c], &from[c]);
+        if (rc == SPEX_E_VALUE)
+            spex_seterr(p->ctx, rc,
+                        "prompt '%s': the tokens of the %s do not extend the prompt's "
+                        "(llama.cpp's continuation convention)",
+                        text.s, c ? "contrast" : "target");
+    }
+    if (rc) {
+        spex_free(p->ctx, seqs[0]);
+        seqs[0] = NULL;
+    } else {
+        *n_seqs = n_cont;
+    }
     spex_free(p->ctx, body.s);
     spex_free(p->ctx, text.s);
     spex_free(p->ctx, tmp.s);
     if (rc == SPEX_E_NOMEM) return spex_seterr(p->ctx, rc, "out of memory");
-    if (rc) return rc;
-    return bad >= 0 ? SPEX_E_VALUE : SPEX_OK;
+    return rc;
 }
 
 static int prompt_eval_cb(void *user, const spex_masks *batch, double *out) {

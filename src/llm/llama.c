@@ -71,6 +71,15 @@ struct spex_llm {
     /* scratch for one chunk, sized for n_scratch_threads */
     float *scratch;
     int n_scratch_threads;
+    /* component ablation (spex_llm_set_ablation), owned copies: flags
+     * (n_layers * n_heads, n_layers) and replacement outputs (n_layers * dim
+     * each, NULL = zero); abl_on when any flag is set */
+    int abl_on;
+    uint8_t *abl_heads, *abl_mlps;
+    float *abl_head_val, *abl_mlp_val;
+    /* spex_llm_component_means: running sums (n_layers * dim each) while
+     * collecting, else NULL */
+    double *sum_head, *sum_mlp;
 };
 
 /* ------------------------------------------------------------ kernels -- */
@@ -462,6 +471,10 @@ void spex_llm_free(spex_llm *m) {
     spex_free(ctx, m->kc);
     spex_free(ctx, m->cache_tok);
     spex_free(ctx, m->scratch);
+    spex_free(ctx, m->abl_heads);
+    spex_free(ctx, m->abl_mlps);
+    spex_free(ctx, m->abl_head_val);
+    spex_free(ctx, m->abl_mlp_val);
     spex_free(ctx, m);
 }
 
@@ -525,6 +538,12 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
 #pragma omp parallel for num_threads(nt) schedule(static) if (par)
         for (int64_t th = 0; th < T * H; th++) {
             int64_t t = th / H, h = th % H, n_pos = p0 + t + 1;
+            if (m->abl_on && m->abl_heads[l * H + h]) { /* ablated: its replacement */
+                float *o = att + t * D + h * hd;
+                const float *val = m->abl_head_val ? m->abl_head_val + l * D + h * hd : NULL;
+                for (int64_t i = 0; i < hd; i++) o[i] = val ? val[i] : 0.0f;
+                continue;
+            }
             float *qh = q + t * D + h * hd;
             if (m->kv_f16) /* an F16 cache multiplies in half precision */
                 for (int64_t i = 0; i < hd; i++) qh[i] = spex_f16_to_f32(spex_f32_to_f16(qh[i]));
@@ -549,13 +568,22 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
                 for (int64_t i = 0; i < hd; i++) o[i] += w * vp[i];
             }
         }
+        if (m->sum_head) /* head (l, h) is att[t][h * hd ..], summed at l * D + h * hd */
+            for (int64_t i = 0; i < T * D; i++) m->sum_head[l * D + i % D] += att[i];
         matmul(m, &ly->wo, att, T, q, rowbuf);
         for (int64_t i = 0; i < T * D; i++) x[i] += q[i];
+        if (m->abl_on && m->abl_mlps[l]) { /* ablated MLP: its replacement, no compute */
+            if (m->abl_mlp_val)
+                for (int64_t i = 0; i < T * D; i++) x[i] += m->abl_mlp_val[l * D + i % D];
+            continue;
+        }
         rmsnorm(xb, x, ly->ffn_norm, T, D, I->rms_eps);
         matmul(m, &ly->wg, xb, T, h1, rowbuf);
         matmul(m, &ly->wu, xb, T, h2, rowbuf);
         for (int64_t i = 0; i < T * F; i++) h1[i] = h1[i] / (1.0f + expf(-h1[i])) * h2[i];
         matmul(m, &ly->wd, h1, T, q, rowbuf);
+        if (m->sum_mlp)
+            for (int64_t i = 0; i < T * D; i++) m->sum_mlp[l * D + i % D] += q[i];
         for (int64_t i = 0; i < T * D; i++) x[i] += q[i];
     }
     rmsnorm(xb, x, m->out_norm, T, D, I->rms_eps);
@@ -650,6 +678,84 @@ int spex_llm_token_logprobs(spex_llm *m, const int32_t *tokens, int64_t n, int64
                            (long long)from, (long long)n);
     emit_state s = {m, tokens, from, token_logprobs, 0};
     return run_seq(m, tokens, n - 1, from - 1, 1, emit_token, &s);
+}
+
+/* ----------------------------------------------------------- ablation -- */
+
+int64_t spex_llm_head_dim(const spex_llm *m) { return m->head_dim; }
+
+/* Copies n floats of src into *dst (allocated on first use), or frees *dst
+ * when src is NULL; SPEX_E_VALUE for a non-finite value. */
+static int copy_values(spex_llm *m, const float *src, int64_t n, float **dst, const char *what) {
+    if (!src) {
+        spex_free(m->ctx, *dst);
+        *dst = NULL;
+        return SPEX_OK;
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(src[i]))
+            return spex_seterr(m->ctx, SPEX_E_VALUE, "ablation: %s value %lld is not finite",
+                               what, (long long)i);
+    if (!*dst && !(*dst = spex_malloc(m->ctx, (size_t)n * sizeof(float)))) return SPEX_E_NOMEM;
+    memcpy(*dst, src, (size_t)n * sizeof(float));
+    return SPEX_OK;
+}
+
+int spex_llm_set_ablation(spex_llm *m, const spex_llm_ablation *a) {
+    int64_t L = m->info.n_layers, H = m->info.n_heads, D = m->info.dim;
+    m->n_cached = 0; /* cached keys and values belong to the old ablation */
+    m->abl_on = 0;
+    if (!a) return SPEX_OK;
+    if (!m->abl_heads) {
+        m->abl_heads = spex_calloc(m->ctx, (size_t)(L * H), 1);
+        m->abl_mlps = spex_calloc(m->ctx, (size_t)L, 1);
+        if (!m->abl_heads || !m->abl_mlps) return SPEX_E_NOMEM;
+    }
+    int rc = copy_values(m, a->head_values, L * D, &m->abl_head_val, "head");
+    if (!rc) rc = copy_values(m, a->mlp_values, L * D, &m->abl_mlp_val, "MLP");
+    if (rc) return rc;
+    for (int64_t i = 0; i < L * H; i++) {
+        m->abl_heads[i] = a->heads && a->heads[i];
+        m->abl_on |= m->abl_heads[i];
+    }
+    for (int64_t l = 0; l < L; l++) {
+        m->abl_mlps[l] = a->mlps && a->mlps[l];
+        m->abl_on |= m->abl_mlps[l];
+    }
+    return SPEX_OK;
+}
+
+static void emit_none(void *user, int64_t p, const float *logits) {
+    (void)user, (void)p, (void)logits;
+}
+
+int spex_llm_component_means(spex_llm *m, int64_t n, const int32_t *const *seqs,
+                             const int64_t *lens, float *head_means, float *mlp_means) {
+    int64_t L = m->info.n_layers, D = m->info.dim, count = 0;
+    double *sums = spex_calloc(m->ctx, (size_t)(2 * L * D), sizeof *sums);
+    if (!sums) return SPEX_E_NOMEM;
+    int saved = m->abl_on, rc = SPEX_OK;
+    m->abl_on = 0;
+    m->sum_head = sums;
+    m->sum_mlp = sums + L * D;
+    /* no prefix reuse: every position of every sequence is processed once */
+    for (int64_t i = 0; i < n && !rc; i++) {
+        m->n_cached = 0;
+        rc = run_seq(m, seqs[i], lens[i], lens[i], 0, emit_none, NULL);
+        if (rc) spex_errprefix(m->ctx, "reference sequence %lld", (long long)i);
+        count += lens[i];
+    }
+    m->sum_head = m->sum_mlp = NULL;
+    m->abl_on = saved;
+    m->n_cached = 0; /* the cache holds unablated keys and values */
+    if (!rc && count == 0)
+        rc = spex_seterr(m->ctx, SPEX_E_INVAL, "component means: no reference tokens");
+    for (int64_t i = 0; !rc && i < L * D; i++) {
+        if (head_means) head_means[i] = (float)(sums[i] / (double)count);
+        if (mlp_means) mlp_means[i] = (float)(sums[L * D + i] / (double)count);
+    }
+    spex_free(m->ctx, sums);
+    return rc;
 }
 
 /* sort key of a batch entry: its tokens, then its index */

@@ -5,31 +5,7 @@
 # Usage: test_cli.sh PATH/TO/spex   (run from the project root)
 set -u
 spex=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-# the query cache goes to the temp dir, never to the real home directory
-export XDG_CACHE_HOME="$tmp/xdg-cache"
-pass=0
-failn=0
-
-ok() { pass=$((pass + 1)); }
-bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
-
-# expect STATUS PATTERN CMD...: runs CMD, checks the exit status and that
-# stderr matches PATTERN (extended regex).
-expect() {
-    local want=$1 pat=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "'$*' exited $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
-    elif ! grep -Eq -- "$pat" "$tmp/err"; then
-        bad "'$*' stderr does not match /$pat/: $(head -c 300 "$tmp/err")"
-    else
-        ok
-    fi
-}
+. tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
 game() { printf '%s' "$1" >"$tmp/$2"; }
 
@@ -115,5 +91,4 @@ for o in game exec n exec-workers timeout method budget max-order index top seed
     if grep -q -- "--$o" "$tmp/h.txt"; then ok; else bad "explain --help lacks --$o"; fi
 done
 
-echo "cli: $pass passed, $failn failed"
-[ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]
+finish cli

@@ -7,28 +7,7 @@
 # Usage: test_data_explain.sh PATH/TO/spex   (run from the project root)
 set -u
 spex=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export XDG_CACHE_HOME="$tmp/xdg-cache" # never the real home directory
-pass=0
-failn=0
-ok() { pass=$((pass + 1)); }
-bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
-
-# expect STATUS PATTERN CMD...: exit status and a stderr match (extended regex)
-expect() {
-    local want=$1 pat=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "'$*' exited $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
-    elif ! grep -Eq -- "$pat" "$tmp/err"; then
-        bad "'$*' stderr does not match /$pat/: $(head -c 300 "$tmp/err")"
-    else
-        ok
-    fi
-}
+. tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
 # the planted set of tests/backend/test_data_attr.c: rows 0 and 1 identical
 # positives, rows 2-6 negatives, row 7 a negative on its own axis
@@ -133,5 +112,4 @@ for opt in data label test row learner value groups group-by l2 rounds depth eta
     if grep -q -- "--$opt " "$tmp/help"; then ok; else bad "--help lacks --$opt"; fi
 done
 
-echo "$pass passed, $failn failed"
-[ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]
+finish

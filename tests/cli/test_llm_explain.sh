@@ -11,27 +11,7 @@ spex=$1
 M=../shared/models
 MODEL=$M/synth-interact-llama-F32.gguf
 TRUTH=$M/truth/sentiment_1.values.json
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export XDG_CACHE_HOME="$tmp/xdg-cache" # never the real home directory
-pass=0
-failn=0
-ok() { pass=$((pass + 1)); }
-bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
-
-expect() {
-    local want=$1 pat=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "'$*' exited $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
-    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" "$tmp/err"; then
-        bad "'$*' stderr does not match /$pat/: $(head -c 300 "$tmp/err")"
-    else
-        ok
-    fi
-}
+. tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
 S1=(--llm "$MODEL" --prompt "the food was not very good ." --prefix Review: --suffix Sentiment:
     --target " negative" --contrast " positive" --quiet)
@@ -117,5 +97,4 @@ expect 1 "exactly one target" "$spex" explain --llm "$MODEL" --game examples/mov
 expect 1 "--validate expects" "$spex" explain --game examples/movie_review.json --validate x
 expect 2 "GGUF v1 is not supported" "$spex" explain --llm $M/negative/stories260K-ggufv1.gguf --prompt a
 
-echo "$pass passed, $failn failed"
-[ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]
+finish

@@ -6,13 +6,7 @@
 # Usage: test_topk.sh PATH/TO/spex   (run from the project root)
 set -u
 spex=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export XDG_CACHE_HOME="$tmp/xdg-cache"
-pass=0
-failn=0
-ok() { pass=$((pass + 1)); }
-bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
+. tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
 cat >"$tmp/g.json" <<'JSON'
 {"n": 8, "basis": "mobius",
@@ -89,5 +83,4 @@ expect_usage "$spex" topk --result "$tmp/r.json" --game "$tmp/g.json" --exec cat
 "$spex" topk --result "$tmp/nope.json" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q nope "$tmp/err" && ok || bad "missing result file: $(cat "$tmp/err")"
 
-echo "$pass passed, $failn failed"
-[ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]
+finish

@@ -6,27 +6,7 @@
 set -u
 spex=$1
 M=../shared/models
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-failn=0
-ok() { pass=$((pass + 1)); }
-bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
-
-# expect STATUS PATTERN CMD...: exit status and a stderr matching PATTERN
-expect() {
-    local want=$1 pat=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        bad "'$*' exited $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
-    elif [ -n "$pat" ] && ! grep -Eq -- "$pat" "$tmp/err"; then
-        bad "'$*' stderr does not match /$pat/: $(head -c 300 "$tmp/err")"
-    else
-        ok
-    fi
-}
+. tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
 # llm-info
 expect 0 '' "$spex" llm-info --model $M/stories260K.gguf
@@ -77,5 +57,4 @@ expect 2 "general.architecture" "$spex" llm-info --model $M/vocab/ggml-vocab-gpt
 expect 1 'adds no token' "$spex" llm-score --model $M/stories260K.gguf --prompt a --continuation ''
 expect 2 'exceed the context' "$spex" llm-generate --model $M/stories260K.gguf --prompt a --tokens 5000
 
-echo "$pass passed, $failn failed"
-[ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]
+finish

@@ -9,14 +9,7 @@
 # SPEX_HTML_KEEP=DIR keeps the pages and screenshots in DIR.
 set -u
 spex=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-# the query cache goes to the temp dir, never to the real home directory
-export XDG_CACHE_HOME="$tmp/xdg-cache"
-pass=0
-failn=0
-ok() { pass=$((pass + 1)); }
-bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
+. tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
 # check NAME FILE PATTERN...: each fixed-string PATTERN occurs in FILE
 check() {
@@ -118,5 +111,4 @@ if [ $? -eq 1 ] && grep -q 'html' "$tmp/err"; then ok; else bad "--format htm: $
 if [ -n "${SPEX_HTML_KEEP:-}" ]; then
     mkdir -p "$SPEX_HTML_KEEP" && cp "$tmp"/*.png "$tmp"/*.html "$SPEX_HTML_KEEP"/
 fi
-echo "$pass passed, $failn failed"
-[ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]
+finish

@@ -8,13 +8,7 @@
 # Usage: test_resume.sh PATH/TO/spex   (run from the project root)
 set -u
 spex=$1
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-export XDG_CACHE_HOME="$tmp/xdg-cache" # never the real home directory
-pass=0
-failn=0
-ok() { pass=$((pass + 1)); }
-bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
+. tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
 # a slow program (about 1.5 ms a mask) that logs every mask it has answered
 cat >"$tmp/f.py" <<'PY'
@@ -144,5 +138,4 @@ if [ $? -eq 0 ] && grep -q "warning.*garbage.sqlite.*without the cache" "$tmp/er
     --quiet >/dev/null 2>"$tmp/err"
 if [ $? -eq 2 ] && grep -q "garbage.sqlite.*corrupt" "$tmp/err"; then ok; else bad "corrupt cache, stop: $(cat "$tmp/err")"; fi
 
-echo "resume: $pass passed, $failn failed"
-[ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]
+finish resume

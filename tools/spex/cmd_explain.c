@@ -35,6 +35,17 @@ static cli_opt explain_opts[] = {
                        "greedy answer to the full prompt, up to 8 tokens, cut at a line\n"
                        "break or end of text)", NULL},
     {"contrast", "TEXT", "--llm: value = log p(target) - log p(TEXT)", NULL},
+    {"heads", NULL, "--llm: the features are the model's attention heads, L<layer>.H<head>\n"
+                    "(the mechanistic lens, spex/heads.h): a mask ablates heads while the\n"
+                    "model scores the whole prompt (prefix, prompt, suffix) and target", NULL},
+    {"mlp", NULL, "--llm: the MLP blocks are features too, L<layer>.MLP (alone: only them)",
+     NULL},
+    {"layers", "A-B", "--heads/--mlp: only layers A to B (0-based, inclusive; or one layer A)",
+     NULL},
+    {"ablate", "HOW", "--heads/--mlp: zero (default: an ablated component outputs zero) |\n"
+                      "mean (its mean output over --reference-prompts, or over the\n"
+                      "prompt's own positions without them)", NULL},
+    {"reference-prompts", "FILE", "--ablate mean: reference prompts, one per line", NULL},
     {"data", "TRAIN.csv", "explain a prediction by the training examples: features are the\n"
                           "rows of TRAIN.csv (header row, numeric columns, a label column);\n"
                           "a mask keeps a subset, the learner is re-trained on it from scratch\n"
@@ -178,7 +189,7 @@ int cmd_explain(int argc, char **argv) {
     if (cli_parse("explain", o, argc, argv, 2)) return CLI_USAGE;
     if (cli_get(o, "help")) {
         cli_help(stdout, "spex explain TARGET [OPTIONS]   (TARGET: --game FILE | --exec CMD --n N |\n"
-                 "                                 --llm M.gguf --prompt TEXT |\n"
+                 "                                 --llm M.gguf --prompt TEXT [--heads] |\n"
                  "                                 --data TRAIN.csv --label COLUMN --row K)",
                  "Runs ablations on the target and reports the interactions that drive it.", o);
         return CLI_OK;

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "spex/explain.h"
+#include "spex/heads.h"
 #include "spex/report.h"
 #include "spex/value.h"
 
@@ -41,6 +42,27 @@ int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts
 /* target_data.c: --data TRAIN.csv, the data-attribution lens (spex/data.h) */
 int cli_target_open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
                          cli_target *t);
+/* target_heads.c: the mechanistic lens (--heads / --mlp), opened by
+ * target_llm.c over its model and prompt. cli_heads_open prints problems and
+ * returns an exit status. */
+typedef struct cli_heads cli_heads;
+int cli_heads_requested(const cli_opt *o);
+int cli_heads_open(spex_ctx *ctx, const cli_opt *o, spex_llm *m, spex_prompt *p,
+                   cli_heads **out);
+void cli_heads_free(cli_heads *c);
+spex_heads *cli_heads_lens(cli_heads *c);
+/* The lens's settings that change a value (for the cache fingerprint). */
+const char *cli_heads_settings(const cli_heads *c);
+int cli_heads_report(cli_heads *c, spex_ctx *ctx, const spex_result *res, FILE *f);
+/* Prints the five largest interactions of order >= 2 of res in words
+ * ("A × B: +0.123"), feature i named by name(obj, i). */
+void cli_print_top_interactions(FILE *f, const spex_result *res, int64_t n,
+                                const char *(*name)(const void *obj, int64_t i),
+                                const void *obj);
+/* Reads a text file of at most 1 MiB with no NUL byte into a malloc'ed
+ * string; prints "cannot open the <what> '<path>'" and the like and returns
+ * CLI_INPUT on failure. */
+int cli_read_text_file(const char *what, const char *path, char **out);
 void cli_target_close(cli_target *t);
 /* validate.c: --validate K, re-queries the top k interactions of res through
  * t's value function and prints predicted vs measured to f. */

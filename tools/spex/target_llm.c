@@ -14,6 +14,7 @@
 typedef struct llm_state {
     spex_llm *m;
     spex_prompt *p;
+    cli_heads *heads; /* the mechanistic lens (--heads/--mlp), else NULL */
     const char **leads; /* for the HTML report, built on demand */
     char *value_note;
 } llm_state;
@@ -23,6 +24,7 @@ static void free_llm_state(void *s) {
     if (!st) return;
     free(st->leads);
     free(st->value_note);
+    cli_heads_free(st->heads);
     spex_prompt_free(st->p);
     spex_llm_free(st->m);
     free(st);
@@ -30,12 +32,11 @@ static void free_llm_state(void *s) {
 
 #define PROMPT_FILE_MAX ((long)1 << 20)
 
-/* Reads a prompt file (at most 1 MiB) into a malloc'ed string. */
-static int read_prompt_file(const char *path, char **out) {
+int cli_read_text_file(const char *what, const char *path, char **out) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "spex explain: cannot open the prompt file '%s'\n", path);
+        fprintf(stderr, "spex explain: cannot open the %s '%s'\n", what, path);
         return CLI_INPUT;
     }
     char *buf = malloc((size_t)PROMPT_FILE_MAX + 1);
@@ -43,14 +44,14 @@ static int read_prompt_file(const char *path, char **out) {
     int err = ferror(f);
     fclose(f);
     if (!buf || err || len > (size_t)PROMPT_FILE_MAX) {
-        fprintf(stderr, "spex explain: cannot read the prompt file '%s'%s\n", path,
+        fprintf(stderr, "spex explain: cannot read the %s '%s'%s\n", what, path,
                 buf && !err ? " (larger than 1 MiB)" : "");
         free(buf);
         return CLI_INPUT;
     }
     buf[len] = 0;
     if (strlen(buf) != len) {
-        fprintf(stderr, "spex explain: the prompt file '%s' holds a NUL byte at offset %zu\n",
+        fprintf(stderr, "spex explain: the %s '%s' holds a NUL byte at offset %zu\n", what,
                 path, strlen(buf));
         free(buf);
         return CLI_INPUT;
@@ -78,11 +79,52 @@ static void put_escaped(FILE *f, const char *s) {
     }
 }
 
+void cli_print_top_interactions(FILE *f, const spex_result *res, int64_t n,
+                                const char *(*name)(const void *obj, int64_t i),
+                                const void *obj) {
+    fprintf(f, "\ntop interactions (%s):\n", spex_index_name(res->index));
+    int shown = 0;
+    for (int64_t i = 0; i < spex_coefs_count(res->interactions) && shown < 5; i++) {
+        const int32_t *idx;
+        int len;
+        double v;
+        spex_coefs_entry(res->interactions, i, &idx, &len, &v);
+        if (len < 2) continue;
+        fputs("  ", f);
+        for (int j = 0; j < len; j++) {
+            if (j) fputs(" × ", f);
+            put_escaped(f, idx[j] < n ? name(obj, idx[j]) : "?");
+        }
+        fprintf(f, ": %+.3f\n", v);
+        shown++;
+    }
+    if (!shown) fprintf(f, "  (none of order 2 or more; try --max-order 2)\n");
+}
+
+static const char *unit_name(const void *p, int64_t i) { return spex_prompt_unit_text(p, i); }
+
 /* The report hook (target.h): the prompt with each unit marked by its
  * first-order value of the result's index, then the top interactions. */
 static int llm_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *f) {
     llm_state *st = state;
     spex_prompt *p = st->p;
+    const char *contrast = spex_prompt_contrast(p);
+    fprintf(f, "\nvalue: log p(\"");
+    put_escaped(f, spex_prompt_target(p));
+    if (contrast) {
+        fprintf(f, "\") - log p(\"");
+        put_escaped(f, contrast);
+    }
+    fprintf(f, "\")");
+    if (st->heads) {
+        fprintf(f, " after \"");
+        char *text = NULL;
+        if (spex_prompt_text(p, NULL, &text)) return SPEX_E_NOMEM;
+        put_escaped(f, text);
+        spex_free(ctx, text);
+        fprintf(f, "\"\n");
+        return cli_heads_report(st->heads, ctx, res, f);
+    }
     int64_t n = spex_prompt_n_units(p);
     double *first = spex_calloc(ctx, (size_t)n, sizeof *first);
     if (!first) return SPEX_E_NOMEM;
@@ -98,14 +140,7 @@ static int llm_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *
         }
     }
     int tty = isatty(fileno(f));
-    const char *contrast = spex_prompt_contrast(p);
-    fprintf(f, "\nvalue: log p(\"");
-    put_escaped(f, spex_prompt_target(p));
-    if (contrast) {
-        fprintf(f, "\") - log p(\"");
-        put_escaped(f, contrast);
-    }
-    fprintf(f, "\"); each unit marked by its %s value (order 1)%s:\n\n  ",
+    fprintf(f, "; each unit marked by its %s value (order 1)%s:\n\n  ",
             spex_index_name(res->index),
             tty ? ", green raises it, red lowers it" : "");
     if (*spex_prompt_prefix(p)) {
@@ -126,23 +161,8 @@ static int llm_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *
         fputc(' ', f);
         put_escaped(f, spex_prompt_suffix(p));
     }
-    fprintf(f, "\n\ntop interactions (%s):\n", spex_index_name(res->index));
-    int shown = 0;
-    for (int64_t i = 0; i < spex_coefs_count(res->interactions) && shown < 5; i++) {
-        const int32_t *idx;
-        int len;
-        double v;
-        spex_coefs_entry(res->interactions, i, &idx, &len, &v);
-        if (len < 2) continue;
-        fputs("  ", f);
-        for (int j = 0; j < len; j++) {
-            if (j) fputs(" × ", f);
-            put_escaped(f, idx[j] < n ? spex_prompt_unit_text(p, idx[j]) : "?");
-        }
-        fprintf(f, ": %+.3f\n", v);
-        shown++;
-    }
-    if (!shown) fprintf(f, "  (none of order 2 or more; try --max-order 2)\n");
+    fputs("\n", f);
+    cli_print_top_interactions(f, res, n, unit_name, p);
     spex_free(ctx, first);
     return SPEX_OK;
 }
@@ -160,6 +180,11 @@ static int llm_html(void *state, spex_html_opts *ho) {
                                          spex_prompt_target(st->p), contrast)
                               : cli_strf("value: log p(\"%s\")", spex_prompt_target(st->p));
     if (!st->value_note) return SPEX_E_NOMEM;
+    if (st->heads) { /* components are chips; the note says what was scored */
+        ho->notes = (const char *const *)&st->value_note;
+        ho->n_notes = 1;
+        return SPEX_OK;
+    }
     ho->prose = 1;
     ho->prefix = spex_prompt_prefix(st->p);
     ho->suffix = spex_prompt_suffix(st->p);
@@ -167,6 +192,32 @@ static int llm_html(void *state, spex_html_opts *ho) {
     ho->notes = (const char *const *)&st->value_note;
     ho->n_notes = 1;
     return SPEX_OK;
+}
+
+/* The rest of the target for the mechanistic lens: components as features. */
+static int open_heads_target(spex_ctx *ctx, llm_state *st, const char *hex, const char *prompt,
+                             const char *model, cli_target *t) {
+    spex_heads *h = cli_heads_lens(st->heads);
+    if (spex_heads_valuefn(h, &t->vf)) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return CLI_INPUT;
+    }
+    t->n = spex_heads_n_features(h);
+    t->names = calloc((size_t)t->n, sizeof *t->names);
+    for (int64_t j = 0; t->names && j < t->n; j++)
+        t->names[j] = strdup(spex_heads_feature_name(h, j));
+    char *fp = cli_strf("llm-heads/1 sha256=%s %s", hex, cli_heads_settings(st->heads));
+    fp = fp_add(fp, "prefix", spex_prompt_prefix(st->p));
+    fp = fp_add(fp, "suffix", spex_prompt_suffix(st->p));
+    fp = fp_add(fp, "target", spex_prompt_target(st->p));
+    fp = fp_add(fp, "contrast", spex_prompt_contrast(st->p));
+    fp = fp_add(fp, "prompt", prompt);
+    t->fingerprint = fp;
+    const char *base = strrchr(model, '/');
+    t->label = cli_strf("llm heads %s: %.60s", base ? base + 1 : model, prompt);
+    t->report = llm_report;
+    t->html = llm_html;
+    return CLI_OK;
 }
 
 int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
@@ -179,6 +230,21 @@ int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts
         fprintf(stderr, "spex explain: --llm needs exactly one of --prompt TEXT and "
                         "--prompt-file FILE\n");
         return CLI_USAGE;
+    }
+    int heads = cli_heads_requested(o);
+    static const char *const heads_only[] = {"layers", "ablate", "reference-prompts"};
+    static const char *const units_only[] = {"unit", "segments-sep", "mask"};
+    for (int i = 0; i < 3; i++) {
+        if (!heads && cli_get(o, heads_only[i])) {
+            fprintf(stderr, "spex explain: --%s goes with --heads or --mlp\n", heads_only[i]);
+            return CLI_USAGE;
+        }
+        if (heads && cli_get(o, units_only[i])) {
+            fprintf(stderr, "spex explain: --%s is for prompt units; with --heads/--mlp the "
+                            "whole prompt is kept and components are ablated\n",
+                    units_only[i]);
+            return CLI_USAGE;
+        }
     }
     if (cli_get(o, "n")) {
         fprintf(stderr, "spex explain: --n is for --exec; the prompt gives --llm its n\n");
@@ -213,7 +279,7 @@ int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts
     }
     char *text = NULL, hex[65];
     int rc = CLI_OK;
-    if (pfile && (rc = read_prompt_file(pfile, &text))) return rc;
+    if (pfile && (rc = cli_read_text_file("prompt file", pfile, &text))) return rc;
     if (!prompt) prompt = text;
     if (!*prompt) {
         fprintf(stderr, "spex explain: the prompt%s%s%s is empty\n", pfile ? " file '" : "",
@@ -231,11 +297,17 @@ int cli_target_open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts
     int src = spex_llm_load(ctx, model, NULL, &st->m);
     if (!src) src = spex_sha256_file(ctx, model, hex);
     if (!src) src = spex_prompt_new(ctx, st->m, prompt, &po, &st->p);
-    if (!src) src = spex_prompt_valuefn(st->p, &t->vf);
+    if (!src && !heads) src = spex_prompt_valuefn(st->p, &t->vf);
     if (src) {
         fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
         free(text);
         return cli_exit_code(src);
+    }
+    if (heads) {
+        rc = cli_heads_open(ctx, o, st->m, st->p, &st->heads);
+        if (!rc) rc = open_heads_target(ctx, st, hex, prompt, model, t);
+        free(text);
+        return rc;
     }
     t->n = spex_prompt_n_units(st->p);
     t->names = calloc((size_t)t->n, sizeof *t->names);

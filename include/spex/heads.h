@@ -1,0 +1,74 @@
+/*
+ * spex/heads.h - the mechanistic lens (DESIGN.md §1): the features are a
+ * model's components — attention heads, labelled L<layer>.H<head>, and
+ * optionally MLP blocks, L<layer>.MLP — and a mask keeps some of them and
+ * ablates the rest (spex_llm_set_ablation) while the model scores one fixed
+ * prompt.
+ *
+ * The prompt, the target and the contrast come from a spex_prompt (its full,
+ * unmasked text: prefix, every unit, suffix), so the value is the one of the
+ * feature lens with every unit kept:
+ *     log p(target | prompt)  or  log p(target | prompt) - log p(contrast | prompt)
+ * with the components of the mask's zero bits ablated. Ablation replaces a
+ * component's output by zero (default) or by its mean over reference
+ * prompts (every position of each, run unablated); without reference prompts
+ * the mean is over the positions of the explained prompt itself.
+ *
+ * Example:
+ *     spex_heads_opts ho = spex_heads_opts_default();
+ *     ho.layer_from = 2;
+ *     ho.mean = 1;
+ *     spex_heads *h;
+ *     if (spex_heads_new(ctx, m, prompt, &ho, &h)) puts(spex_errmsg(ctx));
+ *     spex_valuefn vf;
+ *     spex_heads_valuefn(h, &vf);   // spex_heads_n_features(h) features
+ */
+#ifndef SPEX_HEADS_H
+#define SPEX_HEADS_H
+
+#include "spex/prompt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct spex_heads_opts {
+    int64_t layer_from;  /* first layer (default 0) */
+    int64_t layer_to;    /* last layer, inclusive (default -1: the model's last) */
+    int heads;           /* attention heads are features (default 1) */
+    int mlps;            /* MLP blocks are features (default 0) */
+    int mean;            /* 0 (default): ablated outputs are zero; 1: their mean */
+    const char *const *ref_prompts; /* mean ablation: reference prompts (texts,
+                                       BOS added); NULL: the explained prompt */
+    int64_t n_ref;
+} spex_heads_opts;
+
+SPEX_API spex_heads_opts spex_heads_opts_default(void);
+
+typedef struct spex_heads spex_heads;
+
+/* Builds the lens over model m (borrowed) and the full text and target of
+ * prompt (borrowed; built with m). Both must outlive *out. Errors:
+ * SPEX_E_INVAL (no component selected, a layer outside the model, an empty
+ * reference prompt), SPEX_E_VALUE (the target's tokens do not extend the
+ * prompt's), the engine's errors, SPEX_E_NOMEM. */
+SPEX_API int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt,
+                            const spex_heads_opts *opts, spex_heads **out);
+SPEX_API void spex_heads_free(spex_heads *h);
+
+SPEX_API int64_t spex_heads_n_features(const spex_heads *h);
+/* "L2.H3" or "L2.MLP"; borrowed. */
+SPEX_API const char *spex_heads_feature_name(const spex_heads *h, int64_t i);
+/* Feature i's layer, and its head (-1 for an MLP block). */
+SPEX_API void spex_heads_feature(const spex_heads *h, int64_t i, int64_t *layer, int64_t *head);
+
+/* Values of a batch of masks (bit i = feature i kept, not ablated). The
+ * model's ablation is switched off again on return. */
+SPEX_API int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out);
+/* A value function over the features (value.h contract); h is borrowed. */
+SPEX_API int spex_heads_valuefn(spex_heads *h, spex_valuefn *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
