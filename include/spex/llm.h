@@ -263,6 +263,16 @@ SPEX_API int64_t spex_llm_head_dim(const spex_llm *m);
  * NULL or empty one switches it off. Drops the KV cache (its keys and values
  * depend on the ablation). SPEX_E_VALUE for a non-finite value. */
 SPEX_API int spex_llm_set_ablation(spex_llm *m, const spex_llm_ablation *a);
+/* Batch scoring under ablations: as spex_llm_score_tokens_batch with
+ * reuse, but sequence i runs under ablation abl[i] (NULL: none; see
+ * spex_llm_set_ablation), in the given order; a sequence reuses the KV
+ * cache of the one before it only when both have the same abl pointer, so
+ * give consecutive sequences of one ablation the same pointer. The output
+ * matrix is applied to many sequences' positions at once. The ablation is
+ * off on return. */
+SPEX_API int spex_llm_score_ablated_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
+                                          const int64_t *lens, const int64_t *from,
+                                          const spex_llm_ablation *const *abl, double *out);
 /* Mean output of every head (head_means: n_layers * n_heads * head_dim, laid
  * out as head_values) and MLP block (mlp_means: n_layers * dim) over every
  * position of n token sequences (seqs[i]: lens[i] tokens), computed without

@@ -6,10 +6,11 @@
  *
  * HOW IT WORKS
  * The token sequences (prompt + target, prompt + contrast) are built once by
- * the feature lens (spex_prompt_sequences with every unit kept). For each
- * mask the ablation flags are set and both sequences are scored in one batch
- * (the contrast reuses the prompt's keys and values: same ablation, same
- * prefix). Mean ablation replaces an output by its average over every
+ * the feature lens (spex_prompt_sequences with every unit kept). A batch of
+ * masks becomes one engine call (spex_llm_score_ablated_batch): each mask's
+ * ablation flags, its sequences consecutive so that the contrast reuses the
+ * prompt's keys and values (same ablation, same prefix), and the output
+ * matrix applied to the scored positions of many masks at once. Mean ablation replaces an output by its average over every
  * position of the reference prompts, computed once, unablated, at creation.
  */
 #include <math.h>
@@ -27,7 +28,6 @@ struct spex_heads {
     int64_t n, L, H;
     int64_t *layer, *head;   /* per feature; head -1 for an MLP block */
     char *names;             /* n names of NAME_LEN bytes */
-    uint8_t *flag_head, *flag_mlp; /* (L * H), (L): the ablation being built */
     float *head_mean, *mlp_mean;   /* (L * dim) each; NULL: zero ablation */
 };
 
@@ -49,8 +49,6 @@ void spex_heads_free(spex_heads *h) {
     spex_free(ctx, h->layer);
     spex_free(ctx, h->head);
     spex_free(ctx, h->names);
-    spex_free(ctx, h->flag_head);
-    spex_free(ctx, h->flag_mlp);
     spex_free(ctx, h->head_mean);
     spex_free(ctx, h->mlp_mean);
     spex_free(ctx, h);
@@ -115,10 +113,7 @@ int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt,
     h->layer = spex_malloc(ctx, (size_t)cap * sizeof *h->layer);
     h->head = spex_malloc(ctx, (size_t)cap * sizeof *h->head);
     h->names = spex_malloc(ctx, (size_t)cap * NAME_LEN);
-    h->flag_head = spex_calloc(ctx, (size_t)(L * H), 1);
-    h->flag_mlp = spex_calloc(ctx, (size_t)L, 1);
-    int rc = h->layer && h->head && h->names && h->flag_head && h->flag_mlp ? SPEX_OK
-                                                                             : SPEX_E_NOMEM;
+    int rc = h->layer && h->head && h->names ? SPEX_OK : SPEX_E_NOMEM;
     for (int64_t l = lo; !rc && l <= hi; l++)
         for (int64_t j = o->heads ? 0 : H; j <= H; j++) {
             if (j == H && !o->mlps) break;
@@ -152,27 +147,46 @@ void spex_heads_feature(const spex_heads *h, int64_t i, int64_t *layer, int64_t 
 }
 
 int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
-    int64_t nb = spex_masks_count(batch);
-    int rc = SPEX_OK;
+    int64_t nb = spex_masks_count(batch), ns = h->n_seqs, per = h->L * h->H + h->L;
     for (int64_t i = 0; i < nb; i++) out[i] = NAN;
+    if (nb == 0) return SPEX_OK;
+    /* one ablation per mask, its sequences consecutive (they share it) */
+    uint8_t *flags = spex_calloc(h->ctx, (size_t)(nb * per), 1);
+    spex_llm_ablation *abl = spex_calloc(h->ctx, (size_t)nb, sizeof *abl);
+    const spex_llm_ablation **which = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *which);
+    const int32_t **seqs = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *seqs);
+    int64_t *lens = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *lens);
+    int64_t *from = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *from);
+    double *lp = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *lp);
+    int rc = flags && abl && which && seqs && lens && from && lp ? SPEX_OK : SPEX_E_NOMEM;
     for (int64_t b = 0; !rc && b < nb; b++) {
         const uint64_t *row = spex_masks_crow(batch, b);
-        memset(h->flag_head, 0, (size_t)(h->L * h->H));
-        memset(h->flag_mlp, 0, (size_t)h->L);
+        uint8_t *fh = flags + b * per, *fm = fh + h->L * h->H;
         for (int64_t i = 0; i < h->n; i++)
             if (!spex_bits_get(row, i)) {
-                if (h->head[i] >= 0) h->flag_head[h->layer[i] * h->H + h->head[i]] = 1;
-                else h->flag_mlp[h->layer[i]] = 1;
+                if (h->head[i] >= 0) fh[h->layer[i] * h->H + h->head[i]] = 1;
+                else fm[h->layer[i]] = 1;
             }
-        spex_llm_ablation a = {h->flag_head, h->flag_mlp, h->head_mean, h->mlp_mean};
-        double lp[2];
-        rc = spex_llm_set_ablation(h->m, &a);
-        if (!rc)
-            rc = spex_llm_score_tokens_batch(h->m, h->n_seqs, (const int32_t *const *)h->seqs,
-                                             h->lens, h->from, 1, lp);
-        if (!rc) out[b] = h->n_seqs == 2 ? lp[0] - lp[1] : lp[0];
+        abl[b] = (spex_llm_ablation){fh, fm, h->head_mean, h->mlp_mean};
+        for (int64_t c = 0; c < ns; c++) {
+            which[b * ns + c] = &abl[b];
+            seqs[b * ns + c] = h->seqs[c];
+            lens[b * ns + c] = h->lens[c];
+            from[b * ns + c] = h->from[c];
+        }
     }
-    spex_llm_set_ablation(h->m, NULL);
+    if (!rc)
+        rc = spex_llm_score_ablated_batch(h->m, nb * ns, seqs, lens, from, which, lp);
+    for (int64_t b = 0; !rc && b < nb; b++)
+        out[b] = ns == 2 ? lp[2 * b] - lp[2 * b + 1] : lp[b];
+    spex_free(h->ctx, flags);
+    spex_free(h->ctx, abl);
+    spex_free(h->ctx, which);
+    spex_free(h->ctx, seqs);
+    spex_free(h->ctx, lens);
+    spex_free(h->ctx, from);
+    spex_free(h->ctx, lp);
+    if (rc == SPEX_E_NOMEM) return spex_seterr(h->ctx, rc, "out of memory");
     return rc;
 }
 

@@ -609,11 +609,13 @@ static double logprob_of(const float *logits, int64_t n, int32_t tok) {
 
 /* Runs seq[0..n_run) through the model, reusing the cached prefix when
  * reuse, and for every position p in [want_from, n_run) computes the logits
- * (n_vocab) and calls emit(p, logits). */
+ * (n_vocab) and calls emit(p, logits) — or, with hidden, calls emit(p, h)
+ * with the final normalised hidden state h (dim) and leaves the output
+ * matrix to the caller (which batches it across sequences). */
 typedef void (*emit_fn)(void *user, int64_t p, const float *logits);
 
-static int run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_from, int reuse,
-                   emit_fn emit, void *user) {
+static int run_seq_ex(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_from,
+                      int reuse, int hidden, emit_fn emit, void *user) {
     const spex_llm_info *I = &m->info;
     if (n_run < 1 || n_run > I->n_ctx)
         return spex_seterr(m->ctx, SPEX_E_RANGE, "sequence of %lld tokens (context is %lld)",
@@ -638,11 +640,20 @@ static int run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_
         m->n_cached = p0 + T;
         int64_t first = want_from > p0 ? want_from - p0 : 0;
         if (first >= T) continue;
+        if (hidden) {
+            for (int64_t t = first; t < T; t++) emit(user, p0 + t, xb + t * I->dim);
+            continue;
+        }
         matmul(m, &m->output, xb + first * I->dim, T - first, logits,
                logits + CHUNK * I->n_vocab);
         for (int64_t t = first; t < T; t++) emit(user, p0 + t, logits + (t - first) * I->n_vocab);
     }
     return SPEX_OK;
+}
+
+static int run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_from, int reuse,
+                   emit_fn emit, void *user) {
+    return run_seq_ex(m, seq, n_run, want_from, reuse, 0, emit, user);
 }
 
 typedef struct emit_state {
@@ -772,39 +783,105 @@ static int cmp_seq_key(const void *a, const void *b) {
     return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
-                                const int64_t *lens, const int64_t *from, int reuse_prefix,
-                                double *out) {
+/* Positions whose logits are still to be computed, up to CHUNK of them
+ * across sequences: each weight row of the output matrix (often the largest
+ * matrix of a small model) is then read once for many scored tokens. */
+typedef struct pending {
+    spex_llm *m;
+    float *rows;          /* (CHUNK, dim) final hidden states */
+    int32_t tok[CHUNK];   /* the token each row scores */
+    int64_t owner[CHUNK]; /* ... for out[owner] */
+    int n;
+    const int32_t *seq;   /* the sequence being run, and its index */
+    int64_t idx;
+    double *out;
+} pending;
+
+/* Logits of the pending rows, their log-probabilities added to out[] in
+ * the order the rows came (the sum of each sequence runs in position order,
+ * whatever the batching: the kernels give a row the same bits wherever it
+ * sits in the block). */
+static void flush_pending(pending *pd) {
+    if (!pd->n) return;
+    spex_llm *m = pd->m;
+    const spex_llm_info *I = &m->info;
+    float *logits = m->scratch + 4 * CHUNK * I->dim + 2 * CHUNK * m->kv_dim +
+                    2 * CHUNK * I->ffn_dim;
+    matmul(m, &m->output, pd->rows, pd->n, logits, logits + CHUNK * I->n_vocab);
+    for (int r = 0; r < pd->n; r++)
+        pd->out[pd->owner[r]] += logprob_of(logits + r * I->n_vocab, I->n_vocab, pd->tok[r]);
+    pd->n = 0;
+}
+
+static void emit_pending(void *user, int64_t p, const float *h) {
+    pending *pd = user;
+    int64_t D = pd->m->info.dim;
+    memcpy(pd->rows + pd->n * D, h, (size_t)D * sizeof(float));
+    pd->tok[pd->n] = pd->seq[p + 1];
+    pd->owner[pd->n] = pd->idx;
+    if (++pd->n == CHUNK) flush_pending(pd);
+}
+
+/* The batch scorers: sequences in token order when reuse_prefix and no
+ * ablations (neighbours share the longest prefixes: a depth-first walk of
+ * their prefix tree), else in the given order, each under ablation abl[i]
+ * (NULL: none) and reusing the cache of its predecessor when it has the
+ * same ablation. */
+static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const int64_t *lens,
+                       const int64_t *from, int reuse_prefix,
+                       const spex_llm_ablation *const *abl, double *out) {
     for (int64_t i = 0; i < n; i++)
         if (from[i] < 1 || from[i] >= lens[i])
             return spex_seterr(m->ctx, SPEX_E_INVAL,
                                "score batch: sequence %lld: prompt of %lld tokens in %lld",
                                (long long)i, (long long)from[i], (long long)lens[i]);
-    /* with reuse, visit the sequences in token order: neighbours then share
-     * the longest prefixes (a depth-first walk of their prefix tree) */
     seq_key *keys = NULL;
-    if (reuse_prefix && n > 2) {
+    if (reuse_prefix && !abl && n > 2) {
         keys = spex_malloc(m->ctx, (size_t)n * sizeof *keys);
         if (!keys) return SPEX_E_NOMEM;
         for (int64_t i = 0; i < n; i++) keys[i] = (seq_key){seqs[i], lens[i], i};
         qsort(keys, (size_t)n, sizeof *keys, cmp_seq_key);
     }
-    int rc = SPEX_OK;
-    for (int64_t j = 0; j < n; j++) {
+    pending pd = {.m = m, .out = out};
+    pd.rows = spex_malloc(m->ctx, (size_t)(CHUNK * m->info.dim) * sizeof(float));
+    int rc = pd.rows ? SPEX_OK : SPEX_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) out[i] = 0;
+    const spex_llm_ablation *cur = NULL;
+    for (int64_t j = 0; !rc && j < n; j++) {
         int64_t i = keys ? keys[j].idx : j;
-        emit_state s = {m, seqs[i], from[i], NULL, 0};
-        rc = run_seq(m, seqs[i], lens[i] - 1, from[i] - 1, reuse_prefix, emit_token, &s);
-        if (rc) {
-            spex_errprefix(m->ctx, "sequence %lld", (long long)i);
-            break;
+        int reuse = reuse_prefix;
+        if (abl && (j == 0 || abl[i] != cur)) {
+            cur = abl[i];
+            rc = spex_llm_set_ablation(m, cur);
+            reuse = 0;
+            if (rc) break;
         }
-        out[i] = s.sum;
+        pd.seq = seqs[i];
+        pd.idx = i;
+        rc = run_seq_ex(m, seqs[i], lens[i] - 1, from[i] - 1, reuse, 1, emit_pending, &pd);
+        if (rc) spex_errprefix(m->ctx, "sequence %lld", (long long)i);
     }
+    if (!rc) flush_pending(&pd);
+    if (abl) {
+        int rc2 = spex_llm_set_ablation(m, NULL);
+        if (!rc) rc = rc2;
+    }
+    spex_free(m->ctx, pd.rows);
     spex_free(m->ctx, keys);
     return rc;
 }
 
-/* ------------------------------------------------------------ text API -- */
+int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
+                                const int64_t *lens, const int64_t *from, int reuse_prefix,
+                                double *out) {
+    return score_batch(m, n, seqs, lens, from, reuse_prefix, NULL, out);
+}
+
+int spex_llm_score_ablated_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
+                                 const int64_t *lens, const int64_t *from,
+                                 const spex_llm_ablation *const *abl, double *out) {
+    return score_batch(m, n, seqs, lens, from, 1, abl, out);
+}
 
 int spex_llm_tokenize(spex_llm *m, const char *text, size_t len, int add_bos, int32_t **tokens,
                       int64_t *n_tokens) {
