@@ -46,6 +46,17 @@ SPEX_API int spex_result_parse(spex_ctx *ctx, const char *json, size_t len, cons
  *     ho.title = "movie_review";
  *     spex_result_write_html(ctx, res, &ho, f);
  */
+/* One re-queried interaction (`spex explain --validate`): the surrogate's
+ * predicted and the target's measured value change when its features are
+ * removed together (joint), and their interaction at the full input
+ * (delta). */
+typedef struct spex_validation_row {
+    const int32_t *idx;   /* the features (borrowed) */
+    int len;
+    double index;         /* its value in the result's index */
+    double joint_pred, joint_meas, delta_pred, delta_meas;
+} spex_validation_row;
+
 typedef struct spex_html_opts {
     const char *title;          /* page title; NULL: "spex explanation" */
     /* Prompt view when prose != 0: the features are runs of text shown in
@@ -62,6 +73,10 @@ typedef struct spex_html_opts {
                                    n exceeds it); <= 0: 100 */
     const char *const *notes;   /* n_notes extra settings lines; borrowed */
     int64_t n_notes;
+    /* n_validation re-queried interactions shown as a table (tr.vrow each);
+     * NULL: no validation section */
+    const spex_validation_row *validation;
+    int64_t n_validation;
 } spex_html_opts;
 
 SPEX_API spex_html_opts spex_html_opts_default(void);

@@ -90,7 +90,7 @@ else
     "$spex" explain --llm "$model" --prompt "the food was not very good ." \
         --prefix "Review:" --suffix "Sentiment:" --target " negative" --contrast " positive" \
         --method exact --index fsii --max-order 2 --top 8 --threads 2 --no-cache --quiet \
-        --format html >"$tmp/llm.html" 2>"$tmp/llm.stderr" ||
+        --validate 3 --format html >"$tmp/llm.html" 2>"$tmp/llm.stderr" ||
         bad "llm: spex explain --format html failed: $(cat "$tmp/llm.stderr")"
     render llm
     check llm "$tmp/llm.dom" '<div class="prompt">' '<span class="fixed">Review:</span>' \
@@ -101,6 +101,10 @@ else
     count llm "$tmp/llm.dom" 'class="feat"' 7
     count llm "$tmp/llm.dom" 'class="bar"' 7
     if grep -qF 'class="arc"' "$tmp/llm.dom"; then ok; else bad "llm: no arc"; fi
+    # --validate: three re-queried interactions; the exact surrogate is the model
+    check llm "$tmp/llm.dom" '<h2>Validation</h2>' 'largest |predicted − measured|: 0.0000'
+    count llm "$tmp/llm.dom" 'class="vrow"' 3
+    check "llm validate on stderr" "$tmp/llm.stderr" 'validation: top 3'
 fi
 
 # 3. bad input: an unknown format names html among the choices

@@ -161,7 +161,7 @@ static int target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts 
 
 /* The HTML report (spex/report.h) with the target's text and label. */
 static int write_html(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t top,
-                      FILE *f) {
+                      const cli_validation *val, FILE *f) {
     spex_html_opts ho = spex_html_opts_default();
     ho.top = top > 0 ? top : INT64_MAX;
     ho.title = "spex explain";
@@ -175,6 +175,8 @@ static int write_html(spex_ctx *ctx, cli_target *t, const spex_result *res, int6
     for (int64_t i = 0; i < ho.n_notes && k < 9; i++) notes[k++] = ho.notes[i];
     ho.notes = notes;
     ho.n_notes = k;
+    ho.validation = val->rows;
+    ho.n_validation = val->n;
     return spex_result_write_html(ctx, res, &ho, f);
 }
 
@@ -257,6 +259,8 @@ int cmd_explain(int argc, char **argv) {
 
     cli_target t;
     memset(&t, 0, sizeof t);
+    cli_validation val;
+    memset(&val, 0, sizeof val);
     spex_store *store = NULL;
     spex_query_store qs;
     spex_result *res = NULL;
@@ -306,6 +310,11 @@ int cmd_explain(int argc, char **argv) {
             goto done;
         }
     }
+    /* validation first: its rows go into the HTML report as well; when it
+     * fails, the result paid for is still written, and the exit status
+     * says so */
+    int vrc = validate ? cli_validate(ctx, &t, res, validate, &val) : SPEX_OK;
+    if (vrc) vrc = fail(ctx, vrc);
     const char *html_path = cli_get(o, "html");
     if (html_path) {
         FILE *f = fopen(html_path, "w");
@@ -314,7 +323,7 @@ int cmd_explain(int argc, char **argv) {
             rc = CLI_INPUT;
             goto done;
         }
-        src = write_html(ctx, &t, res, top, f);
+        src = write_html(ctx, &t, res, top, &val, f);
         if (fclose(f) && !src) src = spex_seterr(ctx, SPEX_E_IO, "closing '%s' failed", html_path);
         if (src) {
             rc = fail(ctx, src);
@@ -322,15 +331,17 @@ int cmd_explain(int argc, char **argv) {
         }
     }
     if (!strcmp(format, "json")) src = spex_result_write_json(ctx, res, stdout);
-    else if (!strcmp(format, "html")) src = write_html(ctx, &t, res, top, stdout);
+    else if (!strcmp(format, "html")) src = write_html(ctx, &t, res, top, &val, stdout);
     else if (!strcmp(format, "csv")) src = spex_result_write_csv(ctx, res, top, stdout);
     else src = spex_result_write_table(ctx, res, top, stdout);
     if (!src && t.report && !strcmp(format, "table")) src = t.report(t.state, ctx, res, stdout);
     /* the table report goes on stdout; with json/csv stdout stays machine-readable */
-    if (!src && validate)
-        src = cli_validate(ctx, &t, res, validate, strcmp(format, "table") ? stderr : stdout);
+    if (!src && validate && !vrc)
+        cli_validation_print(&val, res, strcmp(format, "table") ? stderr : stdout);
     if (src) rc = fail(ctx, src);
+    else rc = vrc;
 done:
+    cli_validation_clear(&val);
     spex_result_free(res);
     cli_target_close(&t);
     spex_store_close(store);

@@ -65,8 +65,18 @@ void cli_print_top_interactions(FILE *f, const spex_result *res, int64_t n,
 int cli_read_text_file(const char *what, const char *path, char **out);
 void cli_target_close(cli_target *t);
 /* validate.c: --validate K, re-queries the top k interactions of res through
- * t's value function and prints predicted vs measured to f. */
-int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k, FILE *f);
+ * t's value function: predicted vs measured per interaction (rows borrow
+ * res's index arrays), printed in the terminal and in the HTML report. */
+typedef struct cli_validation {
+    spex_validation_row *rows; /* n of them (malloc'ed) */
+    int64_t n, n_masks;
+    double worst;              /* largest |predicted - measured| */
+    double full_pred, full_meas;
+} cli_validation;
+int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k,
+                 cli_validation *out);
+void cli_validation_print(const cli_validation *v, const spex_result *res, FILE *f);
+void cli_validation_clear(cli_validation *v);
 /* A malloc'ed printf-formatted string, NULL when out of memory. */
 char *cli_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

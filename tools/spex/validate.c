@@ -5,7 +5,8 @@
  *   joint    f(N \ T) - f(N): removing T's features together;
  *   Δ_T      Σ_{L ⊆ T} (-1)^{|L|} f(N \ L): their interaction at the full
  *            input (DESIGN.md appendix, Δ_T v(N \ T)).
- * The queries go through the target's value function (any lens). */
+ * The queries go through the target's value function (any lens); the rows
+ * are printed in the terminal and shown in the HTML report. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,14 @@
 
 #define VALIDATE_MAX_ORDER 10 /* 2^10 masks per interaction at most */
 
-int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k, FILE *f) {
+void cli_validation_clear(cli_validation *v) {
+    free(v->rows);
+    memset(v, 0, sizeof *v);
+}
+
+int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k,
+                 cli_validation *out) {
+    memset(out, 0, sizeof *out);
     int64_t n = res->n, n_int = spex_coefs_count(res->interactions), nk = 0;
     int64_t *pick = calloc((size_t)(k > 0 ? k : 1), sizeof *pick);
     spex_masks *b = NULL;
@@ -47,6 +55,8 @@ int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k
     }
     int64_t nm = rc ? 0 : spex_masks_count(b);
     if (!rc && !(meas = calloc((size_t)nm, sizeof *meas))) rc = SPEX_E_NOMEM;
+    if (!rc && !(out->rows = calloc((size_t)(nk > 0 ? nk : 1), sizeof *out->rows)))
+        rc = SPEX_E_NOMEM;
     if (!rc) rc = t->vf.eval(t->vf.user, b, meas);
     if (rc) {
         if (rc == SPEX_E_NOMEM) spex_seterr(ctx, rc, "out of memory");
@@ -59,48 +69,56 @@ int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k
                                                 "re-query %lld", (long long)i);
             goto done;
         }
-    fprintf(f, "\nvalidation: top %lld interaction%s re-queried (%lld masks); predicted = the "
-               "surrogate, measured = the target\n",
-            (long long)nk, nk == 1 ? "" : "s", (long long)nm);
-    fprintf(f, "  joint: value change when the features are removed together; "
-               "Δ: their interaction at the full input\n\n");
-    fprintf(f, " rank        index   joint pred   joint meas       Δ pred       Δ meas  features\n");
-    double full_pred = spex_coefs_eval_fourier(res->fourier, spex_masks_crow(b, 0));
-    double worst = 0;
+    out->n_masks = nm;
+    out->full_pred = spex_coefs_eval_fourier(res->fourier, spex_masks_crow(b, 0));
+    out->full_meas = meas[0];
     int64_t r = 1;
     for (int64_t q = 0; q < nk; q++) {
-        const int32_t *idx;
-        int len;
-        double v;
-        spex_coefs_entry(res->interactions, pick[q], &idx, &len, &v);
-        double dp = 0, dm = 0, jp = 0, jm = 0;
+        spex_validation_row *v = &out->rows[q];
+        spex_coefs_entry(res->interactions, pick[q], &v->idx, &v->len, &v->index);
         /* masks of this T: row r + l - 1 is N \ L for L = bits of l */
-        for (uint32_t l = 0; l < (1u << len); l++) {
+        for (uint32_t l = 0; l < (1u << v->len); l++) {
             int64_t ri = l ? r + (int64_t)l - 1 : 0;
             double fp = spex_coefs_eval_fourier(res->fourier, spex_masks_crow(b, ri));
             double sgn = __builtin_popcount(l) & 1 ? -1.0 : 1.0;
-            dp += sgn * fp;
-            dm += sgn * meas[ri];
-            if (l == (1u << len) - 1) {
-                jp = fp - full_pred;
-                jm = meas[ri] - meas[0];
+            v->delta_pred += sgn * fp;
+            v->delta_meas += sgn * meas[ri];
+            if (l == (1u << v->len) - 1) {
+                v->joint_pred = fp - out->full_pred;
+                v->joint_meas = meas[ri] - meas[0];
             }
         }
-        r += (int64_t)(1u << len) - 1;
-        if (fabs(jp - jm) > worst) worst = fabs(jp - jm);
-        if (fabs(dp - dm) > worst) worst = fabs(dp - dm);
-        fprintf(f, "%5lld %12.6f %12.6f %12.6f %12.6f %12.6f  ", (long long)(q + 1), v, jp, jm,
-                dp, dm);
-        for (int j = 0; j < len; j++)
-            fprintf(f, "%s%s", j ? " × " : "", res->features[idx[j]]);
-        fputc('\n', f);
+        r += (int64_t)(1u << v->len) - 1;
+        if (fabs(v->joint_pred - v->joint_meas) > out->worst)
+            out->worst = fabs(v->joint_pred - v->joint_meas);
+        if (fabs(v->delta_pred - v->delta_meas) > out->worst)
+            out->worst = fabs(v->delta_pred - v->delta_meas);
     }
-    fprintf(f, "\nlargest |predicted - measured|: %.6f (full input: predicted %.6f, measured "
-               "%.6f)\n",
-            worst, full_pred, nm ? meas[0] : 0.0);
+    out->n = nk;
 done:
+    if (rc) cli_validation_clear(out);
     free(pick);
     free(meas);
     spex_masks_free(b);
     return rc;
+}
+
+void cli_validation_print(const cli_validation *v, const spex_result *res, FILE *f) {
+    fprintf(f, "\nvalidation: top %lld interaction%s re-queried (%lld masks); predicted = the "
+               "surrogate, measured = the target\n",
+            (long long)v->n, v->n == 1 ? "" : "s", (long long)v->n_masks);
+    fprintf(f, "  joint: value change when the features are removed together; "
+               "Δ: their interaction at the full input\n\n");
+    fprintf(f, " rank        index   joint pred   joint meas       Δ pred       Δ meas  features\n");
+    for (int64_t q = 0; q < v->n; q++) {
+        const spex_validation_row *w = &v->rows[q];
+        fprintf(f, "%5lld %12.6f %12.6f %12.6f %12.6f %12.6f  ", (long long)(q + 1), w->index,
+                w->joint_pred, w->joint_meas, w->delta_pred, w->delta_meas);
+        for (int j = 0; j < w->len; j++)
+            fprintf(f, "%s%s", j ? " × " : "", res->features[w->idx[j]]);
+        fputc('\n', f);
+    }
+    fprintf(f, "\nlargest |predicted - measured|: %.6f (full input: predicted %.6f, measured "
+               "%.6f)\n",
+            v->worst, v->full_pred, v->full_meas);
 }
