@@ -48,7 +48,7 @@ grep -q '(128 from the cache, 0 new)' "$tmp/out" && ok || bad "cache not used: $
 grep -Fq 'Review: the[' "$tmp/out" && grep -Fq 'not[' "$tmp/out" && grep -Fq ' Sentiment:' "$tmp/out" &&
     ok || bad "marked prompt: $(cat "$tmp/out")"
 grep -Eq '^  not × good: \+[0-9]' "$tmp/out" && ok || bad "interactions in words: $(cat "$tmp/out")"
-grep -q '^validation: top 3 interactions re-queried (8 masks)' "$tmp/out" && ok ||
+grep -q '^validation: top 3 interactions re-queried (6 distinct masks, 6 from the cache)' "$tmp/out" && ok ||
     bad "validate header: $(cat "$tmp/out")"
 # exact surrogate = the model on every mask: predicted and measured agree
 awk '/^largest \|predicted - measured\|/ { exit !($4 + 0 < 1e-6) }' "$tmp/out" && ok ||

@@ -313,7 +313,7 @@ int cmd_explain(int argc, char **argv) {
     /* validation first: its rows go into the HTML report as well; when it
      * fails, the result paid for is still written, and the exit status
      * says so */
-    int vrc = validate ? cli_validate(ctx, &t, res, validate, &val) : SPEX_OK;
+    int vrc = validate ? cli_validate(ctx, &t, &eo, res, validate, &val) : SPEX_OK;
     if (vrc) vrc = fail(ctx, vrc);
     const char *html_path = cli_get(o, "html");
     if (html_path) {

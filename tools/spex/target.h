@@ -69,12 +69,13 @@ void cli_target_close(cli_target *t);
  * res's index arrays), printed in the terminal and in the HTML report. */
 typedef struct cli_validation {
     spex_validation_row *rows; /* n of them (malloc'ed) */
-    int64_t n, n_masks;
+    int64_t n, n_masks;        /* rows; masks (with repeats) */
+    int64_t n_distinct, n_cached; /* distinct masks, of which from the cache */
     double worst;              /* largest |predicted - measured| */
     double full_pred, full_meas;
 } cli_validation;
-int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k,
-                 cli_validation *out);
+int cli_validate(spex_ctx *ctx, cli_target *t, const spex_explain_opts *eo,
+                 const spex_result *res, int64_t k, cli_validation *out);
 void cli_validation_print(const cli_validation *v, const spex_result *res, FILE *f);
 void cli_validation_clear(cli_validation *v);
 /* A malloc'ed printf-formatted string, NULL when out of memory. */

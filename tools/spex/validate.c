@@ -5,13 +5,16 @@
  *   joint    f(N \ T) - f(N): removing T's features together;
  *   Δ_T      Σ_{L ⊆ T} (-1)^{|L|} f(N \ L): their interaction at the full
  *            input (DESIGN.md appendix, Δ_T v(N \ T)).
- * The queries go through the target's value function (any lens); the rows
- * are printed in the terminal and shown in the HTML report. */
+ * The queries go through the query engine with the run's cache (any lens):
+ * what the cache holds is not asked again, and what is asked is saved, so a
+ * re-run validates for free. The rows are printed in the terminal and shown
+ * in the HTML report. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "target.h"
+#include "spex/query.h"
 
 #define VALIDATE_MAX_ORDER 10 /* 2^10 masks per interaction at most */
 
@@ -20,12 +23,13 @@ void cli_validation_clear(cli_validation *v) {
     memset(v, 0, sizeof *v);
 }
 
-int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k,
-                 cli_validation *out) {
+int cli_validate(spex_ctx *ctx, cli_target *t, const spex_explain_opts *eo,
+                 const spex_result *res, int64_t k, cli_validation *out) {
     memset(out, 0, sizeof *out);
     int64_t n = res->n, n_int = spex_coefs_count(res->interactions), nk = 0;
     int64_t *pick = calloc((size_t)(k > 0 ? k : 1), sizeof *pick);
     spex_masks *b = NULL;
+    spex_query *qe = NULL;
     double *meas = NULL;
     int rc = pick ? spex_masks_new(ctx, n, 64, &b) : SPEX_E_NOMEM;
     for (int64_t i = 0; !rc && i < n_int && nk < k; i++) {
@@ -57,7 +61,16 @@ int cli_validate(spex_ctx *ctx, cli_target *t, const spex_result *res, int64_t k
     if (!rc && !(meas = calloc((size_t)nm, sizeof *meas))) rc = SPEX_E_NOMEM;
     if (!rc && !(out->rows = calloc((size_t)(nk > 0 ? nk : 1), sizeof *out->rows)))
         rc = SPEX_E_NOMEM;
-    if (!rc) rc = t->vf.eval(t->vf.user, b, meas);
+    spex_query_opts qo = spex_query_opts_default();
+    qo.store = eo->store;
+    qo.store_policy = eo->store_policy;
+    if (eo->batch_size > 0) qo.batch_size = eo->batch_size;
+    if (!rc) rc = spex_query_new(ctx, &t->vf, &qo, &qe);
+    if (!rc) rc = spex_query_eval(qe, b, meas);
+    if (!rc) {
+        out->n_distinct = spex_query_n_asked(qe);
+        out->n_cached = spex_query_n_cached(qe);
+    }
     if (rc) {
         if (rc == SPEX_E_NOMEM) spex_seterr(ctx, rc, "out of memory");
         spex_errprefix(ctx, "--validate");
@@ -100,13 +113,15 @@ done:
     free(pick);
     free(meas);
     spex_masks_free(b);
+    spex_query_free(qe);
     return rc;
 }
 
 void cli_validation_print(const cli_validation *v, const spex_result *res, FILE *f) {
-    fprintf(f, "\nvalidation: top %lld interaction%s re-queried (%lld masks); predicted = the "
-               "surrogate, measured = the target\n",
-            (long long)v->n, v->n == 1 ? "" : "s", (long long)v->n_masks);
+    fprintf(f, "\nvalidation: top %lld interaction%s re-queried (%lld distinct masks, %lld "
+               "from the cache); predicted = the surrogate, measured = the target\n",
+            (long long)v->n, v->n == 1 ? "" : "s", (long long)v->n_distinct,
+            (long long)v->n_cached);
     fprintf(f, "  joint: value change when the features are removed together; "
                "Δ: their interaction at the full input\n\n");
     fprintf(f, " rank        index   joint pred   joint meas       Δ pred       Δ meas  features\n");
