@@ -16,8 +16,9 @@
  * reads k off them (hard: Berlekamp–Massey; soft: Chase on per-delay LLRs).
  * Singleton test. A decoded k is accepted when it hashes to the bin it came
  * from (M_c k = j: b_c bits of check), and the residual energy after removing
- * F̂(k)·signs is at the noise level (σ² per bin entry is estimated from the
- * quietest quarter of the bins).
+ * F̂(k)·signs is at the noise level (σ² per bin entry: from the residuals of
+ * the bins whose decode hashes back, see estimate_noise; rounding level
+ * when two of them already fit to rounding error).
  * Pairs. A bin holding two coefficients u_p = a₁s₁_p + a₂s₂_p (s = ±1 signs)
  * with |a₁| > |a₂| shows the signs of the larger in every delay, so the
  * decoder reads k₁ off it as off a singleton (hash-consistent, but with a
@@ -27,13 +28,22 @@
  * fits both amplitudes, and the pair is accepted when both hash to the bin,
  * both amplitudes are significant and the two explain the bin to the noise
  * level.
+ * Triples (noiseless bins only). With three coefficients, w_p = (u_0 - u_p)/2
+ * is the sum of the a_i whose sign flips in delay p (d_0 flips none), so the
+ * distinct values of w are subset sums of {a_1, a_2, a_3}: with 56 delays
+ * each of the 8 sign patterns shows up with near certainty. Every three of
+ * those values whose subset sums are distinct and explain every w_p give
+ * each delay's flipped set, hence each coefficient's parity bits; the three
+ * are accepted when they decode exactly, hash to the bin and their joint
+ * fit explains it. Noise blurs the subset sums, so triples are read only
+ * when σ² is at rounding level.
  * Peeling. Each accepted F̂(k) is subtracted from the bin it lands in in every
  * group, which can turn collisions elsewhere into singletons or pairs.
  * Sweeps read singletons; a sweep that finds nothing is followed by one that
- * also reads pairs, and then by a relaxed one that takes the dominant
- * coefficient of any bin (inexact amplitudes, corrected when k is found
- * again); any progress returns to singletons, and peeling stops when a
- * relaxed sweep finds nothing. A sweep counts as progress only if it lowers
+ * also reads pairs, then (noiseless) one that also reads triples, and then
+ * by a relaxed one that takes the dominant coefficient of any bin (inexact
+ * amplitudes, corrected when k is found again); any progress returns to
+ * singletons, and peeling stops when a relaxed sweep finds nothing. A sweep counts as progress only if it lowers
  * the energy left in the bins (so a wrong k bouncing between two bins with
  * opposite amplitudes cannot keep peeling busy).
  * Refit (skipped when the peeled coefficients already reproduce every sample
@@ -46,9 +56,9 @@
  * groups of 2^b bins; the remainder goes to uniform random masks that join
  * the refit. Every coefficient lands in every group, so group c carries
  * s/2^{b_c} coefficients per bin: the same bins in fewer, larger groups
- * collide less (n = 1000, t = 5, 5,000 queries: groups of 32+32+16 bins
- * peel s = 100 coefficients with pairs; five groups of 16, the same
- * queries, do not). When b would drop below 3, t is degraded first,
+ * collide less (n = 1000, t = 5, s = 100: groups of 32+32+16 bins, 5,000
+ * queries, peel all with pairs, and 32+16+16, 3,600 queries, with pairs
+ * and triples; five groups of 16, 5,000 queries, do not). When b would drop below 3, t is degraded first,
  * then b and C, down to the minimum 1·(P_1+1)·2 (t = 1, b = 1).
  */
 #include "algo/algo_int.h"
@@ -296,7 +306,9 @@ static int decode_vec(spex_state *s, int c, int64_t j, const double *u, spex_dec
  * hashing back to themselves are, for true singletons (most of them: a wrong
  * k passes the hash with probability 2^-b), pure noise: their median
  * estimates σ² (a low quantile, see below). Without such bins, the quietest quarter of the bins (likely
- * empty) does. A floor relative to the largest bin keeps noiseless data from
+ * empty) does. Two residuals at rounding level mean noiseless data (noise
+ * never fits that well), however crowded the other bins: σ² is then the
+ * floor, a level relative to the largest bin that keeps noiseless data from
  * dividing by zero. */
 static int estimate_noise(spex_state *s, spex_decoder dec, uint8_t *bits, double *llr) {
     int64_t nb = 0, n_res = 0;
@@ -322,7 +334,12 @@ static int estimate_noise(spex_state *s, spex_decoder dec, uint8_t *bits, double
             if (energy > emax) emax = energy;
         }
     double est;
-    if (n_res >= 5) {
+    s->floor2 = 1e-13 * emax + 1e-300;
+    int64_t n_exact = 0;
+    for (int64_t r = 0; r < n_res; r++) n_exact += rs[r] <= 1e3 * s->floor2;
+    if (n_exact >= 2) { /* two decodes already fit to rounding: noiseless data */
+        est = s->floor2;
+    } else if (n_res >= 5) {
         /* the 20th percentile, scaled up by the chi-square quantile ratio:
          * in crowded designs many hash-consistent bins are multitons with a
          * dominant coefficient, and they inflate the upper quantiles */
@@ -333,7 +350,6 @@ static int estimate_noise(spex_state *s, spex_decoder dec, uint8_t *bits, double
         qsort(e, (size_t)nb, sizeof *e, cmp_double);
         est = e[nb / 4];
     }
-    s->floor2 = 1e-13 * emax + 1e-300;
     s->sigma2 = fmax(est, s->floor2);
     spex_free(s->ctx, e);
     spex_free(s->ctx, rs);
@@ -347,47 +363,131 @@ typedef struct {
     double amp;
 } spex_found;
 
-/* The second coefficient of a two-coefficient bin u whose first decode gave
- * f[0] (see HOW IT WORKS): decodes the signs of what the first leaves, fits
- * both amplitudes jointly, and returns 1 when the two explain u to the
- * noise level thr and both amplitudes are significant. */
-static int read_pair(spex_state *s, int c, int64_t j, const double *u, spex_decoder dec,
-                     double thr, double *llr, spex_found *f) {
-    int P = s->pl.P, N = P + 1;
-    double r[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], amp, resid, energy;
-    r[0] = u[0] - f[0].amp;
-    for (int p = 0; p < P; p++) r[p + 1] = u[p + 1] - (f[0].bits[p] ? -f[0].amp : f[0].amp);
-    if (!decode_vec(s, c, j, r, dec, 0.0, f[1].bits, llr, &f[1].res, &amp, &resid, &energy))
-        return 0;
-    if (f[1].res.len == f[0].res.len &&
-        !memcmp(f[1].res.k, f[0].res.k, (size_t)f[0].res.len * sizeof *f[0].res.k))
-        return 0;
-    /* least squares on the two sign columns: [N g; g N] a = [y1; y2] */
-    double g = 1, y1 = u[0], y2 = u[0];
-    for (int p = 0; p < P; p++) {
-        double s1 = f[0].bits[p] ? -1.0 : 1.0, s2 = f[1].bits[p] ? -1.0 : 1.0;
-        g += s1 * s2;
-        y1 += s1 * u[p + 1];
-        y2 += s2 * u[p + 1];
+/* Sign of coefficient i of f in delay p (d_0 = 0: always +1). */
+static double sign_of(const spex_found *f, int p) { return p && f->bits[p - 1] ? -1.0 : 1.0; }
+
+/* Least squares of u (P+1 values) on the sign columns of f[0..m-1] (m <= 3):
+ * sets their amplitudes and returns the residual energy per entry, or -1
+ * when the columns are too alike to separate (a pivot below N/4). */
+static double fit_signs(const spex_state *s, const double *u, spex_found *f, int m) {
+    int N = s->pl.P + 1;
+    double G[3][4] = {{0}}; /* (m, m+1): normal equations, right-hand side last */
+    for (int p = 0; p < N; p++)
+        for (int a = 0; a < m; a++) {
+            for (int b = 0; b < m; b++) G[a][b] += sign_of(&f[a], p) * sign_of(&f[b], p);
+            G[a][m] += sign_of(&f[a], p) * u[p];
+        }
+    for (int a = 0; a < m; a++) { /* Gauss–Jordan; G is positive semi-definite */
+        if (G[a][a] < 0.25 * N) return -1.0;
+        for (int b = 0; b < m; b++) {
+            if (b == a) continue;
+            double r = G[b][a] / G[a][a];
+            for (int e = a; e <= m; e++) G[b][e] -= r * G[a][e];
+        }
     }
-    double det = (double)N * N - g * g;
-    if (det <= 0.25 * (double)N * N) return 0; /* sign columns too alike to separate */
-    f[0].amp = (N * y1 - g * y2) / det;
-    f[1].amp = (N * y2 - g * y1) / det;
+    for (int a = 0; a < m; a++) f[a].amp = G[a][m] / G[a][a];
     double rr = 0;
-    for (int p = 0; p <= P; p++) {
-        double s1 = p && f[0].bits[p - 1] ? -1.0 : 1.0, s2 = p && f[1].bits[p - 1] ? -1.0 : 1.0;
-        double d = u[p] - f[0].amp * s1 - f[1].amp * s2;
+    for (int p = 0; p < N; p++) {
+        double d = u[p];
+        for (int a = 0; a < m; a++) d -= f[a].amp * sign_of(&f[a], p);
         rr += d * d;
     }
-    if (rr / N > thr) return 0;
-    for (int i = 0; i < 2; i++)
-        if (f[i].amp * f[i].amp <= 9.0 * s->sigma2 / N) return 0;
+    return rr / N;
+}
+
+/* Accepts m coefficients read off one bin when each is new, their joint fit
+ * explains u to the noise level thr and every amplitude is significant. */
+static int accept_fit(const spex_state *s, const double *u, spex_found *f, int m, double thr) {
+    for (int a = 0; a < m; a++)
+        for (int b = 0; b < a; b++)
+            if (f[a].res.len == f[b].res.len &&
+                !memcmp(f[a].res.k, f[b].res.k, (size_t)f[a].res.len * sizeof *f[a].res.k))
+                return 0;
+    double rr = fit_signs(s, u, f, m);
+    if (rr < 0 || rr > thr) return 0;
+    for (int a = 0; a < m; a++)
+        if (f[a].amp * f[a].amp <= 9.0 * s->sigma2 / (s->pl.P + 1)) return 0;
     return 1;
 }
 
+/* The second coefficient of a two-coefficient bin u whose first decode gave
+ * f[0] (see HOW IT WORKS): decodes the signs of what the first leaves and
+ * accepts both when their joint fit explains u (accept_fit). */
+static int read_pair(spex_state *s, int c, int64_t j, const double *u, spex_decoder dec,
+                     double thr, double *llr, spex_found *f) {
+    int P = s->pl.P;
+    double r[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], amp, resid, energy;
+    for (int p = 0; p <= P; p++) r[p] = u[p] - f[0].amp * sign_of(&f[0], p);
+    if (!decode_vec(s, c, j, r, dec, 0.0, f[1].bits, llr, &f[1].res, &amp, &resid, &energy))
+        return 0;
+    return accept_fit(s, u, f, 2, thr);
+}
+
+static int cmp_double_abs(const void *a, const void *b) {
+    double x = fabs(*(const double *)a), y = fabs(*(const double *)b);
+    return (x > y) - (x < y);
+}
+
+/* Three coefficients a_1..a_3 in bin u (see HOW IT WORKS): w_p = (u_0 - u_p)/2
+ * is the sum of the a_i whose sign flips in delay p, so the distinct values
+ * of w are subset sums of {a_1, a_2, a_3}. Tries every three of them whose
+ * subset sums are distinct and explain every w_p, reads each coefficient's
+ * signs off the subset of each delay, hard-decodes them and accepts the
+ * three when accept_fit does. */
+static int read_triple(spex_state *s, int c, int64_t j, const double *u, double thr,
+                       spex_found *f) {
+    int P = s->pl.P, N = P + 1, nl = 0;
+    double w[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], lv[8], scale = 0;
+    for (int p = 0; p < N; p++) {
+        w[p] = 0.5 * (u[0] - u[p]);
+        scale = fmax(scale, fabs(u[p]));
+    }
+    double tol = 1e-9 * scale + 3.0 * sqrt(s->sigma2);
+    /* distinct nonzero levels of w, at most 7 */
+    for (int p = 0; p < N; p++) {
+        if (fabs(w[p]) <= tol) continue;
+        int l = 0;
+        while (l < nl && fabs(w[p] - lv[l]) > tol) l++;
+        if (l == nl) {
+            if (nl == 7) return 0;
+            lv[nl++] = w[p];
+        }
+    }
+    qsort(lv, (size_t)nl, sizeof *lv, cmp_double_abs);
+    for (int x = 0; x < nl; x++)
+        for (int y = x + 1; y < nl; y++)
+            for (int z = y + 1; z < nl; z++) {
+                double a[3] = {lv[x], lv[y], lv[z]}, sum[8];
+                int ok = 1;
+                for (int m = 0; m < 8; m++)
+                    sum[m] = (m & 1 ? a[0] : 0) + (m & 2 ? a[1] : 0) + (m & 4 ? a[2] : 0);
+                for (int m = 0; ok && m < 8; m++)
+                    for (int m2 = 0; ok && m2 < m; m2++)
+                        if (fabs(sum[m] - sum[m2]) <= 2 * tol) ok = 0;
+                /* each delay's subset: its flipped coefficients */
+                for (int p = 1; ok && p < N; p++) {
+                    int m = 0;
+                    while (m < 8 && fabs(w[p] - sum[m]) > tol) m++;
+                    if (m == 8) ok = 0;
+                    for (int i = 0; ok && i < 3; i++) f[i].bits[p - 1] = (uint8_t)(m >> i & 1);
+                }
+                for (int i = 0; ok && i < 3; i++) {
+                    uint8_t parity[SPEX_BCH_MAX_M * SPEX_BCH_MAX_T];
+                    memcpy(parity, f[i].bits, (size_t)P);
+                    ok = spex_bch_decode(s->bch, parity, &f[i].res) == SPEX_OK &&
+                         f[i].res.n_parity_err == 0 &&
+                         hash_k(s, c, f[i].res.k, f[i].res.len) == (uint32_t)j;
+                }
+                if (ok && accept_fit(s, u, f, 3, thr)) return 1;
+            }
+    return 0;
+}
+
+/* Triples need exact subset sums: bins noiseless to rounding error. */
+static int noiseless(const spex_state *s) { return s->sigma2 <= 1e3 * s->floor2; }
+
 /* What a sweep accepts from a bin, in the order peeling tries them. */
-enum { SPEX_READ_SINGLE, SPEX_READ_PAIR, SPEX_READ_DOMINANT };
+enum { SPEX_READ_SINGLE, SPEX_READ_PAIR, SPEX_READ_TRIPLE, SPEX_READ_DOMINANT };
 
 /* Reads bin (c, j): returns how many coefficients it yields into f (0, 1,
  * or 2). Every level takes a singleton (a hash-consistent decode whose
@@ -404,9 +504,8 @@ static int read_bin(spex_state *s, int c, int64_t j, spex_decoder dec, int level
     /* skip the decoder on bins that cannot pass (after peeling, most bins
      * are empty): strict sweeps need energy above the noise level; relaxed
      * ones, whose noise estimate crowding may inflate, only above rounding */
-    if (!decode_vec(s, c, j, u, dec, relaxed ? 1e3 * s->floor2 : thr, f[0].bits, llr, &f[0].res,
-                    &f[0].amp, &resid, &energy))
-        return 0;
+    int one = decode_vec(s, c, j, u, dec, relaxed ? 1e3 * s->floor2 : thr, f[0].bits, llr,
+                         &f[0].res, &f[0].amp, &resid, &energy);
     if (relaxed) {
         /* when strict sweeps are stuck, take the dominant coefficient of a
          * bin whose hash-consistent decode explains a tenth of its energy or
@@ -414,11 +513,14 @@ static int read_bin(spex_state *s, int c, int64_t j, spex_decoder dec, int level
          * peeled later or refined when k is found again (amplitudes add up).
          * No test here leans on the noise estimate, which crowded designs
          * inflate; the refit drops what turns out to be noise. */
-        return resid <= 0.9 * energy && f[0].amp * f[0].amp >= 1e-6 * energy;
+        return one && resid <= 0.9 * energy && f[0].amp * f[0].amp >= 1e-6 * energy;
     }
-    if (energy <= thr) return 0;                                    /* zero-ton */
-    if (resid > thr) /* multiton */
-        return level == SPEX_READ_PAIR && read_pair(s, c, j, u, dec, thr, llr, f) ? 2 : 0;
+    if (energy <= thr) return 0; /* zero-ton */
+    if (!one || resid > thr) {   /* multiton */
+        if (one && level >= SPEX_READ_PAIR && read_pair(s, c, j, u, dec, thr, llr, f)) return 2;
+        if (level == SPEX_READ_TRIPLE && noiseless(s) && read_triple(s, c, j, u, thr, f)) return 3;
+        return 0;
+    }
     if (f[0].amp * f[0].amp <= 9.0 * s->sigma2 / (P + 1)) return 0; /* not significant */
     return 1;
 }
@@ -494,7 +596,7 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
     if (rc) return rc;
     rc = design_init(&s, opts->seed);
     if (rc) goto done;
-    bits = spex_calloc(ctx, 2 * ((size_t)s.pl.P + 1), 1); /* (2, P+1): one per spex_found */
+    bits = spex_calloc(ctx, 3 * ((size_t)s.pl.P + 1), 1); /* (3, P+1): one per spex_found */
     llr = spex_calloc(ctx, (size_t)s.pl.P + 1, sizeof *llr);
     if (!bits || !llr) {
         rc = SPEX_E_NOMEM;
@@ -530,7 +632,7 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
     double energy0 = bins_energy(&s);
     rc = estimate_noise(&s, opts->decoder, bits, llr);
     if (!rc) rc = spex_coefs_new(ctx, n, &found);
-    int64_t n_pairs = 0, sweeps = 0;
+    int64_t n_pairs = 0, n_triples = 0, sweeps = 0;
     /* singletons; when stuck, pairs too; when stuck again, dominant
      * coefficients; after any progress, back to singletons */
     int level = SPEX_READ_SINGLE;
@@ -538,6 +640,7 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
         if (!changed) {
             if (level == SPEX_READ_DOMINANT) break;
             level++;
+            if (level == SPEX_READ_TRIPLE && !noiseless(&s)) level++;
         } else {
             level = SPEX_READ_SINGLE;
         }
@@ -545,11 +648,11 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
         double e_sweep = bins_energy(&s);
         for (int c = 0; !rc && c < s.pl.C; c++)
             for (int64_t j = 0; !rc && j < (int64_t)1 << s.pl.gb[c]; j++) {
-                spex_found f[2];
-                f[0].bits = bits;
-                f[1].bits = bits + s.pl.P + 1;
+                spex_found f[3];
+                for (int i = 0; i < 3; i++) f[i].bits = bits + (size_t)i * (size_t)(s.pl.P + 1);
                 int got = read_bin(&s, c, j, opts->decoder, level, llr, f);
-                if (got == 2) n_pairs++;
+                n_pairs += got == 2;
+                n_triples += got == 3;
                 for (int i = 0; !rc && i < got; i++) {
                     peel(&s, &f[i]);
                     rc = spex_coefs_add(found, f[i].res.k, f[i].res.len, f[i].amp);
@@ -571,10 +674,10 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
         snprintf(details, details_size,
                  "spex: b = %s%d, t = %d, C = %d groups, %d delays: %lld structured masks (%lld "
                  "distinct) + %lld random; %lld coefficients found in %lld peeling sweeps, %lld "
-                 "pairs (%.3f s)",
+                 "pairs, %lld triples (%.3f s)",
                  gbs, s.pl.gb[s.pl.C - 1], s.pl.t, s.pl.C, s.pl.P + 1, (long long)s.pl.structured,
                  (long long)asked_structured, (long long)(spex_query_n_asked(q) - asked_structured),
-                 (long long)spex_coefs_count(found), (long long)sweeps, (long long)n_pairs,
+                 (long long)spex_coefs_count(found), (long long)sweeps, (long long)n_pairs, (long long)n_triples,
                  spex_now() - t_solve);
 done:
     spex_coefs_free(found);
