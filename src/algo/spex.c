@@ -423,11 +423,6 @@ static int read_pair(spex_state *s, int c, int64_t j, const double *u, spex_deco
     return accept_fit(s, u, f, 2, thr);
 }
 
-static int cmp_double_abs(const void *a, const void *b) {
-    double x = fabs(*(const double *)a), y = fabs(*(const double *)b);
-    return (x > y) - (x < y);
-}
-
 /* Three coefficients a_1..a_3 in bin u (see HOW IT WORKS): w_p = (u_0 - u_p)/2
  * is the sum of the a_i whose sign flips in delay p, so the distinct values
  * of w are subset sums of {a_1, a_2, a_3}. Tries every three of them whose
@@ -453,7 +448,6 @@ static int read_triple(spex_state *s, int c, int64_t j, const double *u, double 
             lv[nl++] = w[p];
         }
     }
-    qsort(lv, (size_t)nl, sizeof *lv, cmp_double_abs);
     for (int x = 0; x < nl; x++)
         for (int y = x + 1; y < nl; y++)
             for (int z = y + 1; z < nl; z++) {
@@ -469,15 +463,12 @@ static int read_triple(spex_state *s, int c, int64_t j, const double *u, double 
                     int m = 0;
                     while (m < 8 && fabs(w[p] - sum[m]) > tol) m++;
                     if (m == 8) ok = 0;
-                    for (int i = 0; ok && i < 3; i++) f[i].bits[p - 1] = (uint8_t)(m >> i & 1);
+                    for (int i = 0; ok && i < 3; i++) f[i].bits[p - 1] = (uint8_t)((m >> i) & 1);
                 }
-                for (int i = 0; ok && i < 3; i++) {
-                    uint8_t parity[SPEX_BCH_MAX_M * SPEX_BCH_MAX_T];
-                    memcpy(parity, f[i].bits, (size_t)P);
-                    ok = spex_bch_decode(s->bch, parity, &f[i].res) == SPEX_OK &&
+                for (int i = 0; ok && i < 3; i++)
+                    ok = spex_bch_decode(s->bch, f[i].bits, &f[i].res) == SPEX_OK &&
                          f[i].res.n_parity_err == 0 &&
                          hash_k(s, c, f[i].res.k, f[i].res.len) == (uint32_t)j;
-                }
                 if (ok && accept_fit(s, u, f, 3, thr)) return 1;
             }
     return 0;
