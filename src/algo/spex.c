@@ -30,8 +30,8 @@
  * level.
  * Triples (noiseless bins only). With three coefficients, w_p = (u_0 - u_p)/2
  * is the sum of the a_i whose sign flips in delay p (d_0 flips none), so the
- * distinct values of w are subset sums of {a_1, a_2, a_3}: with 56 delays
- * each of the 8 sign patterns shows up with near certainty. Every three of
+ * distinct values of w are subset sums of {a_1, a_2, a_3}: with dozens of
+ * delays (56 at n = 1000, t = 5) each of the 8 sign patterns shows up. Every three of
  * those values whose subset sums are distinct and explain every w_p give
  * each delay's flipped set, hence each coefficient's parity bits; the three
  * are accepted when they decode exactly, hash to the bin and their joint
@@ -43,9 +43,10 @@
  * also reads pairs, then (noiseless) one that also reads triples, and then
  * by a relaxed one that takes the dominant coefficient of any bin (inexact
  * amplitudes, corrected when k is found again); any progress returns to
- * singletons, and peeling stops when a relaxed sweep finds nothing. A sweep counts as progress only if it lowers
- * the energy left in the bins (so a wrong k bouncing between two bins with
- * opposite amplitudes cannot keep peeling busy).
+ * singletons, and peeling stops when a relaxed sweep finds nothing. A
+ * sweep counts as progress only if it lowers the energy left in the bins
+ * (so a wrong k bouncing between two bins with opposite amplitudes cannot
+ * keep peeling busy).
  * Refit (skipped when the peeled coefficients already reproduce every sample
  * to rounding error). Least squares (ridge through Gram matrices, penalty by 5-fold CV) on every sample asked
  * (structured and any extra random masks) over the found support, the
@@ -54,12 +55,13 @@
  * 3·(P+1)·2^b <= B, three groups of 2^b bins. What is left first doubles
  * two of the groups (b_c = b+1, one more group's cost each), then adds
  * groups of 2^b bins; the remainder goes to uniform random masks that join
- * the refit. Every coefficient lands in every group, so group c carries
+ * the refit (drawn again for whatever repeated masks saved). Every coefficient lands in every group, so group c carries
  * s/2^{b_c} coefficients per bin: the same bins in fewer, larger groups
  * collide less (n = 1000, t = 5, s = 100: groups of 32+32+16 bins, 5,000
  * queries, peel all with pairs, and 32+16+16, 3,600 queries, with pairs
- * and triples; five groups of 16, 5,000 queries, do not). When b would drop below 3, t is degraded first,
- * then b and C, down to the minimum 1·(P_1+1)·2 (t = 1, b = 1).
+ * and triples; five groups of 16, 5,000 queries, do not). When b would
+ * drop below 3, t is degraded first, then b and C, down to the minimum
+ * 1·(P_1+1)·2 (t = 1, b = 1).
  */
 #include "algo/algo_int.h"
 
