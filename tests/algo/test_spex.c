@@ -163,6 +163,61 @@ static void test_planted_recovery(void **state) {
     }
 }
 
+/* Budgets too small for three groups of the size s = 100 needs at t = 5
+ * (n = 1000: 56 delays): 5,000 queries double two of three groups of 16
+ * bins (32 + 32 + 16) and peeling reads two-coefficient bins; 3,600 double
+ * one (32 + 16 + 16) and peeling also reads three-coefficient bins. Every
+ * planted coefficient is recovered exactly, nothing else. */
+static void check_small_budget(uint64_t seed, int64_t budget, const char *plan, int triples) {
+    spex_ctx *ctx = spex_ctx_new();
+    const int64_t n = 1000;
+    spex_game *g = planted(ctx, n, 100, 5, 0.0, seed);
+    spex_valuefn vf;
+    CHECK_RC(ctx, spex_game_valuefn(g, 0, 1, &vf));
+    spex_explain_opts eo = spex_explain_opts_default();
+    eo.method = SPEX_METHOD_SPEX;
+    eo.max_order = 5;
+    eo.budget = budget;
+    eo.seed = seed;
+    spex_result *res;
+    CHECK_RC(ctx, spex_explain(ctx, &vf, &eo, &res));
+    printf("seed %llu: %s\n", (unsigned long long)seed, res->details);
+    CHECK(res->queries <= budget && res->queries >= budget - 10);
+    CHECK(strstr(res->details, plan) != NULL);
+    const char *sw = strstr(res->details, "sweeps, ");
+    long long n_pairs = 0, n_triples = 0;
+    CHECK(sw != NULL && sscanf(sw, "sweeps, %lld pairs, %lld triples", &n_pairs, &n_triples) == 2);
+    CHECK(n_pairs > 0);
+    if (triples) CHECK(n_triples > 0);
+    const spex_coefs *F = spex_game_fourier(g);
+    int64_t found = 0;
+    for (int64_t i = 0; i < spex_coefs_count(res->fourier); i++) {
+        const int32_t *idx;
+        int len;
+        double got, want = 0;
+        spex_coefs_entry(res->fourier, i, &idx, &len, &got);
+        if (fabs(got) < 1e-6) continue;
+        CHECK(spex_coefs_get(F, idx, len, &want) == 1); /* precision */
+        CHECK_NEAR(got, want, 1e-6);
+        found++;
+    }
+    CHECK(found == spex_coefs_count(F)); /* recall */
+    spex_result_free(res);
+    spex_valuefn_release(&vf);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
+static void test_small_budget_pairs(void **state) {
+    (void)state;
+    for (uint64_t seed = 21; seed <= 22; seed++) check_small_budget(seed, 5000, "b = 5,5,4,", 0);
+}
+
+static void test_small_budget_triples(void **state) {
+    (void)state;
+    for (uint64_t seed = 21; seed <= 22; seed++) check_small_budget(seed, 3600, "b = 5,4,4,", 1);
+}
+
 /* Noisy game (SNR about 10 dB): the large coefficients are found and R² of
  * the surrogate against the noiseless game is high. */
 static void test_noisy(void **state) {
@@ -233,6 +288,8 @@ int main(void) {
         cmocka_unit_test(test_aliasing_identity),
         cmocka_unit_test(test_exact_recovery_small),
         cmocka_unit_test(test_planted_recovery),
+        cmocka_unit_test(test_small_budget_pairs),
+        cmocka_unit_test(test_small_budget_triples),
         cmocka_unit_test(test_noisy),
         cmocka_unit_test(test_budgets),
     };
