@@ -557,8 +557,8 @@ static int value_at(const spex_gguf *g, int64_t i, int64_t j, uint32_t *type, co
 }
 
 int spex_gguf_get_int(const spex_gguf *g, int64_t i, int64_t j, int64_t *out) {
-    uint32_t t;
-    const uint8_t *p;
+    uint32_t t = 0; /* set by value_at on success; gcc -O3 cannot see it */
+    const uint8_t *p = NULL;
     int rc = value_at(g, i, j, &t, &p);
     if (rc) return rc;
     switch (t) {
@@ -581,8 +581,8 @@ int spex_gguf_get_int(const spex_gguf *g, int64_t i, int64_t j, int64_t *out) {
 }
 
 int spex_gguf_get_float(const spex_gguf *g, int64_t i, int64_t j, double *out) {
-    uint32_t t;
-    const uint8_t *p;
+    uint32_t t = 0; /* set by value_at on success; gcc -O3 cannot see it */
+    const uint8_t *p = NULL;
     int rc = value_at(g, i, j, &t, &p);
     if (rc) return rc;
     if (t == SPEX_GGUF_FLOAT32) {
@@ -611,8 +611,8 @@ int spex_gguf_get_float(const spex_gguf *g, int64_t i, int64_t j, double *out) {
 }
 
 int spex_gguf_get_str(const spex_gguf *g, int64_t i, int64_t j, const char **s, size_t *len) {
-    uint32_t t;
-    const uint8_t *p;
+    uint32_t t = 0; /* set by value_at on success; gcc -O3 cannot see it */
+    const uint8_t *p = NULL;
     int rc = value_at(g, i, j, &t, &p);
     if (rc) return rc;
     if (t != SPEX_GGUF_STRING)
