@@ -128,14 +128,38 @@ static void test_hand_trees(void **state) {
         "\"split_condition\":1,\"yes\":3,\"no\":4,\"missing\":4,\"children\":["
         "{\"nodeid\":4,\"leaf\":0.25},{\"nodeid\":3,\"leaf\":-0.25}]}]}"};
     spex_coefs *F;
-    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, dumps, 2, 0.5, &F));
+    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, dumps, 2, 0.5, 0, &F));
     for (uint64_t m = 0; m < 8; m++)
         CHECK_NEAR(spex_coefs_eval_fourier(F, &m), hand_tree(m & 1, m >> 1 & 1, m >> 2 & 1), 1e-12);
     spex_coefs_free(F);
     const char *bad[] = {"{\"nodeid\":0,\"split\":\"f9\",\"split_condition\":1,\"yes\":1,"
                          "\"no\":2,\"children\":[]}"};
-    CHECK(spex_trees_fourier(ctx, 3, bad, 1, 0.0, &F) == SPEX_E_PARSE);
+    CHECK(spex_trees_fourier(ctx, 3, bad, 1, 0.0, 0, &F) == SPEX_E_PARSE);
     CHECK(strstr(spex_errmsg(ctx), "tree 0") != NULL);
+    /* zeros as missing entries: x = 0 takes the "missing" branch whatever the
+     * threshold says; x = 1 is compared. f(m) = m0 = 0 ? 5 : (m1 = 0 ? -2 : 4) */
+    const char *sparse[] = {
+        "{\"nodeid\":0,\"split\":\"f0\",\"split_condition\":2,\"yes\":1,\"no\":2,"
+        "\"missing\":2,\"children\":[{\"nodeid\":2,\"leaf\":5},{\"nodeid\":1,"
+        "\"split\":\"f1\",\"split_condition\":0.5,\"yes\":3,\"no\":4,\"missing\":3,"
+        "\"children\":[{\"nodeid\":3,\"leaf\":-2},{\"nodeid\":4,\"leaf\":4}]}]}"};
+    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, sparse, 1, 0.0, 1, &F));
+    for (uint64_t m = 0; m < 8; m++) {
+        double want = !(m & 1) ? 5.0 : !(m >> 1 & 1) ? -2.0 : 4.0;
+        CHECK_NEAR(spex_coefs_eval_fourier(F, &m), want, 1e-12);
+    }
+    spex_coefs_free(F);
+    /* the same dump read densely is another function: m0 = 0 and 1 are both
+     * < 2 (node 1), then m1 = 0 < 0.5 goes "yes": f(m) = m1 = 0 ? -2 : 4 */
+    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, sparse, 1, 0.0, 0, &F));
+    for (uint64_t m = 0; m < 8; m++)
+        CHECK_NEAR(spex_coefs_eval_fourier(F, &m), (m >> 1 & 1) ? 4.0 : -2.0, 1e-12);
+    spex_coefs_free(F);
+    const char *no_missing[] = {"{\"nodeid\":0,\"split\":\"f0\",\"split_condition\":1,"
+                                "\"yes\":1,\"no\":2,\"children\":[{\"nodeid\":1,\"leaf\":1},"
+                                "{\"nodeid\":2,\"leaf\":2}]}"};
+    CHECK(spex_trees_fourier(ctx, 3, no_missing, 1, 0.0, 1, &F) == SPEX_E_PARSE);
+    CHECK(strstr(spex_errmsg(ctx), "missing") != NULL);
     spex_ctx_free(ctx);
 }
 
@@ -159,8 +183,10 @@ static void test_xgboost_exact(void **state) {
         y[r] = (float)(0.1 * spex_game_value(g, row));
     }
     int depths[] = {3, 6};
-    for (int di = 0; di < 2; di++) {
-        spex_gbt_params p = {depths[di], 0.1, 60, 0.03, 1, 4};
+    /* dense rows (the reference) and zeros as missing entries (what
+     * proxyspex trains on): each extraction must match its own booster */
+    for (int di = 0; di < 4; di++) {
+        spex_gbt_params p = {depths[di % 2], 0.1, 60, 0.03, 1, 4, di / 2};
         spex_gbt *b;
         CHECK_RC(ctx, spex_gbt_train(ctx, X, y, rows, n, &p, &b));
         spex_coefs *F;
@@ -178,8 +204,8 @@ static void test_xgboost_exact(void **state) {
             double d = fabs(spex_coefs_eval_fourier(F, spex_masks_crow(test, r)) - pred[r]);
             if (d > worst) worst = d;
         }
-        printf("depth %d: %lld terms, max |surrogate - xgboost| = %.3g\n", depths[di],
-               (long long)spex_coefs_count(F), worst);
+        printf("depth %d, zeros %s: %lld terms, max |surrogate - xgboost| = %.3g\n", depths[di % 2],
+               p.zero_missing ? "missing" : "dense", (long long)spex_coefs_count(F), worst);
         CHECK_NEAR(worst, 0.0, 1e-6);
         free(Xt);
         spex_masks_free(test);
