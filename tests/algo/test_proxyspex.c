@@ -367,12 +367,70 @@ static void test_threads_identical(void **state) {
     }
 }
 
+/* One proxyspex run (tiny grid, through the query engine and the final
+ * refit) with ctx failing its k-th allocation and every later one (k = 0:
+ * no faults). The query object is built before the faults start. */
+static int faulty_run(spex_ctx *ctx, spex_game *g, int64_t k, spex_coefs **F) {
+    spex_valuefn vf;
+    spex_query *q = NULL;
+    spex_query_opts qo = spex_query_opts_default();
+    qo.budget = 96;
+    int rc = spex_game_valuefn(g, 0, 1, &vf);
+    if (rc) return rc;
+    rc = spex_query_new(ctx, &vf, &qo, &q);
+    if (!rc) {
+        spex_explain_opts eo = spex_explain_opts_default();
+        eo.budget = 96;
+        spex_proxy_opts po = spex_proxy_opts_default();
+        po.n_folds = 2;
+        po.n_depths = 1;
+        po.depths[0] = 2;
+        po.rounds[0] = 3;
+        po.rounds[1] = 6;
+        po.n_lrs = 1;
+        po.lrs[0] = 0.3;
+        spex_ctx_fail_alloc_after(ctx, k);
+        rc = spex_algo_proxyspex_opts(ctx, q, 10, &eo, &po, F, NULL, 0);
+        spex_ctx_fail_alloc_after(ctx, 0);
+    }
+    spex_query_free(q);
+    spex_valuefn_release(&vf);
+    return rc;
+}
+
+/* Failing the k-th allocation, for every k until the run gets through,
+ * gives SPEX_E_NOMEM and no output (leaks: ASan); the run that gets
+ * through returns the fault-free surrogate. */
+static void test_alloc_faults(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_game *g = hierarchical(ctx, 10, 2, 3, 8);
+    spex_coefs *want = NULL, *F = NULL;
+    CHECK_RC(ctx, faulty_run(ctx, g, 0, &want));
+    int64_t k = 1;
+    for (;; k++) {
+        int rc = faulty_run(ctx, g, k, &F);
+        if (rc == SPEX_OK) break;
+        if (rc != SPEX_E_NOMEM || F)
+            fail_msg("allocation %lld failed: rc %d (%s), output %p", (long long)k, rc,
+                     spex_errmsg(ctx), (void *)F);
+        if (k > 100000) fail_msg("no success after %lld failed allocations", (long long)k);
+    }
+    printf("proxyspex: %lld allocations, each failure gave SPEX_E_NOMEM\n", (long long)k - 1);
+    CHECK(k > 10);
+    CHECK_NEAR(spex_test_coefs_maxdiff(F, want), 0.0, 0.0);
+    spex_coefs_free(F);
+    spex_coefs_free(want);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uniform_masks),     cmocka_unit_test(test_hand_trees),
         cmocka_unit_test(test_xgboost_exact),     cmocka_unit_test(test_recovery),
         cmocka_unit_test(test_constant),          cmocka_unit_test(test_explain_default),
-        cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_alloc_faults),
     };
     SPEX_RUN_TESTS(tests);
 }
