@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "spex/coefs.h"
 #include "spex/common.h"
 
 /* Number of checks run in this binary; main() fails when it stays 0. */
@@ -37,6 +38,25 @@ static long spex_test_checks;
         spex_test_checks++;                                                                        \
         if (rc_ != SPEX_OK) fail_msg("%s returned %d: %s", #call, rc_, spex_errmsg(ctx));          \
     } while (0)
+
+/* Largest |a(S) - b(S)| over the union of both supports (a term missing
+ * from one map counts as 0 there); used to check that a run that survived
+ * injected allocation failures returns the fault-free answer. */
+static inline double spex_test_coefs_maxdiff(const spex_coefs *a, const spex_coefs *b) {
+    double worst = 0;
+    for (int side = 0; side < 2; side++) {
+        const spex_coefs *x = side ? b : a, *y = side ? a : b;
+        for (int64_t i = 0; i < spex_coefs_count(x); i++) {
+            const int32_t *idx;
+            int len;
+            double v, w = 0;
+            spex_coefs_entry(x, i, &idx, &len, &v);
+            if (!spex_coefs_get(y, idx, len, &w)) w = 0;
+            if (fabs(v - w) > worst) worst = fabs(v - w);
+        }
+    }
+    return worst;
+}
 
 /* Runs the group and fails when no CHECK ran. */
 #define SPEX_RUN_TESTS(tests)                                                                      \

@@ -113,6 +113,14 @@ SPEX_API int spex_learn_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const
                                     int64_t n_rows, const double *mu, const double *sd,
                                     const spex_learn_opts *opts, const double *x,
                                     double *scores);
+/* The same for n_x feature vectors x (n_x, n_features) row-major, scores
+ * (n_x, n_classes): one model scores them all (what explaining a trained
+ * model's prediction needs, e.g. bench/bench_tabular.c). Training is
+ * deterministic, so calls with the same rows give the same model. */
+SPEX_API int spex_learn_fit_predict_many(spex_ctx *ctx, const spex_dataset *ds,
+                                         const int64_t *rows, int64_t n_rows, const double *mu,
+                                         const double *sd, const spex_learn_opts *opts,
+                                         const double *x, int64_t n_x, double *scores);
 
 /* ---- the value function ---- */
 typedef enum spex_data_value {

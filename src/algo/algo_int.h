@@ -63,7 +63,7 @@ typedef struct spex_proxy_info {
     double seconds_xgb;          /* inside XGBoost (fits, predictions, dump) */
 } spex_proxy_info;
 
-/* An XGBoost booster (BoosterHandle) over dense 0/1 float rows. */
+/* An XGBoost booster (BoosterHandle) over 0/1 float rows. */
 typedef struct spex_gbt spex_gbt;
 typedef struct spex_gbt_params {
     int max_depth;
@@ -72,6 +72,11 @@ typedef struct spex_gbt_params {
     double base_score;
     int threads;
     uint64_t seed;
+    /* 1: zeros are handed to XGBoost as missing entries, so its histograms
+     * visit only the ones (half the work on uniform masks) and each split's
+     * default branch stands for x_j = 0. The booster remembers the choice;
+     * predictions and extraction follow it. 0: dense rows (the reference). */
+    int zero_missing;
 } spex_gbt_params;
 /* X (rows, n) row-major, y (rows). */
 int spex_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
@@ -83,9 +88,12 @@ int spex_gbt_predict(spex_ctx *ctx, spex_gbt *g, const float *X, int64_t rows, i
 int spex_gbt_fourier(spex_ctx *ctx, spex_gbt *g, int64_t n, double base_score,
                      spex_coefs **out);
 void spex_gbt_free(spex_gbt *g);
-/* Exact Fourier form of n_trees XGBoost JSON tree dumps plus base_score. */
+/* Exact Fourier form of n_trees XGBoost JSON tree dumps plus base_score.
+ * zero_missing: x_j = 0 takes each split's "missing" branch (the trees were
+ * trained with zeros as missing entries); otherwise x_j = 0 is compared with
+ * the split condition like x_j = 1. */
 int spex_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
-                       double base_score, spex_coefs **out);
+                       double base_score, int zero_missing, spex_coefs **out);
 /* The ProxySPEX surrogate of samples (ms, y): grid search, extraction,
  * truncation, ridge refit. */
 int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,

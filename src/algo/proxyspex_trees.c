@@ -5,10 +5,11 @@
  *
  * HOW IT WORKS
  * A leaf is the constant function {∅: value}. At a split on feature j the
- * tree sends x_j to "yes" when x_j < split_condition and to "no" otherwise
- * (features are never missing here: every mask is dense, so the "missing"
- * branch is never taken). With C0 the child reached by x_j = 0 and C1 the
- * child reached by x_j = 1, and [m_j = 0] = (1 + (-1)^{m_j})/2,
+ * tree sends x_j to "yes" when x_j < split_condition and to "no" otherwise;
+ * when the booster was trained with zeros as missing entries (proxyspex.c
+ * does, for speed), x_j = 0 is never compared and takes the split's
+ * "missing" (default) branch instead. With C0 the child reached by x_j = 0
+ * and C1 the child reached by x_j = 1, and [m_j = 0] = (1 + (-1)^{m_j})/2,
  * [m_j = 1] = (1 - (-1)^{m_j})/2,
  *     f(m) = (C0 + C1)/2 + (-1)^{m_j} (C0 - C1)/2,
  * so each coefficient F_C(k) of the children contributes (F_C0(k)+F_C1(k))/2
@@ -58,7 +59,7 @@ static json_t *child_by_id(json_t *node, json_int_t id) {
 /* Fourier form of the subtree at node into a new *out; scale multiplies
  * every value (1/2 per split above). */
 static int subtree(spex_ctx *ctx, int64_t n, json_t *node, int depth, int64_t tree,
-                   spex_coefs **out) {
+                   int zero_missing, spex_coefs **out) {
     *out = NULL;
     if (depth > TREE_MAX_DEPTH)
         return spex_seterr(ctx, SPEX_E_PARSE, "tree %lld: deeper than %d levels", (long long)tree,
@@ -75,27 +76,30 @@ static int subtree(spex_ctx *ctx, int64_t n, json_t *node, int depth, int64_t tr
     const char *split = json_string_value(json_object_get(node, "split"));
     json_t *cond = json_object_get(node, "split_condition");
     json_t *yes = json_object_get(node, "yes"), *no = json_object_get(node, "no");
+    json_t *miss = json_object_get(node, "missing");
     char *end = NULL;
     long long j = -1;
     if (split && split[0] == 'f' && split[1] >= '0' && split[1] <= '9')
         j = strtoll(split + 1, &end, 10);
     if (!split || j < 0 || !end || *end || j >= n || !json_is_number(cond) ||
-        !json_is_integer(yes) || !json_is_integer(no))
+        !json_is_integer(yes) || !json_is_integer(no) || (zero_missing && !json_is_integer(miss)))
         return spex_seterr(ctx, SPEX_E_PARSE,
                            "tree %lld: a split node lacks a valid 'split' (feature f0..f%lld), "
-                           "'split_condition', 'yes' or 'no'",
+                           "'split_condition', 'yes', 'no' or 'missing'",
                            (long long)tree, (long long)(n - 1));
     double thr = json_number_value(cond);
-    json_int_t id0 = 0.0 < thr ? json_integer_value(yes) : json_integer_value(no);
+    json_int_t id0 = zero_missing ? json_integer_value(miss)
+                     : 0.0 < thr  ? json_integer_value(yes)
+                                  : json_integer_value(no);
     json_int_t id1 = 1.0 < thr ? json_integer_value(yes) : json_integer_value(no);
     json_t *c0 = child_by_id(node, id0), *c1 = child_by_id(node, id1);
     if (!c0 || !c1)
         return spex_seterr(ctx, SPEX_E_PARSE, "tree %lld: child node %lld of a split is missing",
                            (long long)tree, (long long)(c0 ? id1 : id0));
-    if (id0 == id1) return subtree(ctx, n, c0, depth + 1, tree, out);
+    if (id0 == id1) return subtree(ctx, n, c0, depth + 1, tree, zero_missing, out);
     spex_coefs *f0 = NULL, *f1 = NULL, *f = NULL;
-    int rc = subtree(ctx, n, c0, depth + 1, tree, &f0);
-    if (!rc) rc = subtree(ctx, n, c1, depth + 1, tree, &f1);
+    int rc = subtree(ctx, n, c0, depth + 1, tree, zero_missing, &f0);
+    if (!rc) rc = subtree(ctx, n, c1, depth + 1, tree, zero_missing, &f1);
     if (!rc) rc = spex_coefs_new(ctx, n, &f);
     int32_t buf[TREE_MAX_DEPTH + 2];
     for (int side = 0; !rc && side < 2; side++) {
@@ -123,7 +127,7 @@ static int subtree(spex_ctx *ctx, int64_t n, json_t *node, int depth, int64_t tr
 }
 
 int spex_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
-                       double base_score, spex_coefs **out) {
+                       double base_score, int zero_missing, spex_coefs **out) {
     *out = NULL;
     spex_coefs *total = NULL;
     int rc = spex_coefs_new(ctx, n, &total);
@@ -137,7 +141,7 @@ int spex_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64
             break;
         }
         spex_coefs *f = NULL;
-        rc = subtree(ctx, n, root, 0, t, &f);
+        rc = subtree(ctx, n, root, 0, t, zero_missing, &f);
         json_decref(root);
         for (int64_t i = 0; !rc && i < spex_coefs_count(f); i++) {
             const int32_t *idx;

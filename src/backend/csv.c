@@ -324,7 +324,7 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
             }
         }
         cell lc = cells[label_col];
-        double lv = 0.0;
+        double lv = 0.0; /* set by parse_num; gcc 12 -O2 cannot see that */
         int lnum = !parse_num(lc, &lv);
         if (!lnum) all_numeric = 0;
         if (like) {

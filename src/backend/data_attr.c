@@ -65,25 +65,36 @@ int spex_data_value_parse(spex_ctx *ctx, const char *name, spex_data_value *out)
     return SPEX_OK;
 }
 
-int spex_learn_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
-                           int64_t n_rows, const double *mu, const double *sd,
-                           const spex_learn_opts *opts, const double *x, double *scores) {
+int spex_learn_fit_predict_many(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
+                                int64_t n_rows, const double *mu, const double *sd,
+                                const spex_learn_opts *opts, const double *x, int64_t n_x,
+                                double *scores) {
     if (ds->n_classes < 2)
         return spex_seterr(ctx, SPEX_E_INVAL, "the training set has %d class(es); need 2 or more",
                            ds->n_classes);
-    int rc;
+    if (n_x < 0) return spex_seterr(ctx, SPEX_E_INVAL, "%lld rows to score", (long long)n_x);
+    int K = ds->n_classes, rc;
     if (n_rows == 0) { /* nothing to learn from: the uniform prediction */
-        for (int c = 0; c < ds->n_classes; c++) scores[c] = 0;
+        for (int64_t e = 0; e < n_x * K; e++) scores[e] = 0;
         return SPEX_OK;
     }
+    if (n_x == 0) return SPEX_OK;
     if (opts->learner == SPEX_LEARNER_XGBOOST)
-        rc = spex_xgb_fit_predict(ctx, ds, rows, n_rows, opts, x, scores);
-    else rc = spex_logistic_fit_predict(ctx, ds, rows, n_rows, mu, sd, opts, x, scores);
+        rc = spex_xgb_fit_predict(ctx, ds, rows, n_rows, opts, x, n_x, scores);
+    else rc = spex_logistic_fit_predict(ctx, ds, rows, n_rows, mu, sd, opts, x, n_x, scores);
     if (rc) return rc;
-    for (int c = 0; c < ds->n_classes; c++)
-        if (!isfinite(scores[c]))
-            return spex_seterr(ctx, SPEX_E_NUMERIC, "the re-trained model gave a non-finite score");
+    for (int64_t e = 0; e < n_x * K; e++)
+        if (!isfinite(scores[e]))
+            return spex_seterr(ctx, SPEX_E_NUMERIC,
+                               "the re-trained model gave a non-finite score (row %lld)",
+                               (long long)(e / K));
     return SPEX_OK;
+}
+
+int spex_learn_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
+                           int64_t n_rows, const double *mu, const double *sd,
+                           const spex_learn_opts *opts, const double *x, double *scores) {
+    return spex_learn_fit_predict_many(ctx, ds, rows, n_rows, mu, sd, opts, x, 1, scores);
 }
 
 void spex_data_group_range(int64_t n_rows, int64_t n_groups, int64_t j, int64_t *begin,

@@ -152,7 +152,8 @@ static int lr_minimise(spex_ctx *ctx, const lr_prob *P, int max_iter, double *w)
 
 int spex_logistic_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
                               int64_t n_rows, const double *mu, const double *sd,
-                              const spex_learn_opts *o, const double *x, double *scores) {
+                              const spex_learn_opts *o, const double *x, int64_t n_x,
+                              double *scores) {
     int K = ds->n_classes, kk = K == 2 ? 1 : K;
     int64_t d = ds->n_features, p = d + 1;
     lr_prob P = {NULL, NULL, n_rows, p, kk, o->l2, NULL};
@@ -177,11 +178,16 @@ int spex_logistic_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64
     P.z = z;
     rc = lr_minimise(ctx, &P, o->max_iter, w);
     if (rc) goto done;
-    for (int c = 0; c < K; c++) scores[c] = 0;
-    for (int c = 0; c < kk; c++) {
-        double s = w[c * p + d];
-        for (int64_t j = 0; j < d; j++) s += w[c * p + j] * (mu ? (x[j] - mu[j]) / sd[j] : x[j]);
-        scores[kk == 1 ? 1 : c] = s;
+    for (int64_t i = 0; i < n_x; i++) {
+        const double *xi = x + i * d;
+        double *si = scores + i * K;
+        for (int c = 0; c < K; c++) si[c] = 0;
+        for (int c = 0; c < kk; c++) {
+            double s = w[c * p + d];
+            for (int64_t j = 0; j < d; j++)
+                s += w[c * p + j] * (mu ? (xi[j] - mu[j]) / sd[j] : xi[j]);
+            si[kk == 1 ? 1 : c] = s;
+        }
     }
 done:
     spex_free(ctx, Z);

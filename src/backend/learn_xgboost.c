@@ -19,13 +19,13 @@ static int xerr(spex_ctx *ctx, const char *what) {
 }
 
 int spex_xgb_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
-                         int64_t n_rows, const spex_learn_opts *o, const double *x,
+                         int64_t n_rows, const spex_learn_opts *o, const double *x, int64_t n_x,
                          double *scores) {
     int K = ds->n_classes;
     int64_t d = ds->n_features;
     float *X = spex_calloc(ctx, (size_t)n_rows, (size_t)(d ? d : 1) * sizeof(float));
     float *y = spex_calloc(ctx, (size_t)n_rows, sizeof *y);
-    float *xt = spex_calloc(ctx, (size_t)(d ? d : 1), sizeof *xt);
+    float *xt = spex_calloc(ctx, (size_t)(n_x ? n_x : 1), (size_t)(d ? d : 1) * sizeof *xt);
     DMatrixHandle dm = NULL, dt = NULL;
     BoosterHandle b = NULL;
     int rc = SPEX_OK;
@@ -38,7 +38,7 @@ int spex_xgb_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *r
         for (int64_t j = 0; j < d; j++) X[i * d + j] = (float)ds->x[rows[i] * d + j];
         y[i] = (float)ds->y[rows[i]];
     }
-    for (int64_t j = 0; j < d; j++) xt[j] = (float)x[j];
+    for (int64_t i = 0; i < n_x * d; i++) xt[i] = (float)x[i];
     if (XGDMatrixCreateFromMat(X, (bst_ulong)n_rows, (bst_ulong)d, NAN, &dm)) {
         rc = xerr(ctx, "XGDMatrixCreateFromMat");
         goto done;
@@ -84,7 +84,7 @@ int spex_xgb_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *r
             rc = xerr(ctx, "XGBoosterUpdateOneIter");
             goto done;
         }
-    if (XGDMatrixCreateFromMat(xt, 1, (bst_ulong)d, NAN, &dt)) {
+    if (XGDMatrixCreateFromMat(xt, (bst_ulong)n_x, (bst_ulong)d, NAN, &dt)) {
         rc = xerr(ctx, "XGDMatrixCreateFromMat");
         goto done;
     }
@@ -100,17 +100,19 @@ int spex_xgb_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *r
     }
     bst_ulong total = 1;
     for (bst_ulong i = 0; i < dim; i++) total *= shape[i];
-    if (total != (bst_ulong)(K == 2 ? 1 : K)) {
-        rc = spex_seterr(ctx, SPEX_E_INTERNAL, "XGBoost returned %llu margins, expected %d",
-                         (unsigned long long)total, K == 2 ? 1 : K);
+    if (total != (bst_ulong)n_x * (bst_ulong)(K == 2 ? 1 : K)) {
+        rc = spex_seterr(ctx, SPEX_E_INTERNAL, "XGBoost returned %llu margins, expected %lld",
+                         (unsigned long long)total, (long long)n_x * (K == 2 ? 1 : K));
         goto done;
     }
     /* res belongs to the booster: copy it now */
-    if (K == 2) {
-        scores[0] = 0;
-        scores[1] = res[0];
-    } else {
-        for (int c = 0; c < K; c++) scores[c] = res[c];
+    for (int64_t i = 0; i < n_x; i++) {
+        if (K == 2) {
+            scores[i * 2] = 0;
+            scores[i * 2 + 1] = res[i];
+        } else {
+            for (int c = 0; c < K; c++) scores[i * K + c] = res[i * K + c];
+        }
     }
 done:
     if (b) XGBoosterFree(b);

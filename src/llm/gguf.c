@@ -557,7 +557,7 @@ static int value_at(const spex_gguf *g, int64_t i, int64_t j, uint32_t *type, co
 }
 
 int spex_gguf_get_int(const spex_gguf *g, int64_t i, int64_t j, int64_t *out) {
-    uint32_t t = 0;
+    uint32_t t = 0; /* set by value_at on success; gcc -O3 cannot see it */
     const uint8_t *p = NULL;
     int rc = value_at(g, i, j, &t, &p);
     if (rc) return rc;
@@ -581,7 +581,7 @@ int spex_gguf_get_int(const spex_gguf *g, int64_t i, int64_t j, int64_t *out) {
 }
 
 int spex_gguf_get_float(const spex_gguf *g, int64_t i, int64_t j, double *out) {
-    uint32_t t = 0;
+    uint32_t t = 0; /* set by value_at on success; gcc -O3 cannot see it */
     const uint8_t *p = NULL;
     int rc = value_at(g, i, j, &t, &p);
     if (rc) return rc;
@@ -611,7 +611,7 @@ int spex_gguf_get_float(const spex_gguf *g, int64_t i, int64_t j, double *out) {
 }
 
 int spex_gguf_get_str(const spex_gguf *g, int64_t i, int64_t j, const char **s, size_t *len) {
-    uint32_t t = 0;
+    uint32_t t = 0; /* set by value_at on success; gcc -O3 cannot see it */
     const uint8_t *p = NULL;
     int rc = value_at(g, i, j, &t, &p);
     if (rc) return rc;

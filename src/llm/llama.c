@@ -307,7 +307,7 @@ static int get_mat(spex_llm *m, const char *name, int64_t n_in, int64_t n_out, w
 
 /* A vector of n floats by name, dequantised into dst. */
 static int get_vec(spex_llm *m, const char *name, int64_t n, float *dst) {
-    wmat w = {0};
+    wmat w = {0}; /* filled by get_mat on success; gcc -O3 cannot see it */
     int rc = get_mat(m, name, n, 1, &w, NULL);
     if (rc) return rc;
     return spex_tensor_to_f32(m->ctx, w.type, w.data, n, dst);

@@ -137,8 +137,8 @@ static int add_pending(spex_query *q, const uint64_t *row, size_t slot, int64_t 
     int64_t i = spex_masks_count(q->seen);
     if (i >= (int64_t)UINT32_MAX - 1)
         return spex_seterr(q->ctx, SPEX_E_RANGE, "more than 4 billion distinct masks in one run");
-    int rc = spex_masks_append(q->seen, row);
-    if (rc) return rc;
+    /* vals grows first: a row in `seen` must always have its vals entry
+     * (drop_pending reads it after a failure here) */
     if (i >= q->vals_cap) {
         int64_t cap = q->vals_cap < 64 ? 64 : q->vals_cap * 2;
         double *v = spex_realloc(q->ctx, q->vals, (size_t)cap, sizeof *v);
@@ -146,6 +146,8 @@ static int add_pending(spex_query *q, const uint64_t *row, size_t slot, int64_t 
         q->vals = v;
         q->vals_cap = cap;
     }
+    int rc = spex_masks_append(q->seen, row);
+    if (rc) return rc;
     q->vals[i] = NAN;
     q->slots[slot] = (uint32_t)(i + 1);
     *at = i;

@@ -253,6 +253,56 @@ static void test_budget_and_limits(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* spex_explain with method m on a small game, ctx failing its k-th
+ * allocation and every later one (k = 0: no faults). */
+static int faulty_explain(spex_ctx *ctx, spex_game *g, spex_method m, int64_t k,
+                          spex_result **res) {
+    spex_valuefn vf;
+    int rc = spex_game_valuefn(g, 0, 1, &vf);
+    if (rc) return rc;
+    spex_explain_opts eo = spex_explain_opts_default();
+    eo.method = m;
+    eo.budget = 80;
+    eo.max_order = 2;
+    spex_ctx_fail_alloc_after(ctx, k);
+    rc = spex_explain(ctx, &vf, &eo, res);
+    spex_ctx_fail_alloc_after(ctx, 0);
+    spex_valuefn_release(&vf);
+    return rc;
+}
+
+/* LASSO and Faith-Banzhaf (kernelshap): failing the k-th allocation, for
+ * every k until the run gets through, gives SPEX_E_NOMEM and no result
+ * (leaks: ASan); the run that gets through equals the fault-free one. */
+static void test_alloc_faults(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_game *g = random_game(ctx, 8, 10, 2, 6);
+    const spex_method ms[] = {SPEX_METHOD_LASSO, SPEX_METHOD_KERNELSHAP};
+    for (int mi = 0; mi < 2; mi++) {
+        spex_result *want = NULL, *res = NULL;
+        CHECK_RC(ctx, faulty_explain(ctx, g, ms[mi], 0, &want));
+        int64_t k = 1;
+        for (;; k++) {
+            int rc = faulty_explain(ctx, g, ms[mi], k, &res);
+            if (rc == SPEX_OK) break;
+            if (rc != SPEX_E_NOMEM || res)
+                fail_msg("%s, allocation %lld failed: rc %d (%s), result %p",
+                         spex_method_name(ms[mi]), (long long)k, rc, spex_errmsg(ctx), (void *)res);
+            if (k > 100000) fail_msg("no success after %lld failed allocations", (long long)k);
+        }
+        printf("%s: %lld allocations, each failure gave SPEX_E_NOMEM\n", spex_method_name(ms[mi]),
+               (long long)k - 1);
+        CHECK(k > 10);
+        CHECK_NEAR(spex_test_coefs_maxdiff(res->fourier, want->fourier), 0.0, 0.0);
+        CHECK(res->queries == want->queries);
+        spex_result_free(res);
+        spex_result_free(want);
+    }
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_banzhaf),
@@ -260,6 +310,7 @@ int main(void) {
         cmocka_unit_test(test_lasso_soft_threshold),
         cmocka_unit_test(test_lasso_noisy_closed_form),
         cmocka_unit_test(test_budget_and_limits),
+        cmocka_unit_test(test_alloc_faults),
     };
     SPEX_RUN_TESTS(tests);
 }

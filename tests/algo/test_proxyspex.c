@@ -128,14 +128,38 @@ static void test_hand_trees(void **state) {
         "\"split_condition\":1,\"yes\":3,\"no\":4,\"missing\":4,\"children\":["
         "{\"nodeid\":4,\"leaf\":0.25},{\"nodeid\":3,\"leaf\":-0.25}]}]}"};
     spex_coefs *F;
-    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, dumps, 2, 0.5, &F));
+    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, dumps, 2, 0.5, 0, &F));
     for (uint64_t m = 0; m < 8; m++)
         CHECK_NEAR(spex_coefs_eval_fourier(F, &m), hand_tree(m & 1, m >> 1 & 1, m >> 2 & 1), 1e-12);
     spex_coefs_free(F);
     const char *bad[] = {"{\"nodeid\":0,\"split\":\"f9\",\"split_condition\":1,\"yes\":1,"
                          "\"no\":2,\"children\":[]}"};
-    CHECK(spex_trees_fourier(ctx, 3, bad, 1, 0.0, &F) == SPEX_E_PARSE);
+    CHECK(spex_trees_fourier(ctx, 3, bad, 1, 0.0, 0, &F) == SPEX_E_PARSE);
     CHECK(strstr(spex_errmsg(ctx), "tree 0") != NULL);
+    /* zeros as missing entries: x = 0 takes the "missing" branch whatever the
+     * threshold says; x = 1 is compared. f(m) = m0 = 0 ? 5 : (m1 = 0 ? -2 : 4) */
+    const char *sparse[] = {
+        "{\"nodeid\":0,\"split\":\"f0\",\"split_condition\":2,\"yes\":1,\"no\":2,"
+        "\"missing\":2,\"children\":[{\"nodeid\":2,\"leaf\":5},{\"nodeid\":1,"
+        "\"split\":\"f1\",\"split_condition\":0.5,\"yes\":3,\"no\":4,\"missing\":3,"
+        "\"children\":[{\"nodeid\":3,\"leaf\":-2},{\"nodeid\":4,\"leaf\":4}]}]}"};
+    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, sparse, 1, 0.0, 1, &F));
+    for (uint64_t m = 0; m < 8; m++) {
+        double want = !(m & 1) ? 5.0 : !(m >> 1 & 1) ? -2.0 : 4.0;
+        CHECK_NEAR(spex_coefs_eval_fourier(F, &m), want, 1e-12);
+    }
+    spex_coefs_free(F);
+    /* the same dump read densely is another function: m0 = 0 and 1 are both
+     * < 2 (node 1), then m1 = 0 < 0.5 goes "yes": f(m) = m1 = 0 ? -2 : 4 */
+    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, sparse, 1, 0.0, 0, &F));
+    for (uint64_t m = 0; m < 8; m++)
+        CHECK_NEAR(spex_coefs_eval_fourier(F, &m), (m >> 1 & 1) ? 4.0 : -2.0, 1e-12);
+    spex_coefs_free(F);
+    const char *no_missing[] = {"{\"nodeid\":0,\"split\":\"f0\",\"split_condition\":1,"
+                                "\"yes\":1,\"no\":2,\"children\":[{\"nodeid\":1,\"leaf\":1},"
+                                "{\"nodeid\":2,\"leaf\":2}]}"};
+    CHECK(spex_trees_fourier(ctx, 3, no_missing, 1, 0.0, 1, &F) == SPEX_E_PARSE);
+    CHECK(strstr(spex_errmsg(ctx), "missing") != NULL);
     spex_ctx_free(ctx);
 }
 
@@ -159,8 +183,10 @@ static void test_xgboost_exact(void **state) {
         y[r] = (float)(0.1 * spex_game_value(g, row));
     }
     int depths[] = {3, 6};
-    for (int di = 0; di < 2; di++) {
-        spex_gbt_params p = {depths[di], 0.1, 60, 0.03, 1, 4};
+    /* dense rows (the reference) and zeros as missing entries (what
+     * proxyspex trains on): each extraction must match its own booster */
+    for (int di = 0; di < 4; di++) {
+        spex_gbt_params p = {depths[di % 2], 0.1, 60, 0.03, 1, 4, di / 2};
         spex_gbt *b;
         CHECK_RC(ctx, spex_gbt_train(ctx, X, y, rows, n, &p, &b));
         spex_coefs *F;
@@ -178,8 +204,8 @@ static void test_xgboost_exact(void **state) {
             double d = fabs(spex_coefs_eval_fourier(F, spex_masks_crow(test, r)) - pred[r]);
             if (d > worst) worst = d;
         }
-        printf("depth %d: %lld terms, max |surrogate - xgboost| = %.3g\n", depths[di],
-               (long long)spex_coefs_count(F), worst);
+        printf("depth %d, zeros %s: %lld terms, max |surrogate - xgboost| = %.3g\n", depths[di % 2],
+               p.zero_missing ? "missing" : "dense", (long long)spex_coefs_count(F), worst);
         CHECK_NEAR(worst, 0.0, 1e-6);
         free(Xt);
         spex_masks_free(test);
@@ -341,12 +367,70 @@ static void test_threads_identical(void **state) {
     }
 }
 
+/* One proxyspex run (tiny grid, through the query engine and the final
+ * refit) with ctx failing its k-th allocation and every later one (k = 0:
+ * no faults). The query object is built before the faults start. */
+static int faulty_run(spex_ctx *ctx, spex_game *g, int64_t k, spex_coefs **F) {
+    spex_valuefn vf;
+    spex_query *q = NULL;
+    spex_query_opts qo = spex_query_opts_default();
+    qo.budget = 96;
+    int rc = spex_game_valuefn(g, 0, 1, &vf);
+    if (rc) return rc;
+    rc = spex_query_new(ctx, &vf, &qo, &q);
+    if (!rc) {
+        spex_explain_opts eo = spex_explain_opts_default();
+        eo.budget = 96;
+        spex_proxy_opts po = spex_proxy_opts_default();
+        po.n_folds = 2;
+        po.n_depths = 1;
+        po.depths[0] = 2;
+        po.rounds[0] = 3;
+        po.rounds[1] = 6;
+        po.n_lrs = 1;
+        po.lrs[0] = 0.3;
+        spex_ctx_fail_alloc_after(ctx, k);
+        rc = spex_algo_proxyspex_opts(ctx, q, 10, &eo, &po, F, NULL, 0);
+        spex_ctx_fail_alloc_after(ctx, 0);
+    }
+    spex_query_free(q);
+    spex_valuefn_release(&vf);
+    return rc;
+}
+
+/* Failing the k-th allocation, for every k until the run gets through,
+ * gives SPEX_E_NOMEM and no output (leaks: ASan); the run that gets
+ * through returns the fault-free surrogate. */
+static void test_alloc_faults(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_game *g = hierarchical(ctx, 10, 2, 3, 8);
+    spex_coefs *want = NULL, *F = NULL;
+    CHECK_RC(ctx, faulty_run(ctx, g, 0, &want));
+    int64_t k = 1;
+    for (;; k++) {
+        int rc = faulty_run(ctx, g, k, &F);
+        if (rc == SPEX_OK) break;
+        if (rc != SPEX_E_NOMEM || F)
+            fail_msg("allocation %lld failed: rc %d (%s), output %p", (long long)k, rc,
+                     spex_errmsg(ctx), (void *)F);
+        if (k > 100000) fail_msg("no success after %lld failed allocations", (long long)k);
+    }
+    printf("proxyspex: %lld allocations, each failure gave SPEX_E_NOMEM\n", (long long)k - 1);
+    CHECK(k > 10);
+    CHECK_NEAR(spex_test_coefs_maxdiff(F, want), 0.0, 0.0);
+    spex_coefs_free(F);
+    spex_coefs_free(want);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uniform_masks),     cmocka_unit_test(test_hand_trees),
         cmocka_unit_test(test_xgboost_exact),     cmocka_unit_test(test_recovery),
         cmocka_unit_test(test_constant),          cmocka_unit_test(test_explain_default),
-        cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_alloc_faults),
     };
     SPEX_RUN_TESTS(tests);
 }

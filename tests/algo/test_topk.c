@@ -138,11 +138,42 @@ static void test_local_optimality(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* Failing the k-th allocation of the search (the map's context), for every
+ * k until it gets through, gives SPEX_E_NOMEM (leaks: ASan); the search
+ * that gets through finds the fault-free set and change. */
+static void test_alloc_faults(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_coefs *a = random_mobius(ctx, 30, 30, 60, 9);
+    spex_topk_opts o = spex_topk_opts_default();
+    int32_t want[3], set[3];
+    double want_ch, ch;
+    int want_opt, opt;
+    CHECK_RC(ctx, spex_topk_search(a, 3, &o, want, &want_ch, &want_opt));
+    int64_t k = 1;
+    for (;; k++) {
+        spex_ctx_fail_alloc_after(ctx, k);
+        int rc = spex_topk_search(a, 3, &o, set, &ch, &opt);
+        spex_ctx_fail_alloc_after(ctx, 0);
+        if (rc == SPEX_OK) break;
+        if (rc != SPEX_E_NOMEM)
+            fail_msg("allocation %lld failed: rc %d (%s)", (long long)k, rc, spex_errmsg(ctx));
+        if (k > 100000) fail_msg("no success after %lld failed allocations", (long long)k);
+    }
+    printf("top-k: %lld allocations, each failure gave SPEX_E_NOMEM\n", (long long)k - 1);
+    CHECK(k > 5);
+    CHECK(!memcmp(set, want, sizeof set) && opt == want_opt);
+    CHECK_NEAR(ch, want_ch, 0.0);
+    spex_coefs_free(a);
+    spex_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_brute_force),
         cmocka_unit_test(test_change),
         cmocka_unit_test(test_local_optimality),
+        cmocka_unit_test(test_alloc_faults),
     };
     SPEX_RUN_TESTS(tests);
 }

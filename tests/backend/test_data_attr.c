@@ -265,10 +265,47 @@ static void test_threads(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* One model scoring several rows (spex_learn_fit_predict_many) gives, row
+ * by row, exactly what a training and a prediction per row give, for both
+ * learners and for 2 and 3 classes; no training rows gives all zeros. */
+static void test_predict_many(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const char *texts[] = {"a,b,y\n0,1,0\n1,0.5,1\n0.2,0.1,0\n0.8,0.9,1\n0.1,0.3,0\n0.9,0.2,1\n",
+                           "a,b,y\n0,1,0\n1,0.5,1\n0.2,0.1,2\n0.8,0.9,1\n0.1,0.3,0\n0.9,0.2,2\n"};
+    const double x[4 * 2] = {0.5, 0.5, 0.0, 1.0, 1.0, 0.0, 0.3, 0.7};
+    int64_t rows[6] = {0, 1, 2, 3, 4, 5};
+    for (int t = 0; t < 2; t++) {
+        spex_dataset *tr = csv(ctx, texts[t], NULL, NULL);
+        int K = tr->n_classes;
+        CHECK(K == 2 + t);
+        for (int l = 0; l < 2; l++) {
+            spex_learn_opts lo = spex_learn_opts_default();
+            lo.learner = l ? SPEX_LEARNER_XGBOOST : SPEX_LEARNER_LOGISTIC;
+            double many[4 * 3], one[3];
+            CHECK_RC(ctx, spex_learn_fit_predict_many(ctx, tr, rows, 6, NULL, NULL, &lo, x, 4,
+                                                      many));
+            for (int i = 0; i < 4; i++) {
+                CHECK_RC(ctx, spex_learn_fit_predict(ctx, tr, rows, 6, NULL, NULL, &lo,
+                                                     x + 2 * i, one));
+                for (int c = 0; c < K; c++)
+                    CHECK_NEAR(many[i * K + c], one[c], 0.0);
+            }
+            CHECK_RC(ctx, spex_learn_fit_predict_many(ctx, tr, rows, 0, NULL, NULL, &lo, x, 4,
+                                                      many));
+            for (int e = 0; e < 4 * K; e++)
+                CHECK_NEAR(many[e], 0.0, 0.0);
+        }
+        spex_dataset_free(tr);
+    }
+    spex_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_planted_pair_and_irrelevant),
                                        cmocka_unit_test(test_exact_vs_brute),
                                        cmocka_unit_test(test_groups),
-                                       cmocka_unit_test(test_threads)};
+                                       cmocka_unit_test(test_threads),
+                                       cmocka_unit_test(test_predict_many)};
     SPEX_RUN_TESTS(tests);
 }

@@ -68,7 +68,7 @@ static void test_weighted_normal_equations(void **state) {
     spex_ctx *ctx = spex_ctx_new();
     enum { N = 80, P = 6 };
     static double X[N * P], y[N], w[N], noise[N];
-    double beta[P], ref[P] = {0}, b0 = 0;
+    double beta[P], ref[P] = {0}, b0 = 0; /* ref: set by the reference solver */
     ref_randn(X, N * P, 2);
     ref_randn(noise, N, 3);
     spex_rng r;
