@@ -136,7 +136,8 @@ SPEX_API int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *o
 /* The token sequences a mask's value is scored on (NULL mask: all kept):
  * seqs[0] = the masked prompt (with BOS) + the target, and with a contrast
  * seqs[1] = the prompt + the contrast; lens[c] tokens of which the first
- * from[c] are the prompt's. Returns the count (1 or 2) in *n_seqs; each
+ * from[c] are the prompt's (the arrays need room for 2 entries only with a
+ * contrast). Returns the count (1 or 2) in *n_seqs; each
  * seqs[c] is owned (spex_free with the ctx). SPEX_E_VALUE when a
  * continuation's tokens do not extend the prompt's. Other lenses that score
  * the same prompt and target (spex/heads.h) start from these. */

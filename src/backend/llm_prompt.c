@@ -428,13 +428,13 @@ int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
 
 int spex_prompt_sequences(spex_prompt *p, const uint64_t *mask, int32_t *seqs[2],
                           int64_t lens[2], int64_t from[2], int *n_seqs) {
-    seqs[0] = seqs[1] = NULL;
+    int n_cont = p->contrast ? 2 : 1;
+    for (int c = 0; c < n_cont; c++) seqs[c] = NULL; /* seqs[1] exists only with a contrast */
     *n_seqs = 0;
     if (!p->m || !p->target)
         return spex_seterr(p->ctx, SPEX_E_INVAL, "this prompt was built without a model");
     sbuf body = {p->ctx, NULL, 0, 0, 0}, text = {p->ctx, NULL, 0, 0, 0},
          tmp = {p->ctx, NULL, 0, 0, 0};
-    int n_cont = p->contrast ? 2 : 1;
     int rc = build_text(p, mask, &body, &text);
     for (int c = 0; !rc && c < n_cont; c++) {
         rc = joint_tokens(p, text.s, text.len, c ? p->contrast : p->target, &tmp, &seqs[c],

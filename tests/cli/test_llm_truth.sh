@@ -13,6 +13,7 @@
 #      query cache filled by step 2 (the same model answers; each run's
 #      queries are counted as usual).
 # Usage: test_llm_truth.sh PATH/TO/spex   (run from the project root)
+# spex-test-label: accuracy
 set -u
 spex=$1
 M=../shared/models
