@@ -58,6 +58,8 @@ struct spex_llm {
     spex_llm_info info;
     char *arch, *name, *tok_model;
     int64_t head_dim, kv_dim, n_rot;
+    /* RoPE rotations (n_ctx, n_rot / 2) each: cos and sin of pos * base^(-2i / n_rot) */
+    float *rope_cos, *rope_sin;
     layer *layers;
     float *out_norm;
     wmat embd, output;
@@ -216,16 +218,28 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t
 }
 
 /* RoPE, adjacent pairs (llama.cpp's "normal" mode): in each head of hd,
- * (x[2i], x[2i+1]) turns by pos * base^(-2i / n_rot) for 2i < n_rot. */
-static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, int64_t pos, double base) {
-    for (int64_t i = 0; i < n_rot; i += 2) {
-        double th = (double)pos * pow(base, -(double)i / (double)n_rot);
-        float c = (float)cos(th), s = (float)sin(th);
+ * (x[2i], x[2i+1]) turns by pos * base^(-2i / n_rot) for 2i < n_rot; c and s
+ * (n_rot / 2) are that position's row of the tables rope_tables fills. */
+static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const float *c,
+                 const float *s) {
+    for (int64_t i = 0; i < n_rot; i += 2)
         for (int64_t h = 0; h < n_heads; h++) {
             float *p = x + h * hd + i;
             float a = p[0], b = p[1];
-            p[0] = a * c - b * s;
-            p[1] = a * s + b * c;
+            p[0] = a * c[i / 2] - b * s[i / 2];
+            p[1] = a * s[i / 2] + b * c[i / 2];
+        }
+}
+
+/* cos and sin tables (n_ctx, n_rot / 2) of the RoPE angles, in double and
+ * rounded to float once. */
+static void rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, double base) {
+    for (int64_t i = 0; i < n_rot; i += 2) {
+        double f = pow(base, -(double)i / (double)n_rot);
+        for (int64_t p = 0; p < n_ctx; p++) {
+            double th = (double)p * f;
+            cs[p * (n_rot / 2) + i / 2] = (float)cos(th);
+            sn[p * (n_rot / 2) + i / 2] = (float)sin(th);
         }
     }
 }
@@ -445,6 +459,14 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
         goto done;
     }
     m->vc = m->kc + (size_t)cache / 2;
+    /* n_ctx <= 2^24 and n_rot <= 2^24: the product fits */
+    m->rope_cos = spex_malloc(ctx, (size_t)(I->n_ctx * m->n_rot) * sizeof(float));
+    if (!m->rope_cos) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    m->rope_sin = m->rope_cos + I->n_ctx * (m->n_rot / 2);
+    rope_tables(m->rope_cos, m->rope_sin, I->n_ctx, m->n_rot, I->rope_base);
     m->reference = o.reference;
     m->kv_f16 = o.kv_f16;
     m->dot = pick_dot(m->reference);
@@ -470,6 +492,7 @@ void spex_llm_free(spex_llm *m) {
     spex_free(ctx, m->out_norm);
     spex_free(ctx, m->kc);
     spex_free(ctx, m->cache_tok);
+    spex_free(ctx, m->rope_cos);
     spex_free(ctx, m->scratch);
     spex_free(ctx, m->abl_heads);
     spex_free(ctx, m->abl_mlps);
@@ -522,8 +545,10 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
         matmul(m, &ly->wk, xb, T, k, rowbuf);
         matmul(m, &ly->wv, xb, T, v, rowbuf);
         for (int64_t t = 0; t < T; t++) {
-            rope(q + t * D, H, hd, m->n_rot, p0 + t, I->rope_base);
-            rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, p0 + t, I->rope_base);
+            const float *rc = m->rope_cos + (p0 + t) * (m->n_rot / 2);
+            const float *rs = m->rope_sin + (p0 + t) * (m->n_rot / 2);
+            rope(q + t * D, H, hd, m->n_rot, rc, rs);
+            rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, rc, rs);
             if (m->kv_f16)
                 for (int64_t i = 0; i < KV; i++) {
                     k[t * KV + i] = spex_f16_to_f32(spex_f32_to_f16(k[t * KV + i]));
