@@ -44,6 +44,7 @@ typedef struct wmat {
     int64_t n_in, n_out;
     size_t row_size;
     const uint8_t *data;
+    const float *f32; /* (n_out, n_in) dequantised copy for the fast path, or NULL */
 } wmat;
 
 typedef struct layer {
@@ -63,6 +64,7 @@ struct spex_llm {
     layer *layers;
     float *out_norm;
     wmat embd, output;
+    float *wcopy; /* slab of the wmat.f32 copies */
     int reference, kv_f16;
     dot_fn dot;
     spex_deq_fn deq;
@@ -185,7 +187,9 @@ static void matmul(const spex_llm *m, const wmat *w, const float *x, int64_t T, 
     for (int64_t r = 0; r < n_out; r++) {
         const uint8_t *row = w->data + (size_t)r * w->row_size;
         const float *wr;
-        if (w->type == SPEX_TENSOR_F32) {
+        if (w->f32 && !m->reference) {
+            wr = w->f32 + r * n_in;
+        } else if (w->type == SPEX_TENSOR_F32) {
             wr = (const float *)(const void *)row;
         } else {
             float *buf = rowbuf + (size_t)omp_get_thread_num() * (size_t)n_in;
@@ -245,6 +249,43 @@ static void rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, doub
 }
 
 /* ------------------------------------------------------------- loading -- */
+
+/* Quantised weight matrices are dequantised once at load (with the fast
+ * path's dequantiser, the same bits as dequantising a row per use) when
+ * their F32 copies total at most this many bytes; bigger models dequantise
+ * each row as they use it, straight from the mapped file. */
+#define DEQ_AT_LOAD_MAX ((double)(1 << 30))
+
+/* Weight matrix k of the 7 n_layers + 1 that go through matmul. */
+static wmat *mat_at(spex_llm *m, int64_t k) {
+    if (k == 7 * m->info.n_layers) return &m->output;
+    layer *ly = &m->layers[k / 7];
+    wmat *all[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->wg, &ly->wu, &ly->wd};
+    return all[k % 7];
+}
+
+static int dequant_weights(spex_llm *m) {
+    const spex_llm_info *I = &m->info;
+    int64_t n_mats = 7 * I->n_layers + 1;
+    double total = 0;
+    for (int64_t k = 0; k < n_mats; k++) {
+        const wmat *w = mat_at(m, k);
+        if (w->type != SPEX_TENSOR_F32) total += (double)w->n_in * (double)w->n_out * 4.0;
+    }
+    if (total == 0 || total > DEQ_AT_LOAD_MAX) return SPEX_OK;
+    float *dst = m->wcopy = spex_malloc(m->ctx, (size_t)total);
+    if (!dst) return SPEX_E_NOMEM;
+    spex_deq_fn deq = spex_pick_dequant(0);
+    for (int64_t k = 0; k < n_mats; k++) {
+        wmat *w = mat_at(m, k);
+        if (w->type == SPEX_TENSOR_F32) continue;
+        for (int64_t r = 0; r < w->n_out; r++)
+            deq(w->type, w->data + (size_t)r * w->row_size, w->n_in, dst + r * w->n_in);
+        w->f32 = dst;
+        dst += w->n_in * w->n_out;
+    }
+    return SPEX_OK;
+}
 
 static int get_key_int(spex_ctx *ctx, const spex_gguf *g, const char *key, int64_t def,
                        int64_t lo, int64_t hi, int64_t *out) {
@@ -467,6 +508,7 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     }
     m->rope_sin = m->rope_cos + I->n_ctx * (m->n_rot / 2);
     rope_tables(m->rope_cos, m->rope_sin, I->n_ctx, m->n_rot, I->rope_base);
+    if ((rc = dequant_weights(m))) goto done;
     m->reference = o.reference;
     m->kv_f16 = o.kv_f16;
     m->dot = pick_dot(m->reference);
@@ -493,6 +535,7 @@ void spex_llm_free(spex_llm *m) {
     spex_free(ctx, m->kc);
     spex_free(ctx, m->cache_tok);
     spex_free(ctx, m->rope_cos);
+    spex_free(ctx, m->wcopy);
     spex_free(ctx, m->scratch);
     spex_free(ctx, m->abl_heads);
     spex_free(ctx, m->abl_mlps);
