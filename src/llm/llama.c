@@ -7,10 +7,10 @@
  *
  * Two kernel sets compute the same thing: the reference (plain scalar loops,
  * double accumulation, one thread: the test oracle) and the fast one (AVX2 +
- * FMA dot products chosen at run time when the CPU has them, a portable
- * fallback otherwise, OpenMP threads over output rows). Every output element
- * is computed by one thread in a fixed order, so results are bit-identical
- * for any thread count.
+ * FMA kernels chosen at run time when the CPU has them, a portable fallback
+ * otherwise, packed weight panels, OpenMP threads over output rows). Every
+ * output element is computed by one thread in a fixed order, so results are
+ * bit-identical for any thread count.
  *
  * HOW IT WORKS (batches and the KV cache)
  * Tokens are processed in chunks of up to CHUNK positions at once: each
@@ -21,6 +21,22 @@
  * the cached one reuses their keys and values and processes only the rest
  * (causal attention: position p depends only on tokens 0..p), which is what
  * makes ablated variants of one prompt cheap when they share a start.
+ *
+ * HOW IT WORKS (the fast path's weights and matmul)
+ * At load every weight matrix that goes through matmul gets an F32 copy
+ * packed in panels of 8 rows, (n_in, 8) each, row r in lane r mod 8 (a
+ * quantised matrix is dequantised once, with the same dequantiser that
+ * would otherwise run per row and use, so the values are the same bits).
+ * The copies are made only while they total <= 1 GiB (PACK_AT_LOAD_MAX);
+ * bigger models keep dotting rows straight from the mapped file. The packed
+ * kernel holds a tile of up to 2 panels x 4 positions (or 4 x 1) in
+ * registers: per input i it loads the panels' 8-wide slices, broadcasts
+ * x[t][i] and FMAs, so lanes are output rows, no horizontal sums, and the
+ * stores are contiguous. Every output is summed the same way in any tile
+ * shape and by one thread (blocks of PBLK products, the blocks added in
+ * order), so the results do not depend on the thread count or on where a
+ * row sits in a batch. RoPE angles come from cos/sin tables (n_ctx, n_rot/2)
+ * made at load. The reference path ignores the copies and the tiles.
  */
 #include "llm/llm_int.h"
 
@@ -44,6 +60,9 @@ typedef struct wmat {
     int64_t n_in, n_out;
     size_t row_size;
     const uint8_t *data;
+    /* the fast path's copy, or NULL: ceil(n_out / 8) panels of (n_in, 8),
+     * rows 8p..8p+7 interleaved (zero rows past n_out) */
+    const float *pk;
 } wmat;
 
 typedef struct layer {
@@ -58,9 +77,12 @@ struct spex_llm {
     spex_llm_info info;
     char *arch, *name, *tok_model;
     int64_t head_dim, kv_dim, n_rot;
+    /* RoPE rotations (n_ctx, n_rot / 2) each: cos and sin of pos * base^(-2i / n_rot) */
+    float *rope_cos, *rope_sin;
     layer *layers;
     float *out_norm;
     wmat embd, output;
+    float *wcopy; /* slab of the wmat.pk copies */
     int reference, kv_f16;
     dot_fn dot;
     spex_deq_fn deq;
@@ -154,7 +176,92 @@ __attribute__((target("avx2,fma"))) static void dot4_avx2(const float *const *x,
         out[k] = r;
     }
 }
+
+/* Inputs per partial sum in the packed kernels: each output is summed in
+ * blocks of PBLK products (one FMA chain each), the blocks added in order,
+ * which keeps the rounding error near that of the lane-split dot products. */
+#define PBLK 16
+
+/* acc (nt, 8 np) = x (nt rows of n_in) . np consecutive panels (n_in, 8):
+ * vector lanes are output rows, one FMA chain per output in the order
+ * i = 0, 1, ..., n_in - 1 (whatever np and nt), so an output has the same
+ * bits in every tile shape. Rows past n_rows are not stored. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+ptile_avx2(const float *pan, int64_t n_in, int np, const float *x, int nt, float *out,
+           int64_t n_out, int64_t n_rows) {
+    /* the block sums run in registers, the totals in memory */
+    float tot[4][4][8];
+    __m256 blk[4][4], wv[4];
+    for (int64_t i0 = 0; i0 < n_in; i0 += PBLK) {
+        int64_t i1 = i0 + PBLK < n_in ? i0 + PBLK : n_in;
+#pragma GCC unroll 4
+        for (int p = 0; p < np; p++)
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) blk[p][t] = _mm256_setzero_ps();
+        for (int64_t i = i0; i < i1; i++) {
+#pragma GCC unroll 4
+            for (int p = 0; p < np; p++) wv[p] = _mm256_loadu_ps(pan + (p * n_in + i) * 8);
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++) {
+                __m256 xb = _mm256_broadcast_ss(x + t * n_in + i);
+#pragma GCC unroll 4
+                for (int p = 0; p < np; p++) blk[p][t] = _mm256_fmadd_ps(xb, wv[p], blk[p][t]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int p = 0; p < np; p++)
+#pragma GCC unroll 4
+            for (int t = 0; t < nt; t++)
+                _mm256_storeu_ps(tot[p][t], i0 ? _mm256_add_ps(_mm256_loadu_ps(tot[p][t]), blk[p][t])
+                                               : blk[p][t]);
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 4
+        for (int t = 0; t < nt; t++) {
+            if (n_rows >= 8 * (p + 1))
+                memcpy(out + t * n_out + 8 * p, tot[p][t], sizeof tot[p][t]);
+            else
+                for (int64_t l = 0; l < n_rows - 8 * p; l++) out[t * n_out + 8 * p + l] = tot[p][t][l];
+        }
+}
+
+/* ptile_avx2 with np and nt constant (np * nt <= 8 accumulators). */
+__attribute__((target("avx2,fma"))) static void ptile_avx2_any(const float *pan, int64_t n_in,
+                                                               int np, const float *x, int nt,
+                                                               float *out, int64_t n_out,
+                                                               int64_t n_rows) {
+#define PT(NP, NT)                                                                    \
+    case NP * 8 + NT:                                                                 \
+        ptile_avx2(pan, n_in, NP, x, NT, out, n_out, n_rows);                         \
+        break
+    switch (np * 8 + nt) {
+        PT(2, 4); PT(2, 3); PT(2, 2); PT(2, 1);
+        PT(1, 4); PT(1, 3); PT(1, 2); PT(1, 1);
+        PT(4, 1);
+    default: break;
+    }
+#undef PT
+}
 #endif
+
+/* The portable version of ptile_avx2: the same outputs in the same order of
+ * additions, without FMA. */
+static void ptile_portable(const float *pan, int64_t n_in, int np, const float *x, int nt,
+                           float *out, int64_t n_out, int64_t n_rows) {
+    for (int p = 0; p < np; p++)
+        for (int t = 0; t < nt; t++) {
+            float acc[8] = {0};
+            for (int64_t i0 = 0; i0 < n_in; i0 += PBLK) {
+                float blk[8] = {0};
+                for (int64_t i = i0; i < i0 + PBLK && i < n_in; i++)
+                    for (int l = 0; l < 8; l++) blk[l] += x[t * n_in + i] * pan[(p * n_in + i) * 8 + l];
+                for (int l = 0; l < 8; l++) acc[l] += blk[l];
+            }
+            for (int64_t l = 0; l < 8 && 8 * p + l < n_rows; l++)
+                out[t * n_out + 8 * p + l] = acc[l];
+        }
+}
 
 static dot_fn pick_dot(int reference) {
     if (reference) return dot_ref;
@@ -179,6 +286,30 @@ static void matmul(const spex_llm *m, const wmat *w, const float *x, int64_t T, 
     int64_t n_in = w->n_in, n_out = w->n_out;
     /* threads only pay off past ~2^18 multiply-adds per call */
     int par = nt > 1 && (double)n_out * (double)n_in * (double)T >= 262144.0;
+    if (w->pk && !m->reference) {
+        /* units of 4 panels (32 rows) over threads; in a unit, tiles of up
+         * to 2 panels x 4 positions, or 4 panels x 1 position */
+        int64_t n_pan = (n_out + 7) / 8, n_units = (n_pan + 3) / 4;
+        void (*tile)(const float *, int64_t, int, const float *, int, float *, int64_t,
+                     int64_t) = ptile_portable;
+#ifdef SPEX_HAVE_X86
+        if (dot == dot_avx2) tile = ptile_avx2_any;
+#endif
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+        for (int64_t u = 0; u < n_units; u++) {
+            int64_t p_end = 4 * u + 4 < n_pan ? 4 * u + 4 : n_pan;
+            for (int64_t t = 0; t < T; t += 4) {
+                int tn = T - t < 4 ? (int)(T - t) : 4;
+                for (int64_t p = 4 * u; p < p_end;) {
+                    int np = tn == 1 && p_end - p == 4 ? 4 : (p_end - p >= 2 ? 2 : 1);
+                    tile(w->pk + p * n_in * 8, n_in, np, x + t * n_in, tn, out + t * n_out + 8 * p,
+                         n_out, n_out - 8 * p);
+                    p += np;
+                }
+            }
+        }
+        return;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static) if (par)
     for (int64_t r = 0; r < n_out; r++) {
         const uint8_t *row = w->data + (size_t)r * w->row_size;
@@ -216,21 +347,81 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t
 }
 
 /* RoPE, adjacent pairs (llama.cpp's "normal" mode): in each head of hd,
- * (x[2i], x[2i+1]) turns by pos * base^(-2i / n_rot) for 2i < n_rot. */
-static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, int64_t pos, double base) {
-    for (int64_t i = 0; i < n_rot; i += 2) {
-        double th = (double)pos * pow(base, -(double)i / (double)n_rot);
-        float c = (float)cos(th), s = (float)sin(th);
+ * (x[2i], x[2i+1]) turns by pos * base^(-2i / n_rot) for 2i < n_rot; c and s
+ * (n_rot / 2) are that position's row of the tables rope_tables fills. */
+static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const float *c,
+                 const float *s) {
+    for (int64_t i = 0; i < n_rot; i += 2)
         for (int64_t h = 0; h < n_heads; h++) {
             float *p = x + h * hd + i;
             float a = p[0], b = p[1];
-            p[0] = a * c - b * s;
-            p[1] = a * s + b * c;
+            p[0] = a * c[i / 2] - b * s[i / 2];
+            p[1] = a * s[i / 2] + b * c[i / 2];
+        }
+}
+
+/* cos and sin tables (n_ctx, n_rot / 2) of the RoPE angles, in double and
+ * rounded to float once. */
+static void rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, double base) {
+    for (int64_t i = 0; i < n_rot; i += 2) {
+        double f = pow(base, -(double)i / (double)n_rot);
+        for (int64_t p = 0; p < n_ctx; p++) {
+            double th = (double)p * f;
+            cs[p * (n_rot / 2) + i / 2] = (float)cos(th);
+            sn[p * (n_rot / 2) + i / 2] = (float)sin(th);
         }
     }
 }
 
 /* ------------------------------------------------------------- loading -- */
+
+/* The fast path's packed F32 copies of the weight matrices (wmat.pk;
+ * quantised ones dequantised with the fast path's dequantiser, the same
+ * bits as dequantising a row per use) are made at load when they total at
+ * most this many bytes; bigger models dot each row straight from the mapped
+ * file, dequantising quantised rows as they use them. */
+#define PACK_AT_LOAD_MAX ((double)(1 << 30))
+
+/* Weight matrix k of the 7 n_layers + 1 that go through matmul. */
+static wmat *mat_at(spex_llm *m, int64_t k) {
+    if (k == 7 * m->info.n_layers) return &m->output;
+    layer *ly = &m->layers[k / 7];
+    wmat *all[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->wg, &ly->wu, &ly->wd};
+    return all[k % 7];
+}
+
+static int pack_weights(spex_llm *m) {
+    const spex_llm_info *I = &m->info;
+    int64_t n_mats = 7 * I->n_layers + 1, max_in = I->ffn_dim > I->dim ? I->ffn_dim : I->dim;
+    double total = (double)max_in * 4.0; /* + one dequantised row */
+    for (int64_t k = 0; k < n_mats; k++) {
+        const wmat *w = mat_at(m, k);
+        total += (double)w->n_in * (double)((w->n_out + 7) / 8 * 8) * 4.0;
+    }
+    if (total > PACK_AT_LOAD_MAX) return SPEX_OK;
+    float *dst = m->wcopy = spex_malloc(m->ctx, (size_t)total);
+    if (!dst) return SPEX_E_NOMEM;
+    float *row = dst + (size_t)(total / 4.0) - max_in;
+    spex_deq_fn deq = spex_pick_dequant(0);
+    for (int64_t k = 0; k < n_mats; k++) {
+        wmat *w = mat_at(m, k);
+        int64_t n_in = w->n_in, n_pan = (w->n_out + 7) / 8;
+        memset(dst, 0, (size_t)(n_pan * 8 * n_in) * sizeof(float));
+        for (int64_t r = 0; r < w->n_out; r++) {
+            const uint8_t *src = w->data + (size_t)r * w->row_size;
+            const float *wr = (const float *)(const void *)src;
+            if (w->type != SPEX_TENSOR_F32) {
+                deq(w->type, src, n_in, row);
+                wr = row;
+            }
+            float *pan = dst + (r / 8) * n_in * 8 + r % 8;
+            for (int64_t i = 0; i < n_in; i++) pan[i * 8] = wr[i];
+        }
+        w->pk = dst;
+        dst += n_pan * 8 * n_in;
+    }
+    return SPEX_OK;
+}
 
 static int get_key_int(spex_ctx *ctx, const spex_gguf *g, const char *key, int64_t def,
                        int64_t lo, int64_t hi, int64_t *out) {
@@ -445,6 +636,15 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
         goto done;
     }
     m->vc = m->kc + (size_t)cache / 2;
+    /* n_ctx <= 2^24 and n_rot <= 2^24: the product fits */
+    m->rope_cos = spex_malloc(ctx, (size_t)(I->n_ctx * m->n_rot) * sizeof(float));
+    if (!m->rope_cos) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    m->rope_sin = m->rope_cos + I->n_ctx * (m->n_rot / 2);
+    rope_tables(m->rope_cos, m->rope_sin, I->n_ctx, m->n_rot, I->rope_base);
+    if ((rc = pack_weights(m))) goto done;
     m->reference = o.reference;
     m->kv_f16 = o.kv_f16;
     m->dot = pick_dot(m->reference);
@@ -470,6 +670,8 @@ void spex_llm_free(spex_llm *m) {
     spex_free(ctx, m->out_norm);
     spex_free(ctx, m->kc);
     spex_free(ctx, m->cache_tok);
+    spex_free(ctx, m->rope_cos);
+    spex_free(ctx, m->wcopy);
     spex_free(ctx, m->scratch);
     spex_free(ctx, m->abl_heads);
     spex_free(ctx, m->abl_mlps);
@@ -522,8 +724,10 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
         matmul(m, &ly->wk, xb, T, k, rowbuf);
         matmul(m, &ly->wv, xb, T, v, rowbuf);
         for (int64_t t = 0; t < T; t++) {
-            rope(q + t * D, H, hd, m->n_rot, p0 + t, I->rope_base);
-            rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, p0 + t, I->rope_base);
+            const float *rc = m->rope_cos + (p0 + t) * (m->n_rot / 2);
+            const float *rs = m->rope_sin + (p0 + t) * (m->n_rot / 2);
+            rope(q + t * D, H, hd, m->n_rot, rc, rs);
+            rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, rc, rs);
             if (m->kv_f16)
                 for (int64_t i = 0; i < KV; i++) {
                     k[t * KV + i] = spex_f16_to_f32(spex_f32_to_f16(k[t * KV + i]));
