@@ -52,6 +52,8 @@ typedef struct spex_proxy_opts {
     int cv_truncation;           /* choose the energy fraction by CV (default 1) */
     double energy;               /* the fixed fraction when cv_truncation = 0 (0.95) */
     int paired;                  /* complement pairs in the masks (default 0) */
+    int grow_rounds;             /* rounds of hierarchy-guided growth (default
+                                    6; 0: off; proxyspex_grow.c) */
 } spex_proxy_opts;
 spex_proxy_opts spex_proxy_opts_default(void);
 
@@ -61,6 +63,8 @@ typedef struct spex_proxy_info {
     int64_t tree_terms, kept;    /* Fourier terms of the trees; kept after truncation */
     double energy, alpha, refit_cv_r2;
     double seconds_xgb;          /* inside XGBoost (fits, predictions, dump) */
+    int64_t grown;               /* terms added by hierarchy-guided growth */
+    double seconds_grow;         /* spent in it */
 } spex_proxy_info;
 
 /* An XGBoost booster (BoosterHandle) over 0/1 float rows. */
@@ -99,6 +103,15 @@ int spex_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64
 int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
                          const spex_proxy_opts *po, int threads, uint64_t seed,
                          spex_coefs **fourier, spex_proxy_info *info);
+/* Hierarchy-guided growth (proxyspex_grow.c): *F (owned, fitted values and
+ * constant) gains the candidate terms, up to order max_order and cap
+ * non-constant terms in all, that the residuals of the samples (ms, y) call
+ * for, refitted by CV ridge, for as long as the CV error (cv_mse: that of
+ * *F) improves; at most max_rounds rounds. *added: terms it gained. */
+#define SPEX_MAX_ORDER_GROW 16
+int spex_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int max_order,
+                    int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
+                    int64_t *added);
 int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
                              const spex_explain_opts *opts, const spex_proxy_opts *po,
                              spex_coefs **fourier, char *details, size_t details_size);
