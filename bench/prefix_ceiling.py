@@ -3,8 +3,10 @@
 bench_llm (issue 5): N masked variants of a W-word prompt, each word kept
 with probability p, visited in sorted order so that each variant reuses the
 longest prefix it shares with the one before (what the engine does; sorted
-order makes the work the number of nodes of the variants' prefix tree, the
-least any single-cache order needs). Counts tokens as kept words plus a
+order makes the work the number of nodes of the variants' prefix tree).
+That is the least any exact evaluation needs, whatever the cache: a
+token's keys and values depend on every token before it, so each distinct
+prefix costs at least one token's computation. Counts tokens as kept words plus a
 fixed prefix/suffix of 3; prints the ratio of tokens processed without and
 with reuse — the ceiling of the speed-up, before any overhead.
 
