@@ -18,7 +18,7 @@ echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 row() { "$bin" --game "$g/$1.json" --budget "$2" --method "$3" --max-order "$4" --threads 2; }
 for game in hierarchical_n128 hierarchical_n128_snr10db hierarchical_n512; do
     lo=2; [ "$game" = hierarchical_n512 ] && lo=1
-    for budget in 1000 5000 20000; do
+    for budget in 500 1000 5000 20000; do
         if [ "$game" != hierarchical_n512 ] || [ "$budget" -lt 20000 ]; then
             [ "$game" = hierarchical_n128_snr10db ] && [ "$budget" -eq 20000 ] || row "$game" "$budget" proxyspex 5
         fi
