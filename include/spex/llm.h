@@ -152,6 +152,7 @@ typedef struct spex_llm_info {
     const char *tokenizer;  /* tokenizer.ggml.model ("llama" or "gpt2") */
     int64_t n_vocab, dim, n_layers, n_heads, n_kv_heads, ffn_dim, n_ctx_train, n_ctx;
     double rope_base, rms_eps;
+    double rope_freq_scale; /* linear RoPE scaling: positions times this (1: none) */
     int tied_output;        /* 1 when the output matrix is token_embd */
     int32_t bos, eos;       /* -1 when absent */
     int add_bos;

@@ -348,7 +348,9 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t
 
 /* RoPE, adjacent pairs (llama.cpp's "normal" mode): in each head of hd,
  * (x[2i], x[2i+1]) turns by pos * base^(-2i / n_rot) for 2i < n_rot; c and s
- * (n_rot / 2) are that position's row of the tables rope_tables fills. */
+ * (n_rot / 2) are that position's row of the tables rope_tables fills
+ * (with linear RoPE scaling the angle is multiplied by the model's
+ * rope_freq_scale = 1 / llama.rope.scaling.factor, as llama.cpp does). */
 static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const float *c,
                  const float *s) {
     for (int64_t i = 0; i < n_rot; i += 2)
@@ -362,9 +364,10 @@ static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const flo
 
 /* cos and sin tables (n_ctx, n_rot / 2) of the RoPE angles, in double and
  * rounded to float once. */
-static void rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, double base) {
+static void rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, double base,
+                        double scale) {
     for (int64_t i = 0; i < n_rot; i += 2) {
-        double f = pow(base, -(double)i / (double)n_rot);
+        double f = pow(base, -(double)i / (double)n_rot) * scale;
         for (int64_t p = 0; p < n_ctx; p++) {
             double th = (double)p * f;
             cs[p * (n_rot / 2) + i / 2] = (float)cos(th);
@@ -463,6 +466,41 @@ static char *get_key_str(spex_ctx *ctx, const spex_gguf *g, const char *key) {
         d[len] = 0;
     }
     return d;
+}
+
+/* RoPE scaling as llama.cpp reads it: llama.rope.scaling.type (default
+ * "linear") and llama.rope.scaling.factor (or the older
+ * llama.rope.scale_linear; absent or 0: 1). "none" never scales; "linear"
+ * multiplies positions by 1 / factor; YaRN, LongRoPE and per-frequency
+ * factors (a rope_freqs tensor) are refused rather than run wrongly. */
+static int rope_scaling(spex_ctx *ctx, const spex_gguf *g, double *scale) {
+    *scale = 1.0;
+    int64_t kt = spex_gguf_find_key(g, "llama.rope.scaling.type");
+    const char *type = "linear";
+    size_t tl = 6;
+    if (kt >= 0 && spex_gguf_get_str(g, kt, -1, &type, &tl))
+        return spex_seterr(ctx, SPEX_E_PARSE, "key 'llama.rope.scaling.type' is not a string");
+    int linear = tl == 6 && !memcmp(type, "linear", 6);
+    if (!linear && !(tl == 4 && !memcmp(type, "none", 4)))
+        return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
+                           "key 'llama.rope.scaling.type' = '%.*s': only 'none' and 'linear' RoPE "
+                           "scaling are supported",
+                           (int)(tl > 32 ? 32 : tl), type);
+    const char *keys[2] = {"llama.rope.scaling.factor", "llama.rope.scale_linear"};
+    for (int k = 0; k < 2; k++) {
+        int64_t i = spex_gguf_find_key(g, keys[k]);
+        if (i < 0) continue;
+        double f;
+        if (spex_gguf_get_float(g, i, -1, &f) || !(f >= 0) || !isfinite(f))
+            return spex_seterr(ctx, SPEX_E_PARSE, "key '%s': not a number >= 0", keys[k]);
+        if (linear && f > 0) *scale = 1.0 / f;
+        break;
+    }
+    if (spex_gguf_find_tensor(g, "rope_freqs.weight") >= 0)
+        return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
+                           "tensor 'rope_freqs.weight': per-frequency RoPE factors (Llama 3.1 "
+                           "style) are not supported");
+    return SPEX_OK;
 }
 
 /* A weight matrix (n_out rows of n_in) by name; optional: *found = 0 when absent. */
@@ -573,6 +611,10 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     }
     m->head_dim = I->dim / I->n_heads;
     m->kv_dim = m->head_dim * I->n_kv_heads;
+    if ((rc = rope_scaling(ctx, g, &I->rope_freq_scale))) {
+        spex_errprefix(ctx, "%s", path);
+        goto done;
+    }
     if ((rc = get_key_int(ctx, g, "llama.rope.dimension_count", m->head_dim, 2, m->head_dim,
                           &m->n_rot)))
         goto done;
@@ -643,7 +685,7 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
         goto done;
     }
     m->rope_sin = m->rope_cos + I->n_ctx * (m->n_rot / 2);
-    rope_tables(m->rope_cos, m->rope_sin, I->n_ctx, m->n_rot, I->rope_base);
+    rope_tables(m->rope_cos, m->rope_sin, I->n_ctx, m->n_rot, I->rope_base, I->rope_freq_scale);
     if ((rc = pack_weights(m))) goto done;
     m->reference = o.reference;
     m->kv_f16 = o.kv_f16;

@@ -46,6 +46,7 @@ typedef void (*spex_deq_fn)(int type, const void *src, int64_t n, float *dst);
 spex_deq_fn spex_pick_dequant(int reference);
 
 /* Vocabulary (tokenizer.c). */
+enum { LLM_PRE_GPT2 = 0, LLM_PRE_DEEPSEEK_CODER = 1, LLM_PRE_LLAMA3 = 2 };
 typedef struct llm_vocab {
     int64_t n;
     const char **text; /* token texts, borrowed from the gguf (not NUL-terminated) */
@@ -60,6 +61,10 @@ typedef struct llm_vocab {
     int32_t bos, eos, unk;
     int add_bos, add_eos, add_space_prefix;
     int bpe;               /* 0: SentencePiece ("llama"), 1: byte-level BPE ("gpt2") */
+    int pre;               /* BPE pre-tokenizer (tokenizer.ggml.pre): LLM_PRE_* */
+    int ignore_merges;     /* BPE: a word that is a token is that token (llama3) */
+    int32_t *user;         /* BPE: user-defined token ids, longest text first */
+    int64_t n_user;
     /* BPE merges "left right" by rank: texts borrowed from the gguf */
     int64_t n_merges;
     const char **merge_text;

@@ -2,8 +2,9 @@
  * Tokenizers from GGUF metadata (tokenizer.ggml.*), reproducing llama.cpp's
  * tokenization: SentencePiece-style ("llama": a space prefix, spaces as
  * U+2581, greedy best-score bigram merges, byte fallback for what no token
- * covers) and byte-level BPE ("gpt2": the GPT-2 pre-tokenizer, bytes as
- * printable characters, merges by rank); and the pieces that turn tokens
+ * covers) and byte-level BPE ("gpt2": the GPT-2 or the deepseek-coder
+ * pre-tokenizer by tokenizer.ggml.pre, bytes as printable characters,
+ * merges by rank); and the pieces that turn tokens
  * back into text.
  *
  * HOW IT WORKS (tokenize)
@@ -155,6 +156,7 @@ void spex_vocab_clear(spex_ctx *ctx, llm_vocab *v) {
     spex_free(ctx, v->merge_text);
     spex_free(ctx, v->merge_len);
     spex_free(ctx, v->merge_hash);
+    spex_free(ctx, v->user);
     memset(v, 0, sizeof *v);
 }
 
@@ -179,10 +181,19 @@ int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         size_t pre_len = 5;
         if (kp >= 0 && spex_gguf_get_str(g, kp, -1, &pre, &pre_len))
             return spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.pre' is not a string");
-        if (!((pre_len == 5 && !memcmp(pre, "gpt-2", 5)) || (pre_len == 7 && !memcmp(pre, "default", 7))))
+        if ((pre_len == 5 && !memcmp(pre, "gpt-2", 5)) || (pre_len == 7 && !memcmp(pre, "default", 7)))
+            v->pre = LLM_PRE_GPT2;
+        else if (pre_len == 14 && !memcmp(pre, "deepseek-coder", 14))
+            v->pre = LLM_PRE_DEEPSEEK_CODER;
+        else if ((pre_len == 6 && !memcmp(pre, "llama3", 6)) ||
+                 (pre_len == 8 && !memcmp(pre, "llama-v3", 8)) ||
+                 (pre_len == 9 && !memcmp(pre, "llama-bpe", 9)))
+            v->pre = LLM_PRE_LLAMA3, v->ignore_merges = 1;
+        else
             return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
-                               "key 'tokenizer.ggml.pre' = '%.*s': only the gpt-2 pre-tokenizer "
-                               "is supported",
+                               "key 'tokenizer.ggml.pre' = '%.*s': the supported pre-tokenizers "
+                               "are gpt-2 (also 'default'), llama-bpe (also llama3, llama-v3) "
+                               "and deepseek-coder",
                                (int)(pre_len > 64 ? 64 : pre_len), pre);
         v->bpe = 1;
     } else if (!(model_len == 5 && !memcmp(model, "llama", 5))) {
@@ -293,6 +304,22 @@ int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         }
     }
     if (v->bos < 0) v->add_bos = 0;
+    if (v->bpe) { /* user-defined tokens match the raw text before BPE */
+        for (int64_t i = 0; i < n; i++) v->n_user += v->type[i] == TOKEN_USER && v->len[i] > 0;
+        if (v->n_user && !(v->user = spex_malloc(ctx, (size_t)v->n_user * sizeof *v->user))) {
+            rc = SPEX_E_NOMEM;
+            goto done;
+        }
+        int64_t k = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (v->type[i] == TOKEN_USER && v->len[i] > 0) v->user[k++] = (int32_t)i;
+        for (int64_t i = 1; i < k; i++) { /* insertion sort: longest first, then by id */
+            int32_t t = v->user[i];
+            int64_t j = i;
+            for (; j > 0 && v->len[v->user[j - 1]] < v->len[t]; j--) v->user[j] = v->user[j - 1];
+            v->user[j] = t;
+        }
+    }
     for (int b = 0; b < 256 && v->bpe; b++) {
         uint32_t cp = char_of_byte((uint8_t)b);
         char buf[4];
@@ -477,6 +504,10 @@ static int bpe_word(spex_ctx *ctx, const llm_vocab *v, const uint8_t *w, size_t 
         s[ns].next = i + 1 == len ? -1 : ns + 1;
         ns++;
     }
+    if (v->ignore_merges && ns > 0) { /* llama3: a word that is a token stays whole */
+        int32_t id = spex_vocab_find(v, map, o);
+        if (id >= 0) return push_tok(ctx, toks, nt, cap, id);
+    }
     size_t nh = 0;
     for (int i = 1; i < ns; i++) try_merge(v, map, s, i - 1, i, 0, h, &nh, key);
     while (nh) {
@@ -508,21 +539,11 @@ static int bpe_word(spex_ctx *ctx, const llm_vocab *v, const uint8_t *w, size_t 
     return SPEX_OK;
 }
 
-static int tokenize_bpe(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
-                        int32_t **toks, int64_t *nt, int64_t *cap) {
-    uint32_t *cps = spex_calloc(ctx, len + 1, sizeof *cps);
-    size_t *off = spex_calloc(ctx, len + 1, sizeof *off);
-    char *map = spex_malloc(ctx, 2 * len + 1), *key = spex_malloc(ctx, 4 * len + 2);
-    sym *s = spex_calloc(ctx, len + 1, sizeof *s);
-    bigram *h = spex_calloc(ctx, 3 * len + 1, sizeof *h);
-    int rc = cps && off && map && key && s && h ? SPEX_OK : SPEX_E_NOMEM;
-    size_t n = 0;
-    for (size_t i = 0; !rc && i < len; n++) {
-        off[n] = i;
-        i += utf8_decode((const uint8_t *)text + i, len - i, &cps[n]);
-    }
-    off[n] = len;
-    for (size_t i = 0; !rc && i < n;) {
+/* The GPT-2 pre-tokenizer over code points cps[0..n): writes the end of
+ * each word to cut (ascending) and returns the word count. */
+static size_t pre_gpt2(const uint32_t *cps, size_t n, size_t *cut) {
+    size_t n_cut = 0;
+    for (size_t i = 0; i < n;) {
         uint32_t c = cps[i];
         size_t e = i;
         if (c == '\'' && i + 1 < n) {
@@ -541,10 +562,174 @@ static int tokenize_bpe(spex_ctx *ctx, const llm_vocab *v, const char *text, siz
                 if (e < n && e - i > 1) e--; /* \s+(?!\S): the last space goes with the word */
             }
         }
-        rc = bpe_word(ctx, v, (const uint8_t *)text + off[i], off[e] - off[i], map, s, h, key,
-                      toks, nt, cap);
+        cut[n_cut++] = e;
         i = e;
     }
+    return n_cut;
+}
+
+/* ------------------------------------------------- deepseek-coder --------
+ * HOW IT WORKS (deepseek-coder, as llama.cpp splits it)
+ * Five patterns are applied in turn, each to every piece the previous ones
+ * left: [\r\n], \s?\p{L}+, \s?\p{P}+, [\x{800}-\x{9FA5}\x{AC00}-\x{D7FF}]+,
+ * \p{N}. Within a piece the leftmost match is taken, then the next after
+ * it; matches and the gaps between them all become pieces. Character
+ * classes follow llama.cpp's: in ASCII, letters are A-Z a-z, digits 0-9 and
+ * punctuation the set PUNCT_ASCII below (so $+<=>^`|~ are not punctuation);
+ * beyond ASCII the Unicode general category decides, and whitespace
+ * (is \s, never a letter, digit, punctuation or CJK) comes first. */
+
+#define PUNCT_ASCII "!\"#%&'()*,-./:;?@[\\]_{}"
+
+static int ds_letter(uint32_t c) {
+    if (c < 0x80) return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    return cp_class(c) == CP_LETTER;
+}
+
+static int ds_digit(uint32_t c) {
+    if (c < 0x80) return c >= '0' && c <= '9';
+    return cp_class(c) == CP_NUMBER;
+}
+
+static int ds_punct(uint32_t c) {
+    if (c < 0x80) return c && strchr(PUNCT_ASCII, (int)c) != NULL;
+    if (cp_class(c) == CP_SPACE) return 0;
+    size_t lo = 0, hi = sizeof unicode_punct_ranges / sizeof unicode_punct_ranges[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c < unicode_punct_ranges[mid][0]) hi = mid;
+        else if (c > unicode_punct_ranges[mid][1]) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+
+static int ds_cjk(uint32_t c) {
+    return ((c >= 0x800 && c <= 0x9FA5) || (c >= 0xAC00 && c <= 0xD7FF)) &&
+           cp_class(c) != CP_SPACE;
+}
+
+/* Length of the match of pattern `rule` at cps[i] within [i, end), 0: none. */
+static size_t ds_match(int rule, const uint32_t *cps, size_t i, size_t end) {
+    size_t e = i;
+    switch (rule) {
+    case 0: return cps[i] == '\r' || cps[i] == '\n';
+    case 1:
+    case 2: {
+        int (*in)(uint32_t) = rule == 1 ? ds_letter : ds_punct;
+        if (cp_class(cps[i]) == CP_SPACE && i + 1 < end && in(cps[i + 1])) e = i + 1;
+        if (!in(cps[e])) return 0;
+        while (e < end && in(cps[e])) e++;
+        return e - i;
+    }
+    case 3:
+        while (e < end && ds_cjk(cps[e])) e++;
+        return e - i;
+    default: return ds_digit(cps[i]);
+    }
+}
+
+/* Word ends into cut (ascending; tmp: scratch of the same size, n + 1). */
+static size_t pre_deepseek_coder(const uint32_t *cps, size_t n, size_t *cut, size_t *tmp) {
+    size_t n_cut = 0;
+    if (n) cut[n_cut++] = n;
+    for (int rule = 0; rule < 5; rule++) {
+        size_t m = 0;
+        for (size_t w = 0; w < n_cut; w++) {
+            size_t a = w ? cut[w - 1] : 0, b = cut[w], last = a;
+            for (size_t i = a; i < b;) {
+                size_t L = ds_match(rule, cps, i, b);
+                if (!L) {
+                    i++;
+                    continue;
+                }
+                if (i > last) tmp[m++] = i; /* the gap before the match */
+                if (i + L < b) tmp[m++] = i + L;
+                i += L;
+                last = i;
+            }
+            tmp[m++] = b;
+        }
+        memcpy(cut, tmp, m * sizeof *cut);
+        n_cut = m;
+    }
+    return n_cut;
+}
+
+/* The Llama-3 pre-tokenizer (tokenizer.ggml.pre llama-bpe), the regex
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+ *    ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * written out as a scanner, alternative by alternative as llama.cpp's. */
+static size_t pre_llama3(const uint32_t *cps, size_t n, size_t *cut) {
+    size_t n_cut = 0;
+#define CLS(p) ((p) < n ? cp_class(cps[p]) : -1)
+    for (size_t i = 0; i < n;) {
+        uint32_t c = cps[i];
+        int k = cp_class(c);
+        size_t e = i;
+        if (c == '\'' && i + 1 < n) {
+            uint32_t c1 = cps[i + 1] | (cps[i + 1] < 0x80 ? 0x20 : 0); /* ASCII lower case */
+            uint32_t c2 = i + 2 < n ? (cps[i + 2] | (cps[i + 2] < 0x80 ? 0x20 : 0)) : 0;
+            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') e = i + 2;
+            else if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+                e = i + 3;
+        }
+        if (e == i && !(c == '\r' || c == '\n' || k == CP_NUMBER) &&
+            (k == CP_LETTER || CLS(i + 1) == CP_LETTER)) { /* [^\r\n\p{L}\p{N}]?\p{L}+ */
+            for (e = i + 1; CLS(e) == CP_LETTER;) e++;
+        }
+        if (e == i && k == CP_NUMBER) { /* \p{N}{1,3} */
+            for (e = i; e < i + 3 && CLS(e) == CP_NUMBER;) e++;
+        }
+        if (e == i) { /* " ?[^\s\p{L}\p{N}]+[\r\n]*" */
+            size_t j = c == ' ' ? i + 1 : i;
+            if (CLS(j) == CP_OTHER) {
+                for (e = j; CLS(e) == CP_OTHER;) e++;
+                while (e < n && (cps[e] == '\r' || cps[e] == '\n')) e++;
+            }
+        }
+        if (e == i) { /* \s*[\r\n]+ | \s+(?!\S) | \s+ */
+            size_t w = i, last_nl = 0;
+            for (; CLS(w) == CP_SPACE; w++)
+                if (cps[w] == '\r' || cps[w] == '\n') last_nl = w + 1;
+            if (last_nl) e = last_nl;
+            else if (w - i > 1 && w < n) e = w - 1;
+            else if (w > i) e = w;
+            else e = i + 1; /* no alternative matches: the character alone */
+        }
+        cut[n_cut++] = e;
+        i = e;
+    }
+#undef CLS
+    return n_cut;
+}
+
+static int tokenize_bpe(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
+                        int32_t **toks, int64_t *nt, int64_t *cap) {
+    uint32_t *cps = spex_calloc(ctx, len + 1, sizeof *cps);
+    size_t *off = spex_calloc(ctx, len + 1, sizeof *off);
+    char *map = spex_malloc(ctx, 2 * len + 1), *key = spex_malloc(ctx, 4 * len + 2);
+    sym *s = spex_calloc(ctx, len + 1, sizeof *s);
+    bigram *h = spex_calloc(ctx, 3 * len + 1, sizeof *h);
+    int rc = cps && off && map && key && s && h ? SPEX_OK : SPEX_E_NOMEM;
+    size_t n = 0;
+    for (size_t i = 0; !rc && i < len; n++) {
+        off[n] = i;
+        i += utf8_decode((const uint8_t *)text + i, len - i, &cps[n]);
+    }
+    off[n] = len;
+    size_t *cut = spex_calloc(ctx, 2 * (n + 1), sizeof *cut), n_cut = 0;
+    if (!rc && !cut) rc = SPEX_E_NOMEM;
+    if (!rc)
+        n_cut = v->pre == LLM_PRE_DEEPSEEK_CODER ? pre_deepseek_coder(cps, n, cut, cut + n + 1)
+                : v->pre == LLM_PRE_LLAMA3       ? pre_llama3(cps, n, cut)
+                                                 : pre_gpt2(cps, n, cut);
+    for (size_t w = 0; !rc && w < n_cut; w++) {
+        size_t i = w ? cut[w - 1] : 0, e = cut[w];
+        rc = bpe_word(ctx, v, (const uint8_t *)text + off[i], off[e] - off[i], map, s, h, key,
+                      toks, nt, cap);
+    }
+    spex_free(ctx, cut);
     spex_free(ctx, cps);
     spex_free(ctx, off);
     spex_free(ctx, map);
@@ -552,6 +737,39 @@ static int tokenize_bpe(spex_ctx *ctx, const llm_vocab *v, const char *text, siz
     spex_free(ctx, s);
     spex_free(ctx, h);
     return rc;
+}
+
+/* The first occurrence of needle (nl >= 1 bytes) in hay, or NULL. */
+static const char *find_bytes(const char *hay, size_t hl, const char *needle, size_t nl) {
+    for (size_t i = 0; i + nl <= hl; i++)
+        if (hay[i] == needle[0] && !memcmp(hay + i, needle, nl)) return hay + i;
+    return NULL;
+}
+
+/* Splits text at the occurrences of user-defined tokens (as llama.cpp:
+ * the longest token first, leftmost occurrences; each later token only in
+ * what the earlier ones left), emitting those tokens and byte-level BPE of
+ * the rest. k: the first user token still to look for. */
+static int tokenize_bpe_user(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
+                             int64_t k, int32_t **toks, int64_t *nt, int64_t *cap) {
+    for (; k < v->n_user; k++) {
+        int32_t id = v->user[k];
+        size_t tl = v->len[id];
+        const char *hit = tl <= len ? find_bytes(text, len, v->text[id], tl) : NULL;
+        if (!hit) continue;
+        size_t pos = 0;
+        int rc = SPEX_OK;
+        while (!rc && hit) {
+            size_t at = (size_t)(hit - text);
+            if (at > pos) rc = tokenize_bpe_user(ctx, v, text + pos, at - pos, k + 1, toks, nt, cap);
+            if (!rc) rc = push_tok(ctx, toks, nt, cap, id);
+            pos = at + tl;
+            hit = len - pos >= tl ? find_bytes(text + pos, len - pos, v->text[id], tl) : NULL;
+        }
+        if (!rc && pos < len) rc = tokenize_bpe_user(ctx, v, text + pos, len - pos, k + 1, toks, nt, cap);
+        return rc;
+    }
+    return len ? tokenize_bpe(ctx, v, text, len, toks, nt, cap) : SPEX_OK;
 }
 
 int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
@@ -571,7 +789,7 @@ int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, siz
             rc = spex_seterr(ctx, SPEX_E_NOMEM, "tokenize: text of %zu bytes is too long", len);
             goto done;
         }
-        if ((rc = tokenize_bpe(ctx, v, text, len, &toks, &nt, &cap))) goto done;
+        if ((rc = tokenize_bpe_user(ctx, v, text, len, 0, &toks, &nt, &cap))) goto done;
     } else if (len > 0) {
         size_t n_sp = 0;
         for (size_t i = 0; i < len; i++) n_sp += text[i] == ' ';

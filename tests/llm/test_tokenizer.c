@@ -1,5 +1,6 @@
-/* SentencePiece tokenizer against llama.cpp's reference token ids: every
- * line of the llama-spm and phi-3 vocabulary tests (../shared/models/vocab), the token
+/* Tokenizers against llama.cpp's reference token ids: every line of the
+ * llama-spm, phi-3, gpt-2 and deepseek-coder vocabulary tests
+ * (../shared/models/vocab) and of the llama-bpe (Llama 3) golden, the token
  * ids of the synth-interact golden prompts and their candidate
  * continuations, and detokenization round trips. */
 #include "test_util.h"
@@ -29,8 +30,10 @@ static char *read_text(const char *path, size_t *n) {
     return p;
 }
 
-/* Tokenizes every input of vocab/NAME.inp and compares with NAME.out. */
-static void check_vocab_file(const char *name, int expect_lines) {
+/* Tokenizes every input of vocab/NAME.inp and compares with NAME.out, or
+ * with out_path when given, the vocabulary's pre-tokenizer replaced by pre
+ * (>= 0; -1: as the file says). */
+static void check_vocab(const char *name, const char *out_path, int pre, int expect_lines) {
     spex_ctx *ctx = spex_ctx_new();
     char path[256];
     snprintf(path, sizeof path, MODELS "vocab/%s", name);
@@ -38,11 +41,15 @@ static void check_vocab_file(const char *name, int expect_lines) {
     CHECK_RC(ctx, spex_gguf_open(ctx, path, &g));
     llm_vocab v;
     CHECK_RC(ctx, spex_vocab_load(ctx, g, &v));
+    if (pre >= 0) {
+        v.pre = pre;
+        v.ignore_merges = pre == LLM_PRE_LLAMA3;
+    }
     size_t ni, no;
     snprintf(path, sizeof path, MODELS "vocab/%s.inp", name);
     char *inp = read_text(path, &ni);
     snprintf(path, sizeof path, MODELS "vocab/%s.out", name);
-    char *out = read_text(path, &no);
+    char *out = read_text(out_path ? out_path : path, &no);
     char *ip = inp, *op = out;
     int lines = 0;
     for (;;) {
@@ -97,6 +104,10 @@ static void check_vocab_file(const char *name, int expect_lines) {
     spex_ctx_free(ctx);
 }
 
+static void check_vocab_file(const char *name, int expect_lines) {
+    check_vocab(name, NULL, -1, expect_lines);
+}
+
 static void test_vocab_spm(void **state) {
     (void)state;
     check_vocab_file("ggml-vocab-llama-spm.gguf", 46);
@@ -106,6 +117,13 @@ static void test_vocab_spm(void **state) {
 static void test_vocab_bpe(void **state) {
     (void)state;
     check_vocab_file("ggml-vocab-gpt-2.gguf", 46);
+    /* arch llama with a BPE vocabulary and the deepseek-coder pre-tokenizer */
+    check_vocab_file("ggml-vocab-deepseek-coder.gguf", 46);
+    /* the Llama-3 pre-tokenizer (llama-bpe) with the GPT-2 vocabulary and
+     * merges: expected ids from llama.cpp's llama-tokenize on a copy of the
+     * vocabulary with tokenizer.ggml.pre = llama-bpe (tests/llm/golden/README) */
+    check_vocab("ggml-vocab-gpt-2.gguf", "tests/llm/golden/gpt-2-vocab-llama-bpe.out", LLM_PRE_LLAMA3,
+                46);
 }
 
 /* The golden prompts' token ids (with BOS) and candidate continuations

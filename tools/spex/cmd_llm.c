@@ -116,6 +116,7 @@ int cmd_llm_info(int argc, char **argv) {
     printf("context         %lld (trained), %lld (used)\n", (long long)I.n_ctx_train,
            (long long)I.n_ctx);
     printf("rope base       %g\n", I.rope_base);
+    if (I.rope_freq_scale != 1.0) printf("rope scale      %g (linear)\n", I.rope_freq_scale);
     printf("rms eps         %g\n", I.rms_eps);
     printf("output matrix   %s\n", I.tied_output ? "tied to token_embd" : "separate");
     printf("tokenizer       %s, %lld tokens, bos %d, eos %d, add bos %d\n", I.tokenizer,
