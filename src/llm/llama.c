@@ -350,7 +350,9 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t
  * (x[2i], x[2i+1]) turns by pos * base^(-2i / n_rot) for 2i < n_rot; c and s
  * (n_rot / 2) are that position's row of the tables rope_tables fills
  * (with linear RoPE scaling the angle is multiplied by the model's
- * rope_freq_scale = 1 / llama.rope.scaling.factor, as llama.cpp does). */
+ * rope_freq_scale = 1 / llama.rope.scaling.factor, and divided by the
+ * pair's entry of the rope_freqs tensor when the file has one: Llama 3.1+
+ * scaling, both as llama.cpp does). */
 static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const float *c,
                  const float *s) {
     for (int64_t i = 0; i < n_rot; i += 2)
@@ -365,9 +367,10 @@ static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const flo
 /* cos and sin tables (n_ctx, n_rot / 2) of the RoPE angles, in double and
  * rounded to float once. */
 static void rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, double base,
-                        double scale) {
+                        double scale, const float *factors) {
     for (int64_t i = 0; i < n_rot; i += 2) {
         double f = pow(base, -(double)i / (double)n_rot) * scale;
+        if (factors) f /= (double)factors[i / 2];
         for (int64_t p = 0; p < n_ctx; p++) {
             double th = (double)p * f;
             cs[p * (n_rot / 2) + i / 2] = (float)cos(th);
@@ -471,8 +474,8 @@ static char *get_key_str(spex_ctx *ctx, const spex_gguf *g, const char *key) {
 /* RoPE scaling as llama.cpp reads it: llama.rope.scaling.type (default
  * "linear") and llama.rope.scaling.factor (or the older
  * llama.rope.scale_linear; absent or 0: 1). "none" never scales; "linear"
- * multiplies positions by 1 / factor; YaRN, LongRoPE and per-frequency
- * factors (a rope_freqs tensor) are refused rather than run wrongly. */
+ * multiplies positions by 1 / factor; YaRN and LongRoPE are refused rather
+ * than run wrongly. */
 static int rope_scaling(spex_ctx *ctx, const spex_gguf *g, double *scale) {
     *scale = 1.0;
     int64_t kt = spex_gguf_find_key(g, "llama.rope.scaling.type");
@@ -496,10 +499,6 @@ static int rope_scaling(spex_ctx *ctx, const spex_gguf *g, double *scale) {
         if (linear && f > 0) *scale = 1.0 / f;
         break;
     }
-    if (spex_gguf_find_tensor(g, "rope_freqs.weight") >= 0)
-        return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
-                           "tensor 'rope_freqs.weight': per-frequency RoPE factors (Llama 3.1 "
-                           "style) are not supported");
     return SPEX_OK;
 }
 
@@ -685,7 +684,30 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
         goto done;
     }
     m->rope_sin = m->rope_cos + I->n_ctx * (m->n_rot / 2);
-    rope_tables(m->rope_cos, m->rope_sin, I->n_ctx, m->n_rot, I->rope_base, I->rope_freq_scale);
+    {
+        float *factors = NULL; /* per-frequency factors (Llama 3.1+), optional */
+        if (spex_gguf_find_tensor(g, "rope_freqs.weight") >= 0) {
+            factors = spex_malloc(ctx, (size_t)(m->n_rot / 2) * sizeof *factors);
+            if (!factors) {
+                rc = SPEX_E_NOMEM;
+                goto done;
+            }
+            rc = get_vec(m, "rope_freqs.weight", m->n_rot / 2, factors);
+            for (int64_t i = 0; !rc && i < m->n_rot / 2; i++)
+                if (!(factors[i] > 0) || !isfinite(factors[i]))
+                    rc = spex_seterr(ctx, SPEX_E_PARSE,
+                                     "%s: tensor 'rope_freqs.weight': entry %lld is not a "
+                                     "positive number",
+                                     path, (long long)i);
+            if (rc) {
+                spex_free(ctx, factors);
+                goto done;
+            }
+        }
+        rope_tables(m->rope_cos, m->rope_sin, I->n_ctx, m->n_rot, I->rope_base,
+                    I->rope_freq_scale, factors);
+        spex_free(ctx, factors);
+    }
     if ((rc = pack_weights(m))) goto done;
     m->reference = o.reference;
     m->kv_f16 = o.kv_f16;

@@ -2,9 +2,10 @@
 """Copy a GGUF file (v2/v3) with metadata keys added or replaced, for tests
 that need a model variant no shipped file has (RoPE scaling, another
 pre-tokenizer). Standard library only. Values: KEY=s:TEXT (string),
-KEY=f:NUMBER (float32), KEY=u:NUMBER (uint32).
+KEY=f:NUMBER (float32), KEY=u:NUMBER (uint32); +NAME=f32:V1,V2,... appends
+a one-dimensional F32 tensor.
 
-    python3 tests/llm/gguf_set_keys.py IN.gguf OUT.gguf KEY=TYPE:VALUE ...
+    python3 tests/llm/gguf_set_keys.py IN.gguf OUT.gguf KEY=TYPE:VALUE ... [+NAME=f32:...]
 """
 import struct
 import sys
@@ -71,8 +72,21 @@ def main():
     data_start = (off + alignment - 1) // alignment * alignment
     new = dict(kvs)
     order = [k for k, _ in kvs]
+    data = d[data_start:]
     for arg in sys.argv[3:]:
         key, _, spec = arg.partition("=")
+        if key.startswith("+"):  # a new F32 vector after the existing data
+            kind, _, text = spec.partition(":")
+            if kind != "f32":
+                raise SystemExit("tensor %r: only f32 is supported" % arg)
+            vals = [float(x) for x in text.split(",")]
+            name = key[1:].encode()
+            at = (len(data) + alignment - 1) // alignment * alignment
+            data += b"\0" * (at - len(data)) + struct.pack("<%df" % len(vals), *vals)
+            tinfos += struct.pack("<Q", len(name)) + name
+            tinfos += struct.pack("<IQIQ", 1, len(vals), 0, at)
+            n_tensors += 1
+            continue
         kb = key.encode()
         if kb not in new:
             order.append(kb)
@@ -82,7 +96,7 @@ def main():
         out += struct.pack("<Q", len(k)) + k + new[k]
     out += tinfos
     out += b"\0" * ((alignment - len(out) % alignment) % alignment)
-    out += d[data_start:]
+    out += data
     open(sys.argv[2], "wb").write(out)
 
 
