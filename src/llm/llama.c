@@ -3,7 +3,10 @@
  * RMSNorm -> grouped-query attention with RoPE -> residual, RMSNorm ->
  * SwiGLU feed-forward -> residual, final RMSNorm and the output matrix
  * (separate, or tied to the embedding). Produces next-token log-probabilities
- * and teacher-forced continuation scores for the LLM lens of spex.
+ * and teacher-forced continuation scores for the LLM lens of spex. The qwen2
+ * architecture is the same block with biases added to q, k and v after
+ * their matmuls and RoPE in GPT-NeoX order (pairs (j, j + n_rot/2)); its
+ * metadata keys are named "qwen2.*".
  *
  * Two kernel sets compute the same thing: the reference (plain scalar loops,
  * double accumulation, one thread: the test oracle) and the fast one (AVX2 +
@@ -67,6 +70,7 @@ typedef struct wmat {
 
 typedef struct layer {
     float *attn_norm, *ffn_norm; /* (dim) */
+    float *bq, *bk, *bv;         /* qwen2: biases of q (dim), k and v (kv_dim); else NULL */
     wmat wq, wk, wv, wo, wg, wu, wd;
 } layer;
 
@@ -77,6 +81,8 @@ struct spex_llm {
     spex_llm_info info;
     char *arch, *name, *tok_model;
     int64_t head_dim, kv_dim, n_rot;
+    int neox;                    /* RoPE pairs (i, i + n_rot/2) (qwen2) rather than (2i, 2i+1) */
+    float *biases;               /* owned: every layer's bq, bk, bv */
     /* RoPE rotations (n_ctx, n_rot / 2) each: cos and sin of pos * base^(-2i / n_rot) */
     float *rope_cos, *rope_sin;
     layer *layers;
@@ -354,7 +360,17 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t
  * pair's entry of the rope_freqs tensor when the file has one: Llama 3.1+
  * scaling, both as llama.cpp does). */
 static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const float *c,
-                 const float *s) {
+                 const float *s, int neox) {
+    if (neox) { /* GPT-NeoX order: pair j is (x[j], x[j + n_rot/2]), angle j */
+        for (int64_t j = 0; j < n_rot / 2; j++)
+            for (int64_t h = 0; h < n_heads; h++) {
+                float *p = x + h * hd + j, *p2 = p + n_rot / 2;
+                float a = p[0], b = p2[0];
+                p[0] = a * c[j] - b * s[j];
+                p2[0] = a * s[j] + b * c[j];
+            }
+        return;
+    }
     for (int64_t i = 0; i < n_rot; i += 2)
         for (int64_t h = 0; h < n_heads; h++) {
             float *p = x + h * hd + i;
@@ -362,6 +378,12 @@ static void rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const flo
             p[0] = a * c[i / 2] - b * s[i / 2];
             p[1] = a * s[i / 2] + b * c[i / 2];
         }
+}
+
+/* x (T, n) += b (n) on every row. */
+static void add_bias(float *x, const float *b, int64_t T, int64_t n) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < n; i++) x[t * n + i] += b[i];
 }
 
 /* cos and sin tables (n_ctx, n_rot / 2) of the RoPE angles, in double and
@@ -476,20 +498,24 @@ static char *get_key_str(spex_ctx *ctx, const spex_gguf *g, const char *key) {
  * llama.rope.scale_linear; absent or 0: 1). "none" never scales; "linear"
  * multiplies positions by 1 / factor; YaRN and LongRoPE are refused rather
  * than run wrongly. */
-static int rope_scaling(spex_ctx *ctx, const spex_gguf *g, double *scale) {
+static int rope_scaling(spex_ctx *ctx, const spex_gguf *g, const char *arch, double *scale) {
     *scale = 1.0;
-    int64_t kt = spex_gguf_find_key(g, "llama.rope.scaling.type");
+    char kty[96], kf[96], kl[96];
+    snprintf(kty, sizeof kty, "%s.rope.scaling.type", arch);
+    snprintf(kf, sizeof kf, "%s.rope.scaling.factor", arch);
+    snprintf(kl, sizeof kl, "%s.rope.scale_linear", arch);
+    int64_t kt = spex_gguf_find_key(g, kty);
     const char *type = "linear";
     size_t tl = 6;
     if (kt >= 0 && spex_gguf_get_str(g, kt, -1, &type, &tl))
-        return spex_seterr(ctx, SPEX_E_PARSE, "key 'llama.rope.scaling.type' is not a string");
+        return spex_seterr(ctx, SPEX_E_PARSE, "key '%s' is not a string", kty);
     int linear = tl == 6 && !memcmp(type, "linear", 6);
     if (!linear && !(tl == 4 && !memcmp(type, "none", 4)))
         return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
-                           "key 'llama.rope.scaling.type' = '%.*s': only 'none' and 'linear' RoPE "
-                           "scaling are supported",
-                           (int)(tl > 32 ? 32 : tl), type);
-    const char *keys[2] = {"llama.rope.scaling.factor", "llama.rope.scale_linear"};
+                           "key '%s' = '%.*s': only 'none' and 'linear' RoPE scaling are "
+                           "supported",
+                           kty, (int)(tl > 32 ? 32 : tl), type);
+    const char *keys[2] = {kf, kl};
     for (int k = 0; k < 2; k++) {
         int64_t i = spex_gguf_find_key(g, keys[k]);
         if (i < 0) continue;
@@ -584,23 +610,29 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     I->arch = m->arch;
     I->name = m->name;
     I->tokenizer = m->tok_model;
-    if (strcmp(m->arch, "llama")) {
+    if (strcmp(m->arch, "llama") && strcmp(m->arch, "qwen2")) {
         rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED,
-                         "%s: key 'general.architecture' = '%s': only 'llama' is supported", path,
-                         m->arch);
+                         "%s: key 'general.architecture' = '%s': only 'llama' and 'qwen2' are "
+                         "supported",
+                         path, m->arch);
         goto done;
     }
+    /* qwen2 = llama + biases on q, k, v and NeoX-style RoPE; its keys are
+     * named "qwen2.*" */
+    m->neox = !strcmp(m->arch, "qwen2");
+    char akey[96];
+#define AK(suffix) (snprintf(akey, sizeof akey, "%s." suffix, m->arch), akey)
 
     const int64_t big = (int64_t)1 << 24;
-    if ((rc = get_key_int(ctx, g, "llama.embedding_length", -1, 1, big, &I->dim)) ||
-        (rc = get_key_int(ctx, g, "llama.block_count", -1, 1, 4096, &I->n_layers)) ||
-        (rc = get_key_int(ctx, g, "llama.feed_forward_length", -1, 1, big, &I->ffn_dim)) ||
-        (rc = get_key_int(ctx, g, "llama.attention.head_count", -1, 1, 4096, &I->n_heads)) ||
-        (rc = get_key_int(ctx, g, "llama.attention.head_count_kv", I->n_heads, 1, I->n_heads,
+    if ((rc = get_key_int(ctx, g, AK("embedding_length"), -1, 1, big, &I->dim)) ||
+        (rc = get_key_int(ctx, g, AK("block_count"), -1, 1, 4096, &I->n_layers)) ||
+        (rc = get_key_int(ctx, g, AK("feed_forward_length"), -1, 1, big, &I->ffn_dim)) ||
+        (rc = get_key_int(ctx, g, AK("attention.head_count"), -1, 1, 4096, &I->n_heads)) ||
+        (rc = get_key_int(ctx, g, AK("attention.head_count_kv"), I->n_heads, 1, I->n_heads,
                           &I->n_kv_heads)) ||
-        (rc = get_key_int(ctx, g, "llama.context_length", 2048, 1, big, &I->n_ctx_train)) ||
-        (rc = get_key_float(ctx, g, "llama.rope.freq_base", 10000.0, &I->rope_base)) ||
-        (rc = get_key_float(ctx, g, "llama.attention.layer_norm_rms_epsilon", 1e-5, &I->rms_eps)))
+        (rc = get_key_int(ctx, g, AK("context_length"), 2048, 1, big, &I->n_ctx_train)) ||
+        (rc = get_key_float(ctx, g, AK("rope.freq_base"), 10000.0, &I->rope_base)) ||
+        (rc = get_key_float(ctx, g, AK("attention.layer_norm_rms_epsilon"), 1e-5, &I->rms_eps)))
         goto done;
     if (I->dim % I->n_heads || I->n_heads % I->n_kv_heads || (I->dim / I->n_heads) % 2) {
         rc = spex_seterr(ctx, SPEX_E_PARSE,
@@ -610,13 +642,14 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     }
     m->head_dim = I->dim / I->n_heads;
     m->kv_dim = m->head_dim * I->n_kv_heads;
-    if ((rc = rope_scaling(ctx, g, &I->rope_freq_scale))) {
+    if ((rc = rope_scaling(ctx, g, m->arch, &I->rope_freq_scale))) {
         spex_errprefix(ctx, "%s", path);
         goto done;
     }
-    if ((rc = get_key_int(ctx, g, "llama.rope.dimension_count", m->head_dim, 2, m->head_dim,
+    if ((rc = get_key_int(ctx, g, AK("rope.dimension_count"), m->head_dim, 2, m->head_dim,
                           &m->n_rot)))
         goto done;
+#undef AK
     m->n_rot &= ~(int64_t)1;
     I->n_ctx = o.n_ctx > 0 ? o.n_ctx : (I->n_ctx_train < 4096 ? I->n_ctx_train : 4096);
     if ((rc = spex_vocab_load(ctx, g, &m->vocab))) {
@@ -642,6 +675,10 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     if ((rc = get_mat(m, "output.weight", D, I->n_vocab, &m->output, &found))) goto done;
     if (!found) m->output = m->embd;
     I->tied_output = !found;
+    if (m->neox && !(m->biases = spex_malloc(ctx, (size_t)(L * (D + 2 * KV)) * sizeof(float)))) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
     for (int64_t l = 0; l < L; l++) {
         layer *ly = &m->layers[l];
         char nm[96];
@@ -658,6 +695,15 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
             (rc = get_mat(m, BLK("ffn_up.weight"), D, F, &ly->wu, NULL)) ||
             (rc = get_mat(m, BLK("ffn_down.weight"), F, D, &ly->wd, NULL)))
             goto done;
+        if (m->biases) {
+            ly->bq = m->biases + l * (D + 2 * KV);
+            ly->bk = ly->bq + D;
+            ly->bv = ly->bk + KV;
+            if ((rc = get_vec(m, BLK("attn_q.bias"), D, ly->bq)) ||
+                (rc = get_vec(m, BLK("attn_k.bias"), KV, ly->bk)) ||
+                (rc = get_vec(m, BLK("attn_v.bias"), KV, ly->bv)))
+                goto done;
+        }
 #undef BLK
     }
     for (int64_t i = 0; i < spex_gguf_n_tensors(g); i++) {
@@ -731,6 +777,7 @@ void spex_llm_free(spex_llm *m) {
     spex_free(ctx, m->name);
     spex_free(ctx, m->tok_model);
     spex_free(ctx, m->layers);
+    spex_free(ctx, m->biases);
     spex_free(ctx, m->out_norm);
     spex_free(ctx, m->kc);
     spex_free(ctx, m->cache_tok);
@@ -787,11 +834,16 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
         matmul(m, &ly->wq, xb, T, q, rowbuf);
         matmul(m, &ly->wk, xb, T, k, rowbuf);
         matmul(m, &ly->wv, xb, T, v, rowbuf);
+        if (ly->bq) {
+            add_bias(q, ly->bq, T, D);
+            add_bias(k, ly->bk, T, KV);
+            add_bias(v, ly->bv, T, KV);
+        }
         for (int64_t t = 0; t < T; t++) {
             const float *rc = m->rope_cos + (p0 + t) * (m->n_rot / 2);
             const float *rs = m->rope_sin + (p0 + t) * (m->n_rot / 2);
-            rope(q + t * D, H, hd, m->n_rot, rc, rs);
-            rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, rc, rs);
+            rope(q + t * D, H, hd, m->n_rot, rc, rs, m->neox);
+            rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, rc, rs, m->neox);
             if (m->kv_f16)
                 for (int64_t i = 0; i < KV; i++) {
                     k[t * KV + i] = spex_f16_to_f32(spex_f32_to_f16(k[t * KV + i]));

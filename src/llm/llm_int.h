@@ -46,7 +46,7 @@ typedef void (*spex_deq_fn)(int type, const void *src, int64_t n, float *dst);
 spex_deq_fn spex_pick_dequant(int reference);
 
 /* Vocabulary (tokenizer.c). */
-enum { LLM_PRE_GPT2 = 0, LLM_PRE_DEEPSEEK_CODER = 1, LLM_PRE_LLAMA3 = 2 };
+enum { LLM_PRE_GPT2 = 0, LLM_PRE_DEEPSEEK_CODER = 1, LLM_PRE_LLAMA3 = 2, LLM_PRE_QWEN2 = 3 };
 typedef struct llm_vocab {
     int64_t n;
     const char **text; /* token texts, borrowed from the gguf (not NUL-terminated) */

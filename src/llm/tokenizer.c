@@ -2,7 +2,7 @@
  * Tokenizers from GGUF metadata (tokenizer.ggml.*), reproducing llama.cpp's
  * tokenization: SentencePiece-style ("llama": a space prefix, spaces as
  * U+2581, greedy best-score bigram merges, byte fallback for what no token
- * covers) and byte-level BPE ("gpt2": the GPT-2 or the deepseek-coder
+ * covers) and byte-level BPE ("gpt2": the GPT-2, Llama-3, Qwen2 or DeepSeek-Coder
  * pre-tokenizer by tokenizer.ggml.pre, bytes as printable characters,
  * merges by rank); and the pieces that turn tokens
  * back into text.
@@ -189,11 +189,14 @@ int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
                  (pre_len == 8 && !memcmp(pre, "llama-v3", 8)) ||
                  (pre_len == 9 && !memcmp(pre, "llama-bpe", 9)))
             v->pre = LLM_PRE_LLAMA3, v->ignore_merges = 1;
+        else if ((pre_len == 5 && !memcmp(pre, "qwen2", 5)) ||
+                 (pre_len == 16 && !memcmp(pre, "deepseek-r1-qwen", 16)))
+            v->pre = LLM_PRE_QWEN2;
         else
             return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
                                "key 'tokenizer.ggml.pre' = '%.*s': the supported pre-tokenizers "
-                               "are gpt-2 (also 'default'), llama-bpe (also llama3, llama-v3) "
-                               "and deepseek-coder",
+                               "are gpt-2 (also 'default'), llama-bpe (also llama3, llama-v3), "
+                               "qwen2 and deepseek-coder",
                                (int)(pre_len > 64 ? 64 : pre_len), pre);
         v->bpe = 1;
     } else if (!(model_len == 5 && !memcmp(model, "llama", 5))) {
@@ -659,8 +662,9 @@ static size_t pre_deepseek_coder(const uint32_t *cps, size_t n, size_t *cut, siz
 /* The Llama-3 pre-tokenizer (tokenizer.ggml.pre llama-bpe), the regex
  *   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
  *    ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
- * written out as a scanner, alternative by alternative as llama.cpp's. */
-static size_t pre_llama3(const uint32_t *cps, size_t n, size_t *cut) {
+ * written out as a scanner, alternative by alternative as llama.cpp's.
+ * max_digits 1 gives the Qwen2 pre-tokenizer (\p{N} instead of \p{N}{1,3}). */
+static size_t pre_llama3(const uint32_t *cps, size_t n, size_t max_digits, size_t *cut) {
     size_t n_cut = 0;
 #define CLS(p) ((p) < n ? cp_class(cps[p]) : -1)
     for (size_t i = 0; i < n;) {
@@ -679,7 +683,7 @@ static size_t pre_llama3(const uint32_t *cps, size_t n, size_t *cut) {
             for (e = i + 1; CLS(e) == CP_LETTER;) e++;
         }
         if (e == i && k == CP_NUMBER) { /* \p{N}{1,3} */
-            for (e = i; e < i + 3 && CLS(e) == CP_NUMBER;) e++;
+            for (e = i; e < i + max_digits && CLS(e) == CP_NUMBER;) e++;
         }
         if (e == i) { /* " ?[^\s\p{L}\p{N}]+[\r\n]*" */
             size_t j = c == ' ' ? i + 1 : i;
@@ -722,7 +726,8 @@ static int tokenize_bpe(spex_ctx *ctx, const llm_vocab *v, const char *text, siz
     if (!rc && !cut) rc = SPEX_E_NOMEM;
     if (!rc)
         n_cut = v->pre == LLM_PRE_DEEPSEEK_CODER ? pre_deepseek_coder(cps, n, cut, cut + n + 1)
-                : v->pre == LLM_PRE_LLAMA3       ? pre_llama3(cps, n, cut)
+                : v->pre == LLM_PRE_LLAMA3       ? pre_llama3(cps, n, 3, cut)
+                : v->pre == LLM_PRE_QWEN2        ? pre_llama3(cps, n, 1, cut)
                                                  : pre_gpt2(cps, n, cut);
     for (size_t w = 0; !rc && w < n_cut; w++) {
         size_t i = w ? cut[w - 1] : 0, e = cut[w];

@@ -3,10 +3,13 @@
 that need a model variant no shipped file has (RoPE scaling, another
 pre-tokenizer). Standard library only. Values: KEY=s:TEXT (string),
 KEY=f:NUMBER (float32), KEY=u:NUMBER (uint32); +NAME=f32:V1,V2,... appends
-a one-dimensional F32 tensor.
+a one-dimensional F32 tensor, +NAME=rand:SEED:N:SCALE one of N values
+uniform in [-SCALE, SCALE] from random.Random(SEED); @arch=NAME renames
+every "<old arch>.*" key to "NAME.*" and sets general.architecture.
 
     python3 tests/llm/gguf_set_keys.py IN.gguf OUT.gguf KEY=TYPE:VALUE ... [+NAME=f32:...]
 """
+import random
 import struct
 import sys
 
@@ -75,11 +78,25 @@ def main():
     data = d[data_start:]
     for arg in sys.argv[3:]:
         key, _, spec = arg.partition("=")
+        if key == "@arch":
+            old = new[b"general.architecture"][12:].decode() + "."
+            for i, k in enumerate(order):
+                if k.startswith(old.encode()):
+                    nk = (spec + ".").encode() + k[len(old) :]
+                    new[nk] = new.pop(k)
+                    order[i] = nk
+            new[b"general.architecture"] = encode("s:" + spec)
+            continue
         if key.startswith("+"):  # a new F32 vector after the existing data
             kind, _, text = spec.partition(":")
-            if kind != "f32":
-                raise SystemExit("tensor %r: only f32 is supported" % arg)
-            vals = [float(x) for x in text.split(",")]
+            if kind == "rand":
+                seed, n, scale = text.split(":")
+                rng = random.Random(int(seed))
+                vals = [rng.uniform(-float(scale), float(scale)) for _ in range(int(n))]
+            elif kind == "f32":
+                vals = [float(x) for x in text.split(",")]
+            else:
+                raise SystemExit("tensor %r: f32: or rand: expected" % arg)
             name = key[1:].encode()
             at = (len(data) + alignment - 1) // alignment * alignment
             data += b"\0" * (at - len(data)) + struct.pack("<%df" % len(vals), *vals)

@@ -1,6 +1,7 @@
 /* Tokenizers against llama.cpp's reference token ids: every line of the
  * llama-spm, phi-3, gpt-2 and deepseek-coder vocabulary tests
- * (../shared/models/vocab) and of the llama-bpe (Llama 3) golden, the token
+ * (../shared/models/vocab) and of the llama-bpe (Llama 3) and qwen2
+ * goldens, the token
  * ids of the synth-interact golden prompts and their candidate
  * continuations, and detokenization round trips. */
 #include "test_util.h"
@@ -124,6 +125,8 @@ static void test_vocab_bpe(void **state) {
      * vocabulary with tokenizer.ggml.pre = llama-bpe (tests/llm/golden/README) */
     check_vocab("ggml-vocab-gpt-2.gguf", "tests/llm/golden/gpt-2-vocab-llama-bpe.out", LLM_PRE_LLAMA3,
                 46);
+    /* and the Qwen2 one (single digits; no whole-word shortcut) */
+    check_vocab("ggml-vocab-gpt-2.gguf", "tests/llm/golden/gpt-2-vocab-qwen2.out", LLM_PRE_QWEN2, 46);
 }
 
 /* The golden prompts' token ids (with BOS) and candidate continuations
