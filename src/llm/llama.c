@@ -6,7 +6,10 @@
  * and teacher-forced continuation scores for the LLM lens of spex. The qwen2
  * architecture is the same block with biases added to q, k and v after
  * their matmuls and RoPE in GPT-NeoX order (pairs (j, j + n_rot/2)); its
- * metadata keys are named "qwen2.*".
+ * metadata keys are named "qwen2.*". gpt2 uses LayerNorm with biases,
+ * learned position embeddings added to the token's, a fused qkv matrix
+ * (split at load into row views of q, k, v), biases on every matmul, an
+ * up -> GELU -> down MLP and no RoPE.
  *
  * Two kernel sets compute the same thing: the reference (plain scalar loops,
  * double accumulation, one thread: the test oracle) and the fast one (AVX2 +
@@ -70,7 +73,9 @@ typedef struct wmat {
 
 typedef struct layer {
     float *attn_norm, *ffn_norm; /* (dim) */
-    float *bq, *bk, *bv;         /* qwen2: biases of q (dim), k and v (kv_dim); else NULL */
+    float *bq, *bk, *bv;         /* qwen2, gpt2: biases of q (dim), k and v (kv_dim); else NULL */
+    float *an_b, *fn_b;          /* gpt2: LayerNorm biases (dim); else NULL */
+    float *bo, *bu, *bd;         /* gpt2: biases of attn_output (dim), ffn_up (ffn), ffn_down (dim) */
     wmat wq, wk, wv, wo, wg, wu, wd;
 } layer;
 
@@ -82,6 +87,9 @@ struct spex_llm {
     char *arch, *name, *tok_model;
     int64_t head_dim, kv_dim, n_rot;
     int neox;                    /* RoPE pairs (i, i + n_rot/2) (qwen2) rather than (2i, 2i+1) */
+    int gpt2;                    /* LayerNorm, learned positions, no RoPE, GELU MLP */
+    wmat pos_embd;               /* gpt2: (n_ctx_train, dim) */
+    float *out_norm_b;           /* gpt2: final LayerNorm bias */
     float *biases;               /* owned: every layer's bq, bk, bv */
     /* RoPE rotations (n_ctx, n_rot / 2) each: cos and sin of pos * base^(-2i / n_rot) */
     float *rope_cos, *rope_sin;
@@ -352,6 +360,34 @@ static void rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t
     }
 }
 
+/* y = (x - mean) / sqrt(var + eps) * w + b over rows of n (gpt2). */
+static void layernorm(float *y, const float *x, const float *w, const float *b, int64_t T,
+                      int64_t n, double eps) {
+    for (int64_t t = 0; t < T; t++) {
+        const float *xr = x + t * n;
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < n; i++) mean += xr[i];
+        mean /= (double)n;
+        for (int64_t i = 0; i < n; i++) var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+        double sc = 1.0 / sqrt(var / (double)n + eps);
+        for (int64_t i = 0; i < n; i++)
+            y[t * n + i] = (float)(((double)xr[i] - mean) * sc) * w[i] + b[i];
+    }
+}
+
+/* Norm of a block's input: LayerNorm with bias (gpt2) or RMSNorm. */
+static void block_norm(const spex_llm *m, float *y, const float *x, const float *w, const float *b,
+                       int64_t T) {
+    if (m->gpt2) layernorm(y, x, w, b, T, m->info.dim, m->info.rms_eps);
+    else rmsnorm(y, x, w, T, m->info.dim, m->info.rms_eps);
+}
+
+/* GELU, tanh form (GPT-2's "gelu_new"), in double. */
+static float gelu(float x) {
+    double d = x;
+    return (float)(0.5 * d * (1.0 + tanh(0.7978845608028654 * (d + 0.044715 * d * d * d))));
+}
+
 /* RoPE, adjacent pairs (llama.cpp's "normal" mode): in each head of hd,
  * (x[2i], x[2i+1]) turns by pos * base^(-2i / n_rot) for 2i < n_rot; c and s
  * (n_rot / 2) are that position's row of the tables rope_tables fills
@@ -610,13 +646,16 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     I->arch = m->arch;
     I->name = m->name;
     I->tokenizer = m->tok_model;
-    if (strcmp(m->arch, "llama") && strcmp(m->arch, "qwen2")) {
+    if (strcmp(m->arch, "llama") && strcmp(m->arch, "qwen2") && strcmp(m->arch, "gpt2")) {
         rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED,
-                         "%s: key 'general.architecture' = '%s': only 'llama' and 'qwen2' are "
-                         "supported",
+                         "%s: key 'general.architecture' = '%s': only 'llama', 'qwen2' and "
+                         "'gpt2' are supported",
                          path, m->arch);
         goto done;
     }
+    /* gpt2: LayerNorm with biases, learned position embeddings, fused qkv
+     * with bias, biases on every matmul, a GELU MLP, no RoPE */
+    m->gpt2 = !strcmp(m->arch, "gpt2");
     /* qwen2 = llama + biases on q, k, v and NeoX-style RoPE; its keys are
      * named "qwen2.*" */
     m->neox = !strcmp(m->arch, "qwen2");
@@ -632,7 +671,9 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
                           &I->n_kv_heads)) ||
         (rc = get_key_int(ctx, g, AK("context_length"), 2048, 1, big, &I->n_ctx_train)) ||
         (rc = get_key_float(ctx, g, AK("rope.freq_base"), 10000.0, &I->rope_base)) ||
-        (rc = get_key_float(ctx, g, AK("attention.layer_norm_rms_epsilon"), 1e-5, &I->rms_eps)))
+        (rc = get_key_float(ctx, g, AK("attention.layer_norm_rms_epsilon"), 1e-5, &I->rms_eps)) ||
+        (m->gpt2 &&
+         (rc = get_key_float(ctx, g, AK("attention.layer_norm_epsilon"), 1e-5, &I->rms_eps))))
         goto done;
     if (I->dim % I->n_heads || I->n_heads % I->n_kv_heads || (I->dim / I->n_heads) % 2) {
         rc = spex_seterr(ctx, SPEX_E_PARSE,
@@ -675,9 +716,20 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     if ((rc = get_mat(m, "output.weight", D, I->n_vocab, &m->output, &found))) goto done;
     if (!found) m->output = m->embd;
     I->tied_output = !found;
-    if (m->neox && !(m->biases = spex_malloc(ctx, (size_t)(L * (D + 2 * KV)) * sizeof(float)))) {
+    /* biases, per layer: qwen2 q, k, v; gpt2 also both LayerNorms',
+     * attn_output's, ffn_up's and ffn_down's; then gpt2's final norm bias */
+    int64_t stride = m->gpt2 ? 5 * D + 2 * KV + F : D + 2 * KV;
+    if ((m->neox || m->gpt2) &&
+        !(m->biases = spex_malloc(ctx, (size_t)(L * stride + D) * sizeof(float)))) {
         rc = SPEX_E_NOMEM;
         goto done;
+    }
+    if (m->gpt2) {
+        m->out_norm_b = m->biases + L * stride;
+        if ((rc = get_vec(m, "output_norm.bias", D, m->out_norm_b)) ||
+            (rc = get_mat(m, "position_embd.weight", D, I->n_ctx_train, &m->pos_embd, NULL)))
+            goto done;
+        if (I->n_ctx > I->n_ctx_train) I->n_ctx = I->n_ctx_train; /* no positions beyond */
     }
     for (int64_t l = 0; l < L; l++) {
         layer *ly = &m->layers[l];
@@ -687,23 +739,47 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
 #define BLK(suffix) (snprintf(nm, sizeof nm, "blk.%lld." suffix, (long long)l), nm)
         if ((rc = get_vec(m, BLK("attn_norm.weight"), D, ly->attn_norm)) ||
             (rc = get_vec(m, BLK("ffn_norm.weight"), D, ly->ffn_norm)) ||
-            (rc = get_mat(m, BLK("attn_q.weight"), D, D, &ly->wq, NULL)) ||
-            (rc = get_mat(m, BLK("attn_k.weight"), D, KV, &ly->wk, NULL)) ||
-            (rc = get_mat(m, BLK("attn_v.weight"), D, KV, &ly->wv, NULL)) ||
             (rc = get_mat(m, BLK("attn_output.weight"), D, D, &ly->wo, NULL)) ||
-            (rc = get_mat(m, BLK("ffn_gate.weight"), D, F, &ly->wg, NULL)) ||
             (rc = get_mat(m, BLK("ffn_up.weight"), D, F, &ly->wu, NULL)) ||
             (rc = get_mat(m, BLK("ffn_down.weight"), F, D, &ly->wd, NULL)))
             goto done;
         if (m->biases) {
-            ly->bq = m->biases + l * (D + 2 * KV);
+            ly->bq = m->biases + l * stride;
             ly->bk = ly->bq + D;
             ly->bv = ly->bk + KV;
-            if ((rc = get_vec(m, BLK("attn_q.bias"), D, ly->bq)) ||
-                (rc = get_vec(m, BLK("attn_k.bias"), KV, ly->bk)) ||
-                (rc = get_vec(m, BLK("attn_v.bias"), KV, ly->bv)))
-                goto done;
         }
+        if (m->gpt2) { /* fused qkv: rows [0, D) q, then k, then v */
+            wmat qkv = {0};
+            ly->an_b = ly->bv + KV;
+            ly->fn_b = ly->an_b + D;
+            ly->bo = ly->fn_b + D;
+            ly->bd = ly->bo + D;
+            ly->bu = ly->bd + D;
+            if ((rc = get_mat(m, BLK("attn_qkv.weight"), D, D + 2 * KV, &qkv, NULL)) ||
+                (rc = get_vec(m, BLK("attn_qkv.bias"), D + 2 * KV, ly->bq)) ||
+                (rc = get_vec(m, BLK("attn_norm.bias"), D, ly->an_b)) ||
+                (rc = get_vec(m, BLK("ffn_norm.bias"), D, ly->fn_b)) ||
+                (rc = get_vec(m, BLK("attn_output.bias"), D, ly->bo)) ||
+                (rc = get_vec(m, BLK("ffn_up.bias"), F, ly->bu)) ||
+                (rc = get_vec(m, BLK("ffn_down.bias"), D, ly->bd)))
+                goto done;
+            ly->wq = ly->wk = ly->wv = qkv;
+            ly->wq.n_out = D;
+            ly->wk.n_out = ly->wv.n_out = KV;
+            ly->wk.data = qkv.data + (size_t)D * qkv.row_size;
+            ly->wv.data = ly->wk.data + (size_t)KV * qkv.row_size;
+            continue;
+        }
+        if ((rc = get_mat(m, BLK("attn_q.weight"), D, D, &ly->wq, NULL)) ||
+            (rc = get_mat(m, BLK("attn_k.weight"), D, KV, &ly->wk, NULL)) ||
+            (rc = get_mat(m, BLK("attn_v.weight"), D, KV, &ly->wv, NULL)) ||
+            (rc = get_mat(m, BLK("ffn_gate.weight"), D, F, &ly->wg, NULL)))
+            goto done;
+        if (m->neox &&
+            ((rc = get_vec(m, BLK("attn_q.bias"), D, ly->bq)) ||
+             (rc = get_vec(m, BLK("attn_k.bias"), KV, ly->bk)) ||
+             (rc = get_vec(m, BLK("attn_v.bias"), KV, ly->bv))))
+            goto done;
 #undef BLK
     }
     for (int64_t i = 0; i < spex_gguf_n_tensors(g); i++) {
@@ -827,10 +903,16 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
 
     for (int64_t t = 0; t < T; t++)
         m->deq(m->embd.type, m->embd.data + (size_t)tok[t] * m->embd.row_size, D, x + t * D);
+    if (m->gpt2) /* learned absolute positions */
+        for (int64_t t = 0; t < T; t++) {
+            m->deq(m->pos_embd.type, m->pos_embd.data + (size_t)(p0 + t) * m->pos_embd.row_size, D,
+                   xb);
+            for (int64_t i = 0; i < D; i++) x[t * D + i] += xb[i];
+        }
     for (int64_t l = 0; l < I->n_layers; l++) {
         const layer *ly = &m->layers[l];
         float *kc = m->kc + (size_t)l * n_ctx * KV, *vc = m->vc + (size_t)l * n_ctx * KV;
-        rmsnorm(xb, x, ly->attn_norm, T, D, I->rms_eps);
+        block_norm(m, xb, x, ly->attn_norm, ly->an_b, T);
         matmul(m, &ly->wq, xb, T, q, rowbuf);
         matmul(m, &ly->wk, xb, T, k, rowbuf);
         matmul(m, &ly->wv, xb, T, v, rowbuf);
@@ -842,8 +924,10 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
         for (int64_t t = 0; t < T; t++) {
             const float *rc = m->rope_cos + (p0 + t) * (m->n_rot / 2);
             const float *rs = m->rope_sin + (p0 + t) * (m->n_rot / 2);
-            rope(q + t * D, H, hd, m->n_rot, rc, rs, m->neox);
-            rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, rc, rs, m->neox);
+            if (!m->gpt2) {
+                rope(q + t * D, H, hd, m->n_rot, rc, rs, m->neox);
+                rope(k + t * KV, I->n_kv_heads, hd, m->n_rot, rc, rs, m->neox);
+            }
             if (m->kv_f16)
                 for (int64_t i = 0; i < KV; i++) {
                     k[t * KV + i] = spex_f16_to_f32(spex_f32_to_f16(k[t * KV + i]));
@@ -891,22 +975,31 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
         if (m->sum_head) /* head (l, h) is att[t][h * hd ..], summed at l * D + h * hd */
             for (int64_t i = 0; i < T * D; i++) m->sum_head[l * D + i % D] += att[i];
         matmul(m, &ly->wo, att, T, q, rowbuf);
+        if (ly->bo) add_bias(q, ly->bo, T, D);
         for (int64_t i = 0; i < T * D; i++) x[i] += q[i];
         if (m->abl_on && m->abl_mlps[l]) { /* ablated MLP: its replacement, no compute */
             if (m->abl_mlp_val)
                 for (int64_t i = 0; i < T * D; i++) x[i] += m->abl_mlp_val[l * D + i % D];
             continue;
         }
-        rmsnorm(xb, x, ly->ffn_norm, T, D, I->rms_eps);
-        matmul(m, &ly->wg, xb, T, h1, rowbuf);
-        matmul(m, &ly->wu, xb, T, h2, rowbuf);
-        for (int64_t i = 0; i < T * F; i++) h1[i] = h1[i] / (1.0f + expf(-h1[i])) * h2[i];
-        matmul(m, &ly->wd, h1, T, q, rowbuf);
+        block_norm(m, xb, x, ly->ffn_norm, ly->fn_b, T);
+        if (m->gpt2) { /* up (+ bias), GELU, down (+ bias) */
+            matmul(m, &ly->wu, xb, T, h1, rowbuf);
+            add_bias(h1, ly->bu, T, F);
+            for (int64_t i = 0; i < T * F; i++) h1[i] = gelu(h1[i]);
+            matmul(m, &ly->wd, h1, T, q, rowbuf);
+            add_bias(q, ly->bd, T, D);
+        } else { /* SwiGLU */
+            matmul(m, &ly->wg, xb, T, h1, rowbuf);
+            matmul(m, &ly->wu, xb, T, h2, rowbuf);
+            for (int64_t i = 0; i < T * F; i++) h1[i] = h1[i] / (1.0f + expf(-h1[i])) * h2[i];
+            matmul(m, &ly->wd, h1, T, q, rowbuf);
+        }
         if (m->sum_mlp)
             for (int64_t i = 0; i < T * D; i++) m->sum_mlp[l * D + i % D] += q[i];
         for (int64_t i = 0; i < T * D; i++) x[i] += q[i];
     }
-    rmsnorm(xb, x, m->out_norm, T, D, I->rms_eps);
+    block_norm(m, xb, x, m->out_norm, m->out_norm_b, T);
 }
 
 /* log-softmax of one row of logits into lp (double). */

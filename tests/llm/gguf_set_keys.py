@@ -4,7 +4,8 @@ that need a model variant no shipped file has (RoPE scaling, another
 pre-tokenizer). Standard library only. Values: KEY=s:TEXT (string),
 KEY=f:NUMBER (float32), KEY=u:NUMBER (uint32); +NAME=f32:V1,V2,... appends
 a one-dimensional F32 tensor, +NAME=rand:SEED:N:SCALE one of N values
-uniform in [-SCALE, SCALE] from random.Random(SEED); @arch=NAME renames
+uniform in [-SCALE, SCALE] from random.Random(SEED), +NAME=rand2:SEED:ROWS:
+COLS:SCALE a matrix of ROWS rows; -NAME drops a tensor; @arch=NAME renames
 every "<old arch>.*" key to "NAME.*" and sets general.architecture.
 
     python3 tests/llm/gguf_set_keys.py IN.gguf OUT.gguf KEY=TYPE:VALUE ... [+NAME=f32:...]
@@ -66,12 +67,13 @@ def main():
             (alignment,) = struct.unpack_from("<I", d, off + 4)
         kvs.append((key, d[off:end]))
         off = end
-    tinfo_start = off
+    tinfos = []  # (name bytes, raw info bytes)
     for _ in range(n_tensors):
-        off = read_str(d, off)[1]
+        start = off
+        name, off = read_str(d, off)
         (nd,) = struct.unpack_from("<I", d, off)
         off += 4 + 8 * nd + 4 + 8
-    tinfos = d[tinfo_start:off]
+        tinfos.append((name, d[start:off]))
     data_start = (off + alignment - 1) // alignment * alignment
     new = dict(kvs)
     order = [k for k, _ in kvs]
@@ -87,33 +89,61 @@ def main():
                     order[i] = nk
             new[b"general.architecture"] = encode("s:" + spec)
             continue
-        if key.startswith("+"):  # a new F32 vector after the existing data
+        if key.startswith("-"):  # drop a tensor (its bytes stay, unreferenced)
+            tinfos = [t for t in tinfos if t[0] != key[1:].encode()]
+            continue
+        if key.startswith("+"):  # a new F32 tensor after the existing data
             kind, _, text = spec.partition(":")
-            if kind == "rand":
-                seed, n, scale = text.split(":")
-                rng = random.Random(int(seed))
-                vals = [rng.uniform(-float(scale), float(scale)) for _ in range(int(n))]
+            dims = None
+            if kind in ("rand", "rand2"):
+                f = text.split(":")
+                seed, scale = int(f[0]), float(f[-1])
+                dims = [int(x) for x in f[1:-1]]  # rand: N; rand2: ROWS:COLS
+                count = 1
+                for x in dims:
+                    count *= x
+                rng = random.Random(seed)
+                vals = [rng.uniform(-scale, scale) for _ in range(count)]
             elif kind == "f32":
                 vals = [float(x) for x in text.split(",")]
+                dims = [len(vals)]
             else:
-                raise SystemExit("tensor %r: f32: or rand: expected" % arg)
+                raise SystemExit("tensor %r: f32:, rand: or rand2: expected" % arg)
+            ne = dims[::-1]  # GGUF lists the fastest dimension first
             name = key[1:].encode()
             at = (len(data) + alignment - 1) // alignment * alignment
             data += b"\0" * (at - len(data)) + struct.pack("<%df" % len(vals), *vals)
-            tinfos += struct.pack("<Q", len(name)) + name
-            tinfos += struct.pack("<IQIQ", 1, len(vals), 0, at)
-            n_tensors += 1
+            info = struct.pack("<Q", len(name)) + name + struct.pack("<I", len(ne))
+            info += struct.pack("<%dQ" % len(ne), *ne) + struct.pack("<IQ", 0, at)
+            tinfos.append((name, info))
             continue
         kb = key.encode()
         if kb not in new:
             order.append(kb)
         new[kb] = encode(spec)
-    out = bytearray(struct.pack("<4sIQQ", b"GGUF", version, n_tensors, len(order)))
+    out = bytearray(struct.pack("<4sIQQ", b"GGUF", version, len(tinfos), len(order)))
     for k in order:
         out += struct.pack("<Q", len(k)) + k + new[k]
-    out += tinfos
+    # the data section rebuilt in tensor order, each tensor aligned, the
+    # offsets rewritten (readers such as llama.cpp want them contiguous)
+    blob = bytearray()
+    infos = []
+    for name, info in tinfos:
+        (nd,) = struct.unpack_from("<I", info, 8 + len(name))
+        ne = struct.unpack_from("<%dQ" % nd, info, 12 + len(name))
+        ttype, toff = struct.unpack_from("<IQ", info, 12 + len(name) + 8 * nd)
+        if ttype not in (0, 1):
+            raise SystemExit("tensor %s: only F32 and F16 tensors can be copied" % name.decode())
+        size = (4 if ttype == 0 else 2)
+        for x in ne:
+            size *= x
+        blob += b"\0" * ((alignment - len(blob) % alignment) % alignment)
+        at = len(blob)
+        blob += data[toff : toff + size]
+        infos.append(info[: len(info) - 8] + struct.pack("<Q", at))
+    out += b"".join(infos)
     out += b"\0" * ((alignment - len(out) % alignment) % alignment)
-    out += data
+    out += blob
     open(sys.argv[2], "wb").write(out)
 
 

@@ -261,8 +261,11 @@ static void test_load_errors(void **state) {
     CHECK(spex_llm_load(ctx, MODELS "vocab/ggml-vocab-llama-spm.gguf", NULL, &m) == SPEX_E_PARSE);
     CHECK(strstr(spex_errmsg(ctx), "missing key 'llama.embedding_length'") != NULL ||
           strstr(spex_errmsg(ctx), "missing tensor") != NULL);
-    CHECK(spex_llm_load(ctx, MODELS "vocab/ggml-vocab-gpt-2.gguf", NULL, &m) == SPEX_E_UNSUPPORTED);
+    CHECK(spex_llm_load(ctx, MODELS "vocab/ggml-vocab-bert-bge.gguf", NULL, &m) == SPEX_E_UNSUPPORTED);
     CHECK(strstr(spex_errmsg(ctx), "general.architecture") != NULL);
+    /* a supported architecture (gpt2) but a vocabulary-only file */
+    CHECK(spex_llm_load(ctx, MODELS "vocab/ggml-vocab-gpt-2.gguf", NULL, &m) == SPEX_E_PARSE);
+    CHECK(strstr(spex_errmsg(ctx), "missing tensor 'token_embd.weight'") != NULL);
     CHECK(spex_llm_load(ctx, MODELS "negative/stories260K-ggufv1.gguf", NULL, &m) ==
           SPEX_E_UNSUPPORTED);
     CHECK(strstr(spex_errmsg(ctx), "GGUF v1 is not supported") != NULL);

@@ -53,7 +53,8 @@ expect 2 'GGUF v1 is not supported' "$spex" llm-info --model $M/negative/stories
 expect 2 'cannot open' "$spex" llm-info --model "$tmp/none.gguf"
 head -c 5000 $M/stories260K.gguf >"$tmp/cut.gguf"
 expect 2 'byte [0-9]+' "$spex" llm-info --model "$tmp/cut.gguf"
-expect 2 "general.architecture" "$spex" llm-info --model $M/vocab/ggml-vocab-gpt-2.gguf
+expect 2 "general.architecture" "$spex" llm-info --model $M/vocab/ggml-vocab-bert-bge.gguf
+expect 2 "missing tensor 'token_embd.weight'" "$spex" llm-info --model $M/vocab/ggml-vocab-gpt-2.gguf
 expect 1 'adds no token' "$spex" llm-score --model $M/stories260K.gguf --prompt a --continuation ''
 expect 2 'exceed the context' "$spex" llm-generate --model $M/stories260K.gguf --prompt a --tokens 5000
 

@@ -10,6 +10,7 @@ set -u
 spex=$1
 MODEL=../shared/models/synth-interact-llama-F32.gguf
 . tests/lib.sh # $tmp, ok/bad/expect/finish
+. tests/llm/score_check.sh
 
 A=(@arch=qwen2)
 for l in 0 1 2 3; do
@@ -20,19 +21,7 @@ python3 tests/llm/gguf_set_keys.py "$MODEL" "$tmp/qwen2.gguf" "${A[@]}" || bad "
 python3 tests/llm/gguf_set_keys.py "$MODEL" "$tmp/nobias.gguf" @arch=qwen2
 
 P="Review: the food was not very good but the service was really slow . Sentiment:"
-check() { # CONT WANT TOL [extra llm-score options]
-    local cont=$1 want=$2 tol=$3
-    shift 3
-    expect 0 '' "$spex" llm-score --model "$tmp/qwen2.gguf" --prompt "$P" --continuation "$cont" "$@"
-    cp "$tmp/out" "$tmp/last.json"
-    python3 - "$tmp/out" "$want" "$tol" <<'PY' && ok || bad "'$cont' $*: $(cat "$tmp/out")"
-import json, sys
-got = json.load(open(sys.argv[1]))["logprob"]
-want, tol = float(sys.argv[2]), float(sys.argv[3])
-print("qwen2 logprob %.7f, llama.cpp %.7f, |diff| %.2g (tolerance %g)" % (got, want, abs(got - want), tol))
-assert abs(got - want) <= tol
-PY
-}
+check() { score_check qwen2 "$tmp/qwen2.gguf" "$P" "$@"; }
 check " negative" -0.9644271002 1e-4
 check " positive" -0.4839831458 1e-4
 check " negative" -0.9644271002 1e-4 --reference # the scalar oracle too

@@ -11,6 +11,7 @@ set -u
 spex=$1
 MODEL=../shared/models/synth-interact-llama-F32.gguf
 . tests/lib.sh # $tmp, ok/bad/expect/finish
+. tests/llm/score_check.sh
 
 P="Review: the food was not very good but the service was really slow . Sentiment:"
 setkeys() { python3 tests/llm/gguf_set_keys.py "$MODEL" "$@"; }
@@ -24,18 +25,7 @@ setkeys "$tmp/freqs.gguf" +rope_freqs.weight=f32:1,2,3,4,5,6,7,8,8,8,8,8,8,8,8,8
 setkeys "$tmp/freqs0.gguf" +rope_freqs.weight=f32:1,2,3,4,5,6,7,0,8,8,8,8,8,8,8,8
 setkeys "$tmp/freqs3.gguf" +rope_freqs.weight=f32:1,2,3
 
-# logprob of CONT under MODEL vs WANT within TOL
-check() {
-    local model=$1 cont=$2 want=$3 tol=$4
-    expect 0 '' "$spex" llm-score --model "$model" --prompt "$P" --continuation "$cont"
-    python3 - "$tmp/out" "$want" "$tol" <<'PY' && ok || bad "$model '$cont': $(cat "$tmp/out")"
-import json, sys
-got = json.load(open(sys.argv[1]))["logprob"]
-want, tol = float(sys.argv[2]), float(sys.argv[3])
-print("logprob %.7f, llama.cpp %.7f, |diff| %.2g (tolerance %g)" % (got, want, abs(got - want), tol))
-assert abs(got - want) <= tol
-PY
-}
+check() { score_check rope "$1" "$P" "${@:2}"; }
 check "$tmp/lin4.gguf" " negative" -1.3651130013 1e-4
 check "$tmp/lin4.gguf" " positive" -0.2958247475 1e-4
 check "$tmp/old4.gguf" " negative" -1.3651130013 1e-4   # the older key name
