@@ -31,3 +31,10 @@ finish() {
     echo "${1:+$1: }$pass passed, $failn failed"
     [ "$failn" -eq 0 ] && [ "$pass" -gt 0 ]
 }
+
+# validate_within FILE TOL: the "largest |predicted - measured|: X" line of a
+# --validate report in FILE exists and X < TOL.
+validate_within() {
+    awk -v tol="$2" '/^largest \|predicted - measured\|: / { found = 1; v = $5 + 0 }
+        END { exit !(found && v < tol) }' "$1"
+}

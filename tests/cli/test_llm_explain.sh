@@ -51,7 +51,7 @@ grep -Eq '^  not × good: \+[0-9]' "$tmp/out" && ok || bad "interactions in word
 grep -q '^validation: top 3 interactions re-queried (6 distinct masks, 6 from the cache)' "$tmp/out" && ok ||
     bad "validate header: $(cat "$tmp/out")"
 # exact surrogate = the model on every mask: predicted and measured agree
-awk '/^largest \|predicted - measured\|/ { exit !($4 + 0 < 1e-6) }' "$tmp/out" && ok ||
+validate_within "$tmp/out" 1e-6 && ok ||
     bad "validate error: $(grep largest "$tmp/out")"
 grep -Eq '^ +1 .* not × good$' "$tmp/out" && ok || bad "validate rows: $(cat "$tmp/out")"
 # json stays machine-readable with --validate: the table goes to stderr
@@ -59,7 +59,7 @@ expect 0 'validation: top 2' "$spex" explain "${S1[@]}" --index fsii --format js
 python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$tmp/out" && ok || bad "json + validate"
 # --validate on a game (any target): measured = predicted for the exact method
 expect 0 '' "$spex" explain --game examples/movie_review.json --index fsii --validate 2 --no-cache
-awk '/^largest \|predicted - measured\|/ { exit !($4 + 0 < 1e-9) }' "$tmp/out" && ok ||
+validate_within "$tmp/out" 1e-9 && ok ||
     bad "game validate: $(cat "$tmp/out")"
 
 # the default target: the model's greedy answer; other methods and indices run

@@ -54,4 +54,11 @@ expect 2 "missing tensor 'blk.2.attn_qkv.bias'" \
 expect 0 '' "$spex" llm-info --model "$tmp/gpt2.gguf"
 grep -q '^architecture *gpt2' "$tmp/out" && ok || bad "llm-info: $(cat "$tmp/out")"
 
+# the explain lenses run on this architecture: the exact surrogate, re-asked
+# about its top interactions, predicts what the model then says
+expect 0 '' "$spex" explain --llm "$tmp/gpt2.gguf" --prompt "the food was not good ." \
+    --prefix Review: --suffix Sentiment: --target " negative" --heads --layers 0-1 --mlp --method exact --no-cache \
+    --quiet --validate 3
+validate_within "$tmp/out" 1e-6 && ok || bad "explain --validate: $(tail -3 "$tmp/out")"
+
 finish gpt2
