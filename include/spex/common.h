@@ -85,10 +85,6 @@ SPEX_API void *spex_calloc(spex_ctx *ctx, size_t count, size_t size);
 SPEX_API void *spex_realloc(spex_ctx *ctx, void *p, size_t count, size_t size);
 SPEX_API void spex_free(spex_ctx *ctx, void *p);
 SPEX_API char *spex_strdup(spex_ctx *ctx, const char *s);
-/* Fault injection for tests: the n-th allocation from now on (1-based) and
- * every one after it fail; n <= 0 turns it off. */
-SPEX_API void spex_ctx_fail_alloc_after(spex_ctx *ctx, int64_t n);
-
 /* Seconds on a monotonic clock (for the timings in results). */
 SPEX_API double spex_now(void);
 

@@ -29,8 +29,6 @@ extern "C" {
 /* In-place unnormalised fast Walsh–Hadamard transform of length 2^log2_len:
  * x[k] <- Σ_m x[m] (-1)^{popcount(m & k)}. O(N log N). */
 SPEX_API void spex_wht(double *x, int log2_len);
-/* The O(N^2) definition of the same transform, out-of-place (test oracle). */
-SPEX_API void spex_wht_ref(const double *x, double *y, int log2_len);
 
 /* Exact Fourier coefficients from f at all 2^n masks (1 <= n <= 20); keeps
  * coefficients with |F| > tol (the empty set always). *out owned by caller. */

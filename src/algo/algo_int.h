@@ -6,44 +6,44 @@
 #include "spex/explain.h"
 #include "spex/query.h"
 
-int spex_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                     spex_coefs **fourier);
 
 /* Ridge refit of the Fourier support (its values are ignored) on every
  * sample q holds, dropping coefficients below the noise level; *fourier
  * (owned) gets the constant and the surviving coefficients. */
-int spex_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
+int spexi_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
                        spex_coefs **fourier);
 
 /* details: a one-line account of the plan and what was found. */
-int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                    spex_coefs **fourier, char *details, size_t details_size);
 
 /* Test hook: the SPEX sampling design with explicit (b, t, C), queried
  * through q. U is (C, P+1, 2^b) aliased bins, cols (C, n) the b-bit hash
  * of each feature per group (bin of k = XOR of cols over k), delays
- * (P+1, words) packed rows with d_0 = 0. Owned: spex_sft_view_free. */
-typedef struct spex_sft_view {
+ * (P+1, words) packed rows with d_0 = 0. Owned: spexi_sft_view_free. */
+typedef struct spexi_sft_view {
     int b, t, C, P;
     double *U;
     uint32_t *cols;
     uint64_t *delays;
-} spex_sft_view;
-int spex_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int t, int C,
-                             uint64_t seed, spex_sft_view *out);
-void spex_sft_view_free(spex_ctx *ctx, spex_sft_view *v);
+} spexi_sft_view;
+int spexi_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int t, int C,
+                             uint64_t seed, spexi_sft_view *out);
+void spexi_sft_view_free(spex_ctx *ctx, spexi_sft_view *v);
 
 /* ---- uniform random masks (sampling.c) ---- */
 
 /* count distinct masks of n features (at most 2^n): all-zeros, all-ones,
  * then uniformly random rows from a stream seeded by seed; with paired != 0
  * each random row is followed by its complement. *out owned by the caller. */
-int spex_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, int paired,
+int spexi_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, int paired,
                        spex_masks **out);
 
 /* ---- ProxySPEX (proxyspex.c, proxyspex_trees.c) ---- */
 
-typedef struct spex_proxy_opts {
+typedef struct spexi_proxy_opts {
     int n_folds;                 /* K of the grid search (default 5) */
     int n_depths, depths[8];     /* default {3, 5} */
     int n_rounds, rounds[8];     /* default {500, 1000} */
@@ -54,10 +54,10 @@ typedef struct spex_proxy_opts {
     int paired;                  /* complement pairs in the masks (default 0) */
     int grow_rounds;             /* rounds of hierarchy-guided growth (default
                                     6; 0: off; proxyspex_grow.c) */
-} spex_proxy_opts;
-spex_proxy_opts spex_proxy_opts_default(void);
+} spexi_proxy_opts;
+spexi_proxy_opts spexi_proxy_opts_default(void);
 
-typedef struct spex_proxy_info {
+typedef struct spexi_proxy_info {
     int max_depth, rounds;
     double lr, grid_cv_r2;       /* chosen triple and its CV R² (NaN: no search) */
     int64_t tree_terms, kept;    /* Fourier terms of the trees; kept after truncation */
@@ -65,11 +65,11 @@ typedef struct spex_proxy_info {
     double seconds_xgb;          /* inside XGBoost (fits, predictions, dump) */
     int64_t grown;               /* terms added by hierarchy-guided growth */
     double seconds_grow;         /* spent in it */
-} spex_proxy_info;
+} spexi_proxy_info;
 
 /* An XGBoost booster (BoosterHandle) over 0/1 float rows. */
-typedef struct spex_gbt spex_gbt;
-typedef struct spex_gbt_params {
+typedef struct spexi_gbt spexi_gbt;
+typedef struct spexi_gbt_params {
     int max_depth;
     double lr;
     int rounds;
@@ -81,51 +81,51 @@ typedef struct spex_gbt_params {
      * default branch stands for x_j = 0. The booster remembers the choice;
      * predictions and extraction follow it. 0: dense rows (the reference). */
     int zero_missing;
-} spex_gbt_params;
+} spexi_gbt_params;
 /* X (rows, n) row-major, y (rows). */
-int spex_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
-                   const spex_gbt_params *p, spex_gbt **out);
+int spexi_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
+                   const spexi_gbt_params *p, spexi_gbt **out);
 /* out[i] = prediction of the first iter_end rounds (0: all) at row i of X. */
-int spex_gbt_predict(spex_ctx *ctx, spex_gbt *g, const float *X, int64_t rows, int64_t n,
+int spexi_gbt_predict(spex_ctx *ctx, spexi_gbt *g, const float *X, int64_t rows, int64_t n,
                      int iter_end, double *out);
 /* The booster's exact Fourier form (base_score: the one it was trained with). */
-int spex_gbt_fourier(spex_ctx *ctx, spex_gbt *g, int64_t n, double base_score,
+int spexi_gbt_fourier(spex_ctx *ctx, spexi_gbt *g, int64_t n, double base_score,
                      spex_coefs **out);
-void spex_gbt_free(spex_gbt *g);
+void spexi_gbt_free(spexi_gbt *g);
 /* Exact Fourier form of n_trees XGBoost JSON tree dumps plus base_score.
  * zero_missing: x_j = 0 takes each split's "missing" branch (the trees were
  * trained with zeros as missing entries); otherwise x_j = 0 is compared with
  * the split condition like x_j = 1. */
-int spex_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
+int spexi_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
                        double base_score, int zero_missing, spex_coefs **out);
 /* The ProxySPEX surrogate of samples (ms, y): grid search, extraction,
  * truncation, ridge refit. */
-int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
-                         const spex_proxy_opts *po, int threads, uint64_t seed,
-                         spex_coefs **fourier, spex_proxy_info *info);
+int spexi_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
+                         const spexi_proxy_opts *po, int threads, uint64_t seed,
+                         spex_coefs **fourier, spexi_proxy_info *info);
 /* Hierarchy-guided growth (proxyspex_grow.c): *F (owned, fitted values and
  * constant) gains the candidate terms, up to order max_order and cap
  * non-constant terms in all, that the residuals of the samples (ms, y) call
  * for, refitted by CV ridge, for as long as the CV error (cv_mse: that of
  * *F) improves; at most max_rounds rounds. *added: terms it gained. */
 #define SPEX_MAX_ORDER_GROW 16
-int spex_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int max_order,
+int spexi_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int max_order,
                     int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
                     int64_t *added);
-int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
-                             const spex_explain_opts *opts, const spex_proxy_opts *po,
+int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
+                             const spex_explain_opts *opts, const spexi_proxy_opts *po,
                              spex_coefs **fourier, char *details, size_t details_size);
-int spex_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                         spex_coefs **fourier, char *details, size_t details_size);
 
 /* ---- baselines (baselines.c) on uniform random masks ---- */
 
 /* LASSO over the ±1 Fourier features of all subsets 1 <= |S| <= max_order. */
-int spex_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                     spex_coefs **fourier, char *details, size_t details_size);
 /* Faith-Banzhaf regression: least squares on 0/1 Möbius features of all
  * subsets 1 <= |S| <= max_order (order 1: Banzhaf values). */
-int spex_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                          spex_coefs **fourier, char *details, size_t details_size);
 
 #endif

@@ -82,7 +82,7 @@ static int build(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opt
     memset(d, 0, sizeof *d);
     int K = opts->max_order > 63 ? 63 : opts->max_order;
     int64_t count = opts->budget > 0 ? spex_query_budget_left(q) : SPEX_BASELINE_DEFAULT_BUDGET;
-    int rc = spex_uniform_masks(ctx, n, count, opts->seed, 0, &d->ms);
+    int rc = spexi_uniform_masks(ctx, n, count, opts->seed, 0, &d->ms);
     if (rc) return rc;
     d->rows = spex_masks_count(d->ms);
     if (d->rows < 2)
@@ -130,7 +130,7 @@ static int to_coefs(spex_ctx *ctx, int64_t n, int K, const design *d, double b0,
     return rc;
 }
 
-int spex_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                     spex_coefs **fourier, char *details, size_t details_size) {
     *fourier = NULL;
     design d;
@@ -158,7 +158,7 @@ int spex_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_
     return rc;
 }
 
-int spex_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                          spex_coefs **fourier, char *details, size_t details_size) {
     *fourier = NULL;
     design d;

@@ -5,7 +5,7 @@
 #include "spex/masks.h"
 #include "spex/transform.h"
 
-int spex_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                     spex_coefs **fourier) {
     (void)opts;
     if (n > SPEX_EXACT_MAX_N)

@@ -104,18 +104,18 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     int rc = spex_query_new(ctx, vf, &qo, &q);
     if (rc) goto done;
     switch (o.method) {
-    case SPEX_METHOD_EXACT: rc = spex_algo_exact(ctx, q, vf->n, &o, &fourier); break;
+    case SPEX_METHOD_EXACT: rc = spexi_algo_exact(ctx, q, vf->n, &o, &fourier); break;
     case SPEX_METHOD_SPEX:
-        rc = spex_algo_spex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        rc = spexi_algo_spex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
         break;
     case SPEX_METHOD_PROXYSPEX:
-        rc = spex_algo_proxyspex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        rc = spexi_algo_proxyspex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
         break;
     case SPEX_METHOD_LASSO:
-        rc = spex_algo_lasso(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        rc = spexi_algo_lasso(ctx, q, vf->n, &o, &fourier, details, sizeof details);
         break;
     case SPEX_METHOD_KERNELSHAP:
-        rc = spex_algo_kernelshap(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        rc = spexi_algo_kernelshap(ctx, q, vf->n, &o, &fourier, details, sizeof details);
         break;
     default:
         rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED, "method %s is not available in this build",

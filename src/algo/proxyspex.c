@@ -18,7 +18,7 @@
  * depend on the thread count. Workers take jobs from a queue, deepest trees
  * first, so that load from other programs does not idle a core.
  * Sparse input. The masks reach XGBoost with their zeros as missing entries
- * (spex_gbt_params.zero_missing): its histogram pass then visits only the
+ * (spexi_gbt_params.zero_missing): its histogram pass then visits only the
  * ones, about half the entries of a uniform mask, and fits about twice as
  * fast. The candidate splits are the same (on a 0/1 feature the only
  * partition is {0} | {1}, whichever branch the default direction names), so
@@ -57,8 +57,8 @@
 #define SPEX_PROXY_MAX_COLS 1500
 #define SPEX_PROXY_DEFAULT_BUDGET 5000
 
-spex_proxy_opts spex_proxy_opts_default(void) {
-    spex_proxy_opts o;
+spexi_proxy_opts spexi_proxy_opts_default(void) {
+    spexi_proxy_opts o;
     memset(&o, 0, sizeof o);
     o.n_folds = 5;
     o.n_depths = 2;
@@ -80,9 +80,9 @@ static int xgb_err(spex_ctx *ctx, const char *what) {
     return spex_seterr(ctx, SPEX_E_NUMERIC, "XGBoost %s failed: %s", what, XGBGetLastError());
 }
 
-/* The booster attribute recording spex_gbt_params.zero_missing, so that
+/* The booster attribute recording spexi_gbt_params.zero_missing, so that
  * predictions and extraction encode and read rows as training did. */
-#define ZERO_MISSING_ATTR "spex_zero_missing"
+#define ZERO_MISSING_ATTR "spexi_zero_missing"
 
 /* The value XGBoost drops from a dense row as "missing": 0 in sparse mode;
  * NaN (never present in a mask) in dense mode. */
@@ -90,7 +90,7 @@ static float missing_value(int zero_missing) {
     return zero_missing ? 0.0f : NAN;
 }
 
-static int gbt_zero_missing(spex_ctx *ctx, spex_gbt *g, int *zero_missing) {
+static int gbt_zero_missing(spex_ctx *ctx, spexi_gbt *g, int *zero_missing) {
     const char *v = NULL;
     int ok = 0;
     if (XGBoosterGetAttr((BoosterHandle)g, ZERO_MISSING_ATTR, &v, &ok))
@@ -99,12 +99,12 @@ static int gbt_zero_missing(spex_ctx *ctx, spex_gbt *g, int *zero_missing) {
     return SPEX_OK;
 }
 
-void spex_gbt_free(spex_gbt *g) {
+void spexi_gbt_free(spexi_gbt *g) {
     if (g) XGBoosterFree((BoosterHandle)g);
 }
 
-int spex_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
-                   const spex_gbt_params *p, spex_gbt **out) {
+int spexi_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
+                   const spexi_gbt_params *p, spexi_gbt **out) {
     *out = NULL;
     DMatrixHandle d = NULL;
     BoosterHandle b = NULL;
@@ -162,11 +162,11 @@ done:
         if (b) XGBoosterFree(b);
         return rc;
     }
-    *out = (spex_gbt *)b;
+    *out = (spexi_gbt *)b;
     return SPEX_OK;
 }
 
-int spex_gbt_predict(spex_ctx *ctx, spex_gbt *g, const float *X, int64_t rows, int64_t n,
+int spexi_gbt_predict(spex_ctx *ctx, spexi_gbt *g, const float *X, int64_t rows, int64_t n,
                      int iter_end, double *out) {
     DMatrixHandle d = NULL;
     char cfg[160];
@@ -192,7 +192,7 @@ int spex_gbt_predict(spex_ctx *ctx, spex_gbt *g, const float *X, int64_t rows, i
     return rc;
 }
 
-int spex_gbt_fourier(spex_ctx *ctx, spex_gbt *g, int64_t n, double base_score, spex_coefs **out) {
+int spexi_gbt_fourier(spex_ctx *ctx, spexi_gbt *g, int64_t n, double base_score, spex_coefs **out) {
     bst_ulong len = 0;
     const char **dump = NULL;
     int zm = 0;
@@ -202,7 +202,7 @@ int spex_gbt_fourier(spex_ctx *ctx, spex_gbt *g, int64_t n, double base_score, s
     if (XGBoosterDumpModelEx((BoosterHandle)g, "", 0, "json", &len, &dump))
         return xgb_err(ctx, "XGBoosterDumpModelEx");
     /* dump is owned by XGBoost until the next call on g: parse it now */
-    return spex_trees_fourier(ctx, n, dump, (int64_t)len, base_score, zm, out);
+    return spexi_trees_fourier(ctx, n, dump, (int64_t)len, base_score, zm, out);
 }
 
 /* Rows of masks as dense 0/1 floats: (rows, n). */
@@ -250,7 +250,7 @@ typedef struct {
     const int *fold;
     int K, max_rounds, n_workers;
     int64_t rows, n;
-    const spex_proxy_opts *po;
+    const spexi_proxy_opts *po;
     uint64_t seed;
     double *job_mse; /* (n_jobs, n_rounds) validation MSE */
     int *job_rc;     /* (n_jobs) */
@@ -279,7 +279,7 @@ typedef struct {
 static void *cv_run(void *arg) {
     cv_worker *w = arg;
     cv_shared *s = w->s;
-    const spex_proxy_opts *po = s->po;
+    const spexi_proxy_opts *po = s->po;
     int64_t rows = s->rows, n = s->n;
     int n_jobs = s->K * po->n_depths * po->n_lrs;
     spex_ctx *wctx = spex_ctx_new(); /* errors of this thread; copied out */
@@ -309,12 +309,12 @@ static void *cv_run(void *arg) {
         double m = 0;
         for (int64_t r = 0; r < ntr; r++)
             m += ytr[r];
-        spex_gbt_params gp = {
+        spexi_gbt_params gp = {
             po->depths[di], po->lrs[li], s->max_rounds, ntr ? m / (double)ntr : 0.0, 1, s->seed, 1};
-        spex_gbt *g = NULL;
-        int rc = spex_gbt_train(wctx, Xtr, ytr, ntr, n, &gp, &g);
+        spexi_gbt *g = NULL;
+        int rc = spexi_gbt_train(wctx, Xtr, ytr, ntr, n, &gp, &g);
         for (int ri = 0; !rc && ri < po->n_rounds; ri++) {
-            rc = spex_gbt_predict(wctx, g, Xva, nva, n, po->rounds[ri], pred);
+            rc = spexi_gbt_predict(wctx, g, Xva, nva, n, po->rounds[ri], pred);
             double mse = 0;
             for (int64_t v = 0; !rc && v < nva; v++) {
                 double e = pred[v] - s->y[sel[v]];
@@ -322,7 +322,7 @@ static void *cv_run(void *arg) {
             }
             s->job_mse[(int64_t)j * po->n_rounds + ri] = mse / (double)(nva ? nva : 1);
         }
-        spex_gbt_free(g);
+        spexi_gbt_free(g);
         s->job_rc[j] = rc;
         if (rc) snprintf(s->job_err[j], sizeof s->job_err[j], "%s", spex_errmsg(wctx));
     }
@@ -341,7 +341,7 @@ static void *cv_run(void *arg) {
  * cost dearly on a loaded machine. The reduction runs in fold order, so the
  * scores do not depend on the thread count. */
 static int grid_search(spex_ctx *ctx, const float *X, const float *yf, const double *y,
-                       const int *fold, int K, int64_t rows, int64_t n, const spex_proxy_opts *po,
+                       const int *fold, int K, int64_t rows, int64_t n, const spexi_proxy_opts *po,
                        int max_rounds, uint64_t seed, int threads, double *score) {
     int n_jobs = K * po->n_depths * po->n_lrs;
     int W = threads < 1 ? 1 : threads > n_jobs ? n_jobs : threads;
@@ -411,9 +411,9 @@ done:
     return rc;
 }
 
-int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
-                         const spex_proxy_opts *po, int threads, uint64_t seed,
-                         spex_coefs **fourier, spex_proxy_info *info) {
+int spexi_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
+                         const spexi_proxy_opts *po, int threads, uint64_t seed,
+                         spex_coefs **fourier, spexi_proxy_info *info) {
     *fourier = NULL;
     memset(info, 0, sizeof *info);
     int64_t rows = spex_masks_count(ms);
@@ -422,7 +422,7 @@ int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, i
     int *fold = NULL;
     int64_t *order = NULL;
     double *score = NULL, *pairs = NULL, *D = NULL, *beta = NULL, *best_beta = NULL;
-    spex_gbt *g = NULL;
+    spexi_gbt *g = NULL;
     spex_coefs *T = NULL, *out = NULL;
     if (rows < 4)
         return spex_seterr(ctx, SPEX_E_BUDGET, "proxyspex needs at least 4 masks, got %lld",
@@ -449,7 +449,7 @@ int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, i
     for (int64_t r = 0; r < rows; r++)
         yf[r] = (float)y[r];
     /* the final fit uses one XGBoost thread too (see grid_search) */
-    spex_gbt_params gp = {0, 0, 0, mean, 1, seed, 1};
+    spexi_gbt_params gp = {0, 0, 0, mean, 1, seed, 1};
     int best = 0, K = 0;
     if (n_grid > 1) {
         rc = spex_kfold_assign(ctx, rows, po->n_folds, seed, fold, &K);
@@ -477,8 +477,8 @@ int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, i
     gp.base_score = mean;
     {
         double t0 = spex_now();
-        rc = spex_gbt_train(ctx, X, yf, rows, n, &gp, &g);
-        if (!rc) rc = spex_gbt_fourier(ctx, g, n, mean, &T);
+        rc = spexi_gbt_train(ctx, X, yf, rows, n, &gp, &g);
+        if (!rc) rc = spexi_gbt_fourier(ctx, g, n, mean, &T);
         info->seconds_xgb += spex_now() - t0;
         if (rc) goto done;
     }
@@ -581,12 +581,12 @@ int spex_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, i
         for (int i = 0; i < po->n_depths; i++)
             if (po->depths[i] > max_order) max_order = po->depths[i];
         double t0 = spex_now();
-        rc = spex_proxy_grow(ctx, ms, y, max_order, cap, po->grow_rounds, seed, best_mse, &out,
+        rc = spexi_proxy_grow(ctx, ms, y, max_order, cap, po->grow_rounds, seed, best_mse, &out,
                              &info->grown);
         info->seconds_grow = spex_now() - t0;
     }
 done:
-    spex_gbt_free(g);
+    spexi_gbt_free(g);
     spex_coefs_free(T);
     spex_free(ctx, X);
     spex_free(ctx, yf);
@@ -605,28 +605,28 @@ done:
     return SPEX_OK;
 }
 
-int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                             const spex_proxy_opts *po, spex_coefs **fourier, char *details,
+int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+                             const spexi_proxy_opts *po, spex_coefs **fourier, char *details,
                              size_t details_size) {
     *fourier = NULL;
     int64_t count = opts->budget > 0 ? spex_query_budget_left(q) : SPEX_PROXY_DEFAULT_BUDGET;
     spex_masks *ms = NULL;
     double *y = NULL;
-    int rc = spex_uniform_masks(ctx, n, count, opts->seed, po->paired, &ms);
+    int rc = spexi_uniform_masks(ctx, n, count, opts->seed, po->paired, &ms);
     if (!rc) {
         y = spex_malloc(ctx, (size_t)(spex_masks_count(ms) ? spex_masks_count(ms) : 1) * sizeof *y);
         if (!y) rc = SPEX_E_NOMEM;
     }
     if (!rc) rc = spex_query_eval(q, ms, y);
-    spex_proxy_info info;
+    spexi_proxy_info info;
     if (!rc)
-        rc = spex_proxy_surrogate(ctx, ms, y, n, po, spex_ctx_threads(ctx), opts->seed, fourier,
+        rc = spexi_proxy_surrogate(ctx, ms, y, n, po, spex_ctx_threads(ctx), opts->seed, fourier,
                                   &info);
     if (!rc) {
         /* the shared refit drops terms below the noise level, so the reported
          * support is the proxy's signal, not every small tree term */
         spex_coefs *pruned = NULL;
-        rc = spex_refit_fourier(ctx, q, *fourier, &pruned);
+        rc = spexi_refit_fourier(ctx, q, *fourier, &pruned);
         spex_coefs_free(*fourier);
         *fourier = pruned;
     }
@@ -644,8 +644,8 @@ int spex_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spex
     return rc;
 }
 
-int spex_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                         spex_coefs **fourier, char *details, size_t details_size) {
-    spex_proxy_opts po = spex_proxy_opts_default();
-    return spex_algo_proxyspex_opts(ctx, q, n, opts, &po, fourier, details, details_size);
+    spexi_proxy_opts po = spexi_proxy_opts_default();
+    return spexi_algo_proxyspex_opts(ctx, q, n, opts, &po, fourier, details, details_size);
 }

@@ -283,7 +283,7 @@ done:
     return rc;
 }
 
-int spex_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int max_order,
+int spexi_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int max_order,
                     int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
                     int64_t *added) {
     *added = 0;

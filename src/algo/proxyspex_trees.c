@@ -126,7 +126,7 @@ static int subtree(spex_ctx *ctx, int64_t n, json_t *node, int depth, int64_t tr
     return SPEX_OK;
 }
 
-int spex_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
+int spexi_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
                        double base_score, int zero_missing, spex_coefs **out) {
     *out = NULL;
     spex_coefs *total = NULL;

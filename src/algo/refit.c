@@ -65,7 +65,7 @@ static int fit(spex_ctx *ctx, const spex_masks *ms, const double *y, const spex_
     return rc;
 }
 
-int spex_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
+int spexi_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
                        spex_coefs **fourier) {
     *fourier = NULL;
     const spex_masks *ms = spex_query_masks(q);

@@ -37,7 +37,7 @@ static int set_insert(row_set *s, const spex_masks *b, const uint64_t *row, int6
     return 0;
 }
 
-int spex_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, int paired,
+int spexi_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, int paired,
                        spex_masks **out) {
     *out = NULL;
     if (n < 1 || count < 0)

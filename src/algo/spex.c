@@ -85,7 +85,7 @@ typedef struct {
     int b, t, C, P;     /* b: bits of the largest group */
     int gb[SPEX_C_MAX]; /* group c has 2^gb[c] bins */
     int64_t structured, random;
-} spex_plan;
+} spexi_plan;
 
 static int parity_bits(spex_ctx *ctx, int64_t n, int t, int *P) {
     spex_bch *bch;
@@ -99,7 +99,7 @@ static int parity_bits(spex_ctx *ctx, int64_t n, int t, int *P) {
 static int64_t plan_cost(int C, int P, int b) { return (int64_t)C * (P + 1) * ((int64_t)1 << b); }
 
 /* Chooses (b, t, C) for the budget; see the HOW IT WORKS block. */
-static int make_plan(spex_ctx *ctx, int64_t n, int64_t budget, int t_req, spex_plan *plan) {
+static int make_plan(spex_ctx *ctx, int64_t n, int64_t budget, int t_req, spexi_plan *plan) {
     int b_cap = n < SPEX_B_MAX ? (int)n : SPEX_B_MAX;
     if (t_req > n) t_req = (int)n;
     if (t_req > SPEX_BCH_MAX_T) t_req = SPEX_BCH_MAX_T;
@@ -107,7 +107,7 @@ static int make_plan(spex_ctx *ctx, int64_t n, int64_t budget, int t_req, spex_p
         int P, rc = parity_bits(ctx, n, t_req, &P);
         if (rc) return rc;
         int b = b_cap < 8 ? b_cap : 8;
-        *plan = (spex_plan){.b = b, .t = t_req, .C = 3, .P = P, .structured = plan_cost(3, P, b)};
+        *plan = (spexi_plan){.b = b, .t = t_req, .C = 3, .P = P, .structured = plan_cost(3, P, b)};
         for (int c = 0; c < 3; c++) plan->gb[c] = b;
         return SPEX_OK;
     }
@@ -121,7 +121,7 @@ static int make_plan(spex_ctx *ctx, int64_t n, int64_t budget, int t_req, spex_p
             for (int C = 3; C >= (t == 1 && b == b_lo ? 1 : 3); C--) {
                 if (plan_cost(C, P, b) > budget) continue;
                 int64_t unit = plan_cost(1, P, b), left = budget - plan_cost(C, P, b);
-                *plan = (spex_plan){.b = b, .t = t, .C = C, .P = P};
+                *plan = (spexi_plan){.b = b, .t = t, .C = C, .P = P};
                 for (int c = 0; c < C; c++) plan->gb[c] = b;
                 /* the rest: first double two of the three groups (each
                  * costs one more group), then add groups of 2^b bins */
@@ -152,7 +152,7 @@ typedef struct {
     spex_ctx *ctx;
     int64_t n;
     size_t words;
-    spex_plan pl;
+    spexi_plan pl;
     spex_bch *bch;
     uint64_t *rows;  /* (C, b, words): rows of M_c (the first gb[c] used) */
     uint32_t *cols;  /* (C, n): column i of M_c as a gb[c]-bit integer */
@@ -161,13 +161,13 @@ typedef struct {
     size_t off[SPEX_C_MAX + 1];
     double sigma2;   /* noise variance per bin entry */
     double floor2;   /* rounding-error level of a bin entry's energy */
-} spex_state;
+} spexi_state;
 
-static double *bin(spex_state *s, int c, int p) {
+static double *bin(spexi_state *s, int c, int p) {
     return s->U + s->off[c] + ((size_t)p << s->pl.gb[c]);
 }
 
-static uint32_t hash_k(const spex_state *s, int c, const int32_t *k, int len) {
+static uint32_t hash_k(const spexi_state *s, int c, const int32_t *k, int len) {
     uint32_t h = 0;
     for (int i = 0; i < len; i++) h ^= s->cols[(size_t)c * (size_t)s->n + (size_t)k[i]];
     return h;
@@ -175,7 +175,7 @@ static uint32_t hash_k(const spex_state *s, int c, const int32_t *k, int len) {
 
 /* Draws the C random matrices (rows and column hashes), builds the code and
  * the delays, and allocates the bins for the plan in s->pl. */
-static int design_init(spex_state *s, uint64_t seed) {
+static int design_init(spexi_state *s, uint64_t seed) {
     spex_ctx *ctx = s->ctx;
     int64_t n = s->n;
     s->off[0] = 0;
@@ -202,7 +202,7 @@ static int design_init(spex_state *s, uint64_t seed) {
     return rc;
 }
 
-static void design_free(spex_state *s) {
+static void design_free(spexi_state *s) {
     spex_free(s->ctx, s->rows);
     spex_free(s->ctx, s->cols);
     spex_free(s->ctx, s->delays);
@@ -212,7 +212,7 @@ static void design_free(spex_state *s) {
 
 /* Builds masks M_cᵀℓ ⊕ d_p for all ℓ (Gray-code order, stored at index ℓ),
  * queries them, and WHT-transforms into U_{c,p}. */
-static int sample_groups(spex_state *s, spex_query *q) {
+static int sample_groups(spexi_state *s, spex_query *q) {
     spex_ctx *ctx = s->ctx;
     spex_masks *m = NULL;
     int rc = spex_masks_new(ctx, s->n, (int64_t)1 << s->pl.b, &m);
@@ -254,7 +254,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Copies bin (c, j)'s values in every delay into u (P+1 entries). */
-static void bin_values(spex_state *s, int c, int64_t j, double *u) {
+static void bin_values(spexi_state *s, int c, int64_t j, double *u) {
     for (int p = 0; p <= s->pl.P; p++) u[p] = bin(s, c, p)[j];
 }
 
@@ -263,7 +263,7 @@ static void bin_values(spex_state *s, int c, int64_t j, double *u) {
  * (least-squares amplitude given k), *resid (residual energy per delay) and
  * *energy, and returns 1. bits and llr are scratch of P+1 entries; bits ends
  * as k's parity bits. */
-static int decode_vec(spex_state *s, int c, int64_t j, const double *u, spex_decoder dec,
+static int decode_vec(spexi_state *s, int c, int64_t j, const double *u, spex_decoder dec,
                       double min_energy, uint8_t *bits, double *llr, spex_bch_result *res,
                       double *amp, double *resid, double *energy) {
     int P = s->pl.P;
@@ -312,7 +312,7 @@ static int decode_vec(spex_state *s, int c, int64_t j, const double *u, spex_dec
  * never fits that well), however crowded the other bins: σ² is then the
  * floor, a level relative to the largest bin that keeps noiseless data from
  * dividing by zero. */
-static int estimate_noise(spex_state *s, spex_decoder dec, uint8_t *bits, double *llr) {
+static int estimate_noise(spexi_state *s, spex_decoder dec, uint8_t *bits, double *llr) {
     int64_t nb = 0, n_res = 0;
     for (int c = 0; c < s->pl.C; c++) nb += (int64_t)1 << s->pl.gb[c];
     double *e = spex_malloc(s->ctx, (size_t)nb * sizeof *e);
@@ -363,15 +363,15 @@ typedef struct {
     spex_bch_result res;
     uint8_t *bits; /* P entries, scratch owned by the sweep */
     double amp;
-} spex_found;
+} spexi_found;
 
 /* Sign of coefficient i of f in delay p (d_0 = 0: always +1). */
-static double sign_of(const spex_found *f, int p) { return p && f->bits[p - 1] ? -1.0 : 1.0; }
+static double sign_of(const spexi_found *f, int p) { return p && f->bits[p - 1] ? -1.0 : 1.0; }
 
 /* Least squares of u (P+1 values) on the sign columns of f[0..m-1] (m <= 3):
  * sets their amplitudes and returns the residual energy per entry, or -1
  * when the columns are too alike to separate (a pivot below N/4). */
-static double fit_signs(const spex_state *s, const double *u, spex_found *f, int m) {
+static double fit_signs(const spexi_state *s, const double *u, spexi_found *f, int m) {
     int N = s->pl.P + 1;
     double G[3][4] = {{0}}; /* (m, m+1): normal equations, right-hand side last */
     for (int p = 0; p < N; p++)
@@ -399,7 +399,7 @@ static double fit_signs(const spex_state *s, const double *u, spex_found *f, int
 
 /* Accepts m coefficients read off one bin when each is new, their joint fit
  * explains u to the noise level thr and every amplitude is significant. */
-static int accept_fit(const spex_state *s, const double *u, spex_found *f, int m, double thr) {
+static int accept_fit(const spexi_state *s, const double *u, spexi_found *f, int m, double thr) {
     for (int a = 0; a < m; a++)
         for (int b = 0; b < a; b++)
             if (f[a].res.len == f[b].res.len &&
@@ -415,8 +415,8 @@ static int accept_fit(const spex_state *s, const double *u, spex_found *f, int m
 /* The second coefficient of a two-coefficient bin u whose first decode gave
  * f[0] (see HOW IT WORKS): decodes the signs of what the first leaves and
  * accepts both when their joint fit explains u (accept_fit). */
-static int read_pair(spex_state *s, int c, int64_t j, const double *u, spex_decoder dec,
-                     double thr, double *llr, spex_found *f) {
+static int read_pair(spexi_state *s, int c, int64_t j, const double *u, spex_decoder dec,
+                     double thr, double *llr, spexi_found *f) {
     int P = s->pl.P;
     double r[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], amp, resid, energy;
     for (int p = 0; p <= P; p++) r[p] = u[p] - f[0].amp * sign_of(&f[0], p);
@@ -431,8 +431,8 @@ static int read_pair(spex_state *s, int c, int64_t j, const double *u, spex_deco
  * subset sums are distinct and explain every w_p, reads each coefficient's
  * signs off the subset of each delay, hard-decodes them and accepts the
  * three when accept_fit does. */
-static int read_triple(spex_state *s, int c, int64_t j, const double *u, double thr,
-                       spex_found *f) {
+static int read_triple(spexi_state *s, int c, int64_t j, const double *u, double thr,
+                       spexi_found *f) {
     int P = s->pl.P, N = P + 1, nl = 0;
     double w[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], lv[8], scale = 0;
     for (int p = 0; p < N; p++) {
@@ -477,7 +477,7 @@ static int read_triple(spex_state *s, int c, int64_t j, const double *u, double 
 }
 
 /* Triples need exact subset sums: bins noiseless to rounding error. */
-static int noiseless(const spex_state *s) { return s->sigma2 <= 1e3 * s->floor2; }
+static int noiseless(const spexi_state *s) { return s->sigma2 <= 1e3 * s->floor2; }
 
 /* What a sweep accepts from a bin, in the order peeling tries them. */
 enum { SPEX_READ_SINGLE, SPEX_READ_PAIR, SPEX_READ_TRIPLE, SPEX_READ_DOMINANT };
@@ -487,8 +487,8 @@ enum { SPEX_READ_SINGLE, SPEX_READ_PAIR, SPEX_READ_TRIPLE, SPEX_READ_DOMINANT };
  * residual is at the noise level and whose amplitude is significant);
  * SPEX_READ_PAIR also a pair (read_pair); SPEX_READ_DOMINANT instead the
  * dominant coefficient of any bin. */
-static int read_bin(spex_state *s, int c, int64_t j, spex_decoder dec, int level, double *llr,
-                    spex_found *f) {
+static int read_bin(spexi_state *s, int c, int64_t j, spex_decoder dec, int level, double *llr,
+                    spexi_found *f) {
     int relaxed = level == SPEX_READ_DOMINANT;
     int P = s->pl.P;
     double u[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], resid, energy;
@@ -518,7 +518,7 @@ static int read_bin(spex_state *s, int c, int64_t j, spex_decoder dec, int level
     return 1;
 }
 /* Subtracts amp·(-1)^{<d_p,k>} from k's bin in every group. */
-static void peel(spex_state *s, const spex_found *f) {
+static void peel(spexi_state *s, const spexi_found *f) {
     for (int c = 0; c < s->pl.C; c++) {
         uint32_t j = hash_k(s, c, f->res.k, f->res.len);
         bin(s, c, 0)[j] -= f->amp;
@@ -527,7 +527,7 @@ static void peel(spex_state *s, const spex_found *f) {
 }
 
 /* Energy left in all bins. */
-static double bins_energy(spex_state *s) {
+static double bins_energy(spexi_state *s) {
     double e = 0;
     for (size_t i = 0; i < s->off[s->pl.C]; i++) e += s->U[i] * s->U[i];
     return e;
@@ -536,7 +536,7 @@ static double bins_energy(spex_state *s) {
 /* The refit's support: every coefficient found plus, when n is small
  * enough to afford it, every first-order term. first_extra: the first sample
  * row that is not part of the structured design; bins_clean: peeling left every bin empty (to rounding error). */
-static int refit(spex_state *s, spex_query *q, spex_coefs *found, int64_t first_extra,
+static int refit(spexi_state *s, spex_query *q, spex_coefs *found, int64_t first_extra,
                  int bins_clean, spex_coefs **fourier) {
     /* Peeling that explains every sample to rounding error (noiseless data,
      * all coefficients found) leaves nothing for a regression to improve:
@@ -567,14 +567,14 @@ static int refit(spex_state *s, spex_query *q, spex_coefs *found, int64_t first_
     }
     if (s->n <= SPEX_FIRST_ORDER_MAX_N)
         for (int32_t j = 0; !rc && j < (int32_t)s->n; j++) rc = spex_coefs_add(support, &j, 1, 0.0);
-    if (!rc) rc = spex_refit_fourier(s->ctx, q, support, fourier);
+    if (!rc) rc = spexi_refit_fourier(s->ctx, q, support, fourier);
     spex_coefs_free(support);
     return rc;
 }
 
-int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
+int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                    spex_coefs **fourier, char *details, size_t details_size) {
-    spex_state s;
+    spexi_state s;
     memset(&s, 0, sizeof s);
     s.ctx = ctx;
     s.n = n;
@@ -589,7 +589,7 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
     if (rc) return rc;
     rc = design_init(&s, opts->seed);
     if (rc) goto done;
-    bits = spex_calloc(ctx, 3 * ((size_t)s.pl.P + 1), 1); /* (3, P+1): one per spex_found */
+    bits = spex_calloc(ctx, 3 * ((size_t)s.pl.P + 1), 1); /* (3, P+1): one per spexi_found */
     llr = spex_calloc(ctx, (size_t)s.pl.P + 1, sizeof *llr);
     if (!bits || !llr) {
         rc = SPEX_E_NOMEM;
@@ -641,7 +641,7 @@ int spex_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_o
         double e_sweep = bins_energy(&s);
         for (int c = 0; !rc && c < s.pl.C; c++)
             for (int64_t j = 0; !rc && j < (int64_t)1 << s.pl.gb[c]; j++) {
-                spex_found f[3];
+                spexi_found f[3];
                 for (int i = 0; i < 3; i++) f[i].bits = bits + (size_t)i * (size_t)(s.pl.P + 1);
                 int got = read_bin(&s, c, j, opts->decoder, level, llr, f);
                 n_pairs += got == 2;
@@ -682,9 +682,9 @@ done:
     return rc;
 }
 
-int spex_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int t, int C,
-                             uint64_t seed, spex_sft_view *out) {
-    spex_state s;
+int spexi_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int t, int C,
+                             uint64_t seed, spexi_sft_view *out) {
+    spexi_state s;
     memset(&s, 0, sizeof s);
     memset(out, 0, sizeof *out);
     s.ctx = ctx;
@@ -700,7 +700,7 @@ int spex_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int
     rc = design_init(&s, seed);
     if (!rc) rc = sample_groups(&s, q);
     if (!rc) {
-        *out = (spex_sft_view){b, t, C, s.pl.P, s.U, s.cols, s.delays};
+        *out = (spexi_sft_view){b, t, C, s.pl.P, s.U, s.cols, s.delays};
         s.U = NULL;
         s.cols = NULL;
         s.delays = NULL;
@@ -709,7 +709,7 @@ int spex_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int
     return rc;
 }
 
-void spex_sft_view_free(spex_ctx *ctx, spex_sft_view *v) {
+void spexi_sft_view_free(spex_ctx *ctx, spexi_sft_view *v) {
     spex_free(ctx, v->U);
     spex_free(ctx, v->cols);
     spex_free(ctx, v->delays);

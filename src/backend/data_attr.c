@@ -80,8 +80,8 @@ int spex_learn_fit_predict_many(spex_ctx *ctx, const spex_dataset *ds, const int
     }
     if (n_x == 0) return SPEX_OK;
     if (opts->learner == SPEX_LEARNER_XGBOOST)
-        rc = spex_xgb_fit_predict(ctx, ds, rows, n_rows, opts, x, n_x, scores);
-    else rc = spex_logistic_fit_predict(ctx, ds, rows, n_rows, mu, sd, opts, x, n_x, scores);
+        rc = spexi_xgb_fit_predict(ctx, ds, rows, n_rows, opts, x, n_x, scores);
+    else rc = spexi_logistic_fit_predict(ctx, ds, rows, n_rows, mu, sd, opts, x, n_x, scores);
     if (rc) return rc;
     for (int64_t e = 0; e < n_x * K; e++)
         if (!isfinite(scores[e]))

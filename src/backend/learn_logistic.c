@@ -150,7 +150,7 @@ static int lr_minimise(spex_ctx *ctx, const lr_prob *P, int max_iter, double *w)
     return rc;
 }
 
-int spex_logistic_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
+int spexi_logistic_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
                               int64_t n_rows, const double *mu, const double *sd,
                               const spex_learn_opts *o, const double *x, int64_t n_x,
                               double *scores) {

@@ -18,7 +18,7 @@ static int xerr(spex_ctx *ctx, const char *what) {
     return spex_seterr(ctx, SPEX_E_NUMERIC, "XGBoost %s failed: %s", what, XGBGetLastError());
 }
 
-int spex_xgb_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
+int spexi_xgb_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
                          int64_t n_rows, const spex_learn_opts *o, const double *x, int64_t n_x,
                          double *scores) {
     int K = ds->n_classes;

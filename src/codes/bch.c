@@ -51,7 +51,7 @@ static int generator_exponents(uint32_t q, int t, uint32_t *exps) {
 
 /* g(x) = prod (x + alpha^e) over GF(2^m); its coefficients must lie in GF(2). */
 static int build_generator(spex_bch *bch) {
-    const spex_gf *gf = &bch->gf;
+    const spexi_gf *gf = &bch->gf;
     int P = bch->P, rc = SPEX_OK;
     uint32_t *exps = spex_calloc(bch->ctx, (size_t)P, sizeof *exps);
     uint32_t *g = spex_calloc(bch->ctx, (size_t)P + 1, sizeof *g);
@@ -69,8 +69,8 @@ static int build_generator(spex_bch *bch) {
     for (int r = 0; r < P; r++) { /* g <- g * (x + a), deg g = r -> r + 1 */
         uint32_t a = gf->exp[exps[r]];
         for (int i = r + 1; i > 0; i--)
-            g[i] = g[i - 1] ^ spex_gf_mul(gf, a, g[i]);
-        g[0] = spex_gf_mul(gf, a, g[0]);
+            g[i] = g[i - 1] ^ spexi_gf_mul(gf, a, g[i]);
+        g[0] = spexi_gf_mul(gf, a, g[0]);
     }
     for (int i = 0; i <= P; i++) {
         if (g[i] > 1) {
@@ -149,7 +149,7 @@ int spex_bch_new(spex_ctx *ctx, int64_t n, int t, spex_bch **out) {
      * O(m deg^2 + m^2 deg) field operations; measured crossover (x86-64,
      * 2025): Chien wins below about 250 steps, e.g. n = 50, t = 2. */
     bch->chien_max_work = 256;
-    int rc = spex_gf_init(ctx, m, &bch->gf);
+    int rc = spexi_gf_init(ctx, m, &bch->gf);
     if (rc) goto fail;
     bch->gen = spex_calloc(ctx, (size_t)P + 1, 1);
     bch->cols = spex_calloc(ctx, (size_t)n, (size_t)bch->pw * sizeof(uint64_t));
@@ -170,7 +170,7 @@ fail:
 void spex_bch_free(spex_bch *bch) {
     if (!bch) return;
     spex_ctx *ctx = bch->ctx;
-    spex_gf_release(ctx, &bch->gf);
+    spexi_gf_release(ctx, &bch->gf);
     spex_free(ctx, bch->gen);
     spex_free(ctx, bch->cols);
     spex_free(ctx, bch);
@@ -213,7 +213,7 @@ int spex_bch_delay(const spex_bch *bch, int p, uint64_t *row) {
     return SPEX_OK;
 }
 
-void spex_codes_encode_packed(const spex_bch *bch, const int32_t *k, int len, uint64_t *parity) {
+void spexi_codes_encode_packed(const spex_bch *bch, const int32_t *k, int len, uint64_t *parity) {
     int pw = bch->pw;
     memset(parity, 0, (size_t)pw * sizeof *parity);
     for (int i = 0; i < len; i++) {
@@ -231,7 +231,7 @@ int spex_bch_encode(const spex_bch *bch, const int32_t *k, int len, uint8_t *par
                                "BCH encode: k[%d] = %ld is not a feature index in 0..%lld", i,
                                (long)k[i], (long long)bch->n - 1);
     uint64_t packed[(SPEX_BCH_MAX_M * SPEX_BCH_MAX_T + 63) / 64];
-    spex_codes_encode_packed(bch, k, len, packed);
+    spexi_codes_encode_packed(bch, k, len, packed);
     for (int p = 0; p < bch->P; p++)
         parity[p] = (uint8_t)((packed[p >> 6] >> (p & 63)) & 1);
     return SPEX_OK;
@@ -242,8 +242,8 @@ int spex_bch_encode(const spex_bch *bch, const int32_t *k, int len, uint8_t *par
 /* S_i = r(alpha^i) = sum over set parity bits p of alpha^{i p}: only the P
  * parity positions can be nonzero, so this is O(P t) whatever n is. Even
  * syndromes of a binary word are squares: S_{2i} = S_i^2. */
-void spex_codes_syndromes(const spex_bch *bch, const uint64_t *word, uint32_t *S) {
-    const spex_gf *gf = &bch->gf;
+void spexi_codes_syndromes(const spex_bch *bch, const uint64_t *word, uint32_t *S) {
+    const spexi_gf *gf = &bch->gf;
     int t2 = 2 * bch->t;
     uint32_t q = gf->q;
     memset(S, 0, ((size_t)t2 + 1) * sizeof *S);
@@ -261,7 +261,7 @@ void spex_codes_syndromes(const spex_bch *bch, const uint64_t *word, uint32_t *S
         }
     }
     for (int i = 2; i <= t2; i += 2)
-        S[i] = spex_gf_mul(gf, S[i / 2], S[i / 2]);
+        S[i] = spexi_gf_mul(gf, S[i / 2], S[i / 2]);
 }
 
 /*
@@ -282,8 +282,8 @@ void spex_codes_syndromes(const spex_bch *bch, const uint64_t *word, uint32_t *S
  * Lambda has fewer than L distinct roots in the code, more than t errors
  * occurred and the word is declared uncorrectable.
  */
-int spex_codes_berlekamp_massey(const spex_bch *bch, const uint32_t *S, uint32_t *lambda) {
-    const spex_gf *gf = &bch->gf;
+int spexi_codes_berlekamp_massey(const spex_bch *bch, const uint32_t *S, uint32_t *lambda) {
+    const spexi_gf *gf = &bch->gf;
     int t2 = 2 * bch->t;
     uint32_t C[2 * SPEX_BCH_MAX_T + 1] = {1}, B[2 * SPEX_BCH_MAX_T + 1] = {1};
     uint32_t T[2 * SPEX_BCH_MAX_T + 1];
@@ -292,16 +292,16 @@ int spex_codes_berlekamp_massey(const spex_bch *bch, const uint32_t *S, uint32_t
     for (int r = 0; r < t2; r++) {
         uint32_t d = S[r + 1];
         for (int i = 1; i <= L; i++)
-            d ^= spex_gf_mul(gf, C[i], S[r + 1 - i]);
+            d ^= spexi_gf_mul(gf, C[i], S[r + 1 - i]);
         if (!d) {
             shift++;
             continue;
         }
-        uint32_t coef = spex_gf_div(gf, d, b);
+        uint32_t coef = spexi_gf_div(gf, d, b);
         int grow = 2 * L <= r;
         if (grow) memcpy(T, C, ((size_t)t2 + 1) * sizeof *C);
         for (int i = 0; i + shift <= t2; i++)
-            C[i + shift] ^= spex_gf_mul(gf, coef, B[i]);
+            C[i + shift] ^= spexi_gf_mul(gf, coef, B[i]);
         if (grow) {
             L = r + 1 - L;
             memcpy(B, T, ((size_t)t2 + 1) * sizeof *B);
@@ -325,18 +325,18 @@ static void sort_i32(int32_t *a, int len) {
     }
 }
 
-int spex_codes_decode_syn(const spex_bch *bch, const uint32_t *S, const uint64_t *word,
+int spexi_codes_decode_syn(const spex_bch *bch, const uint32_t *S, const uint64_t *word,
                           spex_bch_result *res) {
     memset(res, 0, sizeof *res);
     uint32_t lambda[SPEX_BCH_MAX_T + 1];
     int32_t pos[SPEX_BCH_MAX_T];
-    int L = spex_codes_berlekamp_massey(bch, S, lambda);
+    int L = spexi_codes_berlekamp_massey(bch, S, lambda);
     if (L > bch->t) return SPEX_BCH_FAIL;
     if (L > 0) {
         if (!lambda[L]) return SPEX_BCH_FAIL; /* degree < L: too few roots */
         int found = (int64_t)(bch->n + bch->P) * L <= bch->chien_max_work
-                        ? spex_codes_roots_chien(bch, lambda, L, pos)
-                        : spex_codes_roots_bta(bch, lambda, L, pos);
+                        ? spexi_codes_roots_chien(bch, lambda, L, pos)
+                        : spexi_codes_roots_bta(bch, lambda, L, pos);
         if (found != L) return SPEX_BCH_FAIL;
         sort_i32(pos, L);
     }
@@ -348,7 +348,7 @@ int spex_codes_decode_syn(const spex_bch *bch, const uint32_t *S, const uint64_t
         else
             res->n_parity_err++;
     }
-    spex_codes_encode_packed(bch, res->k, res->len, check);
+    spexi_codes_encode_packed(bch, res->k, res->len, check);
     for (int i = 0; i < L && pos[i] < bch->P; i++)
         check[pos[i] >> 6] ^= (uint64_t)1 << (pos[i] & 63);
     for (int w = 0; w < bch->pw; w++) {
@@ -371,6 +371,6 @@ int spex_bch_decode(const spex_bch *bch, const uint8_t *parity, spex_bch_result 
                                p, parity[p]);
         word[p >> 6] |= (uint64_t)parity[p] << (p & 63);
     }
-    spex_codes_syndromes(bch, word, S);
-    return spex_codes_decode_syn(bch, S, word, res);
+    spexi_codes_syndromes(bch, word, S);
+    return spexi_codes_decode_syn(bch, S, word, res);
 }

@@ -34,7 +34,7 @@ spex_chase_opts spex_chase_opts_default(void) {
 int spex_bch_decode_chase(const spex_bch *bch, const double *llr, const spex_chase_opts *opts,
                           spex_bch_result *res) {
     spex_chase_opts o = opts ? *opts : spex_chase_opts_default();
-    const spex_gf *gf = &bch->gf;
+    const spexi_gf *gf = &bch->gf;
     int P = bch->P, t2 = 2 * bch->t, pw = bch->pw;
     memset(res, 0, sizeof *res);
     if (o.depth < 0 || o.depth > SPEX_CHASE_MAX_DEPTH)
@@ -80,7 +80,7 @@ int spex_bch_decode_chase(const spex_bch *bch, const double *llr, const spex_cha
     uint64_t enc[(SPEX_BCH_MAX_M * SPEX_BCH_MAX_T + 63) / 64];
     uint32_t S[2 * SPEX_BCH_MAX_T + 1];
     memcpy(word, hard, (size_t)pw * sizeof *word);
-    spex_codes_syndromes(bch, word, S);
+    spexi_codes_syndromes(bch, word, S);
     spex_bch_result cand;
     int have = 0;
     for (uint32_t g = 0; g < ((uint32_t)1 << D); g++) {
@@ -91,10 +91,10 @@ int spex_bch_decode_chase(const spex_bch *bch, const double *llr, const spex_cha
             for (int i = 0; i < bch->t; i++)
                 S[2 * i + 1] ^= contrib[d][i];
             for (int i = 2; i <= t2; i += 2)
-                S[i] = spex_gf_mul(gf, S[i / 2], S[i / 2]);
+                S[i] = spexi_gf_mul(gf, S[i / 2], S[i / 2]);
         }
-        if (spex_codes_decode_syn(bch, S, word, &cand) != SPEX_OK) continue;
-        spex_codes_encode_packed(bch, cand.k, cand.len, enc);
+        if (spexi_codes_decode_syn(bch, S, word, &cand) != SPEX_OK) continue;
+        spexi_codes_encode_packed(bch, cand.k, cand.len, enc);
         double metric = o.msg_penalty * cand.len;
         int nerr = 0;
         for (int w = 0; w < pw; w++) {

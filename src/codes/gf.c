@@ -1,6 +1,6 @@
 /* GF(2^m) for m = 3..20: log/antilog tables built from a primitive polynomial.
  * The BCH code (bch.c) owns one field; decoding multiplies through the tables
- * (spex_gf_mul and friends in codes_int.h). */
+ * (spexi_gf_mul and friends in codes_int.h). */
 #include "codes/codes_int.h"
 
 #include <string.h>
@@ -31,12 +31,12 @@ static const uint32_t primitive_polys[SPEX_BCH_MAX_M + 1] = {
     0x100009, /* m = 20: x^20 + x^3 + 1 */
 };
 
-uint32_t spex_gf_primitive_poly(int m) {
+uint32_t spexi_gf_primitive_poly(int m) {
     if (m < SPEX_BCH_MIN_M || m > SPEX_BCH_MAX_M) return 0;
     return primitive_polys[m];
 }
 
-int spex_gf_init(spex_ctx *ctx, int m, spex_gf *gf) {
+int spexi_gf_init(spex_ctx *ctx, int m, spexi_gf *gf) {
     memset(gf, 0, sizeof *gf);
     if (m < SPEX_BCH_MIN_M || m > SPEX_BCH_MAX_M)
         return spex_seterr(ctx, SPEX_E_RANGE, "GF(2^m): m = %d must be in %d..%d", m,
@@ -48,7 +48,7 @@ int spex_gf_init(spex_ctx *ctx, int m, spex_gf *gf) {
     gf->exp = spex_calloc(ctx, 2 * (size_t)q, sizeof *gf->exp);
     gf->log = spex_calloc(ctx, (size_t)q + 1, sizeof *gf->log);
     if (!gf->exp || !gf->log) {
-        spex_gf_release(ctx, gf);
+        spexi_gf_release(ctx, gf);
         return SPEX_E_NOMEM;
     }
     /* Walk alpha^0, alpha^1, ...: multiply by x, reduce by poly. Each nonzero
@@ -56,7 +56,7 @@ int spex_gf_init(spex_ctx *ctx, int m, spex_gf *gf) {
     uint32_t a = 1;
     for (uint32_t i = 0; i < q; i++) {
         if (a == 0 || a > q || (i > 0 && a == 1) || (i > 0 && gf->log[a] != 0)) {
-            spex_gf_release(ctx, gf);
+            spexi_gf_release(ctx, gf);
             return spex_seterr(ctx, SPEX_E_INTERNAL,
                                "GF(2^%d): polynomial 0x%X is not primitive (alpha^%u repeats)", m,
                                (unsigned)primitive_polys[m], (unsigned)i);
@@ -67,13 +67,13 @@ int spex_gf_init(spex_ctx *ctx, int m, spex_gf *gf) {
         if (a >> m) a ^= gf->poly;
     }
     if (a != 1) {
-        spex_gf_release(ctx, gf);
+        spexi_gf_release(ctx, gf);
         return spex_seterr(ctx, SPEX_E_INTERNAL, "GF(2^%d): alpha^%u != 1", m, (unsigned)q);
     }
     return SPEX_OK;
 }
 
-void spex_gf_release(spex_ctx *ctx, spex_gf *gf) {
+void spexi_gf_release(spex_ctx *ctx, spexi_gf *gf) {
     if (!gf) return;
     spex_free(ctx, gf->exp);
     spex_free(ctx, gf->log);

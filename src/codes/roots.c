@@ -18,8 +18,8 @@
  * that does not find exactly L roots means more than t errors, or an error
  * in a position the shortened code does not have: decoding fails.
  */
-int spex_codes_roots_chien(const spex_bch *bch, const uint32_t *lambda, int L, int32_t *pos) {
-    const spex_gf *gf = &bch->gf;
+int spexi_codes_roots_chien(const spex_bch *bch, const uint32_t *lambda, int L, int32_t *pos) {
+    const spexi_gf *gf = &bch->gf;
     uint32_t q = gf->q;
     uint32_t e[SPEX_BCH_MAX_T], step[SPEX_BCH_MAX_T];
     int nz = 0, found = 0;
@@ -57,32 +57,32 @@ static int poly_trim(const uint32_t *a, int deg) {
 }
 
 /* a <- a mod b (b[db] != 0, db >= 0); returns deg a (-1 for zero). */
-static int poly_rem(const spex_gf *gf, uint32_t *a, int da, const uint32_t *b, int db) {
-    uint32_t inv = spex_gf_inv(gf, b[db]);
+static int poly_rem(const spexi_gf *gf, uint32_t *a, int da, const uint32_t *b, int db) {
+    uint32_t inv = spexi_gf_inv(gf, b[db]);
     for (int i = da; i >= db; i--) {
         if (!a[i]) continue;
-        uint32_t c = spex_gf_mul(gf, a[i], inv);
+        uint32_t c = spexi_gf_mul(gf, a[i], inv);
         for (int j = 0; j <= db; j++)
-            a[i - db + j] ^= spex_gf_mul(gf, c, b[j]);
+            a[i - db + j] ^= spexi_gf_mul(gf, c, b[j]);
     }
     return poly_trim(a, da < db - 1 ? da : db - 1);
 }
 
 /* out = a^2 mod f (deg a < df); squaring in characteristic 2 only squares
  * the coefficients: (sum a_i x^i)^2 = sum a_i^2 x^{2i}. Returns deg out. */
-static int poly_sqr_mod(const spex_gf *gf, const uint32_t *a, int da, const uint32_t *f, int df,
+static int poly_sqr_mod(const spexi_gf *gf, const uint32_t *a, int da, const uint32_t *f, int df,
                         uint32_t *out) {
     uint32_t tmp[PCAP] = {0};
     if (da < 0) return -1;
     for (int i = 0; i <= da; i++)
-        tmp[2 * i] = spex_gf_mul(gf, a[i], a[i]);
+        tmp[2 * i] = spexi_gf_mul(gf, a[i], a[i]);
     int d = poly_rem(gf, tmp, 2 * da, f, df);
     memcpy(out, tmp, (size_t)(d + 1) * sizeof *out);
     return d;
 }
 
 /* Monic gcd of a and b (a nonzero); returns its degree. */
-static int poly_gcd(const spex_gf *gf, const uint32_t *a, int da, const uint32_t *b, int db,
+static int poly_gcd(const spexi_gf *gf, const uint32_t *a, int da, const uint32_t *b, int db,
                     uint32_t *g) {
     uint32_t x[PCAP], y[PCAP];
     uint32_t *u = x, *v = y;
@@ -98,14 +98,14 @@ static int poly_gcd(const spex_gf *gf, const uint32_t *a, int da, const uint32_t
         du = dv;
         dv = dw;
     }
-    uint32_t inv = spex_gf_inv(gf, u[du]);
+    uint32_t inv = spexi_gf_inv(gf, u[du]);
     for (int i = 0; i <= du; i++)
-        g[i] = spex_gf_mul(gf, u[i], inv);
+        g[i] = spexi_gf_mul(gf, u[i], inv);
     return du;
 }
 
 /* quo = f / h for monic h dividing f; returns deg quo. */
-static int poly_div_exact(const spex_gf *gf, const uint32_t *f, int df, const uint32_t *h, int dh,
+static int poly_div_exact(const spexi_gf *gf, const uint32_t *f, int df, const uint32_t *h, int dh,
                           uint32_t *quo) {
     uint32_t r[PCAP];
     memcpy(r, f, (size_t)(df + 1) * sizeof *r);
@@ -114,7 +114,7 @@ static int poly_div_exact(const spex_gf *gf, const uint32_t *f, int df, const ui
         quo[i - dh] = c;
         if (!c) continue;
         for (int j = 0; j <= dh; j++)
-            r[i - dh + j] ^= spex_gf_mul(gf, c, h[j]);
+            r[i - dh + j] ^= spexi_gf_mul(gf, c, h[j]);
     }
     return df - dh;
 }
@@ -138,8 +138,8 @@ static int poly_div_exact(const spex_gf *gf, const uint32_t *f, int df, const ui
  * field operations, independent of n, against (n + P) L for Chien.
  * Each root X = alpha^pos gives pos = log X, which must be < n + P.
  */
-int spex_codes_roots_bta(const spex_bch *bch, const uint32_t *lambda, int L, int32_t *pos) {
-    const spex_gf *gf = &bch->gf;
+int spexi_codes_roots_bta(const spex_bch *bch, const uint32_t *lambda, int L, int32_t *pos) {
+    const spexi_gf *gf = &bch->gf;
     int m = gf->m;
     uint32_t q = gf->q;
     int64_t len = bch->n + bch->P;
@@ -174,7 +174,7 @@ int spex_codes_roots_bta(const spex_bch *bch, const uint32_t *lambda, int L, int
         for (int k = 0; k < m; k++) {
             uint32_t c = gf->exp[e];
             for (int i = 0; i <= dX[k]; i++)
-                T[i] ^= spex_gf_mul(gf, c, X[k][i]);
+                T[i] ^= spexi_gf_mul(gf, c, X[k][i]);
             e = (2 * e) % q;
         }
         int dT = poly_trim(T, L - 1);

@@ -7,7 +7,7 @@
 struct spex_ctx {
     char errmsg[1024];
     int errcode;
-    int64_t fail_after; /* fault injection: see spex_ctx_fail_alloc_after */
+    int64_t fail_after; /* fault injection: see spexi_ctx_fail_alloc_after */
     int n_threads;
     spex_progress_fn progress;
     void *progress_user;

@@ -1,6 +1,7 @@
 /* The context: error buffer, allocation wrappers with fault injection, thread
  * count, progress callback. Replaces what would otherwise be global state. */
 #include "core/core_int.h"
+#include "testing.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,7 +135,7 @@ char *spex_strdup(spex_ctx *ctx, const char *s) {
     return d;
 }
 
-void spex_ctx_fail_alloc_after(spex_ctx *ctx, int64_t n) {
+void spexi_ctx_fail_alloc_after(spex_ctx *ctx, int64_t n) {
     ctx->fail_after = n;
 }
 

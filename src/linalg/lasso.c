@@ -28,7 +28,7 @@
  * the path runs log-spaced from alpha_max down to alpha_max * eps, computed
  * once on all rows. Each fold fits the whole path on its training rows
  * (warm starts: each alpha starts from the previous solution) and records
- * its weighted validation MSE per alpha; spex_lin_cv_choose picks alpha; the
+ * its weighted validation MSE per alpha; spexi_lin_cv_choose picks alpha; the
  * refit on all rows walks the path again down to the chosen alpha.
  */
 #include "linalg/linalg_int.h"
@@ -58,7 +58,7 @@ spex_lasso_opts spex_lasso_opts_default(void) {
 
 /* Coordinate-descent state over one scaled system. */
 typedef struct cd_state {
-    const spex_lin_sys *sys;
+    const spexi_lin_sys *sys;
     double *colsq; /* (p) ‖A_j‖² */
     double *beta;  /* (p) */
     double *r;     /* (n) b - A beta */
@@ -74,14 +74,14 @@ static void cd_free(spex_ctx *ctx, cd_state *st) {
 }
 
 /* Sets up st over sys with beta (p, caller-owned) as the starting point. */
-static int cd_init(spex_ctx *ctx, const spex_lin_sys *sys, double *beta, cd_state *st) {
+static int cd_init(spex_ctx *ctx, const spexi_lin_sys *sys, double *beta, cd_state *st) {
     const int64_t n = sys->n, p = sys->p;
     memset(st, 0, sizeof *st);
     st->sys = sys;
     st->beta = beta;
-    st->colsq = spex_lin_dalloc(ctx, (size_t)(p > 0 ? p : 1), 1);
-    st->grad = spex_lin_dalloc(ctx, (size_t)(p > 0 ? p : 1), 1);
-    st->r = spex_lin_dalloc(ctx, (size_t)(n > 0 ? n : 1), 1);
+    st->colsq = spexi_lin_dalloc(ctx, (size_t)(p > 0 ? p : 1), 1);
+    st->grad = spexi_lin_dalloc(ctx, (size_t)(p > 0 ? p : 1), 1);
+    st->r = spexi_lin_dalloc(ctx, (size_t)(n > 0 ? n : 1), 1);
     if (!st->colsq || !st->grad || !st->r) {
         cd_free(ctx, st);
         return SPEX_E_NOMEM;
@@ -101,7 +101,7 @@ static int cd_init(spex_ctx *ctx, const spex_lin_sys *sys, double *beta, cd_stat
 /* One sweep over all columns (active_only = 0) or the nonzero ones; returns
  * the largest coordinate move and the largest |beta_j| in *dmax, *bmax. */
 static void cd_sweep(cd_state *st, double alpha, int active_only, double *dmax, double *bmax) {
-    const spex_lin_sys *sys = st->sys;
+    const spexi_lin_sys *sys = st->sys;
     const int n = (int)sys->n;
     double dm = 0, bm = 0;
     for (int64_t j = 0; j < sys->p; j++) {
@@ -127,7 +127,7 @@ static void cd_sweep(cd_state *st, double alpha, int active_only, double *dmax, 
 }
 
 static double cd_gap(cd_state *st, double alpha) {
-    const spex_lin_sys *sys = st->sys;
+    const spexi_lin_sys *sys = st->sys;
     const int n = (int)sys->n, p = (int)sys->p;
     double dual = 0, l1 = 0;
     if (p > 0) {
@@ -188,7 +188,7 @@ static int check_opts(spex_ctx *ctx, const char *who, const spex_lasso_opts *o, 
     return SPEX_OK;
 }
 
-static double sys_alpha_max(const spex_lin_sys *sys) {
+static double sys_alpha_max(const spexi_lin_sys *sys) {
     double m = 0;
     for (int64_t j = 0; j < sys->p; j++) {
         const double *aj = sys->A + (size_t)j * (size_t)sys->lda;
@@ -200,18 +200,18 @@ static double sys_alpha_max(const spex_lin_sys *sys) {
 
 int spex_lasso_alpha_max(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols,
                          const double *y, const double *w, int intercept, double *out) {
-    int rc = spex_lin_check(ctx, "lasso", X, n_rows, n_cols, y, w);
+    int rc = spexi_lin_check(ctx, "lasso", X, n_rows, n_cols, y, w);
     if (rc != SPEX_OK) return rc;
     if (!out) return spex_seterr(ctx, SPEX_E_INVAL, "lasso: out is NULL");
-    spex_lin_sys sys;
-    rc = spex_lin_sys_build(ctx, X, n_cols, y, w, NULL, n_rows, intercept, 1, n_rows, &sys);
+    spexi_lin_sys sys;
+    rc = spexi_lin_sys_build(ctx, X, n_cols, y, w, NULL, n_rows, intercept, 1, n_rows, &sys);
     if (rc != SPEX_OK) return rc;
     *out = sys_alpha_max(&sys);
-    spex_lin_sys_free(ctx, &sys);
+    spexi_lin_sys_free(ctx, &sys);
     return SPEX_OK;
 }
 
-static double sys_b0(const spex_lin_sys *sys, const double *beta) {
+static double sys_b0(const spexi_lin_sys *sys, const double *beta) {
     double b0 = sys->ybar;
     for (int64_t j = 0; j < sys->p; j++)
         b0 -= sys->xbar[j] * beta[j];
@@ -223,7 +223,7 @@ int spex_lasso(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
                spex_fit_info *info) {
     static const char who[] = "lasso";
     spex_lasso_opts o = opts ? *opts : spex_lasso_opts_default();
-    int rc = spex_lin_check(ctx, who, X, n_rows, n_cols, y, w);
+    int rc = spexi_lin_check(ctx, who, X, n_rows, n_cols, y, w);
     if (rc != SPEX_OK) return rc;
     if ((rc = check_opts(ctx, who, &o, 0)) != SPEX_OK) return rc;
     if (!(alpha >= 0) || !isfinite(alpha))
@@ -238,28 +238,28 @@ int spex_lasso(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
     if (!o.warm_start)
         for (int64_t j = 0; j < n_cols; j++)
             beta[j] = 0;
-    spex_lin_sys sys;
-    rc = spex_lin_sys_build(ctx, X, n_cols, y, w, NULL, n_rows, o.intercept, 1, n_rows, &sys);
+    spexi_lin_sys sys;
+    rc = spexi_lin_sys_build(ctx, X, n_cols, y, w, NULL, n_rows, o.intercept, 1, n_rows, &sys);
     if (rc != SPEX_OK) return rc;
     cd_state st;
     rc = cd_init(ctx, &sys, beta, &st);
     if (rc != SPEX_OK) {
-        spex_lin_sys_free(ctx, &sys);
+        spexi_lin_sys_free(ctx, &sys);
         return rc;
     }
     int64_t iters = 0;
     int conv = 1;
     cd_solve(&st, alpha, o.tol, o.max_iter, &iters, &conv);
     if (info) {
-        spex_lin_info_init(info);
+        spexi_lin_info_init(info);
         info->b0 = sys_b0(&sys, beta);
         info->alpha = alpha;
         info->n_iter = iters;
         info->converged = conv;
-        spex_lin_train_stats(X, n_rows, n_cols, y, w, beta, info->b0, info);
+        spexi_lin_train_stats(X, n_rows, n_cols, y, w, beta, info->b0, info);
     }
     cd_free(ctx, &st);
-    spex_lin_sys_free(ctx, &sys);
+    spexi_lin_sys_free(ctx, &sys);
     return SPEX_OK;
 }
 
@@ -268,11 +268,11 @@ int spex_lasso(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
 static int lasso_fold(spex_ctx *ctx, const double *X, int64_t p, const double *y, const double *w,
                       const int64_t *train, int64_t n_train, const int64_t *val, int64_t n_val,
                       const spex_lasso_opts *o, const double *grid, int n_a, double *fmse) {
-    spex_lin_sys sys;
+    spexi_lin_sys sys;
     cd_state st;
     int64_t *nz = NULL;
     double *beta = NULL;
-    int rc = spex_lin_sys_build(ctx, X, p, y, w, train, n_train, o->intercept, 1, n_train, &sys);
+    int rc = spexi_lin_sys_build(ctx, X, p, y, w, train, n_train, o->intercept, 1, n_train, &sys);
     if (rc != SPEX_OK) return rc;
     memset(&st, 0, sizeof st);
     beta = spex_calloc(ctx, (size_t)(p > 0 ? p : 1), sizeof(double));
@@ -306,7 +306,7 @@ static int lasso_fold(spex_ctx *ctx, const double *X, int64_t p, const double *y
     rc = SPEX_OK;
 done:
     cd_free(ctx, &st);
-    spex_lin_sys_free(ctx, &sys);
+    spexi_lin_sys_free(ctx, &sys);
     spex_free(ctx, beta);
     spex_free(ctx, nz);
     return rc;
@@ -316,25 +316,25 @@ int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
                   const double *w, const spex_lasso_opts *opts, double *beta, spex_fit_info *info) {
     static const char who[] = "lasso_cv";
     spex_lasso_opts o = opts ? *opts : spex_lasso_opts_default();
-    int rc = spex_lin_check(ctx, who, X, n_rows, n_cols, y, w);
+    int rc = spexi_lin_check(ctx, who, X, n_rows, n_cols, y, w);
     if (rc != SPEX_OK) return rc;
     if ((rc = check_opts(ctx, who, &o, 1)) != SPEX_OK) return rc;
     if (n_cols > 0 && !beta) return spex_seterr(ctx, SPEX_E_INVAL, "%s: beta is NULL", who);
 
     const int n_a = o.n_alphas;
-    spex_lin_sys sys;
-    spex_lin_folds fo;
+    spexi_lin_sys sys;
+    spexi_lin_folds fo;
     cd_state st;
     double *grid = NULL, *fold_mse = NULL, *mean = NULL;
     int64_t *train = NULL;
     memset(&fo, 0, sizeof fo);
     memset(&st, 0, sizeof st);
-    rc = spex_lin_sys_build(ctx, X, n_cols, y, w, NULL, n_rows, o.intercept, 1, n_rows, &sys);
+    rc = spexi_lin_sys_build(ctx, X, n_cols, y, w, NULL, n_rows, o.intercept, 1, n_rows, &sys);
     if (rc != SPEX_OK) return rc;
     for (int64_t j = 0; j < n_cols; j++)
         beta[j] = 0;
     const double amax = sys_alpha_max(&sys);
-    grid = spex_lin_dalloc(ctx, (size_t)n_a, 1);
+    grid = spexi_lin_dalloc(ctx, (size_t)n_a, 1);
     if (!grid) {
         rc = SPEX_E_NOMEM;
         goto done;
@@ -348,9 +348,9 @@ int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
             for (int a = 0; a < n_a; a++)
                 o.cv_mse_out[a] = NAN;
         if (info) {
-            spex_lin_info_init(info);
+            spexi_lin_info_init(info);
             info->b0 = sys.ybar;
-            spex_lin_train_stats(X, n_rows, n_cols, y, w, beta, info->b0, info);
+            spexi_lin_train_stats(X, n_rows, n_cols, y, w, beta, info->b0, info);
         }
         rc = SPEX_OK;
         goto done;
@@ -361,21 +361,21 @@ int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
         for (int a = 0; a < n_a; a++)
             grid[a] = n_a > 1 ? amax * pow(o.eps, (double)a / (n_a - 1)) : amax;
 
-    rc = spex_lin_folds_make(ctx, n_rows, o.n_folds, o.seed, &fo);
+    rc = spexi_lin_folds_make(ctx, n_rows, o.n_folds, o.seed, &fo);
     if (rc != SPEX_OK) {
         spex_errprefix(ctx, "%s", who);
         goto done;
     }
     const int k = fo.k;
-    fold_mse = spex_lin_dalloc(ctx, (size_t)k, (size_t)n_a); /* (k, n_a) */
-    mean = spex_lin_dalloc(ctx, (size_t)n_a, 1);
+    fold_mse = spexi_lin_dalloc(ctx, (size_t)k, (size_t)n_a); /* (k, n_a) */
+    mean = spexi_lin_dalloc(ctx, (size_t)n_a, 1);
     train = spex_calloc(ctx, (size_t)n_rows, sizeof(int64_t));
     if (!fold_mse || !mean || !train) {
         rc = SPEX_E_NOMEM;
         goto done;
     }
     for (int fi = 0; fi < k; fi++) {
-        int64_t n_train = spex_lin_folds_train(&fo, fi, train);
+        int64_t n_train = spexi_lin_folds_train(&fo, fi, train);
         rc = lasso_fold(ctx, X, n_cols, y, w, train, n_train, fo.rows + fo.start[fi],
                         fo.start[fi + 1] - fo.start[fi], &o, grid, n_a,
                         fold_mse + (size_t)fi * (size_t)n_a);
@@ -392,7 +392,7 @@ int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
     }
     int best;
     double best_mean, best_se;
-    rc = spex_lin_cv_choose(ctx, who, fold_mse, k, grid, n_a, o.rule, mean, &best, &best_mean,
+    rc = spexi_lin_cv_choose(ctx, who, fold_mse, k, grid, n_a, o.rule, mean, &best, &best_mean,
                             &best_se);
     if (rc != SPEX_OK) goto done;
 
@@ -408,25 +408,25 @@ int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
     if (o.cv_mse_out) memcpy(o.cv_mse_out, mean, (size_t)n_a * sizeof(double));
     if (info) {
         double mu, var, ymax = 0;
-        spex_lin_wvar(y, w, n_rows, &mu, &var);
+        spexi_lin_wvar(y, w, n_rows, &mu, &var);
         for (int64_t i = 0; i < n_rows; i++)
             if (fabs(y[i]) > ymax) ymax = fabs(y[i]);
-        spex_lin_info_init(info);
+        spexi_lin_info_init(info);
         info->b0 = sys_b0(&sys, beta);
         info->alpha = grid[best];
         info->cv_mse = best_mean;
         info->cv_mse_se = best_se;
-        info->cv_r2 = spex_lin_r2(best_mean, var, ymax);
+        info->cv_r2 = spexi_lin_r2(best_mean, var, ymax);
         info->n_folds = k;
         info->n_iter = total;
         info->converged = conv;
-        spex_lin_train_stats(X, n_rows, n_cols, y, w, beta, info->b0, info);
+        spexi_lin_train_stats(X, n_rows, n_cols, y, w, beta, info->b0, info);
     }
     rc = SPEX_OK;
 done:
     cd_free(ctx, &st);
-    spex_lin_sys_free(ctx, &sys);
-    spex_lin_folds_free(ctx, &fo);
+    spexi_lin_sys_free(ctx, &sys);
+    spexi_lin_folds_free(ctx, &fo);
     spex_free(ctx, grid);
     spex_free(ctx, fold_mse);
     spex_free(ctx, mean);

@@ -8,18 +8,18 @@
 
 /* Checks the conventions of linalg.h (sizes, NULLs, finite X/y/w, w >= 0,
  * Σw > 0). `who` starts every message. */
-int spex_lin_check(spex_ctx *ctx, const char *who, const double *X, int64_t n_rows, int64_t n_cols,
+int spexi_lin_check(spex_ctx *ctx, const char *who, const double *X, int64_t n_rows, int64_t n_cols,
                    const double *y, const double *w);
 
 /* a*b doubles, overflow-checked, uninitialised. */
-double *spex_lin_dalloc(spex_ctx *ctx, size_t a, size_t b);
+double *spexi_lin_dalloc(spex_ctx *ctx, size_t a, size_t b);
 
 /* The system a solver works on, built from a subset of rows:
  *   A[i + k*lda] = sqrt(s_i) (X[row_i][k] - xbar_k),  b[i] = sqrt(s_i) (y_i - ybar)
  * with s_i = w_i (or w_i / wsum when normalised) and the weighted means over
  * the subset (0 without intercept). Column-major for LAPACK and for the
  * column sweeps of coordinate descent. */
-typedef struct spex_lin_sys {
+typedef struct spexi_lin_sys {
     int64_t n, p; /* rows in the subset, columns */
     int64_t lda;  /* leading dimension of A: max(n, 1) */
     double *A;    /* (n, p) column-major */
@@ -27,45 +27,45 @@ typedef struct spex_lin_sys {
     double *xbar; /* (p) weighted column means */
     double ybar;  /* weighted mean of y (exactly y when y is constant) */
     double wsum;  /* Σ w_i over the subset */
-} spex_lin_sys;
+} spexi_lin_sys;
 
 /* rows: NULL = rows 0..n_sub-1, else n_sub row indices. b_len >= n_sub (dgelsd
  * wants room for max(n, p)). SPEX_E_INVAL when the subset's weights sum to 0. */
-int spex_lin_sys_build(spex_ctx *ctx, const double *X, int64_t n_cols, const double *y,
+int spexi_lin_sys_build(spex_ctx *ctx, const double *X, int64_t n_cols, const double *y,
                        const double *w, const int64_t *rows, int64_t n_sub, int intercept,
-                       int normalise, int64_t b_len, spex_lin_sys *out);
-void spex_lin_sys_free(spex_ctx *ctx, spex_lin_sys *s);
+                       int normalise, int64_t b_len, spexi_lin_sys *out);
+void spexi_lin_sys_free(spex_ctx *ctx, spexi_lin_sys *s);
 
 /* K folds as row lists: fold f's rows are rows[start[f] .. start[f+1]). */
-typedef struct spex_lin_folds {
+typedef struct spexi_lin_folds {
     int k;
     int64_t n;
     int *fold;      /* (n) */
     int64_t *rows;  /* (n) grouped by fold, increasing within a fold */
     int64_t *start; /* (k+1) */
-} spex_lin_folds;
+} spexi_lin_folds;
 
-int spex_lin_folds_make(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t seed,
-                        spex_lin_folds *out);
+int spexi_lin_folds_make(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t seed,
+                        spexi_lin_folds *out);
 /* Writes the rows outside fold f into train (n entries room); returns count. */
-int64_t spex_lin_folds_train(const spex_lin_folds *fo, int f, int64_t *train);
-void spex_lin_folds_free(spex_ctx *ctx, spex_lin_folds *fo);
+int64_t spexi_lin_folds_train(const spexi_lin_folds *fo, int f, int64_t *train);
+void spexi_lin_folds_free(spex_ctx *ctx, spexi_lin_folds *fo);
 
 /* From the (k, n_alpha) per-fold MSEs (NaN: fold skipped) computes the mean
  * and standard error per alpha and picks one by `rule`. SPEX_E_NUMERIC when
  * no fold has validation weight. */
-int spex_lin_cv_choose(spex_ctx *ctx, const char *who, const double *fold_mse, int k,
+int spexi_lin_cv_choose(spex_ctx *ctx, const char *who, const double *fold_mse, int k,
                        const double *alphas, int n_alpha, spex_cv_rule rule, double *mean,
                        int *best, double *best_mean, double *best_se);
 
 /* Weighted mean and variance (Σw(y-ybar)²/Σw) of y over all rows. */
-void spex_lin_wvar(const double *y, const double *w, int64_t n, double *mean, double *var);
+void spexi_lin_wvar(const double *y, const double *w, int64_t n, double *mean, double *var);
 /* R² from an MSE and the variance of y, with 0/0 read as a perfect fit. */
-double spex_lin_r2(double mse, double var, double yscale);
+double spexi_lin_r2(double mse, double var, double yscale);
 /* Fills info->train_r2 and info->n_nonzero for the model (beta, b0). */
-void spex_lin_train_stats(const double *X, int64_t n, int64_t p, const double *y, const double *w,
+void spexi_lin_train_stats(const double *X, int64_t n, int64_t p, const double *y, const double *w,
                           const double *beta, double b0, spex_fit_info *info);
 /* An info with every field at its "not computed" value. */
-void spex_lin_info_init(spex_fit_info *info);
+void spexi_lin_info_init(spex_fit_info *info);
 
 #endif

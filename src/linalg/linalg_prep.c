@@ -16,7 +16,7 @@
  * other draws from the same seed. */
 #define LIN_FOLD_STREAM UINT64_C(0x6b666f6c64)
 
-int spex_lin_check(spex_ctx *ctx, const char *who, const double *X, int64_t n_rows, int64_t n_cols,
+int spexi_lin_check(spex_ctx *ctx, const char *who, const double *X, int64_t n_rows, int64_t n_cols,
                    const double *y, const double *w) {
     const int64_t max_dim = sizeof(lapack_int) >= 8 ? INT64_MAX : (int64_t)INT32_MAX;
     if (n_rows < 1)
@@ -62,7 +62,7 @@ int spex_lin_check(spex_ctx *ctx, const char *who, const double *X, int64_t n_ro
     return SPEX_OK;
 }
 
-double *spex_lin_dalloc(spex_ctx *ctx, size_t a, size_t b) {
+double *spexi_lin_dalloc(spex_ctx *ctx, size_t a, size_t b) {
     if (b && a > SIZE_MAX / b / sizeof(double)) {
         spex_seterr(ctx, SPEX_E_NOMEM, "size overflow: %zu x %zu doubles", a, b);
         return NULL;
@@ -74,19 +74,19 @@ static int64_t row_of(const int64_t *rows, int64_t i) {
     return rows ? rows[i] : i;
 }
 
-int spex_lin_sys_build(spex_ctx *ctx, const double *X, int64_t n_cols, const double *y,
+int spexi_lin_sys_build(spex_ctx *ctx, const double *X, int64_t n_cols, const double *y,
                        const double *w, const int64_t *rows, int64_t n_sub, int intercept,
-                       int normalise, int64_t b_len, spex_lin_sys *out) {
+                       int normalise, int64_t b_len, spexi_lin_sys *out) {
     const size_t p = (size_t)n_cols;
     memset(out, 0, sizeof *out);
     out->n = n_sub;
     out->p = n_cols;
     out->lda = n_sub > 1 ? n_sub : 1;
-    out->A = spex_lin_dalloc(ctx, (size_t)out->lda, p);
-    out->b = spex_lin_dalloc(ctx, (size_t)(b_len > 1 ? b_len : 1), 1);
+    out->A = spexi_lin_dalloc(ctx, (size_t)out->lda, p);
+    out->b = spexi_lin_dalloc(ctx, (size_t)(b_len > 1 ? b_len : 1), 1);
     out->xbar = spex_calloc(ctx, p ? p : 1, sizeof(double));
     if (!out->A || !out->b || !out->xbar) {
-        spex_lin_sys_free(ctx, out);
+        spexi_lin_sys_free(ctx, out);
         return SPEX_E_NOMEM;
     }
     double wsum = 0, ysum = 0;
@@ -107,7 +107,7 @@ int spex_lin_sys_build(spex_ctx *ctx, const double *X, int64_t n_cols, const dou
             out->xbar[j] += wi * xr[j];
     }
     if (!(wsum > 0)) {
-        spex_lin_sys_free(ctx, out);
+        spexi_lin_sys_free(ctx, out);
         return spex_seterr(ctx, SPEX_E_INVAL, "the weights of the %lld rows fitted sum to 0",
                            (long long)n_sub);
     }
@@ -135,7 +135,7 @@ int spex_lin_sys_build(spex_ctx *ctx, const double *X, int64_t n_cols, const dou
     return SPEX_OK;
 }
 
-void spex_lin_sys_free(spex_ctx *ctx, spex_lin_sys *s) {
+void spexi_lin_sys_free(spex_ctx *ctx, spexi_lin_sys *s) {
     if (!s) return;
     spex_free(ctx, s->A);
     spex_free(ctx, s->b);
@@ -167,26 +167,26 @@ int spex_kfold_assign(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t seed,
     return SPEX_OK;
 }
 
-int spex_lin_folds_make(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t seed,
-                        spex_lin_folds *out) {
+int spexi_lin_folds_make(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t seed,
+                        spexi_lin_folds *out) {
     memset(out, 0, sizeof *out);
     int k = 0;
     out->n = n_rows;
     out->fold = spex_calloc(ctx, n_rows > 0 ? (size_t)n_rows : 1, sizeof(int));
     out->rows = spex_calloc(ctx, n_rows > 0 ? (size_t)n_rows : 1, sizeof(int64_t));
     if (!out->fold || !out->rows) {
-        spex_lin_folds_free(ctx, out);
+        spexi_lin_folds_free(ctx, out);
         return SPEX_E_NOMEM;
     }
     int rc = spex_kfold_assign(ctx, n_rows, n_folds, seed, out->fold, &k);
     if (rc != SPEX_OK) {
-        spex_lin_folds_free(ctx, out);
+        spexi_lin_folds_free(ctx, out);
         return rc;
     }
     out->k = k;
     out->start = spex_calloc(ctx, (size_t)k + 1, sizeof(int64_t));
     if (!out->start) {
-        spex_lin_folds_free(ctx, out);
+        spexi_lin_folds_free(ctx, out);
         return SPEX_E_NOMEM;
     }
     for (int64_t i = 0; i < n_rows; i++)
@@ -203,14 +203,14 @@ int spex_lin_folds_make(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t see
     return SPEX_OK;
 }
 
-int64_t spex_lin_folds_train(const spex_lin_folds *fo, int f, int64_t *train) {
+int64_t spexi_lin_folds_train(const spexi_lin_folds *fo, int f, int64_t *train) {
     int64_t c = 0;
     for (int64_t i = 0; i < fo->n; i++)
         if (fo->fold[i] != f) train[c++] = i;
     return c;
 }
 
-void spex_lin_folds_free(spex_ctx *ctx, spex_lin_folds *fo) {
+void spexi_lin_folds_free(spex_ctx *ctx, spexi_lin_folds *fo) {
     if (!fo) return;
     spex_free(ctx, fo->fold);
     spex_free(ctx, fo->rows);
@@ -219,7 +219,7 @@ void spex_lin_folds_free(spex_ctx *ctx, spex_lin_folds *fo) {
     fo->rows = fo->start = NULL;
 }
 
-int spex_lin_cv_choose(spex_ctx *ctx, const char *who, const double *fold_mse, int k,
+int spexi_lin_cv_choose(spex_ctx *ctx, const char *who, const double *fold_mse, int k,
                        const double *alphas, int n_alpha, spex_cv_rule rule, double *mean,
                        int *best, double *best_mean, double *best_se) {
     int b = -1;
@@ -274,7 +274,7 @@ int spex_lin_cv_choose(spex_ctx *ctx, const char *who, const double *fold_mse, i
     return SPEX_OK;
 }
 
-void spex_lin_wvar(const double *y, const double *w, int64_t n, double *mean, double *var) {
+void spexi_lin_wvar(const double *y, const double *w, int64_t n, double *mean, double *var) {
     double ws = 0, s = 0;
     for (int64_t i = 0; i < n; i++) {
         double wi = w ? w[i] : 1.0;
@@ -290,7 +290,7 @@ void spex_lin_wvar(const double *y, const double *w, int64_t n, double *mean, do
     *var = v / ws;
 }
 
-double spex_lin_r2(double mse, double var, double yscale) {
+double spexi_lin_r2(double mse, double var, double yscale) {
     /* y constant up to rounding: R² is 1 for a fit as exact, else 0 (sklearn) */
     double tiny = 64.0 * DBL_EPSILON * (yscale > 0 ? yscale : 1.0);
     tiny *= tiny;
@@ -298,10 +298,10 @@ double spex_lin_r2(double mse, double var, double yscale) {
     return 1.0 - mse / var;
 }
 
-void spex_lin_train_stats(const double *X, int64_t n, int64_t p, const double *y, const double *w,
+void spexi_lin_train_stats(const double *X, int64_t n, int64_t p, const double *y, const double *w,
                           const double *beta, double b0, spex_fit_info *info) {
     double mu, var, sse = 0, ws = 0, ymax = 0;
-    spex_lin_wvar(y, w, n, &mu, &var);
+    spexi_lin_wvar(y, w, n, &mu, &var);
     for (int64_t i = 0; i < n; i++) {
         const double *xi = X ? X + (size_t)i * (size_t)p : NULL;
         double pred = b0;
@@ -312,14 +312,14 @@ void spex_lin_train_stats(const double *X, int64_t n, int64_t p, const double *y
         ws += wi;
         if (fabs(y[i]) > ymax) ymax = fabs(y[i]);
     }
-    info->train_r2 = spex_lin_r2(sse / ws, var, ymax);
+    info->train_r2 = spexi_lin_r2(sse / ws, var, ymax);
     int64_t nz = 0;
     for (int64_t j = 0; j < p; j++)
         nz += beta[j] != 0;
     info->n_nonzero = nz;
 }
 
-void spex_lin_info_init(spex_fit_info *info) {
+void spexi_lin_info_init(spex_fit_info *info) {
     memset(info, 0, sizeof *info);
     info->cv_mse = NAN;
     info->cv_mse_se = NAN;

@@ -20,7 +20,7 @@ int spex_lstsq(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
                const double *w, const spex_lstsq_opts *opts, double *beta, spex_fit_info *info) {
     static const char who[] = "lstsq";
     spex_lstsq_opts o = opts ? *opts : spex_lstsq_opts_default();
-    int rc = spex_lin_check(ctx, who, X, n_rows, n_cols, y, w);
+    int rc = spexi_lin_check(ctx, who, X, n_rows, n_cols, y, w);
     if (rc != SPEX_OK) return rc;
     if (n_cols > 0 && !beta) return spex_seterr(ctx, SPEX_E_INVAL, "%s: beta is NULL", who);
     if (isnan(o.rcond) || o.rcond == INFINITY)
@@ -28,17 +28,17 @@ int spex_lstsq(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
 
     const int64_t m = n_rows, p = n_cols;
     const int64_t ldb = m > p ? m : (p > 1 ? p : 1);
-    spex_lin_sys sys;
+    spexi_lin_sys sys;
     double *s = NULL, *work = NULL;
     lapack_int *iwork = NULL;
     lapack_int rank = 0;
-    rc = spex_lin_sys_build(ctx, X, p, y, w, NULL, m, o.intercept, 0, ldb, &sys);
+    rc = spexi_lin_sys_build(ctx, X, p, y, w, NULL, m, o.intercept, 0, ldb, &sys);
     if (rc != SPEX_OK) return rc;
 
     if (p > 0) {
         const int64_t k = m < p ? m : p;
         double rcond = o.rcond < 0 ? (double)(m > p ? m : p) * DBL_EPSILON : o.rcond;
-        s = spex_lin_dalloc(ctx, (size_t)k, 1);
+        s = spexi_lin_dalloc(ctx, (size_t)k, 1);
         iwork = spex_malloc(ctx, sizeof *iwork);
         if (!s || !iwork) {
             rc = SPEX_E_NOMEM;
@@ -56,7 +56,7 @@ int spex_lstsq(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
         size_t lwork = (size_t)wq + 1, liwork = (size_t)(iwork[0] > 1 ? iwork[0] : 1);
         spex_free(ctx, iwork);
         iwork = spex_calloc(ctx, liwork, sizeof *iwork);
-        work = spex_lin_dalloc(ctx, lwork, 1);
+        work = spexi_lin_dalloc(ctx, lwork, 1);
         if (!work || !iwork) {
             rc = SPEX_E_NOMEM;
             goto done;
@@ -77,14 +77,14 @@ int spex_lstsq(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
     for (int64_t j = 0; j < p; j++)
         b0 -= sys.xbar[j] * beta[j];
     if (info) {
-        spex_lin_info_init(info);
+        spexi_lin_info_init(info);
         info->b0 = b0;
         info->rank = rank;
-        spex_lin_train_stats(X, n_rows, p, y, w, beta, b0, info);
+        spexi_lin_train_stats(X, n_rows, p, y, w, beta, b0, info);
     }
     rc = SPEX_OK;
 done:
-    spex_lin_sys_free(ctx, &sys);
+    spexi_lin_sys_free(ctx, &sys);
     spex_free(ctx, s);
     spex_free(ctx, work);
     spex_free(ctx, iwork);

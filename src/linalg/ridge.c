@@ -25,7 +25,7 @@
  *     P = ybar + Z C,  C[i][a] = s_i (U^T b)_i / (s_i² + alpha_a)   (r, n_alpha),
  * one GEMM, so the grid costs O(n_val r n_alpha) per fold instead of one
  * solve per alpha. Each fold's weighted validation MSE per alpha goes into a
- * (K, n_alpha) table; spex_lin_cv_choose averages over folds and picks alpha;
+ * (K, n_alpha) table; spexi_lin_cv_choose averages over folds and picks alpha;
  * a last SVD on all rows gives the returned beta.
  */
 #include "linalg/linalg_int.h"
@@ -82,7 +82,7 @@ typedef struct svd_src {
     int intercept;
 } svd_src;
 
-static int thin_svd(spex_ctx *ctx, spex_lin_sys *sys, const svd_src *src, double *s, double *U,
+static int thin_svd(spex_ctx *ctx, spexi_lin_sys *sys, const svd_src *src, double *s, double *U,
                     double *VT) {
     const lapack_int m = (lapack_int)sys->n, n = (lapack_int)sys->p;
     const lapack_int k = m < n ? m : n, lda = (lapack_int)sys->lda;
@@ -94,7 +94,7 @@ static int thin_svd(spex_ctx *ctx, spex_lin_sys *sys, const svd_src *src, double
                                           k, &wq, -1, iwork);
     if (info == 0) {
         size_t lwork = (size_t)wq + 1;
-        work = spex_lin_dalloc(ctx, lwork, 1);
+        work = spexi_lin_dalloc(ctx, lwork, 1);
         if (!work) {
             rc = SPEX_E_NOMEM;
             goto done;
@@ -104,8 +104,8 @@ static int thin_svd(spex_ctx *ctx, spex_lin_sys *sys, const svd_src *src, double
     }
     if (info > 0) {
         /* dgesdd did not converge: rebuild A and try the QR-iteration SVD */
-        spex_lin_sys_free(ctx, sys);
-        rc = spex_lin_sys_build(ctx, src->X, src->p, src->y, src->w, src->rows, src->n_sub,
+        spexi_lin_sys_free(ctx, sys);
+        rc = spexi_lin_sys_build(ctx, src->X, src->p, src->y, src->w, src->rows, src->n_sub,
                                 src->intercept, 0, src->n_sub, sys);
         if (rc != SPEX_OK) goto done;
         spex_free(ctx, work);
@@ -114,7 +114,7 @@ static int thin_svd(spex_ctx *ctx, spex_lin_sys *sys, const svd_src *src, double
                                    &wq, -1);
         if (info == 0) {
             size_t lwork = (size_t)wq + 1;
-            work = spex_lin_dalloc(ctx, lwork, 1);
+            work = spexi_lin_dalloc(ctx, lwork, 1);
             if (!work) {
                 rc = SPEX_E_NOMEM;
                 goto done;
@@ -142,9 +142,9 @@ static int ridge_svd_build(spex_ctx *ctx, const double *X, int64_t p, const doub
                            const double *w, const int64_t *rows, int64_t n_sub, int intercept,
                            spex_ridge_svd **out) {
     *out = NULL;
-    spex_lin_sys sys;
+    spexi_lin_sys sys;
     double *U = NULL;
-    int rc = spex_lin_sys_build(ctx, X, p, y, w, rows, n_sub, intercept, 0, n_sub, &sys);
+    int rc = spexi_lin_sys_build(ctx, X, p, y, w, rows, n_sub, intercept, 0, n_sub, &sys);
     if (rc != SPEX_OK) return rc;
     spex_ridge_svd *f = spex_calloc(ctx, 1, sizeof *f);
     if (!f) {
@@ -158,10 +158,10 @@ static int ridge_svd_build(spex_ctx *ctx, const double *X, int64_t p, const doub
     sys.xbar = NULL;
     const int64_t k = n_sub < p ? n_sub : p;
     if (k > 0) {
-        f->s = spex_lin_dalloc(ctx, (size_t)k, 1);
-        f->utb = spex_lin_dalloc(ctx, (size_t)k, 1);
-        f->vt = spex_lin_dalloc(ctx, (size_t)k, (size_t)p);
-        U = spex_lin_dalloc(ctx, (size_t)sys.lda, (size_t)k);
+        f->s = spexi_lin_dalloc(ctx, (size_t)k, 1);
+        f->utb = spexi_lin_dalloc(ctx, (size_t)k, 1);
+        f->vt = spexi_lin_dalloc(ctx, (size_t)k, (size_t)p);
+        U = spexi_lin_dalloc(ctx, (size_t)sys.lda, (size_t)k);
         if (!f->s || !f->utb || !f->vt || !U) {
             rc = SPEX_E_NOMEM;
             goto done;
@@ -187,7 +187,7 @@ static int ridge_svd_build(spex_ctx *ctx, const double *X, int64_t p, const doub
     }
     rc = SPEX_OK;
 done:
-    spex_lin_sys_free(ctx, &sys);
+    spexi_lin_sys_free(ctx, &sys);
     spex_free(ctx, U);
     if (rc != SPEX_OK) {
         spex_ridge_svd_free(f);
@@ -201,7 +201,7 @@ int spex_ridge_svd_new(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
                        const double *y, const double *w, int intercept, spex_ridge_svd **out) {
     if (!out) return spex_seterr(ctx, SPEX_E_INVAL, "ridge: out is NULL");
     *out = NULL;
-    int rc = spex_lin_check(ctx, "ridge", X, n_rows, n_cols, y, w);
+    int rc = spexi_lin_check(ctx, "ridge", X, n_rows, n_cols, y, w);
     if (rc != SPEX_OK) return rc;
     return ridge_svd_build(ctx, X, n_cols, y, w, NULL, n_rows, intercept, out);
 }
@@ -240,7 +240,7 @@ int spex_ridge(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
                const double *w, double alpha, const spex_ridge_opts *opts, double *beta,
                spex_fit_info *info) {
     spex_ridge_opts o = opts ? *opts : spex_ridge_opts_default();
-    int rc = spex_lin_check(ctx, "ridge", X, n_rows, n_cols, y, w);
+    int rc = spexi_lin_check(ctx, "ridge", X, n_rows, n_cols, y, w);
     if (rc != SPEX_OK) return rc;
     if (!(alpha >= 0) || !isfinite(alpha))
         return spex_seterr(ctx, SPEX_E_INVAL, "ridge: alpha = %g, need a finite value >= 0", alpha);
@@ -251,11 +251,11 @@ int spex_ridge(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
     double b0 = 0;
     rc = spex_ridge_svd_solve(f, alpha, beta, &b0);
     if (rc == SPEX_OK && info) {
-        spex_lin_info_init(info);
+        spexi_lin_info_init(info);
         info->b0 = b0;
         info->alpha = alpha;
         info->rank = f->rank;
-        spex_lin_train_stats(X, n_rows, n_cols, y, w, beta, b0, info);
+        spexi_lin_train_stats(X, n_rows, n_cols, y, w, beta, b0, info);
     }
     spex_ridge_svd_free(f);
     return rc;
@@ -277,9 +277,9 @@ static int ridge_fold(spex_ctx *ctx, const double *X, int64_t p, const double *y
         goto done;
     }
     if (r > 0) {
-        Xv = spex_lin_dalloc(ctx, (size_t)n_val, (size_t)p);  /* (n_val, p) centred */
-        Z = spex_lin_dalloc(ctx, (size_t)n_val, (size_t)r);   /* (n_val, r) */
-        C = spex_lin_dalloc(ctx, (size_t)r, (size_t)n_alpha); /* (r, n_alpha) */
+        Xv = spexi_lin_dalloc(ctx, (size_t)n_val, (size_t)p);  /* (n_val, p) centred */
+        Z = spexi_lin_dalloc(ctx, (size_t)n_val, (size_t)r);   /* (n_val, r) */
+        C = spexi_lin_dalloc(ctx, (size_t)r, (size_t)n_alpha); /* (r, n_alpha) */
         if (!Xv || !Z || !C) {
             rc = SPEX_E_NOMEM;
             goto done;
@@ -328,7 +328,7 @@ int spex_ridge_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
                   const double *w, const spex_ridge_opts *opts, double *beta, spex_fit_info *info) {
     static const char who[] = "ridge_cv";
     spex_ridge_opts o = opts ? *opts : spex_ridge_opts_default();
-    int rc = spex_lin_check(ctx, who, X, n_rows, n_cols, y, w);
+    int rc = spexi_lin_check(ctx, who, X, n_rows, n_cols, y, w);
     if (rc != SPEX_OK) return rc;
     if (n_cols > 0 && !beta) return spex_seterr(ctx, SPEX_E_INVAL, "%s: beta is NULL", who);
     if (o.n_alphas < 1)
@@ -343,16 +343,16 @@ int spex_ridge_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
                 return spex_seterr(ctx, SPEX_E_INVAL, "%s: alphas[%d] = %g, need finite >= 0", who,
                                    a, o.alphas[a]);
 
-    spex_lin_folds fo;
-    rc = spex_lin_folds_make(ctx, n_rows, o.n_folds, o.seed, &fo);
+    spexi_lin_folds fo;
+    rc = spexi_lin_folds_make(ctx, n_rows, o.n_folds, o.seed, &fo);
     if (rc != SPEX_OK) {
         spex_errprefix(ctx, "%s", who);
         return rc;
     }
     const int n_a = o.n_alphas, k = fo.k;
-    double *grid = spex_lin_dalloc(ctx, (size_t)n_a, 1);
-    double *fold_mse = spex_lin_dalloc(ctx, (size_t)k, (size_t)n_a); /* (k, n_a) */
-    double *mean = spex_lin_dalloc(ctx, (size_t)n_a, 1);
+    double *grid = spexi_lin_dalloc(ctx, (size_t)n_a, 1);
+    double *fold_mse = spexi_lin_dalloc(ctx, (size_t)k, (size_t)n_a); /* (k, n_a) */
+    double *mean = spexi_lin_dalloc(ctx, (size_t)n_a, 1);
     int64_t *train = spex_calloc(ctx, (size_t)n_rows, sizeof(int64_t));
     spex_ridge_svd *f = NULL;
     if (!grid || !fold_mse || !mean || !train) {
@@ -368,7 +368,7 @@ int spex_ridge_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
         grid[n_a - 1] = n_a > 1 ? o.alpha_max : o.alpha_min;
     }
     for (int fi = 0; fi < k; fi++) {
-        int64_t n_train = spex_lin_folds_train(&fo, fi, train);
+        int64_t n_train = spexi_lin_folds_train(&fo, fi, train);
         const int64_t *val = fo.rows + fo.start[fi];
         int64_t n_val = fo.start[fi + 1] - fo.start[fi];
         rc = ridge_fold(ctx, X, n_cols, y, w, train, n_train, val, n_val, o.intercept, grid, n_a,
@@ -386,7 +386,7 @@ int spex_ridge_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
     }
     int best;
     double best_mean, best_se;
-    rc = spex_lin_cv_choose(ctx, who, fold_mse, k, grid, n_a, o.rule, mean, &best, &best_mean,
+    rc = spexi_lin_cv_choose(ctx, who, fold_mse, k, grid, n_a, o.rule, mean, &best, &best_mean,
                             &best_se);
     if (rc != SPEX_OK) goto done;
     rc = ridge_svd_build(ctx, X, n_cols, y, w, NULL, n_rows, o.intercept, &f);
@@ -397,22 +397,22 @@ int spex_ridge_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
     if (o.cv_mse_out) memcpy(o.cv_mse_out, mean, (size_t)n_a * sizeof(double));
     if (info) {
         double mu, var, ymax = 0;
-        spex_lin_wvar(y, w, n_rows, &mu, &var);
+        spexi_lin_wvar(y, w, n_rows, &mu, &var);
         for (int64_t i = 0; i < n_rows; i++)
             if (fabs(y[i]) > ymax) ymax = fabs(y[i]);
-        spex_lin_info_init(info);
+        spexi_lin_info_init(info);
         info->b0 = b0;
         info->alpha = grid[best];
         info->cv_mse = best_mean;
         info->cv_mse_se = best_se;
-        info->cv_r2 = spex_lin_r2(best_mean, var, ymax);
+        info->cv_r2 = spexi_lin_r2(best_mean, var, ymax);
         info->rank = f->rank;
         info->n_folds = k;
-        spex_lin_train_stats(X, n_rows, n_cols, y, w, beta, b0, info);
+        spexi_lin_train_stats(X, n_rows, n_cols, y, w, beta, b0, info);
     }
 done:
     spex_ridge_svd_free(f);
-    spex_lin_folds_free(ctx, &fo);
+    spexi_lin_folds_free(ctx, &fo);
     spex_free(ctx, grid);
     spex_free(ctx, fold_mse);
     spex_free(ctx, mean);

@@ -40,7 +40,7 @@ static int train_system(spex_ctx *ctx, int64_t p, const double *G, const double 
     if (info != 0)
         return spex_seterr(ctx, SPEX_E_NUMERIC, "ridge (Gram): LAPACK dsyevd failed (info %d)",
                            (int)info);
-    double *tmp = spex_lin_dalloc(ctx, (size_t)p, 1);
+    double *tmp = spexi_lin_dalloc(ctx, (size_t)p, 1);
     if (!tmp) return SPEX_E_NOMEM;
     cblas_dgemv(CblasRowMajor, CblasTrans, (int)p, (int)p, 1.0, V, (int)p, c, 1, 0.0, tmp, 1);
     memcpy(z, tmp, (size_t)p * sizeof *z);
@@ -68,23 +68,23 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
                        const double *y, const spex_ridge_opts *opts, double *beta,
                        spex_fit_info *info) {
     spex_ridge_opts o = opts ? *opts : spex_ridge_opts_default();
-    int rc = spex_lin_check(ctx, "ridge (Gram)", X, n_rows, n_cols, y, NULL);
+    int rc = spexi_lin_check(ctx, "ridge (Gram)", X, n_rows, n_cols, y, NULL);
     if (rc) return rc;
     if (n_rows < 2) return spex_seterr(ctx, SPEX_E_INVAL, "ridge (Gram): needs at least 2 rows");
     if (o.n_alphas < 1) return spex_seterr(ctx, SPEX_E_INVAL, "ridge (Gram): n_alphas < 1");
     int64_t p = n_cols;
-    spex_lin_folds fo;
+    spexi_lin_folds fo;
     memset(&fo, 0, sizeof fo);
-    rc = spex_lin_folds_make(ctx, n_rows, o.n_folds, o.seed, &fo);
+    rc = spexi_lin_folds_make(ctx, n_rows, o.n_folds, o.seed, &fo);
     if (rc) return rc;
     int K = fo.k, na = o.n_alphas;
     size_t pp = (size_t)(p ? p : 1) * (size_t)(p ? p : 1);
     fold_stats *fs = spex_calloc(ctx, (size_t)K + 1, sizeof *fs);
-    double *alphas = spex_lin_dalloc(ctx, (size_t)na, 1);
-    double *fold_mse = spex_lin_dalloc(ctx, (size_t)K, (size_t)na);
-    double *mean = spex_lin_dalloc(ctx, (size_t)na, 1);
-    double *V = spex_lin_dalloc(ctx, pp, 1), *Gt = spex_lin_dalloc(ctx, pp, 1);
-    double *vec = spex_lin_dalloc(ctx, (size_t)(p ? p : 1), 8);
+    double *alphas = spexi_lin_dalloc(ctx, (size_t)na, 1);
+    double *fold_mse = spexi_lin_dalloc(ctx, (size_t)K, (size_t)na);
+    double *mean = spexi_lin_dalloc(ctx, (size_t)na, 1);
+    double *V = spexi_lin_dalloc(ctx, pp, 1), *Gt = spexi_lin_dalloc(ctx, pp, 1);
+    double *vec = spexi_lin_dalloc(ctx, (size_t)(p ? p : 1), 8);
     double *buf = NULL;
     if (!fs || !alphas || !fold_mse || !mean || !V || !Gt || !vec) {
         rc = SPEX_E_NOMEM;
@@ -101,7 +101,7 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
     int64_t max_fold = 0;
     for (int f = 0; f < K; f++)
         if (fo.start[f + 1] - fo.start[f] > max_fold) max_fold = fo.start[f + 1] - fo.start[f];
-    buf = spex_lin_dalloc(ctx, (size_t)(max_fold ? max_fold : 1), (size_t)(p ? p : 1));
+    buf = spexi_lin_dalloc(ctx, (size_t)(max_fold ? max_fold : 1), (size_t)(p ? p : 1));
     if (!buf) {
         rc = SPEX_E_NOMEM;
         goto done;
@@ -171,7 +171,7 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
     }
     int best;
     double best_mean, best_se;
-    rc = spex_lin_cv_choose(ctx, "ridge (Gram)", fold_mse, K, alphas, na, o.rule, mean, &best,
+    rc = spexi_lin_cv_choose(ctx, "ridge (Gram)", fold_mse, K, alphas, na, o.rule, mean, &best,
                             &best_mean, &best_se);
     if (rc) goto done;
     double ybar, b0;
@@ -180,16 +180,16 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
     if (rc) goto done;
     solve_alpha(p, V, lam, z, xbar, ybar, alphas[best], w, beta, &b0);
     if (info) {
-        spex_lin_info_init(info);
+        spexi_lin_info_init(info);
         double ym, yv;
-        spex_lin_wvar(y, NULL, n_rows, &ym, &yv);
+        spexi_lin_wvar(y, NULL, n_rows, &ym, &yv);
         info->b0 = b0;
         info->alpha = alphas[best];
         info->cv_mse = best_mean;
         info->cv_mse_se = best_se;
-        info->cv_r2 = spex_lin_r2(best_mean, yv, fabs(ym));
+        info->cv_r2 = spexi_lin_r2(best_mean, yv, fabs(ym));
         info->n_folds = K;
-        spex_lin_train_stats(X, n_rows, p, y, NULL, beta, b0, info);
+        spexi_lin_train_stats(X, n_rows, p, y, NULL, beta, b0, info);
     }
 done:
     if (fs)
@@ -206,6 +206,6 @@ done:
     spex_free(ctx, Gt);
     spex_free(ctx, vec);
     spex_free(ctx, buf);
-    spex_lin_folds_free(ctx, &fo);
+    spexi_lin_folds_free(ctx, &fo);
     return rc;
 }

@@ -99,7 +99,7 @@ struct spex_llm {
     float *wcopy; /* slab of the wmat.pk copies */
     int reference, kv_f16;
     dot_fn dot;
-    spex_deq_fn deq;
+    spexi_deq_fn deq;
     /* KV cache: (n_layers, n_ctx, kv_dim) each, valid for cache_tok[0..n_cached) */
     float *kc, *vc;
     int32_t *cache_tok;
@@ -466,7 +466,7 @@ static int pack_weights(spex_llm *m) {
     float *dst = m->wcopy = spex_malloc(m->ctx, (size_t)total);
     if (!dst) return SPEX_E_NOMEM;
     float *row = dst + (size_t)(total / 4.0) - max_in;
-    spex_deq_fn deq = spex_pick_dequant(0);
+    spexi_deq_fn deq = spexi_pick_dequant(0);
     for (int64_t k = 0; k < n_mats; k++) {
         wmat *w = mat_at(m, k);
         int64_t n_in = w->n_in, n_pan = (w->n_out + 7) / 8;
@@ -693,7 +693,7 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
 #undef AK
     m->n_rot &= ~(int64_t)1;
     I->n_ctx = o.n_ctx > 0 ? o.n_ctx : (I->n_ctx_train < 4096 ? I->n_ctx_train : 4096);
-    if ((rc = spex_vocab_load(ctx, g, &m->vocab))) {
+    if ((rc = spexi_vocab_load(ctx, g, &m->vocab))) {
         spex_errprefix(ctx, "%s", path);
         goto done;
     }
@@ -834,7 +834,7 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     m->reference = o.reference;
     m->kv_f16 = o.kv_f16;
     m->dot = pick_dot(m->reference);
-    m->deq = spex_pick_dequant(m->reference);
+    m->deq = spexi_pick_dequant(m->reference);
 done:
     if (rc) {
         spex_llm_free(m);
@@ -847,7 +847,7 @@ done:
 void spex_llm_free(spex_llm *m) {
     if (!m) return;
     spex_ctx *ctx = m->ctx;
-    spex_vocab_clear(ctx, &m->vocab);
+    spexi_vocab_clear(ctx, &m->vocab);
     spex_gguf_free(m->g);
     spex_free(ctx, m->arch);
     spex_free(ctx, m->name);
@@ -876,7 +876,7 @@ const spex_gguf *spex_llm_gguf(const spex_llm *m) {
 void spex_llm_set_reference(spex_llm *m, int reference) {
     m->reference = reference;
     m->dot = pick_dot(reference);
-    m->deq = spex_pick_dequant(reference);
+    m->deq = spexi_pick_dequant(reference);
 }
 
 /* ------------------------------------------------------------- forward -- */
@@ -930,8 +930,8 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
             }
             if (m->kv_f16)
                 for (int64_t i = 0; i < KV; i++) {
-                    k[t * KV + i] = spex_f16_to_f32(spex_f32_to_f16(k[t * KV + i]));
-                    v[t * KV + i] = spex_f16_to_f32(spex_f32_to_f16(v[t * KV + i]));
+                    k[t * KV + i] = spexi_f16_to_f32(spexi_f32_to_f16(k[t * KV + i]));
+                    v[t * KV + i] = spexi_f16_to_f32(spexi_f32_to_f16(v[t * KV + i]));
                 }
             memcpy(kc + (p0 + t) * KV, k + t * KV, (size_t)KV * sizeof(float));
             memcpy(vc + (p0 + t) * KV, v + t * KV, (size_t)KV * sizeof(float));
@@ -950,7 +950,7 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
             }
             float *qh = q + t * D + h * hd;
             if (m->kv_f16) /* an F16 cache multiplies in half precision */
-                for (int64_t i = 0; i < hd; i++) qh[i] = spex_f16_to_f32(spex_f32_to_f16(qh[i]));
+                for (int64_t i = 0; i < hd; i++) qh[i] = spexi_f16_to_f32(spexi_f32_to_f16(qh[i]));
             const float *kh = kc + (h / group) * hd, *vh = vc + (h / group) * hd;
             float *sc = scores + (size_t)omp_get_thread_num() * n_ctx;
             float mx = -INFINITY;
@@ -967,7 +967,7 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
             for (int64_t i = 0; i < hd; i++) o[i] = 0;
             for (int64_t p = 0; p < n_pos; p++) {
                 float w = sc[p] * inv;
-                if (m->kv_f16) w = spex_f16_to_f32(spex_f32_to_f16(w));
+                if (m->kv_f16) w = spexi_f16_to_f32(spexi_f32_to_f16(w));
                 const float *vp = vh + p * KV;
                 for (int64_t i = 0; i < hd; i++) o[i] += w * vp[i];
             }
@@ -1298,11 +1298,11 @@ int spex_llm_score_ablated_batch(spex_llm *m, int64_t n, const int32_t *const *s
 
 int spex_llm_tokenize(spex_llm *m, const char *text, size_t len, int add_bos, int32_t **tokens,
                       int64_t *n_tokens) {
-    return spex_vocab_tokenize(m->ctx, &m->vocab, text, len, add_bos, tokens, n_tokens);
+    return spexi_vocab_tokenize(m->ctx, &m->vocab, text, len, add_bos, tokens, n_tokens);
 }
 
 int spex_llm_token_piece(const spex_llm *m, int32_t token, const char **piece, size_t *len) {
-    if (spex_vocab_piece(&m->vocab, token, piece, len))
+    if (spexi_vocab_piece(&m->vocab, token, piece, len))
         return spex_seterr(m->ctx, SPEX_E_RANGE, "token %d is not in the vocabulary (%lld)", token,
                            (long long)m->vocab.n);
     return SPEX_OK;

@@ -34,16 +34,16 @@ struct spex_gguf {
 };
 
 /* IEEE half and bfloat16 to float. */
-float spex_f16_to_f32(uint16_t h);
-float spex_bf16_to_f32(uint16_t h);
+float spexi_f16_to_f32(uint16_t h);
+float spexi_bf16_to_f32(uint16_t h);
 /* float to IEEE half, round to nearest even. */
-uint16_t spex_f32_to_f16(float f);
+uint16_t spexi_f32_to_f16(float f);
 
 /* Dequantises n elements of one row (whole blocks) into dst; the fast
  * variant is chosen by the CPU at run time, the reference is the scalar
  * code. Both give identical floats. */
-typedef void (*spex_deq_fn)(int type, const void *src, int64_t n, float *dst);
-spex_deq_fn spex_pick_dequant(int reference);
+typedef void (*spexi_deq_fn)(int type, const void *src, int64_t n, float *dst);
+spexi_deq_fn spexi_pick_dequant(int reference);
 
 /* Vocabulary (tokenizer.c). */
 enum { LLM_PRE_GPT2 = 0, LLM_PRE_DEEPSEEK_CODER = 1, LLM_PRE_LLAMA3 = 2, LLM_PRE_QWEN2 = 3 };
@@ -73,13 +73,13 @@ typedef struct llm_vocab {
     uint64_t merge_cap;
 } llm_vocab;
 
-int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v);
-void spex_vocab_clear(spex_ctx *ctx, llm_vocab *v);
-int32_t spex_vocab_find(const llm_vocab *v, const char *s, size_t len);
+int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v);
+void spexi_vocab_clear(spex_ctx *ctx, llm_vocab *v);
+int32_t spexi_vocab_find(const llm_vocab *v, const char *s, size_t len);
 /* Tokenization of text (SentencePiece or byte-level BPE by the vocabulary),
  * with BOS/EOS by the vocabulary's rules when add_bos. */
-int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
+int spexi_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
                         int add_bos, int32_t **tokens, int64_t *n_tokens);
-int spex_vocab_piece(const llm_vocab *v, int32_t id, const char **piece, size_t *len);
+int spexi_vocab_piece(const llm_vocab *v, int32_t id, const char **piece, size_t *len);
 
 #endif

@@ -21,7 +21,7 @@
 
 #include <string.h>
 
-float spex_f16_to_f32(uint16_t h) {
+float spexi_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023, bits;
     if (exp == 0) {
         if (man == 0) {
@@ -44,7 +44,7 @@ float spex_f16_to_f32(uint16_t h) {
     return f;
 }
 
-float spex_bf16_to_f32(uint16_t h) {
+float spexi_bf16_to_f32(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;
     float f;
     memcpy(&f, &bits, 4);
@@ -52,7 +52,7 @@ float spex_bf16_to_f32(uint16_t h) {
 }
 
 static float half(const uint8_t *p) {
-    return spex_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+    return spexi_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
 }
 
 static void deq_q4_0(const uint8_t *b, float *y) {
@@ -197,7 +197,7 @@ int spex_tensor_to_f32(spex_ctx *ctx, int type, const void *src, int64_t n, floa
         switch (type) {
         case SPEX_TENSOR_F32: memcpy(y, b, 4); break;
         case SPEX_TENSOR_F16: *y = half(b); break;
-        case SPEX_TENSOR_BF16: *y = spex_bf16_to_f32((uint16_t)(b[0] | b[1] << 8)); break;
+        case SPEX_TENSOR_BF16: *y = spexi_bf16_to_f32((uint16_t)(b[0] | b[1] << 8)); break;
         case SPEX_TENSOR_Q4_0: deq_q4_0(b, y); break;
         case SPEX_TENSOR_Q4_1: deq_q4_1(b, y); break;
         case SPEX_TENSOR_Q5_0: deq_q5(b, y, 0); break;
@@ -214,7 +214,7 @@ int spex_tensor_to_f32(spex_ctx *ctx, int type, const void *src, int64_t n, floa
     return SPEX_OK;
 }
 
-uint16_t spex_f32_to_f16(float f) {
+uint16_t spexi_f32_to_f16(float f) {
     uint32_t x;
     memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7FFFFFFFu;
@@ -290,7 +290,7 @@ __attribute__((target("avx2,fma,f16c"))) static void deq_row_avx2(int type, cons
 }
 #endif
 
-spex_deq_fn spex_pick_dequant(int reference) {
+spexi_deq_fn spexi_pick_dequant(int reference) {
     if (reference) return deq_row_scalar;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();

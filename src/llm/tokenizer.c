@@ -37,7 +37,7 @@ static uint64_t hash_bytes(const char *s, size_t n) {
     return h;
 }
 
-int32_t spex_vocab_find(const llm_vocab *v, const char *s, size_t len) {
+int32_t spexi_vocab_find(const llm_vocab *v, const char *s, size_t len) {
     uint64_t mask = v->hash_cap - 1;
     for (uint64_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
         int32_t id = v->hash[i];
@@ -145,7 +145,7 @@ static size_t make_piece(const llm_vocab *v, int32_t id, char *buf) {
     return o;
 }
 
-void spex_vocab_clear(spex_ctx *ctx, llm_vocab *v) {
+void spexi_vocab_clear(spex_ctx *ctx, llm_vocab *v) {
     spex_free(ctx, v->text);
     spex_free(ctx, v->len);
     spex_free(ctx, v->score);
@@ -160,7 +160,7 @@ void spex_vocab_clear(spex_ctx *ctx, llm_vocab *v) {
     memset(v, 0, sizeof *v);
 }
 
-int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
+int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
     memset(v, 0, sizeof *v);
     int rc = SPEX_OK;
     int64_t kt = spex_gguf_find_key(g, "tokenizer.ggml.tokens");
@@ -332,16 +332,16 @@ int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
             buf[0] = (char)(0xC0 | cp >> 6);
             buf[1] = (char)(0x80 | (cp & 0x3F));
         }
-        int32_t id = spex_vocab_find(v, buf, l);
+        int32_t id = spexi_vocab_find(v, buf, l);
         v->byte_tok[b] = id >= 0 ? id : v->unk;
     }
     for (int b = 0; b < 256 && !v->bpe; b++) {
         char buf[8];
         snprintf(buf, sizeof buf, "<0x%02X>", b);
-        int32_t id = spex_vocab_find(v, buf, 6);
+        int32_t id = spexi_vocab_find(v, buf, 6);
         if (id < 0) {
             buf[0] = (char)b;
-            id = spex_vocab_find(v, buf, 1);
+            id = spexi_vocab_find(v, buf, 1);
         }
         v->byte_tok[b] = id >= 0 ? id : v->unk;
     }
@@ -357,11 +357,11 @@ int spex_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
     }
     for (int64_t i = 0; i < n; i++) make_piece(v, (int32_t)i, v->piece_slab + v->piece_off[i]);
 done:
-    if (rc) spex_vocab_clear(ctx, v);
+    if (rc) spexi_vocab_clear(ctx, v);
     return rc;
 }
 
-int spex_vocab_piece(const llm_vocab *v, int32_t id, const char **piece, size_t *len) {
+int spexi_vocab_piece(const llm_vocab *v, int32_t id, const char **piece, size_t *len) {
     if (id < 0 || id >= v->n) return SPEX_E_RANGE;
     *piece = v->piece_slab + v->piece_off[id];
     *len = (size_t)(v->piece_off[id + 1] - v->piece_off[id]);
@@ -414,7 +414,7 @@ static void try_bigram(const llm_vocab *v, const char *txt, const sym *s, int le
                        bigram *h, size_t *nh) {
     if (left < 0 || right < 0) return;
     size_t n = s[left].n + s[right].n;
-    int32_t id = spex_vocab_find(v, txt + s[left].start, n);
+    int32_t id = spexi_vocab_find(v, txt + s[left].start, n);
     if (id < 0) return;
     bigram b = {left, right, v->score[id], n};
     heap_push(h, nh, b);
@@ -508,7 +508,7 @@ static int bpe_word(spex_ctx *ctx, const llm_vocab *v, const uint8_t *w, size_t 
         ns++;
     }
     if (v->ignore_merges && ns > 0) { /* llama3: a word that is a token stays whole */
-        int32_t id = spex_vocab_find(v, map, o);
+        int32_t id = spexi_vocab_find(v, map, o);
         if (id >= 0) return push_tok(ctx, toks, nt, cap, id);
     }
     size_t nh = 0;
@@ -526,7 +526,7 @@ static int bpe_word(spex_ctx *ctx, const llm_vocab *v, const uint8_t *w, size_t 
     }
     int rc = SPEX_OK;
     for (int i = 0; i != -1 && ns > 0; i = s[i].next) {
-        int32_t id = spex_vocab_find(v, map + s[i].start, s[i].n);
+        int32_t id = spexi_vocab_find(v, map + s[i].start, s[i].n);
         if (id >= 0) {
             if ((rc = push_tok(ctx, toks, nt, cap, id))) return rc;
             continue;
@@ -534,7 +534,7 @@ static int bpe_word(spex_ctx *ctx, const llm_vocab *v, const uint8_t *w, size_t 
         /* a symbol no token covers: one token per byte character */
         for (size_t j = s[i].start; j < s[i].start + s[i].n;) {
             size_t l = ((uint8_t)map[j] & 0xE0) == 0xC0 ? 2 : 1;
-            int32_t bt = spex_vocab_find(v, map + j, l);
+            int32_t bt = spexi_vocab_find(v, map + j, l);
             if (bt >= 0 && (rc = push_tok(ctx, toks, nt, cap, bt))) return rc;
             j += l;
         }
@@ -777,7 +777,7 @@ static int tokenize_bpe_user(spex_ctx *ctx, const llm_vocab *v, const char *text
     return len ? tokenize_bpe(ctx, v, text, len, toks, nt, cap) : SPEX_OK;
 }
 
-int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
+int spexi_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
                         int add_bos, int32_t **tokens, int64_t *n_tokens) {
     int rc = SPEX_OK;
     int32_t *toks = NULL;
@@ -849,7 +849,7 @@ int spex_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, siz
             try_bigram(v, esc, s, b.left, l->next, h, &nh);
         }
         for (int i = 0; i != -1 && ns > 0; i = s[i].next) {
-            int32_t id = spex_vocab_find(v, esc + s[i].start, s[i].n);
+            int32_t id = spexi_vocab_find(v, esc + s[i].start, s[i].n);
             if (id >= 0) {
                 if ((rc = push_tok(ctx, &toks, &nt, &cap, id))) goto done;
                 continue;

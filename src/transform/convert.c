@@ -24,7 +24,7 @@ static double spread_weight(direction dir, int s, int t) {
     return dir == TO_MOBIUS ? sign * ldexp(1.0, t) : sign * ldexp(1.0, -s);
 }
 
-void spex_tf_convert_dense(const spex_coefs *in, int to_mobius, double *x) {
+void spexi_tf_convert_dense(const spex_coefs *in, int to_mobius, double *x) {
     direction dir = to_mobius ? TO_MOBIUS : TO_FOURIER;
     int n = (int)spex_coefs_n(in);
     size_t len = (size_t)1 << n;
@@ -48,7 +48,7 @@ void spex_tf_convert_dense(const spex_coefs *in, int to_mobius, double *x) {
     }
 }
 
-int spex_tf_dense_cheaper(const spex_coefs *in, double *sparse_work, int *max_s) {
+int spexi_tf_dense_cheaper(const spex_coefs *in, double *sparse_work, int *max_s) {
     int64_t n = spex_coefs_n(in);
     double work = 0.0; /* Σ 2^{|S|} */
     int ms = 0;
@@ -67,8 +67,8 @@ static int convert_dense(spex_ctx *ctx, const spex_coefs *in, direction dir, spe
     int n = (int)spex_coefs_n(in);
     double *x = spex_calloc(ctx, (size_t)1 << n, sizeof *x); /* (2^n) by mask */
     if (!x) return SPEX_E_NOMEM;
-    spex_tf_convert_dense(in, dir == TO_MOBIUS, x);
-    int rc = spex_tf_dense_collect(ctx, x, n, 0.0, 0, out);
+    spexi_tf_convert_dense(in, dir == TO_MOBIUS, x);
+    int rc = spexi_tf_dense_collect(ctx, x, n, 0.0, 0, out);
     spex_free(ctx, x);
     return rc;
 }
@@ -113,7 +113,7 @@ static int convert(const spex_coefs *in, direction dir, spex_coefs **out) {
     double work;
     int max_s;
     int rc;
-    if (spex_tf_dense_cheaper(in, &work, &max_s))
+    if (spexi_tf_dense_cheaper(in, &work, &max_s))
         rc = convert_dense(ctx, in, dir, out);
     else if (work > SPEX_TF_MAX_TERMS)
         return spex_seterr(ctx, SPEX_E_RANGE,

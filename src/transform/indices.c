@@ -76,7 +76,7 @@ static void bernoulli(double *b, int m) {
         }
         double s = 0.0;
         for (int j = 0; j < i; j++)
-            s += spex_tf_binom(i + 1, j) * b[j];
+            s += spexi_tf_binom(i + 1, j) * b[j];
         b[i] = -s / (i + 1);
     }
 }
@@ -96,20 +96,20 @@ static double weight(spex_index idx, int K, int r, int t, const double *bern) {
         if (t == 0 || r <= K) return t == r;
         double s = 0.0;
         for (int j = 0; j <= K - t; j++)
-            s += spex_tf_binom(r - t, j) * bern[j] / (r - t - j + 1);
+            s += spexi_tf_binom(r - t, j) * bern[j] / (r - t - j + 1);
         return s;
     }
     case SPEX_INDEX_STII:
         if (t < K) return t == r;
-        return 1.0 / spex_tf_binom(r, K);
+        return 1.0 / spexi_tf_binom(r, K);
     case SPEX_INDEX_FBII:
         if (r <= K) return t == r;
-        return sign * ldexp(1.0, t - r) * spex_tf_binom(r - t - 1, K - t);
+        return sign * ldexp(1.0, t - r) * spexi_tf_binom(r - t - 1, K - t);
     case SPEX_INDEX_FSII:
         if (r <= K) return t == r;
         if (t == 0) return 0.0;
-        return sign * t / (double)(K + t) * spex_tf_binom(K, t) * spex_tf_binom(r - 1, K) /
-               spex_tf_binom(r + K - 1, K + t);
+        return sign * t / (double)(K + t) * spexi_tf_binom(K, t) * spexi_tf_binom(r - 1, K) /
+               spexi_tf_binom(r + K - 1, K + t);
     default:
         return 0.0;
     }
@@ -264,7 +264,7 @@ static int weighted_index(spex_ctx *ctx, const mobius_form *m, spex_index idx, i
     double work = 0.0; /* subsets T to visit */
     for (int r = 0; r <= max_r; r++)
         for (int t = 0; t <= K && t <= r; t++)
-            if (w[r * (K + 1) + t] != 0.0) work += (double)count[r] * spex_tf_binom(r, t);
+            if (w[r * (K + 1) + t] != 0.0) work += (double)count[r] * spexi_tf_binom(r, t);
     /* A dense accumulator costs 2^n doubles, no more than the work itself; its
      * size is fixed, so only time limits it. The hash map grows with the work. */
     int use_dense = n <= SPEX_EXACT_MAX_N && ldexp(1.0, (int)n) <= 4.0 * work;
@@ -316,10 +316,10 @@ int spex_interactions(const spex_coefs *fourier, spex_index idx, int max_order, 
     if (!rc && idx == SPEX_INDEX_FOURIER)
         rc = copy_low_order(fourier, K, res);
     else if (!rc) {
-        if (spex_tf_dense_cheaper(fourier, NULL, NULL)) {
+        if (spexi_tf_dense_cheaper(fourier, NULL, NULL)) {
             m.table = spex_calloc(ctx, (size_t)1 << n, sizeof *m.table);
             if (m.table)
-                spex_tf_convert_dense(fourier, 1, m.table);
+                spexi_tf_convert_dense(fourier, 1, m.table);
             else
                 rc = SPEX_E_NOMEM;
         } else

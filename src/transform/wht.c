@@ -9,6 +9,7 @@
  *                           differences, one feature at a time)
  */
 #include "transform/transform_int.h"
+#include "testing.h"
 
 #include <math.h>
 #include <string.h>
@@ -26,7 +27,7 @@ void spex_wht(double *x, int log2_len) {
             }
 }
 
-void spex_wht_ref(const double *x, double *y, int log2_len) {
+void spexi_wht_ref(const double *x, double *y, int log2_len) {
     if (log2_len < 0 || log2_len >= 63) return;
     size_t len = (size_t)1 << log2_len;
     for (size_t k = 0; k < len; k++) {
@@ -37,7 +38,7 @@ void spex_wht_ref(const double *x, double *y, int log2_len) {
     }
 }
 
-double spex_tf_binom(double n, int k) {
+double spexi_tf_binom(double n, int k) {
     if (k < 0 || (double)k > n) return 0.0;
     double c = 1.0;
     for (int i = 1; i <= k; i++)
@@ -45,7 +46,7 @@ double spex_tf_binom(double n, int k) {
     return c;
 }
 
-int spex_tf_dense_collect(spex_ctx *ctx, const double *x, int n, double tol, int keep_empty,
+int spexi_tf_dense_collect(spex_ctx *ctx, const double *x, int n, double tol, int keep_empty,
                           spex_coefs **out) {
     spex_coefs *c = NULL;
     int rc = spex_coefs_new(ctx, n, &c);
@@ -99,7 +100,7 @@ int spex_exact_fourier(spex_ctx *ctx, const double *values, int n, double tol, s
     size_t len = (size_t)1 << n;
     for (size_t k = 0; k < len; k++)
         x[k] *= scale;
-    rc = spex_tf_dense_collect(ctx, x, n, tol, 1, out);
+    rc = spexi_tf_dense_collect(ctx, x, n, tol, 1, out);
     spex_free(ctx, x);
     return rc;
 }
@@ -115,7 +116,7 @@ int spex_exact_mobius(spex_ctx *ctx, const double *values, int n, double tol, sp
         for (size_t i = 0; i < len; i += 2 * h)
             for (size_t j = i; j < i + h; j++)
                 x[j + h] -= x[j];
-    rc = spex_tf_dense_collect(ctx, x, n, tol, 1, out);
+    rc = spexi_tf_dense_collect(ctx, x, n, tol, 1, out);
     spex_free(ctx, x);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* Baselines: Faith-Banzhaf regression against the Banzhaf value from its
  * definition and the FBII of the exact transform; LASSO on an orthogonal
  * design against its closed form (soft thresholding); budgets. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "algo/algo_int.h"
@@ -185,7 +186,7 @@ static void test_lasso_noisy_closed_form(void **state) {
     eo.budget = 1 << n;
     eo.max_order = 2;
     spex_coefs *F;
-    CHECK_RC(ctx, spex_algo_lasso(ctx, q, n, &eo, &F, NULL, 0));
+    CHECK_RC(ctx, spexi_algo_lasso(ctx, q, n, &eo, &F, NULL, 0));
     double dense[1 << 8];
     const spex_masks *ms = spex_query_masks(q);
     for (int64_t i = 0; i < spex_masks_count(ms); i++)
@@ -264,9 +265,9 @@ static int faulty_explain(spex_ctx *ctx, spex_game *g, spex_method m, int64_t k,
     eo.method = m;
     eo.budget = 80;
     eo.max_order = 2;
-    spex_ctx_fail_alloc_after(ctx, k);
+    spexi_ctx_fail_alloc_after(ctx, k);
     rc = spex_explain(ctx, &vf, &eo, res);
-    spex_ctx_fail_alloc_after(ctx, 0);
+    spexi_ctx_fail_alloc_after(ctx, 0);
     spex_valuefn_release(&vf);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* ProxySPEX: uniform masks, exact Fourier extraction from tree dumps (hand
  * trees against their definition, XGBoost boosters against XGBoost's own
  * predictions), recovery of hierarchical games, degenerate inputs. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "algo/algo_int.h"
@@ -67,7 +68,7 @@ static void test_uniform_masks(void **state) {
     spex_ctx *ctx = spex_ctx_new();
     spex_masks *m;
     /* n = 3: asking for 100 gives all 8, distinct, zeros then ones first */
-    CHECK_RC(ctx, spex_uniform_masks(ctx, 3, 100, 5, 0, &m));
+    CHECK_RC(ctx, spexi_uniform_masks(ctx, 3, 100, 5, 0, &m));
     CHECK(spex_masks_count(m) == 8);
     int seen[8] = {0};
     for (int64_t i = 0; i < 8; i++)
@@ -77,7 +78,7 @@ static void test_uniform_masks(void **state) {
     CHECK(spex_masks_crow(m, 0)[0] == 0 && spex_masks_crow(m, 1)[0] == 7);
     spex_masks_free(m);
     /* n = 130, paired: rows 2k and 2k+1 (k >= 1) are complements */
-    CHECK_RC(ctx, spex_uniform_masks(ctx, 130, 501, 9, 1, &m));
+    CHECK_RC(ctx, spexi_uniform_masks(ctx, 130, 501, 9, 1, &m));
     CHECK(spex_masks_count(m) == 501);
     CHECK(spex_bits_popcount(spex_masks_crow(m, 0), 3) == 0);
     CHECK(spex_bits_popcount(spex_masks_crow(m, 1), 3) == 130);
@@ -95,8 +96,8 @@ static void test_uniform_masks(void **state) {
     spex_masks_free(m);
     /* the same seed gives the same rows */
     spex_masks *m2;
-    CHECK_RC(ctx, spex_uniform_masks(ctx, 70, 50, 3, 0, &m));
-    CHECK_RC(ctx, spex_uniform_masks(ctx, 70, 50, 3, 0, &m2));
+    CHECK_RC(ctx, spexi_uniform_masks(ctx, 70, 50, 3, 0, &m));
+    CHECK_RC(ctx, spexi_uniform_masks(ctx, 70, 50, 3, 0, &m2));
     CHECK(!memcmp(spex_masks_crow(m, 0), spex_masks_crow(m2, 0), 50 * 2 * sizeof(uint64_t)));
     spex_masks_free(m);
     spex_masks_free(m2);
@@ -128,13 +129,13 @@ static void test_hand_trees(void **state) {
         "\"split_condition\":1,\"yes\":3,\"no\":4,\"missing\":4,\"children\":["
         "{\"nodeid\":4,\"leaf\":0.25},{\"nodeid\":3,\"leaf\":-0.25}]}]}"};
     spex_coefs *F;
-    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, dumps, 2, 0.5, 0, &F));
+    CHECK_RC(ctx, spexi_trees_fourier(ctx, 3, dumps, 2, 0.5, 0, &F));
     for (uint64_t m = 0; m < 8; m++)
         CHECK_NEAR(spex_coefs_eval_fourier(F, &m), hand_tree(m & 1, m >> 1 & 1, m >> 2 & 1), 1e-12);
     spex_coefs_free(F);
     const char *bad[] = {"{\"nodeid\":0,\"split\":\"f9\",\"split_condition\":1,\"yes\":1,"
                          "\"no\":2,\"children\":[]}"};
-    CHECK(spex_trees_fourier(ctx, 3, bad, 1, 0.0, 0, &F) == SPEX_E_PARSE);
+    CHECK(spexi_trees_fourier(ctx, 3, bad, 1, 0.0, 0, &F) == SPEX_E_PARSE);
     CHECK(strstr(spex_errmsg(ctx), "tree 0") != NULL);
     /* zeros as missing entries: x = 0 takes the "missing" branch whatever the
      * threshold says; x = 1 is compared. f(m) = m0 = 0 ? 5 : (m1 = 0 ? -2 : 4) */
@@ -143,7 +144,7 @@ static void test_hand_trees(void **state) {
         "\"missing\":2,\"children\":[{\"nodeid\":2,\"leaf\":5},{\"nodeid\":1,"
         "\"split\":\"f1\",\"split_condition\":0.5,\"yes\":3,\"no\":4,\"missing\":3,"
         "\"children\":[{\"nodeid\":3,\"leaf\":-2},{\"nodeid\":4,\"leaf\":4}]}]}"};
-    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, sparse, 1, 0.0, 1, &F));
+    CHECK_RC(ctx, spexi_trees_fourier(ctx, 3, sparse, 1, 0.0, 1, &F));
     for (uint64_t m = 0; m < 8; m++) {
         double want = !(m & 1) ? 5.0 : !(m >> 1 & 1) ? -2.0 : 4.0;
         CHECK_NEAR(spex_coefs_eval_fourier(F, &m), want, 1e-12);
@@ -151,14 +152,14 @@ static void test_hand_trees(void **state) {
     spex_coefs_free(F);
     /* the same dump read densely is another function: m0 = 0 and 1 are both
      * < 2 (node 1), then m1 = 0 < 0.5 goes "yes": f(m) = m1 = 0 ? -2 : 4 */
-    CHECK_RC(ctx, spex_trees_fourier(ctx, 3, sparse, 1, 0.0, 0, &F));
+    CHECK_RC(ctx, spexi_trees_fourier(ctx, 3, sparse, 1, 0.0, 0, &F));
     for (uint64_t m = 0; m < 8; m++)
         CHECK_NEAR(spex_coefs_eval_fourier(F, &m), (m >> 1 & 1) ? 4.0 : -2.0, 1e-12);
     spex_coefs_free(F);
     const char *no_missing[] = {"{\"nodeid\":0,\"split\":\"f0\",\"split_condition\":1,"
                                 "\"yes\":1,\"no\":2,\"children\":[{\"nodeid\":1,\"leaf\":1},"
                                 "{\"nodeid\":2,\"leaf\":2}]}"};
-    CHECK(spex_trees_fourier(ctx, 3, no_missing, 1, 0.0, 1, &F) == SPEX_E_PARSE);
+    CHECK(spexi_trees_fourier(ctx, 3, no_missing, 1, 0.0, 1, &F) == SPEX_E_PARSE);
     CHECK(strstr(spex_errmsg(ctx), "missing") != NULL);
     spex_ctx_free(ctx);
 }
@@ -171,7 +172,7 @@ static void test_xgboost_exact(void **state) {
     const int64_t n = 40;
     spex_game *g = hierarchical(ctx, n, 3, 4, 11);
     spex_masks *ms;
-    CHECK_RC(ctx, spex_uniform_masks(ctx, n, 1200, 2, 0, &ms));
+    CHECK_RC(ctx, spexi_uniform_masks(ctx, n, 1200, 2, 0, &ms));
     int64_t rows = spex_masks_count(ms);
     float *X = malloc((size_t)(rows * n) * sizeof *X), *y = malloc((size_t)rows * sizeof *y);
     for (int64_t r = 0; r < rows; r++) {
@@ -186,20 +187,20 @@ static void test_xgboost_exact(void **state) {
     /* dense rows (the reference) and zeros as missing entries (what
      * proxyspex trains on): each extraction must match its own booster */
     for (int di = 0; di < 4; di++) {
-        spex_gbt_params p = {depths[di % 2], 0.1, 60, 0.03, 1, 4, di / 2};
-        spex_gbt *b;
-        CHECK_RC(ctx, spex_gbt_train(ctx, X, y, rows, n, &p, &b));
+        spexi_gbt_params p = {depths[di % 2], 0.1, 60, 0.03, 1, 4, di / 2};
+        spexi_gbt *b;
+        CHECK_RC(ctx, spexi_gbt_train(ctx, X, y, rows, n, &p, &b));
         spex_coefs *F;
-        CHECK_RC(ctx, spex_gbt_fourier(ctx, b, n, p.base_score, &F));
+        CHECK_RC(ctx, spexi_gbt_fourier(ctx, b, n, p.base_score, &F));
         CHECK(spex_coefs_max_order(F) >= 2);
         spex_masks *test;
-        CHECK_RC(ctx, spex_uniform_masks(ctx, n, 500, 77, 0, &test));
+        CHECK_RC(ctx, spexi_uniform_masks(ctx, n, 500, 77, 0, &test));
         float *Xt = malloc((size_t)(500 * n) * sizeof *Xt);
         double pred[500], worst = 0;
         for (int64_t r = 0; r < 500; r++)
             for (int64_t j = 0; j < n; j++)
                 Xt[r * n + j] = (float)spex_bits_get(spex_masks_crow(test, r), j);
-        CHECK_RC(ctx, spex_gbt_predict(ctx, b, Xt, 500, n, 0, pred));
+        CHECK_RC(ctx, spexi_gbt_predict(ctx, b, Xt, 500, n, 0, pred));
         for (int64_t r = 0; r < 500; r++) {
             double d = fabs(spex_coefs_eval_fourier(F, spex_masks_crow(test, r)) - pred[r]);
             if (d > worst) worst = d;
@@ -210,7 +211,7 @@ static void test_xgboost_exact(void **state) {
         free(Xt);
         spex_masks_free(test);
         spex_coefs_free(F);
-        spex_gbt_free(b);
+        spexi_gbt_free(b);
     }
     free(X);
     free(y);
@@ -219,8 +220,8 @@ static void test_xgboost_exact(void **state) {
     spex_ctx_free(ctx);
 }
 
-static spex_proxy_opts small_grid(void) {
-    spex_proxy_opts po = spex_proxy_opts_default();
+static spexi_proxy_opts small_grid(void) {
+    spexi_proxy_opts po = spexi_proxy_opts_default();
     po.n_folds = 3;
     po.rounds[0] = 100;
     po.rounds[1] = 300;
@@ -243,10 +244,10 @@ static void test_recovery(void **state) {
     CHECK_RC(ctx, spex_query_new(ctx, &vf, &qo, &q));
     spex_explain_opts eo = spex_explain_opts_default();
     eo.budget = 1500;
-    spex_proxy_opts po = small_grid();
+    spexi_proxy_opts po = small_grid();
     spex_coefs *F;
     char details[512];
-    CHECK_RC(ctx, spex_algo_proxyspex_opts(ctx, q, n, &eo, &po, &F, details, sizeof details));
+    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q, n, &eo, &po, &F, details, sizeof details));
     printf("%s\n", details);
     CHECK(spex_query_n_asked(q) == 1500);
     double r2 = r2_on_random(g, F, n, 4000, 99);
@@ -269,7 +270,7 @@ static void test_recovery(void **state) {
     spex_query *q0;
     CHECK_RC(ctx, spex_query_new(ctx, &vf, &qo, &q0));
     po.grow_rounds = 0;
-    CHECK_RC(ctx, spex_algo_proxyspex_opts(ctx, q0, n, &eo, &po, &F0, details, sizeof details));
+    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q0, n, &eo, &po, &F0, details, sizeof details));
     spex_query_free(q0);
     printf("without growth: R^2 = %.6f, %lld terms\n", r2_on_random(g, F0, n, 4000, 99),
            (long long)spex_coefs_count(F0));
@@ -284,14 +285,14 @@ static void test_recovery(void **state) {
 /* Samples (all rows uniform, y = the game) for the growth tests. */
 static void game_samples(spex_ctx *ctx, const spex_game *g, int64_t n, int64_t rows, uint64_t seed,
                          spex_masks **ms, double **y) {
-    CHECK_RC(ctx, spex_uniform_masks(ctx, n, rows, seed, 0, ms));
+    CHECK_RC(ctx, spexi_uniform_masks(ctx, n, rows, seed, 0, ms));
     *y = malloc((size_t)rows * sizeof **y);
     for (int64_t i = 0; i < rows; i++)
         (*y)[i] = spex_game_value(g, spex_masks_crow(*ms, i));
 }
 
 /* Growth alone, against the planted truth: given only the terms of order
- * <= 2 of a hierarchical game (three roots of order 5), spex_proxy_grow
+ * <= 2 of a hierarchical game (three roots of order 5), spexi_proxy_grow
  * finds every missing term of orders 3 to 5 (Apriori joins, round after
  * round) and their exact values; spurious candidates get no weight. */
 static void test_grow_finds_missing(void **state) {
@@ -315,7 +316,7 @@ static void test_grow_finds_missing(void **state) {
         else missing++;
     }
     int64_t added = 0;
-    CHECK_RC(ctx, spex_proxy_grow(ctx, ms, y, 5, 1000, 6, 7, INFINITY, &F, &added));
+    CHECK_RC(ctx, spexi_proxy_grow(ctx, ms, y, 5, 1000, 6, 7, INFINITY, &F, &added));
     printf("grow: %lld planted terms of order 3-5 missing, %lld added, %lld terms now\n",
            (long long)missing, (long long)added, (long long)spex_coefs_count(F));
     CHECK(added >= missing);
@@ -352,7 +353,7 @@ static void test_grow_noise(void **state) {
     spex_ctx *ctx = spex_ctx_new();
     const int64_t n = 30, rows = 1000;
     spex_masks *ms;
-    CHECK_RC(ctx, spex_uniform_masks(ctx, n, rows, 5, 0, &ms));
+    CHECK_RC(ctx, spexi_uniform_masks(ctx, n, rows, 5, 0, &ms));
     double *y = malloc((size_t)rows * sizeof *y);
     spex_rng r;
     spex_rng_seed(&r, 8);
@@ -363,7 +364,7 @@ static void test_grow_noise(void **state) {
     for (int32_t j = 0; j < n; j++) /* every singleton: all pairs are candidates */
         CHECK_RC(ctx, spex_coefs_set(F, &j, 1, 0.01));
     int64_t added = 0;
-    CHECK_RC(ctx, spex_proxy_grow(ctx, ms, y, 3, 500, 6, 7, 1.0, &F, &added));
+    CHECK_RC(ctx, spexi_proxy_grow(ctx, ms, y, 3, 500, 6, 7, 1.0, &F, &added));
     printf("grow on noise: %lld added\n", (long long)added);
     CHECK(added == 0);
     spex_coefs_free(F);
@@ -387,9 +388,9 @@ static void test_constant(void **state) {
     CHECK_RC(ctx, spex_query_new(ctx, &vf, NULL, &q));
     spex_explain_opts eo = spex_explain_opts_default();
     eo.budget = 200;
-    spex_proxy_opts po = small_grid();
+    spexi_proxy_opts po = small_grid();
     spex_coefs *F;
-    CHECK_RC(ctx, spex_algo_proxyspex_opts(ctx, q, 10, &eo, &po, &F, NULL, 0));
+    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q, 10, &eo, &po, &F, NULL, 0));
     CHECK(spex_coefs_count(F) == 1);
     double v;
     CHECK(spex_coefs_get(F, NULL, 0, &v) == 1);
@@ -436,16 +437,16 @@ static void test_threads_identical(void **state) {
         spex_ctx_set_threads(ctx, t ? 3 : 1);
         spex_game *g = hierarchical(ctx, n, 2, 3, 8);
         spex_masks *ms;
-        CHECK_RC(ctx, spex_uniform_masks(ctx, n, 400, 6, 1, &ms));
+        CHECK_RC(ctx, spexi_uniform_masks(ctx, n, 400, 6, 1, &ms));
         double y[400];
         for (int64_t r = 0; r < 400; r++)
             y[r] = spex_game_value(g, spex_masks_crow(ms, r));
-        spex_proxy_opts po = small_grid();
+        spexi_proxy_opts po = small_grid();
         po.n_lrs = 2;
         po.lrs[1] = 0.3;
-        spex_proxy_info info;
+        spexi_proxy_info info;
         CHECK_RC(ctx,
-                 spex_proxy_surrogate(ctx, ms, y, n, &po, spex_ctx_threads(ctx), 6, &F[t], &info));
+                 spexi_proxy_surrogate(ctx, ms, y, n, &po, spex_ctx_threads(ctx), 6, &F[t], &info));
         spex_masks_free(ms);
         spex_game_free(g);
         /* F[t] keeps ctx alive until freed below */
@@ -481,7 +482,7 @@ static int faulty_run(spex_ctx *ctx, spex_game *g, int64_t k, spex_coefs **F) {
     if (!rc) {
         spex_explain_opts eo = spex_explain_opts_default();
         eo.budget = 96;
-        spex_proxy_opts po = spex_proxy_opts_default();
+        spexi_proxy_opts po = spexi_proxy_opts_default();
         po.n_folds = 2;
         po.n_depths = 1;
         po.depths[0] = 2;
@@ -489,9 +490,9 @@ static int faulty_run(spex_ctx *ctx, spex_game *g, int64_t k, spex_coefs **F) {
         po.rounds[1] = 6;
         po.n_lrs = 1;
         po.lrs[0] = 0.3;
-        spex_ctx_fail_alloc_after(ctx, k);
-        rc = spex_algo_proxyspex_opts(ctx, q, 10, &eo, &po, F, NULL, 0);
-        spex_ctx_fail_alloc_after(ctx, 0);
+        spexi_ctx_fail_alloc_after(ctx, k);
+        rc = spexi_algo_proxyspex_opts(ctx, q, 10, &eo, &po, F, NULL, 0);
+        spexi_ctx_fail_alloc_after(ctx, 0);
     }
     spex_query_free(q);
     spex_valuefn_release(&vf);

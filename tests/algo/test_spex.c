@@ -46,8 +46,8 @@ static void test_aliasing_identity(void **state) {
     CHECK_RC(ctx, spex_game_valuefn(g, 0, 1, &vf));
     spex_query *q;
     CHECK_RC(ctx, spex_query_new(ctx, &vf, NULL, &q));
-    spex_sft_view v;
-    CHECK_RC(ctx, spex_sft_sample_for_test(ctx, q, n, 4, 3, 2, 5, &v));
+    spexi_sft_view v;
+    CHECK_RC(ctx, spexi_sft_sample_for_test(ctx, q, n, 4, 3, 2, 5, &v));
     int64_t L = (int64_t)1 << v.b;
     size_t words = spex_bits_words(n);
     double *want = calloc((size_t)(v.C * (v.P + 1) * L), sizeof *want);
@@ -69,7 +69,7 @@ static void test_aliasing_identity(void **state) {
     }
     for (int64_t e = 0; e < v.C * (v.P + 1) * L; e++) CHECK_NEAR(v.U[e], want[e], 1e-12);
     free(want);
-    spex_sft_view_free(ctx, &v);
+    spexi_sft_view_free(ctx, &v);
     spex_query_free(q);
     spex_valuefn_release(&vf);
     spex_game_free(g);

@@ -1,6 +1,7 @@
 /* Top-k search: the branch and bound against brute force over all k-subsets
  * (both directions, all signs, with inert features that pad the set), and
  * the change of a set against the surrogate evaluated at the ablated masks. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/rng.h"
@@ -152,9 +153,9 @@ static void test_alloc_faults(void **state) {
     CHECK_RC(ctx, spex_topk_search(a, 3, &o, want, &want_ch, &want_opt));
     int64_t k = 1;
     for (;; k++) {
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         int rc = spex_topk_search(a, 3, &o, set, &ch, &opt);
-        spex_ctx_fail_alloc_after(ctx, 0);
+        spexi_ctx_fail_alloc_after(ctx, 0);
         if (rc == SPEX_OK) break;
         if (rc != SPEX_E_NOMEM)
             fail_msg("allocation %lld failed: rc %d (%s)", (long long)k, rc, spex_errmsg(ctx));

@@ -3,6 +3,7 @@
  * answers before reading; equal results for 1..4 workers; timeouts, garbage
  * answers and early exits with their messages, kept answers and NaN for the
  * rest; release never hangs. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/backend.h"
@@ -489,9 +490,9 @@ static void test_open_and_release(void **state) {
     /* each allocation failing in turn: SPEX_E_NOMEM, nothing leaked or left running */
     int opened = 0, nomem = 0;
     for (int k = 1; k < 100 && !opened; k++) {
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         int rc = spex_exec_open(ctx, AWK_COUNT, 10, &o, &vf);
-        spex_ctx_fail_alloc_after(ctx, 0);
+        spexi_ctx_fail_alloc_after(ctx, 0);
         if (rc == SPEX_OK) {
             opened = 1;
             CHECK_RC(ctx, vf.eval(vf.user, good, out));

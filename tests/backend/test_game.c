@@ -1,6 +1,7 @@
 /* Synthetic games (DESIGN.md §4.1): the shared game files against a direct
  * evaluation of their JSON, a Möbius game against Σ_{S ⊆ m} a(S), noise
  * reproducibility and level, and every malformed input with its message. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/backend.h"
@@ -387,9 +388,9 @@ static void test_alloc_faults(void **state) {
     int ok = 0, nomem = 0;
     for (int k = 1; k < 200 && !ok; k++) {
         spex_game *g;
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         int rc = spex_game_parse(ctx, MOBIUS_GAME, strlen(MOBIUS_GAME), "hand.json", &g);
-        spex_ctx_fail_alloc_after(ctx, 0);
+        spexi_ctx_fail_alloc_after(ctx, 0);
         if (rc == SPEX_OK) {
             ok = 1;
             spex_valuefn v;

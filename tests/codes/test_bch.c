@@ -3,6 +3,7 @@
  * division and the delays, and the hard decoder exhaustively on small codes
  * (every error pattern of weight <= t, both root finders), randomly on large
  * ones (n = 1000, n = 100,000), and past t (fail or a consistent codeword). */
+#include "testing.h"
 #include "test_util.h"
 
 #include "codes/codes_int.h"
@@ -115,7 +116,7 @@ static void test_errors(void **state) {
     /* every allocation failure ends in SPEX_E_NOMEM, no leak (ASan build) */
     int ok = 0;
     for (int64_t k = 1; k < 40 && !ok; k++) {
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         int rc = spex_bch_new(ctx, 1000, 3, &bch);
         CHECK(rc == SPEX_OK || rc == SPEX_E_NOMEM);
         if (rc == SPEX_E_NOMEM) CHECK(bch == NULL && strstr(spex_errmsg(ctx), "memory"));
@@ -141,7 +142,7 @@ static void test_generator_and_encoding(void **state) {
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         spex_bch *bch;
         CHECK_RC(ctx, spex_bch_new(ctx, cases[c].n, cases[c].t, &bch));
-        const spex_gf *gf = &bch->gf;
+        const spexi_gf *gf = &bch->gf;
         int P = spex_bch_n_parity(bch), t = cases[c].t;
         int64_t n = cases[c].n, q = spex_bch_length(bch);
         const uint8_t *g = spex_bch_generator(bch);
@@ -150,7 +151,7 @@ static void test_generator_and_encoding(void **state) {
         for (int64_t i = 0; i < q; i++) {
             uint32_t v = 0;
             for (int j = 0; j <= P; j++)
-                if (g[j]) v ^= spex_gf_alpha(gf, i * j);
+                if (g[j]) v ^= spexi_gf_alpha(gf, i * j);
             if (i >= 1 && i <= 2 * t && v != 0) fail_msg("g(alpha^%lld) != 0", (long long)i);
             n_roots += v == 0;
         }

@@ -30,9 +30,9 @@ static void test_primitive_and_tables(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
     for (int m = SPEX_BCH_MIN_M; m <= SPEX_BCH_MAX_M; m++) {
-        spex_gf gf;
-        CHECK_RC(ctx, spex_gf_init(ctx, m, &gf));
-        uint32_t poly = spex_gf_primitive_poly(m);
+        spexi_gf gf;
+        CHECK_RC(ctx, spexi_gf_init(ctx, m, &gf));
+        uint32_t poly = spexi_gf_primitive_poly(m);
         CHECK(poly == gf.poly);
         CHECK(poly >> m == 1);
         CHECK(poly & 1);
@@ -48,26 +48,26 @@ static void test_primitive_and_tables(void **state) {
         if (first_one != gf.q) fail_msg("m = %d: alpha has order %u, want %u", m, first_one, gf.q);
         CHECK(first_one == gf.q);
         CHECK(tables_ok);
-        spex_gf_release(ctx, &gf);
+        spexi_gf_release(ctx, &gf);
     }
-    spex_gf gf;
-    CHECK(spex_gf_init(ctx, 2, &gf) == SPEX_E_RANGE);
+    spexi_gf gf;
+    CHECK(spexi_gf_init(ctx, 2, &gf) == SPEX_E_RANGE);
     CHECK(strstr(spex_errmsg(ctx), "m = 2") != NULL);
-    CHECK(spex_gf_init(ctx, 21, &gf) == SPEX_E_RANGE);
-    CHECK(spex_gf_primitive_poly(21) == 0);
-    spex_gf_release(ctx, &gf); /* zeroed by the failed init: no-op */
+    CHECK(spexi_gf_init(ctx, 21, &gf) == SPEX_E_RANGE);
+    CHECK(spexi_gf_primitive_poly(21) == 0);
+    spexi_gf_release(ctx, &gf); /* zeroed by the failed init: no-op */
     spex_ctx_free(ctx);
 }
 
-static void check_ops(const spex_gf *gf, uint32_t a, uint32_t b, long *bad) {
+static void check_ops(const spexi_gf *gf, uint32_t a, uint32_t b, long *bad) {
     uint32_t p = ref_mul(a, b, gf->poly, gf->m);
-    if (spex_gf_mul(gf, a, b) != p) {
+    if (spexi_gf_mul(gf, a, b) != p) {
         if ((*bad)++ < 5)
-            print_error("m = %d: %u * %u = %u, want %u\n", gf->m, a, b, spex_gf_mul(gf, a, b), p);
+            print_error("m = %d: %u * %u = %u, want %u\n", gf->m, a, b, spexi_gf_mul(gf, a, b), p);
     }
-    if (b && spex_gf_div(gf, p, b) != a) {
+    if (b && spexi_gf_div(gf, p, b) != a) {
         if ((*bad)++ < 5)
-            print_error("m = %d: (%u * %u) / %u = %u\n", gf->m, a, b, b, spex_gf_div(gf, p, b));
+            print_error("m = %d: (%u * %u) / %u = %u\n", gf->m, a, b, b, spexi_gf_div(gf, p, b));
     }
 }
 
@@ -77,8 +77,8 @@ static void test_mul_div(void **state) {
     spex_rng r;
     spex_rng_seed(&r, 3);
     for (int m = SPEX_BCH_MIN_M; m <= SPEX_BCH_MAX_M; m++) {
-        spex_gf gf;
-        CHECK_RC(ctx, spex_gf_init(ctx, m, &gf));
+        spexi_gf gf;
+        CHECK_RC(ctx, spexi_gf_init(ctx, m, &gf));
         long bad = 0;
         if (m <= 8) { /* every pair */
             for (uint32_t a = 0; a <= gf.q; a++)
@@ -97,7 +97,7 @@ static void test_mul_div(void **state) {
         uint32_t count = m <= 12 ? gf.q : 20000;
         for (uint32_t i = 1; i <= count; i++) {
             uint32_t a = m <= 12 ? i : 1 + (uint32_t)spex_rng_below(&r, gf.q);
-            if (ref_mul(a, spex_gf_inv(&gf, a), gf.poly, m) != 1) bad_inv++;
+            if (ref_mul(a, spexi_gf_inv(&gf, a), gf.poly, m) != 1) bad_inv++;
         }
         CHECK(bad_inv == 0);
         /* distributivity through the tables */
@@ -106,11 +106,11 @@ static void test_mul_div(void **state) {
             uint32_t a = (uint32_t)spex_rng_below(&r, gf.q + 1);
             uint32_t b = (uint32_t)spex_rng_below(&r, gf.q + 1);
             uint32_t c = (uint32_t)spex_rng_below(&r, gf.q + 1);
-            if (spex_gf_mul(&gf, a, b ^ c) != (spex_gf_mul(&gf, a, b) ^ spex_gf_mul(&gf, a, c)))
+            if (spexi_gf_mul(&gf, a, b ^ c) != (spexi_gf_mul(&gf, a, b) ^ spexi_gf_mul(&gf, a, c)))
                 bad_dist++;
         }
         CHECK(bad_dist == 0);
-        spex_gf_release(ctx, &gf);
+        spexi_gf_release(ctx, &gf);
     }
     spex_ctx_free(ctx);
 }
@@ -121,30 +121,30 @@ static void test_pow(void **state) {
     spex_rng r;
     spex_rng_seed(&r, 4);
     for (int m = SPEX_BCH_MIN_M; m <= SPEX_BCH_MAX_M; m++) {
-        spex_gf gf;
-        CHECK_RC(ctx, spex_gf_init(ctx, m, &gf));
+        spexi_gf gf;
+        CHECK_RC(ctx, spexi_gf_init(ctx, m, &gf));
         long bad = 0;
         for (int i = 0; i < 200; i++) {
             uint32_t a = (uint32_t)spex_rng_below(&r, gf.q + 1);
             for (int64_t e = 0; e <= 40; e++)
-                if (spex_gf_pow(&gf, a, e) != ref_pow(a, e, gf.poly, m)) bad++;
+                if (spexi_gf_pow(&gf, a, e) != ref_pow(a, e, gf.poly, m)) bad++;
             if (a) {
                 /* negative exponents are powers of the inverse */
-                uint32_t ia = spex_gf_inv(&gf, a);
+                uint32_t ia = spexi_gf_inv(&gf, a);
                 for (int64_t e = 1; e <= 10; e++)
-                    if (spex_gf_pow(&gf, a, -e) != ref_pow(ia, e, gf.poly, m)) bad++;
+                    if (spexi_gf_pow(&gf, a, -e) != ref_pow(ia, e, gf.poly, m)) bad++;
                 /* Fermat: a^q = 1, a^(q+1) = a; huge exponents reduce mod q */
-                if (spex_gf_pow(&gf, a, gf.q) != 1) bad++;
-                if (spex_gf_pow(&gf, a, (int64_t)gf.q + 1) != a) bad++;
-                if (spex_gf_pow(&gf, a, (int64_t)gf.q * 1000003 + 7) != ref_pow(a, 7, gf.poly, m))
+                if (spexi_gf_pow(&gf, a, gf.q) != 1) bad++;
+                if (spexi_gf_pow(&gf, a, (int64_t)gf.q + 1) != a) bad++;
+                if (spexi_gf_pow(&gf, a, (int64_t)gf.q * 1000003 + 7) != ref_pow(a, 7, gf.poly, m))
                     bad++;
             }
         }
         CHECK(bad == 0);
-        CHECK(spex_gf_pow(&gf, 0, 0) == 1);
-        CHECK(spex_gf_pow(&gf, 0, 5) == 0);
-        CHECK(spex_gf_alpha(&gf, (int64_t)gf.q + 3) == ref_pow(2, 3, gf.poly, m));
-        spex_gf_release(ctx, &gf);
+        CHECK(spexi_gf_pow(&gf, 0, 0) == 1);
+        CHECK(spexi_gf_pow(&gf, 0, 5) == 0);
+        CHECK(spexi_gf_alpha(&gf, (int64_t)gf.q + 3) == ref_pow(2, 3, gf.poly, m));
+        spexi_gf_release(ctx, &gf);
     }
     spex_ctx_free(ctx);
 }

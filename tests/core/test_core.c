@@ -1,4 +1,5 @@
 /* Core: masks, coefficient maps, RNG, errors, allocation faults. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/coefs.h"
@@ -173,7 +174,7 @@ static void test_alloc_faults(void **state) {
     /* Every allocation of a map build may fail; each failure is clean. */
     for (int k = 1; k < 40; k++) {
         spex_ctx *ctx = spex_ctx_new();
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         spex_coefs *c = NULL;
         int rc = spex_coefs_new(ctx, 100, &c);
         for (int i = 0; rc == SPEX_OK && i < 100; i++) {

@@ -55,16 +55,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (spex_tensor_to_f32(ctx, t.type, t.data, take * be, buf) != SPEX_OK) abort();
         }
         llm_vocab v;
-        if (spex_vocab_load(ctx, g, &v) == SPEX_OK) {
+        if (spexi_vocab_load(ctx, g, &v) == SPEX_OK) {
             int32_t *toks;
             int64_t nt;
             static const char text[] = "Hello world, naïve 日本 \x01\xff tokens";
-            if (spex_vocab_tokenize(ctx, &v, text, sizeof text - 1, 1, &toks, &nt) == SPEX_OK) {
+            if (spexi_vocab_tokenize(ctx, &v, text, sizeof text - 1, 1, &toks, &nt) == SPEX_OK) {
                 for (int64_t k = 0; k < nt; k++)
                     if (toks[k] < 0 || toks[k] >= v.n) abort();
                 spex_free(ctx, toks);
             }
-            spex_vocab_clear(ctx, &v);
+            spexi_vocab_clear(ctx, &v);
         }
         spex_gguf_free(g);
     }

@@ -3,6 +3,7 @@
  * conditions on random weighted data, integer weights as repeated rows,
  * alpha_max, recovery of a planted sparse support from noisy data by CV,
  * degenerate cases and allocation failures. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/linalg.h"
@@ -377,7 +378,7 @@ static void test_alloc_faults(void **state) {
     int saw_ok = 0;
     for (int k = 1; k < 200 && !saw_ok; k++) {
         spex_ctx *ctx = spex_ctx_new();
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         spex_fit_info info;
         int rc = spex_lasso_cv(ctx, X, N, P, y, NULL, NULL, beta, &info);
         CHECK(rc == SPEX_OK || rc == SPEX_E_NOMEM);

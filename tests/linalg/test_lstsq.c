@@ -2,6 +2,7 @@
  * coefficients recovered exactly from noiseless data, the weighted normal
  * equations solved by Gaussian elimination, rank deficiency, wide systems,
  * zero columns and bad input. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/linalg.h"
@@ -236,7 +237,7 @@ static void test_alloc_faults(void **state) {
     int saw_ok = 0;
     for (int k = 1; k < 30 && !saw_ok; k++) {
         spex_ctx *ctx = spex_ctx_new();
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         int rc = spex_lstsq(ctx, X, N, P, y, NULL, NULL, beta, NULL);
         CHECK(rc == SPEX_OK || rc == SPEX_E_NOMEM);
         saw_ok = rc == SPEX_OK;

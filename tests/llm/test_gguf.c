@@ -2,6 +2,7 @@
  * every metadata type and tensor type, block formats checked against
  * element-wise encodings from their definitions, quantised model weights
  * against the F32 file's, and corrupt, truncated and hostile files. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "llm/llm_int.h"
@@ -245,16 +246,16 @@ static void test_blocks_by_definition(void **state) {
             spex_test_checks++;
             /* the fast (SIMD when the CPU has it) row kernels give the same floats */
             float fast[4 * 256];
-            spex_pick_dequant(0)(type, raw, 4 * be, fast);
+            spexi_pick_dequant(0)(type, raw, 4 * be, fast);
             CHECK(!memcmp(fast, want, (size_t)(4 * be) * sizeof(float)));
         }
     }
     /* special halves */
-    CHECK(spex_f16_to_f32(0x3C00) == 1.0f);
-    CHECK(spex_f16_to_f32(0xC000) == -2.0f);
-    CHECK(spex_f16_to_f32(0x0001) == 5.960464477539063e-08f); /* smallest subnormal */
-    CHECK(spex_f16_to_f32(0x7BFF) == 65504.0f);
-    CHECK(isinf(spex_f16_to_f32(0x7C00)));
+    CHECK(spexi_f16_to_f32(0x3C00) == 1.0f);
+    CHECK(spexi_f16_to_f32(0xC000) == -2.0f);
+    CHECK(spexi_f16_to_f32(0x0001) == 5.960464477539063e-08f); /* smallest subnormal */
+    CHECK(spexi_f16_to_f32(0x7BFF) == 65504.0f);
+    CHECK(isinf(spexi_f16_to_f32(0x7C00)));
     CHECK(spex_tensor_to_f32(ctx, SPEX_TENSOR_Q4_0, blk[0], 31, got) == SPEX_E_INVAL);
     CHECK(spex_tensor_to_f32(ctx, 99, blk[0], 32, got) == SPEX_E_INVAL);
     spex_ctx_free(ctx);
@@ -445,13 +446,13 @@ static void test_real_files(void **state) {
         llm_vocab v;
         int32_t *t;
         int64_t nt;
-        CHECK_RC(ctx, spex_vocab_load(ctx, g, &v));
+        CHECK_RC(ctx, spexi_vocab_load(ctx, g, &v));
         CHECK(v.bpe == 1 && v.n_merges == 5);
-        CHECK_RC(ctx, spex_vocab_tokenize(ctx, &v, "hel 12!", 7, 0, &t, &nt));
+        CHECK_RC(ctx, spexi_vocab_tokenize(ctx, &v, "hel 12!", 7, 0, &t, &nt));
         /* "hel" -> hel; " 12" -> Ġ (no merge "Ġ 1"), 12; "!" */
         CHECK(nt == 4 && t[0] == 7 && t[1] == 5 && t[2] == 13 && t[3] == 10);
         spex_free(ctx, t);
-        spex_vocab_clear(ctx, &v);
+        spexi_vocab_clear(ctx, &v);
     }
     spex_gguf_free(g);
     CHECK(spex_gguf_open(ctx, MODELS "README.md", &g) == SPEX_E_PARSE);
@@ -682,9 +683,9 @@ static void test_hostile(void **state) {
     spex_gguf_free(g);
     /* allocation failures: clean SPEX_E_NOMEM at every point */
     for (int k = 1; k < 8; k++) {
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         int rc = spex_gguf_open_buffer(ctx, b.p, b.n, "ok.gguf", &g);
-        spex_ctx_fail_alloc_after(ctx, 0);
+        spexi_ctx_fail_alloc_after(ctx, 0);
         CHECK(rc == SPEX_OK || rc == SPEX_E_NOMEM);
         if (rc == SPEX_OK) spex_gguf_free(g);
     }

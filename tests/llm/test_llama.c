@@ -4,6 +4,7 @@
  * the F32 model (and, with wider stated tolerances, F16 and the quantised
  * variants); the fast kernels against the reference kernels; identical
  * results for any thread count and with or without KV prefix reuse. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/llm.h"
@@ -271,9 +272,9 @@ static void test_load_errors(void **state) {
     CHECK(strstr(spex_errmsg(ctx), "GGUF v1 is not supported") != NULL);
     int n_nomem = 0;
     for (int k = 1; k < 40; k++) {
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         int rc = spex_llm_load(ctx, MODELS "stories260K.gguf", NULL, &m);
-        spex_ctx_fail_alloc_after(ctx, 0);
+        spexi_ctx_fail_alloc_after(ctx, 0);
         CHECK(rc == SPEX_OK || rc == SPEX_E_NOMEM);
         n_nomem += rc == SPEX_E_NOMEM;
         spex_llm_free(m);

@@ -4,6 +4,7 @@
  * goldens, the token
  * ids of the synth-interact golden prompts and their candidate
  * continuations, and detokenization round trips. */
+#include "testing.h"
 #include "test_util.h"
 
 #include "llm/llm_int.h"
@@ -41,7 +42,7 @@ static void check_vocab(const char *name, const char *out_path, int pre, int exp
     spex_gguf *g;
     CHECK_RC(ctx, spex_gguf_open(ctx, path, &g));
     llm_vocab v;
-    CHECK_RC(ctx, spex_vocab_load(ctx, g, &v));
+    CHECK_RC(ctx, spexi_vocab_load(ctx, g, &v));
     if (pre >= 0) {
         v.pre = pre;
         v.ignore_merges = pre == LLM_PRE_LLAMA3;
@@ -61,7 +62,7 @@ static void check_vocab(const char *name, const char *out_path, int pre, int exp
         *oe = 0;
         int32_t *toks;
         int64_t nt;
-        CHECK_RC(ctx, spex_vocab_tokenize(ctx, &v, ip, (size_t)(end - ip), 0, &toks, &nt));
+        CHECK_RC(ctx, spexi_vocab_tokenize(ctx, &v, ip, (size_t)(end - ip), 0, &toks, &nt));
         /* expected: space-separated ids */
         int64_t k = 0;
         char *s = op, *e;
@@ -87,7 +88,7 @@ static void check_vocab(const char *name, const char *out_path, int pre, int exp
         for (int64_t i = 0; i < nt; i++) {
             const char *pc;
             size_t pl;
-            CHECK(spex_vocab_piece(&v, toks[i], &pc, &pl) == SPEX_OK);
+            CHECK(spexi_vocab_piece(&v, toks[i], &pc, &pl) == SPEX_OK);
             total += pl;
         }
         if (nt) CHECK(total == (size_t)(end - ip) + (v.add_space_prefix ? 1 : 0));
@@ -100,7 +101,7 @@ static void check_vocab(const char *name, const char *out_path, int pre, int exp
     printf("%s: %d inputs tokenized as the reference\n", name, lines);
     free(inp);
     free(out);
-    spex_vocab_clear(ctx, &v);
+    spexi_vocab_clear(ctx, &v);
     spex_gguf_free(g);
     spex_ctx_free(ctx);
 }
@@ -227,7 +228,7 @@ static void test_small_vocab(void **state) {
     /* allocation failures inside tokenize, detokenize, score: clean NOMEM */
     int n_nomem = 0;
     for (int k = 1; k < 12; k++) {
-        spex_ctx_fail_alloc_after(ctx, k);
+        spexi_ctx_fail_alloc_after(ctx, k);
         int rc = spex_llm_tokenize(m, odd, strlen(odd), 1, &t, &n);
         if (rc == SPEX_OK) {
             rc = spex_llm_detokenize(m, t, n, 1, &back);
@@ -236,7 +237,7 @@ static void test_small_vocab(void **state) {
         }
         int rc2 = spex_llm_score(m, "Once upon", " a time", &r);
         if (rc2 == SPEX_OK) spex_llm_score_result_clear(m, &r);
-        spex_ctx_fail_alloc_after(ctx, 0);
+        spexi_ctx_fail_alloc_after(ctx, 0);
         CHECK(rc == SPEX_OK || rc == SPEX_E_NOMEM);
         CHECK(rc2 == SPEX_OK || rc2 == SPEX_E_NOMEM);
         n_nomem += (rc == SPEX_E_NOMEM) + (rc2 == SPEX_E_NOMEM);

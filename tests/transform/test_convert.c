@@ -3,6 +3,7 @@
  * definitions over all masks, round trips, a sparse n = 5000 map evaluated at
  * random masks, and the interface: limits, index names, allocation faults.
  */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/coefs.h"
@@ -253,11 +254,11 @@ static void test_alloc_faults(void **state) {
             for (int64_t i = 1;; i++) {
                 const spex_coefs *in = g ? dense : sparse;
                 spex_coefs *out = NULL;
-                spex_ctx_fail_alloc_after(ctx, i);
+                spexi_ctx_fail_alloc_after(ctx, i);
                 int rc = op == 10   ? spex_fourier_to_mobius(in, &out)
                          : op == 11 ? spex_mobius_to_fourier(in, &out)
                                     : spex_interactions(in, (spex_index)op, 3, &out);
-                spex_ctx_fail_alloc_after(ctx, 0);
+                spexi_ctx_fail_alloc_after(ctx, 0);
                 if (rc == SPEX_OK) {
                     spex_coefs_free(out);
                     break;

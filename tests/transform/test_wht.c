@@ -2,6 +2,7 @@
  * Walsh–Hadamard transform and the exact Fourier / Möbius transforms over all
  * 2^n masks, against their definitions (DESIGN.md §2) summed directly.
  */
+#include "testing.h"
 #include "test_util.h"
 
 #include "spex/coefs.h"
@@ -27,7 +28,7 @@ static void test_wht_vs_ref(void **state) {
         double *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *z = malloc(N * sizeof *z);
         for (size_t i = 0; i < N; i++)
             x[i] = z[i] = spex_rng_normal(&r);
-        spex_wht_ref(x, y, L);
+        spexi_wht_ref(x, y, L);
         spex_wht(z, L);
         double worst = 0.0;
         for (size_t k = 0; k < N; k++)
@@ -43,7 +44,7 @@ static void test_wht_vs_ref(void **state) {
         free(z);
     }
     double one = 3.5, out;
-    spex_wht_ref(&one, &out, 0);
+    spexi_wht_ref(&one, &out, 0);
     CHECK(out == 3.5);
 }
 
@@ -191,10 +192,10 @@ static void test_exact_errors(void **state) {
     /* allocation failures: a clean SPEX_E_NOMEM, nothing leaked (ASan) */
     for (int which = 0; which < 2; which++)
         for (int64_t i = 1;; i++) {
-            spex_ctx_fail_alloc_after(ctx, i);
+            spexi_ctx_fail_alloc_after(ctx, i);
             int rc = which ? spex_exact_mobius(ctx, v, 3, 0.0, &F)
                            : spex_exact_fourier(ctx, v, 3, 0.0, &F);
-            spex_ctx_fail_alloc_after(ctx, 0);
+            spexi_ctx_fail_alloc_after(ctx, 0);
             if (rc == SPEX_OK) {
                 CHECK(spex_coefs_count(F) >= 1);
                 spex_coefs_free(F);
