@@ -3,7 +3,8 @@
 # builds with warnings as errors, runs every test, then builds again with
 # AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again
 # (except those labelled "accuracy": method accuracy on the real model,
-# minutes under ASan, through code the other tests cover),
+# minutes under ASan, through code the other tests cover; and "packaging":
+# the install and downstream builds, which need no sanitizer),
 # then gives each fuzz target a short run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ cmake --build build-asan -j"$jobs"
 echo "== tests under sanitizers"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" \
-   -LE accuracy)
+   -LE 'accuracy|packaging')
 
 if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1 && command -v clang >/dev/null; then
     echo "== fuzz smoke runs (${SPEX_FUZZ_SECONDS:-15} s each)"

@@ -88,13 +88,15 @@ SPEX_API void spex_result_free(spex_result *r);
 /* Recomputes r->interactions from r->fourier for r->index / r->max_order. */
 SPEX_API int spex_result_set_index(spex_result *r, spex_index idx, int max_order);
 
-/* ---- checks against a game with known truth (spex/backend.h) ---- */
-typedef struct spex_game spex_game;
-/* R² of the Fourier surrogate against the game's noiseless values on n_masks
+/* ---- checks of a result ---- */
+/* R² of the Fourier surrogate against the value function vf on n_masks
  * uniformly random masks drawn from seed (a stream no method uses), or on all
- * 2^n masks when n_masks <= 0 (n <= 20, else SPEX_E_RANGE). */
-SPEX_API int spex_faithfulness_game(spex_ctx *ctx, const spex_game *g, const spex_coefs *fourier,
-                                    int64_t n_masks, uint64_t seed, double *r2);
+ * 2^n masks when n_masks <= 0 (n <= 20, else SPEX_E_RANGE). vf is asked in
+ * batches of up to 4,096 masks (no cache: give a cached value function to
+ * reuse answers). Errors: SPEX_E_INVAL (n differs), SPEX_E_VALUE (a value is
+ * not finite), vf's own. For a game, spex_game_faithfulness (spex/backend.h). */
+SPEX_API int spex_faithfulness(spex_ctx *ctx, const spex_valuefn *vf, const spex_coefs *fourier,
+                               int64_t n_masks, uint64_t seed, double *r2);
 /* Support recovery over non-constant subsets with |value| > tol: *tp found
  * subsets also in truth, *n_found found, *n_true in truth. */
 SPEX_API void spex_support_match(const spex_coefs *truth, const spex_coefs *found, double tol,

@@ -9,7 +9,7 @@ set -u
 spex=$1
 . tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
-# the planted set of tests/backend/test_data_attr.c: rows 0 and 1 identical
+# the planted set of tests/lens/test_data_attr.c: rows 0 and 1 identical
 # positives, rows 2-6 negatives, row 7 a negative on its own axis
 cat >"$tmp/train.csv" <<'EOF'
 x1,x2,y

@@ -58,7 +58,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     double r2;
-    src = spex_faithfulness_game(ctx, game, res->fourier, all ? 0 : n_masks, (uint64_t)seed, &r2);
+    src = spex_game_faithfulness(ctx, game, res->fourier, all ? 0 : n_masks, (uint64_t)seed, &r2);
     if (src) {
         fprintf(stderr, "spex eval: %s\n", spex_errmsg(ctx));
         rc = src == SPEX_E_RANGE ? CLI_USAGE : cli_exit_code(src);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "spex/version.h"
 
 static void usage(FILE *f) {
     fputs("usage: spex COMMAND [OPTIONS]\n\n"
@@ -50,7 +51,7 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        puts("spex 0.1.0");
+        printf("spex %s\n", spex_version());
         return CLI_OK;
     }
     if (!strcmp(cmd, "explain")) return cmd_explain(argc, argv);

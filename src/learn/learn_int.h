@@ -1,9 +1,9 @@
 /* Internals of the data-attribution learners (spex/data.h), shared by
- * learn_logistic.c, learn_xgboost.c and data_attr.c. */
+ * logistic.c, xgboost.c (src/learn) and data_attr.c (src/lens). */
 #ifndef SPEX_LEARN_INT_H
 #define SPEX_LEARN_INT_H
 
-#include "spex/data.h"
+#include "spex/learn.h"
 
 /* Both: train on rows[0..n_rows) of ds (n_rows >= 1) and write ds->n_classes
  * class scores for each of the n_x rows of x (n_x, n_features) to scores

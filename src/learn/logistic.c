@@ -20,7 +20,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "backend/learn_int.h"
+#include "learn/learn_int.h"
 
 #define LBFGS_M 10
 

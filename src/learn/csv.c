@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spex/data.h"
+#include "spex/learn.h"
 
 spex_csv_opts spex_csv_opts_default(void) {
     spex_csv_opts o;

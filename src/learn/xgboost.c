@@ -12,7 +12,7 @@
 #include <string.h>
 #include <xgboost/c_api.h>
 
-#include "backend/learn_int.h"
+#include "learn/learn_int.h"
 
 static int xerr(spex_ctx *ctx, const char *what) {
     return spex_seterr(ctx, SPEX_E_NUMERIC, "XGBoost %s failed: %s", what, XGBGetLastError());
