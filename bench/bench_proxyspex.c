@@ -62,7 +62,11 @@ int main(int argc, char **argv) {
     /* R² on 10,000 held-out masks against the noiseless game; support
      * precision / recall over non-constant terms with |F| > 1e-3 */
     double r2 = NAN;
-    spex_game_faithfulness(ctx, g, res->fourier, 10000, eo.seed, &r2);
+    spex_valuefn truth;
+    if (spex_game_valuefn(g, 0, eo.seed, &truth) == SPEX_OK) {
+        spex_faithfulness(ctx, &truth, res->fourier, 10000, eo.seed, &r2);
+        spex_valuefn_release(&truth);
+    }
     int64_t tp, n_found, n_true;
     spex_support_match(spex_game_fourier(g), res->fourier, 1e-3, &tp, &n_found, &n_true);
     const char *x = strstr(res->details, "xgboost ");

@@ -5,8 +5,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenblas-dev liblapacke-dev libxgboost-dev libsqlite3-dev
-      libcurl4-openssl-dev libjansson-dev libcmocka-dev
-      clang libclang-rt-14-dev python3 chromium)
+      libjansson-dev libcmocka-dev
+      clang libclang-rt-14-dev clang-format python3 chromium)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

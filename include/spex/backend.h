@@ -57,11 +57,6 @@ SPEX_API double spex_game_value(const spex_game *g, const uint64_t *mask);
  * same for a mask asked again or in another order (so cached and resumed
  * runs match uninterrupted ones). The game must outlive the vf. */
 SPEX_API int spex_game_valuefn(spex_game *g, int with_noise, uint64_t seed, spex_valuefn *out);
-/* spex_faithfulness (spex/explain.h) against the game's noiseless values:
- * R² of the Fourier surrogate on n_masks random masks from seed, or on all
- * 2^n masks when n_masks <= 0 (n <= 20). */
-SPEX_API int spex_game_faithfulness(spex_ctx *ctx, spex_game *g, const spex_coefs *fourier,
-                                    int64_t n_masks, uint64_t seed, double *r2);
 
 /* ---- external programs (§4.2) ---- */
 typedef struct spex_exec_opts {

@@ -94,7 +94,8 @@ SPEX_API int spex_result_set_index(spex_result *r, spex_index idx, int max_order
  * 2^n masks when n_masks <= 0 (n <= 20, else SPEX_E_RANGE). vf is asked in
  * batches of up to 4,096 masks (no cache: give a cached value function to
  * reuse answers). Errors: SPEX_E_INVAL (n differs), SPEX_E_VALUE (a value is
- * not finite), vf's own. For a game, spex_game_faithfulness (spex/backend.h). */
+ * not finite), vf's own. For a game: its noiseless value function,
+ * spex_game_valuefn(g, 0, seed, &vf) (spex/backend.h). */
 SPEX_API int spex_faithfulness(spex_ctx *ctx, const spex_valuefn *vf, const spex_coefs *fourier,
                                int64_t n_masks, uint64_t seed, double *r2);
 /* Support recovery over non-constant subsets with |value| > tol: *tp found

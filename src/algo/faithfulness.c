@@ -1,7 +1,6 @@
 /* Checks on a result (DESIGN.md §3): faithfulness R² of the surrogate
  * against a value function on held-out masks, and recovery of a known
- * Fourier support. Shared by `spex eval`, the benchmarks and the games'
- * spex_game_faithfulness (src/backend/game.c). */
+ * Fourier support. Shared by `spex eval` and the benchmarks. */
 #include <math.h>
 
 #include "spex/explain.h"

@@ -18,7 +18,6 @@
  * which the CLI reports as a usage error.
  */
 #include "spex/backend.h"
-#include "spex/explain.h"
 #include "spex/rng.h"
 #include "spex/transform.h"
 
@@ -530,12 +529,3 @@ int spex_game_valuefn(spex_game *g, int with_noise, uint64_t seed, spex_valuefn 
     return SPEX_OK;
 }
 
-int spex_game_faithfulness(spex_ctx *ctx, spex_game *g, const spex_coefs *fourier,
-                           int64_t n_masks, uint64_t seed, double *r2) {
-    spex_valuefn vf;
-    int rc = spex_game_valuefn(g, 0, seed, &vf);
-    if (rc) return spex_seterr(ctx, rc, "%s", spex_errmsg(g->ctx));
-    rc = spex_faithfulness(ctx, &vf, fourier, n_masks, seed, r2);
-    spex_valuefn_release(&vf);
-    return rc;
-}

@@ -58,7 +58,12 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     double r2;
-    src = spex_game_faithfulness(ctx, game, res->fourier, all ? 0 : n_masks, (uint64_t)seed, &r2);
+    spex_valuefn truth; /* the noiseless game */
+    src = spex_game_valuefn(game, 0, (uint64_t)seed, &truth);
+    if (!src) {
+        src = spex_faithfulness(ctx, &truth, res->fourier, all ? 0 : n_masks, (uint64_t)seed, &r2);
+        spex_valuefn_release(&truth);
+    }
     if (src) {
         fprintf(stderr, "spex eval: %s\n", spex_errmsg(ctx));
         rc = src == SPEX_E_RANGE ? CLI_USAGE : cli_exit_code(src);
