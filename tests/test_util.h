@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <cmocka.h>
 
+#include <string.h>
+
 #include "spex/coefs.h"
 #include "spex/common.h"
+#include "testing.h"
 
 /* Number of checks run in this binary; main() fails when it stays 0. */
 static long spex_test_checks;
@@ -56,6 +59,35 @@ static inline double spex_test_coefs_maxdiff(const spex_coefs *a, const spex_coe
         }
     }
     return worst;
+}
+
+/* The allocation-failure walk (STYLE.md rule 7): run(ctx, user) is called
+ * with the k-th allocation through ctx from its start failing, k = 1, 2, ...,
+ * until a run succeeds. Every failing run must return SPEX_E_NOMEM with a
+ * message that says so, and leave nothing behind (the ASan build checks for
+ * leaks); after(user, rc), when not NULL, is called after each run (fault
+ * injection off again) to check and free what the run returned. Fails the
+ * test when a run returns anything else, or none succeeds within max_k
+ * allocations. Returns the number of failing runs (the allocations walked). */
+typedef int (*spex_test_run_fn)(spex_ctx *ctx, void *user);
+static inline int64_t spex_test_alloc_walk(spex_ctx *ctx, int64_t max_k, spex_test_run_fn run,
+                                           void (*after)(void *user, int rc), void *user) {
+    for (int64_t k = 1; k <= max_k; k++) {
+        spexi_ctx_fail_alloc_after(ctx, k);
+        int rc = run(ctx, user);
+        spexi_ctx_fail_alloc_after(ctx, 0);
+        spex_test_checks++;
+        if (rc != SPEX_OK && rc != SPEX_E_NOMEM)
+            fail_msg("allocation %lld failing: rc %d (%s), expected SPEX_E_NOMEM", (long long)k,
+                     rc, spex_errmsg(ctx));
+        if (rc == SPEX_E_NOMEM && !strstr(spex_errmsg(ctx), "memory"))
+            fail_msg("allocation %lld failing: SPEX_E_NOMEM with the message '%s'", (long long)k,
+                     spex_errmsg(ctx));
+        if (after) after(user, rc);
+        if (rc == SPEX_OK) return k - 1;
+    }
+    fail_msg("no run succeeded with up to %lld allocations failing", (long long)max_k);
+    return -1;
 }
 
 /* Runs the group and fails when no CHECK ran. */

@@ -448,6 +448,23 @@ static int count_fds(void) {
     return k;
 }
 
+struct exec_call {
+    const spex_exec_opts *o;
+    spex_valuefn *vf;
+    spex_masks *good;
+    double *out;
+};
+static int exec_open_run(spex_ctx *ctx, void *user) {
+    struct exec_call *c = user;
+    return spex_exec_open(ctx, AWK_COUNT, 10, c->o, c->vf);
+}
+static void exec_open_after(void *user, int rc) {
+    struct exec_call *c = user;
+    if (rc != SPEX_OK) return;
+    CHECK(c->vf->eval(c->vf->user, c->good, c->out) == SPEX_OK); /* the opened one works */
+    spex_valuefn_release(c->vf);
+}
+
 static void test_open_and_release(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
@@ -488,22 +505,8 @@ static void test_open_and_release(void **state) {
     spex_valuefn_release(&vf); /* twice is harmless */
 
     /* each allocation failing in turn: SPEX_E_NOMEM, nothing leaked or left running */
-    int opened = 0, nomem = 0;
-    for (int k = 1; k < 100 && !opened; k++) {
-        spexi_ctx_fail_alloc_after(ctx, k);
-        int rc = spex_exec_open(ctx, AWK_COUNT, 10, &o, &vf);
-        spexi_ctx_fail_alloc_after(ctx, 0);
-        if (rc == SPEX_OK) {
-            opened = 1;
-            CHECK_RC(ctx, vf.eval(vf.user, good, out));
-            spex_valuefn_release(&vf);
-        } else {
-            if (rc != SPEX_E_NOMEM)
-                fail_msg("allocation %d failing: %d: %s", k, rc, spex_errmsg(ctx));
-            nomem++;
-        }
-    }
-    CHECK(opened && nomem > 3);
+    struct exec_call c = {&o, &vf, good, out};
+    CHECK(spex_test_alloc_walk(ctx, 1000, exec_open_run, exec_open_after, &c) > 3);
     CHECK(count_fds() == fds);
     /* every worker of this binary was reaped */
     CHECK(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);

@@ -105,4 +105,11 @@ static inline double ref_maxabs(const double *a, int n) {
     return m;
 }
 
+/* The arguments of one fit, for a run of spex_test_alloc_walk. */
+struct fit_call {
+    const double *X, *y; /* (n, p) row-major, n */
+    double *beta;        /* p */
+    int64_t n, p;
+};
+
 #endif
