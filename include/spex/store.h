@@ -117,8 +117,8 @@ typedef struct spex_store_merge_stats {
  * ignore: an answer st already holds is kept), e.g. to join the shard caches
  * of a plan evaluated on many machines. The input is opened read-only and
  * checked like any cache: SPEX_E_PARSE for a file of another program, a
- * corrupt one or one written by a newer spex (schema version); SPEX_E_INVAL
- * when a fingerprint is known in both with another n (nothing is merged);
+ * corrupt one or one written by a newer spex (schema version), and when a
+ * fingerprint is known in both with another n (nothing is merged);
  * SPEX_E_IO when st is read-only or the file cannot be read. One
  * transaction: on error st is unchanged. *out (may be NULL) gets counts. */
 SPEX_API int spex_store_merge(spex_store *st, const char *path, spex_store_merge_stats *out);

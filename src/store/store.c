@@ -549,7 +549,7 @@ int spex_store_merge(spex_store *st, const char *path, spex_store_merge_stats *o
                        "ON m.fp = s.fp WHERE m.n != s.n",
                        &clash, "merging");
     if (!rc && clash)
-        rc = spex_seterr(st->ctx, SPEX_E_INVAL,
+        rc = spex_seterr(st->ctx, SPEX_E_PARSE,
                          "cache '%s': %lld fingerprint(s) of '%s' are known here with another n; "
                          "nothing merged",
                          st->path, (long long)clash, path);

@@ -1,4 +1,4 @@
-/* spex cache: inspect and prune the persistent query cache (spex/store.h),
+/* spex cache: inspect, prune and merge the persistent query cache (spex/store.h),
  * and the default cache location shared with 'spex explain'. */
 #include <errno.h>
 #include <limits.h>
@@ -66,24 +66,75 @@ static int print_entry(void *user, const spex_store_entry *e) {
     return 0;
 }
 
+/* spex cache merge OUT IN...: every answer of the IN files into OUT. */
+static int cache_merge(int argc, char **argv) {
+    if (argc < 5) {
+        fprintf(stderr, "spex cache merge: expected OUT IN... (at least one input; see "
+                        "'spex cache --help')\n");
+        return CLI_USAGE;
+    }
+    for (int i = 3; i < argc; i++)
+        if (argv[i][0] == '-') {
+            fprintf(stderr, "spex cache merge: unknown option '%s' (merge takes file names only)\n",
+                    argv[i]);
+            return CLI_USAGE;
+        }
+    spex_ctx *ctx = spex_ctx_new();
+    if (!ctx) return CLI_INPUT;
+    spex_store *st = NULL;
+    spex_store_opts so = spex_store_opts_default();
+    int rc = spex_store_open(ctx, argv[3], &so, &st);
+    int64_t total_new = 0;
+    for (int i = 4; !rc && i < argc; i++) {
+        spex_store_merge_stats ms;
+        rc = spex_store_merge(st, argv[i], &ms);
+        if (rc) break;
+        total_new += ms.answers_new;
+        printf("%s: %lld new answers, %lld already in %s%s%lld%s, %lld new value functions\n",
+               argv[i], (long long)ms.answers_new, (long long)ms.answers_known, argv[3],
+               ms.answers_skipped ? ", " : "", (long long)ms.answers_skipped,
+               ms.answers_skipped ? " malformed rows skipped" : "", (long long)ms.fingerprints_new);
+    }
+    int ret = CLI_OK;
+    if (rc) {
+        fprintf(stderr, "spex cache merge: %s\n", spex_errmsg(ctx));
+        ret = cli_exit_code(rc);
+    } else {
+        printf("merged %d file(s) into %s: %lld new answers\n", argc - 4, argv[3],
+               (long long)total_new);
+    }
+    spex_store_close(st);
+    spex_ctx_free(ctx);
+    return ret;
+}
+
 int cmd_cache(int argc, char **argv) {
     cli_opt *o = cache_opts;
     for (cli_opt *p = o; p->name; p++) p->value = NULL;
     const char *sub = argc > 2 ? argv[2] : NULL;
     if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h"))) sub = "help";
+    if (sub && !strcmp(sub, "merge")) return cache_merge(argc, argv);
     if (!sub || (strcmp(sub, "stats") && strcmp(sub, "list") && strcmp(sub, "clear") &&
                  strcmp(sub, "help"))) {
-        fprintf(stderr, "spex cache: expected stats, list or clear%s%s%s (see 'spex cache --help')\n",
+        fprintf(stderr,
+                "spex cache: expected stats, list, clear or merge%s%s%s (see 'spex cache --help')\n",
                 sub ? ", got '" : "", sub ? sub : "", sub ? "'" : "");
         return CLI_USAGE;
     }
     if (cli_parse("cache", o, argc, argv, 3)) return CLI_USAGE;
     if (!strcmp(sub, "help") || cli_get(o, "help")) {
-        cli_help(stdout, "spex cache stats|list|clear [--older-than AGE] [--cache FILE]",
+        cli_help(stdout,
+                 "spex cache stats|list|clear [--older-than AGE] [--cache FILE]\n"
+                 "       spex cache merge OUT IN...",
                  "Inspects or prunes the query cache: every answer of a value function is\n"
                  "kept there, so re-runs, resumed runs and other methods on the same target\n"
                  "do not pay for it again. stats: size and counts; list: one entry per value\n"
-                 "function (fingerprint); clear: delete answers (all, or those older than AGE).",
+                 "function (fingerprint); clear: delete answers (all, or those older than AGE);\n"
+                 "merge: copy every answer of the cache files IN... into OUT (created when\n"
+                 "missing; an answer OUT already has is kept), e.g. the shard caches of jobs\n"
+                 "on many machines. Inputs of another program, corrupt ones and ones written\n"
+                 "by a newer spex are refused. Keep caches on local disks while runs write\n"
+                 "them: SQLite's write-ahead log must not live on a network file system.",
                  o);
         return CLI_OK;
     }
