@@ -187,7 +187,13 @@ static void test_xgboost_exact(void **state) {
     /* dense rows (the reference) and zeros as missing entries (what
      * proxyspex trains on): each extraction must match its own booster */
     for (int di = 0; di < 4; di++) {
-        spexi_gbt_params p = {depths[di % 2], 0.1, 60, 0.03, 1, 4, di / 2};
+        spexi_gbt_params p = spexi_gbt_params_default();
+        p.max_depth = depths[di % 2];
+        p.lr = 0.1;
+        p.rounds = 60;
+        p.base_score = 0.03;
+        p.seed = 4;
+        p.zero_missing = di / 2;
         spexi_gbt *b;
         CHECK_RC(ctx, spexi_gbt_train(ctx, X, y, rows, n, &p, &b));
         spex_coefs *F;
@@ -200,7 +206,7 @@ static void test_xgboost_exact(void **state) {
         for (int64_t r = 0; r < 500; r++)
             for (int64_t j = 0; j < n; j++)
                 Xt[r * n + j] = (float)spex_bits_get(spex_masks_crow(test, r), j);
-        CHECK_RC(ctx, spexi_gbt_predict(ctx, b, Xt, 500, n, 0, pred));
+        CHECK_RC(ctx, spexi_gbt_predict(ctx, b, Xt, 500, n, 0, 0, 1, pred));
         for (int64_t r = 0; r < 500; r++) {
             double d = fabs(spex_coefs_eval_fourier(F, spex_masks_crow(test, r)) - pred[r]);
             if (d > worst) worst = d;
