@@ -17,9 +17,11 @@ int spexi_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain
 int spexi_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
                        spex_coefs **fourier);
 
-/* details: a one-line account of the plan and what was found. */
+/* details (NULL: none wanted): on success, the method's account of the plan
+ * and what was found (spex_details, spex/explain.h); the same for each method
+ * below. */
 int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                   spex_coefs **fourier, char *details, size_t details_size);
+                    spex_coefs **fourier, spex_details *details);
 
 /* Test hook: the SPEX sampling design with explicit (b, t, C), queried
  * through q. U is (C, P+1, 2^b) aliased bins, cols (C, n) the b-bit hash
@@ -94,19 +96,19 @@ int spexi_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int m
                     int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
                     int64_t *added);
 int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
-                             const spex_explain_opts *opts, const spexi_proxy_opts *po,
-                             spex_coefs **fourier, char *details, size_t details_size);
+                              const spex_explain_opts *opts, const spexi_proxy_opts *po,
+                              spex_coefs **fourier, spex_details *details);
 int spexi_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                        spex_coefs **fourier, char *details, size_t details_size);
+                         spex_coefs **fourier, spex_details *details);
 
 /* ---- baselines (baselines.c) on uniform random masks ---- */
 
 /* LASSO over the ±1 Fourier features of all subsets 1 <= |S| <= max_order. */
 int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                    spex_coefs **fourier, char *details, size_t details_size);
+                     spex_coefs **fourier, spex_details *details);
 /* Faith-Banzhaf regression: least squares on 0/1 Möbius features of all
  * subsets 1 <= |S| <= max_order (order 1: Banzhaf values). */
 int spexi_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                         spex_coefs **fourier, char *details, size_t details_size);
+                          spex_coefs **fourier, spex_details *details);
 
 #endif

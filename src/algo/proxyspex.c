@@ -494,9 +494,9 @@ done:
     return SPEX_OK;
 }
 
-int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                             const spexi_proxy_opts *po, spex_coefs **fourier, char *details,
-                             size_t details_size) {
+int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
+                              const spex_explain_opts *opts, const spexi_proxy_opts *po,
+                              spex_coefs **fourier, spex_details *details) {
     *fourier = NULL;
     int64_t count = opts->budget > 0 ? spex_query_budget_left(q) : SPEX_PROXY_DEFAULT_BUDGET;
     spex_masks *ms = NULL;
@@ -519,22 +519,31 @@ int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spe
         spex_coefs_free(*fourier);
         *fourier = pruned;
     }
-    if (!rc && details)
-        snprintf(details, details_size,
-                 "proxy: depth %d, lr %g, %d rounds (grid cv r2 %.4f); %lld tree terms; kept "
-                 "%lld (%.4f of the energy), ridge alpha %.3g, cv r2 %.4f; grown by %lld (%.2f s); %lld "
-                 "above the noise "
-                 "level after the final refit; xgboost %.2f s",
-                 info.max_depth, info.lr, info.rounds, info.grid_cv_r2, (long long)info.tree_terms,
-                 (long long)info.kept, info.energy, info.alpha, info.refit_cv_r2,
-                 (long long)info.grown, info.seconds_grow, (long long)(*fourier ? spex_coefs_count(*fourier) : 0), info.seconds_xgb);
+    if (!rc && details) {
+        spex_proxyspex_details *pd = &details->u.proxyspex;
+        memset(details, 0, sizeof *details);
+        details->kind = SPEX_DETAILS_PROXYSPEX;
+        pd->max_depth = info.max_depth;
+        pd->lr = info.lr;
+        pd->rounds = info.rounds;
+        pd->grid_cv_r2 = info.grid_cv_r2;
+        pd->tree_terms = info.tree_terms;
+        pd->kept = info.kept;
+        pd->energy = info.energy;
+        pd->alpha = info.alpha;
+        pd->cv_r2 = info.refit_cv_r2;
+        pd->grown = info.grown;
+        pd->seconds_grow = info.seconds_grow;
+        pd->final_terms = *fourier ? spex_coefs_count(*fourier) : 0;
+        pd->seconds_xgb = info.seconds_xgb;
+    }
     spex_masks_free(ms);
     spex_free(ctx, y);
     return rc;
 }
 
 int spexi_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                        spex_coefs **fourier, char *details, size_t details_size) {
+                         spex_coefs **fourier, spex_details *details) {
     spexi_proxy_opts po = spexi_proxy_opts_default();
-    return spexi_algo_proxyspex_opts(ctx, q, n, opts, &po, fourier, details, details_size);
+    return spexi_algo_proxyspex_opts(ctx, q, n, opts, &po, fourier, details);
 }
