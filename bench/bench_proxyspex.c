@@ -69,14 +69,16 @@ int main(int argc, char **argv) {
     }
     int64_t tp, n_found, n_true;
     spex_support_match(spex_game_fourier(g), res->fourier, 1e-3, &tp, &n_found, &n_true);
-    const char *x = strstr(res->details, "xgboost ");
-    double xgb = x ? strtod(x + 8, NULL) : 0.0;
-    char xs[32] = "-";
-    if (x) snprintf(xs, sizeof xs, "%.2f (%.0f%%)", xgb, 100.0 * xgb / res->seconds_solve);
+    char xs[32] = "-", details[512];
+    if (res->details.kind == SPEX_DETAILS_PROXYSPEX) {
+        double xgb = res->details.u.proxyspex.seconds_xgb;
+        snprintf(xs, sizeof xs, "%.2f (%.0f%%)", xgb, 100.0 * xgb / res->seconds_solve);
+    }
+    spex_result_details_text(res, details, sizeof details);
     printf("| %s | %s | %d | %lld | %lld | %.4f | %.2f | %.2f | %.2f | %s | %s |\n", name, mname,
            eo.max_order, (long long)eo.budget, (long long)res->queries, r2,
            n_found ? (double)tp / (double)n_found : 0.0, n_true ? (double)tp / (double)n_true : 0.0,
-           res->seconds_solve, xs, res->details);
+           res->seconds_solve, xs, details);
     spex_result_free(res);
     spex_valuefn_release(&vf);
     spex_game_free(g);

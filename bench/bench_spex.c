@@ -127,11 +127,13 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     char prec[16] = "-";
     if (n_found) snprintf(prec, sizeof prec, "%.2f", (double)tp / (double)n_found);
+    char details[512];
+    spex_result_details_text(res, details, sizeof details);
     printf("| %s | %lld | %lld | %s | %lld | %lld | %.4f | %s | %.2f | %.3f | %.0f | %s |\n", name,
            (long long)n, (long long)n_true, isfinite(snr) ? "10 dB" : (game_path ? "file" : "none"),
            (long long)budget, (long long)res->queries, r2, prec,
            n_true ? (double)tp / (double)n_true : 1.0, res->seconds_solve,
-           (double)ru.ru_maxrss / 1024.0, res->details);
+           (double)ru.ru_maxrss / 1024.0, details);
     spex_result_free(res);
     spex_valuefn_release(&vf);
     spex_game_free(g);

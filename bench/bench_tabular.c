@@ -157,10 +157,12 @@ int main(int argc, char **argv) {
         ss_res += e * e;
         ss_tot += (yh[i] - mean) * (yh[i] - mean);
     }
+    char details[512];
+    spex_result_details_text(res, details, sizeof details);
     printf("| %s | %lld | %s | %d | %lld | %lld | %.6f | %lld | %.2f | %s |\n", name, (long long)r,
            mname, eo.max_order, (long long)eo.budget, (long long)res->queries,
            1.0 - ss_res / ss_tot, (long long)spex_coefs_count(res->fourier), res->seconds_solve,
-           res->details);
+           details);
     spex_result_free(res);
     spex_masks_free(h);
     spex_masks_free(one);

@@ -55,6 +55,84 @@ SPEX_API spex_explain_opts spex_explain_opts_default(void);
 SPEX_API int spex_method_parse(spex_ctx *ctx, const char *name, spex_method *out);
 SPEX_API const char *spex_method_name(spex_method m);
 
+/* ---- the method's own account of a run (spex_result.details) ----
+ * Typed fields, written as the "details" object of a result file (DESIGN.md
+ * §4.3) and printed as one line by spex_details_text. */
+typedef enum spex_details_kind {
+    SPEX_DETAILS_NONE = 0,  /* no account (exact, or a result file without one) */
+    SPEX_DETAILS_SPEX,      /* .spex */
+    SPEX_DETAILS_PROXYSPEX, /* .proxyspex */
+    SPEX_DETAILS_LASSO,     /* .linear */
+    SPEX_DETAILS_KERNELSHAP /* .linear (Faith-Banzhaf regression) */
+} spex_details_kind;
+
+#define SPEX_DETAILS_MAX_GROUPS 64 /* most SPEX subsampling groups */
+
+/* SPEX: the sampling plan and what peeling found. */
+typedef struct spex_spex_details {
+    int C;                          /* subsampling groups, 1..SPEX_DETAILS_MAX_GROUPS */
+    int b[SPEX_DETAILS_MAX_GROUPS]; /* group c has 2^b[c] bins (b[0..C)) */
+    int t;                          /* errors the BCH code corrects */
+    int delays;                     /* delays per group (P + 1) */
+    int64_t structured;             /* structured masks of the plan (C·delays·2^b) */
+    int64_t structured_distinct;    /* of those, distinct (asked) */
+    int64_t random;                 /* uniformly random masks for the refit */
+    int64_t found;                  /* coefficients found by peeling */
+    int64_t sweeps;                 /* peeling sweeps */
+    int64_t pairs, triples;         /* bins read as 2 or 3 coefficients */
+    double seconds;                 /* decoding and refit */
+} spex_spex_details;
+
+/* ProxySPEX: the chosen trees, truncation, refit and growth. */
+typedef struct spex_proxyspex_details {
+    int max_depth;       /* chosen by the grid search */
+    double lr;           /* chosen learning rate */
+    int rounds;          /* chosen boosting rounds */
+    double grid_cv_r2;   /* CV R² of that triple (NaN: no search) */
+    int64_t tree_terms;  /* Fourier terms of the trees */
+    int64_t kept;        /* kept after truncation */
+    double energy;       /* the kept fraction of the non-constant energy */
+    double alpha;        /* ridge penalty of the refit */
+    double cv_r2;        /* CV R² of the refit */
+    int64_t grown;       /* terms added by hierarchy-guided growth */
+    double seconds_grow; /* spent growing */
+    int64_t final_terms; /* terms above the noise level after the final refit */
+    double seconds_xgb;  /* inside XGBoost (fits, predictions, dumps) */
+} spex_proxyspex_details;
+
+/* LASSO (Fourier columns) and Faith-Banzhaf regression (Möbius columns):
+ * the regression's shape and its spex_fit_info (spex/linalg.h). */
+typedef struct spex_linear_details {
+    int64_t masks;   /* rows of the regression */
+    int64_t columns; /* subsets 1 <= |S| <= max_order */
+    int max_order;
+    double alpha;    /* LASSO's penalty chosen by CV (0 for least squares) */
+    int64_t nonzero; /* nonzero coefficients */
+    double cv_r2;    /* LASSO's CV R² at alpha (NaN without CV) */
+    int64_t rank;    /* numerical rank of the design (-1 for LASSO) */
+    double train_r2; /* R² on the samples */
+} spex_linear_details;
+
+typedef struct spex_details {
+    spex_details_kind kind; /* which member holds the account */
+    union {
+        spex_spex_details spex;
+        spex_proxyspex_details proxyspex;
+        spex_linear_details linear;
+    } u;
+} spex_details;
+
+/* The account as one line of text (the terminal table's and the HTML
+ * report's "details"), snprintf-style: writes at most cap bytes including the
+ * NUL and returns the length of the whole line (0 for SPEX_DETAILS_NONE, with
+ * buf = ""); a line longer than cap - 1 is cut. buf may be NULL when cap = 0.
+ *     char line[512];
+ *     spex_details_text(&res->details, line, sizeof line);
+ *     -> "lasso: 1000 masks, 528 Fourier columns (orders 1..2), alpha 0.163, ..." */
+SPEX_API int spex_details_text(const spex_details *d, char *buf, size_t cap);
+/* "spex", "proxyspex", "lasso", "kernelshap"; "none" for SPEX_DETAILS_NONE. */
+SPEX_API const char *spex_details_kind_name(spex_details_kind k);
+
 /* A result (DESIGN.md §4.3). Plain data; owned by whoever holds the pointer,
  * freed with spex_result_free. */
 typedef struct spex_result {
@@ -72,9 +150,12 @@ typedef struct spex_result {
     spex_coefs *interactions;/* sorted by |v| descending */
     double seconds_queries;  /* inside the value function */
     double seconds_solve;    /* everything else */
-    char details[512];       /* the method's own account (parameters chosen,
-                                what it found); "" when none */
+    spex_details details;    /* the method's own account (parameters chosen,
+                                what it found); kind NONE when none */
 } spex_result;
+
+/* spex_details_text of r->details. */
+SPEX_API int spex_result_details_text(const spex_result *r, char *buf, size_t cap);
 
 /* Explains vf; on success *out is a new result (features named x0..x{n-1};
  * set your own by replacing result->features entries with spex_strdup'ed

@@ -21,7 +21,15 @@
 extern "C" {
 #endif
 
-/* DESIGN.md §4.3; numbers with 17 significant digits (round-trip exact). */
+/* DESIGN.md §4.3; numbers with 17 significant digits (round-trip exact).
+ * "details" is the method's account (spex_details, spex/explain.h) as an
+ * object of its typed fields under their struct names, plus "method", or null
+ * when there is none:
+ *     "details": {"method": "lasso", "masks": 1000, "columns": 528,
+ *                 "max_order": 2, "alpha": 0.163, "nonzero": 36,
+ *                 "cv_r2": 0.4639, "rank": -1, "train_r2": 0.51}
+ * SPEX's "b" is a list of C integers. Doubles take the fewest digits that
+ * read back exactly; NaN is null, infinities "inf" / "-inf". */
 SPEX_API int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f);
 /* Header "rank,order,value,features,indices"; features joined by ' x ',
  * indices by ' '. top <= 0: all interactions. */
@@ -29,7 +37,10 @@ SPEX_API int spex_result_write_csv(spex_ctx *ctx, const spex_result *r, int64_t 
 /* A human-readable table of the top interactions with a summary line. */
 SPEX_API int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_t top, FILE *f);
 /* Reads a result file; SPEX_E_PARSE / _RANGE with file, line and column or
- * the key at fault. *out owned by the caller. */
+ * the key at fault. *out owned by the caller. A "details" object must hold
+ * every field of its method, each of its type and in range (unknown keys are
+ * ignored); a "details" string (files written before the typed fields) is
+ * ignored and gives SPEX_DETAILS_NONE, as null or no "details" do. */
 SPEX_API int spex_result_read_json(spex_ctx *ctx, const char *path, spex_result **out);
 /* The same from len bytes in memory; `name` is used in messages. */
 SPEX_API int spex_result_parse(spex_ctx *ctx, const char *json, size_t len, const char *name,

@@ -6,6 +6,8 @@
 #include "spex/explain.h"
 #include "spex/query.h"
 
+#include "learn/learn_int.h"
+
 int spexi_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                     spex_coefs **fourier);
 
@@ -15,9 +17,11 @@ int spexi_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain
 int spexi_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
                        spex_coefs **fourier);
 
-/* details: a one-line account of the plan and what was found. */
+/* details (NULL: none wanted): on success, the method's account of the plan
+ * and what was found (spex_details, spex/explain.h); the same for each method
+ * below. */
 int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                   spex_coefs **fourier, char *details, size_t details_size);
+                    spex_coefs **fourier, spex_details *details);
 
 /* Test hook: the SPEX sampling design with explicit (b, t, C), queried
  * through q. U is (C, P+1, 2^b) aliased bins, cols (C, n) the b-bit hash
@@ -67,31 +71,10 @@ typedef struct spexi_proxy_info {
     double seconds_grow;         /* spent in it */
 } spexi_proxy_info;
 
-/* An XGBoost booster (BoosterHandle) over 0/1 float rows. */
-typedef struct spexi_gbt spexi_gbt;
-typedef struct spexi_gbt_params {
-    int max_depth;
-    double lr;
-    int rounds;
-    double base_score;
-    int threads;
-    uint64_t seed;
-    /* 1: zeros are handed to XGBoost as missing entries, so its histograms
-     * visit only the ones (half the work on uniform masks) and each split's
-     * default branch stands for x_j = 0. The booster remembers the choice;
-     * predictions and extraction follow it. 0: dense rows (the reference). */
-    int zero_missing;
-} spexi_gbt_params;
-/* X (rows, n) row-major, y (rows). */
-int spexi_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
-                   const spexi_gbt_params *p, spexi_gbt **out);
-/* out[i] = prediction of the first iter_end rounds (0: all) at row i of X. */
-int spexi_gbt_predict(spex_ctx *ctx, spexi_gbt *g, const float *X, int64_t rows, int64_t n,
-                     int iter_end, double *out);
-/* The booster's exact Fourier form (base_score: the one it was trained with). */
-int spexi_gbt_fourier(spex_ctx *ctx, spexi_gbt *g, int64_t n, double base_score,
-                     spex_coefs **out);
-void spexi_gbt_free(spexi_gbt *g);
+/* The exact Fourier form of a booster (spexi_gbt, src/learn/gbt.c: the
+ * proxy trains on 0/1 float rows with zeros as missing entries) from its
+ * tree dumps; base_score: the one it was trained with. */
+int spexi_gbt_fourier(spex_ctx *ctx, spexi_gbt *g, int64_t n, double base_score, spex_coefs **out);
 /* Exact Fourier form of n_trees XGBoost JSON tree dumps plus base_score.
  * zero_missing: x_j = 0 takes each split's "missing" branch (the trees were
  * trained with zeros as missing entries); otherwise x_j = 0 is compared with
@@ -113,19 +96,19 @@ int spexi_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int m
                     int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
                     int64_t *added);
 int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
-                             const spex_explain_opts *opts, const spexi_proxy_opts *po,
-                             spex_coefs **fourier, char *details, size_t details_size);
+                              const spex_explain_opts *opts, const spexi_proxy_opts *po,
+                              spex_coefs **fourier, spex_details *details);
 int spexi_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                        spex_coefs **fourier, char *details, size_t details_size);
+                         spex_coefs **fourier, spex_details *details);
 
 /* ---- baselines (baselines.c) on uniform random masks ---- */
 
 /* LASSO over the ±1 Fourier features of all subsets 1 <= |S| <= max_order. */
 int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                    spex_coefs **fourier, char *details, size_t details_size);
+                     spex_coefs **fourier, spex_details *details);
 /* Faith-Banzhaf regression: least squares on 0/1 Möbius features of all
  * subsets 1 <= |S| <= max_order (order 1: Banzhaf values). */
 int spexi_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                         spex_coefs **fourier, char *details, size_t details_size);
+                          spex_coefs **fourier, spex_details *details);
 
 #endif

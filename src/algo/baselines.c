@@ -131,7 +131,7 @@ static int to_coefs(spex_ctx *ctx, int64_t n, int K, const design *d, double b0,
 }
 
 int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                    spex_coefs **fourier, char *details, size_t details_size) {
+                     spex_coefs **fourier, spex_details *details) {
     *fourier = NULL;
     design d;
     int K = opts->max_order > 63 ? 63 : opts->max_order;
@@ -144,12 +144,18 @@ int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain
         rc = spex_lasso_cv(ctx, d.X, d.rows, d.cols, d.y, NULL, &lo, d.beta, &info);
     }
     if (!rc) rc = to_coefs(ctx, n, K, &d, info.b0, fourier);
-    if (!rc && details)
-        snprintf(details, details_size,
-                 "lasso: %lld masks, %lld Fourier columns (orders 1..%d), alpha %.3g, %lld "
-                 "nonzero, cv r2 %.4f",
-                 (long long)d.rows, (long long)d.cols, K, info.alpha, (long long)info.n_nonzero,
-                 info.cv_r2);
+    if (!rc && details) {
+        memset(details, 0, sizeof *details);
+        details->kind = SPEX_DETAILS_LASSO;
+        details->u.linear.masks = d.rows;
+        details->u.linear.columns = d.cols;
+        details->u.linear.max_order = K;
+        details->u.linear.alpha = info.alpha;
+        details->u.linear.nonzero = info.n_nonzero;
+        details->u.linear.cv_r2 = info.cv_r2;
+        details->u.linear.rank = info.rank;
+        details->u.linear.train_r2 = info.train_r2;
+    }
     if (rc) {
         spex_coefs_free(*fourier);
         *fourier = NULL;
@@ -159,7 +165,7 @@ int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain
 }
 
 int spexi_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                         spex_coefs **fourier, char *details, size_t details_size) {
+                          spex_coefs **fourier, spex_details *details) {
     *fourier = NULL;
     design d;
     int K = opts->max_order > 63 ? 63 : opts->max_order;
@@ -174,11 +180,18 @@ int spexi_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_ex
         double v;
         if (!spex_coefs_get(*fourier, NULL, 0, &v)) rc = spex_coefs_set(*fourier, NULL, 0, 0.0);
     }
-    if (!rc && details)
-        snprintf(details, details_size,
-                 "faith-banzhaf regression: %lld masks, %lld Moebius columns (orders 1..%d), "
-                 "rank %lld, train r2 %.4f",
-                 (long long)d.rows, (long long)d.cols, K, (long long)info.rank, info.train_r2);
+    if (!rc && details) {
+        memset(details, 0, sizeof *details);
+        details->kind = SPEX_DETAILS_KERNELSHAP;
+        details->u.linear.masks = d.rows;
+        details->u.linear.columns = d.cols;
+        details->u.linear.max_order = K;
+        details->u.linear.alpha = info.alpha;
+        details->u.linear.nonzero = info.n_nonzero;
+        details->u.linear.cv_r2 = info.cv_r2;
+        details->u.linear.rank = info.rank;
+        details->u.linear.train_r2 = info.train_r2;
+    }
     if (rc) {
         spex_coefs_free(*fourier);
         *fourier = NULL;

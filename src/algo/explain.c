@@ -99,23 +99,24 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     spex_query *q = NULL;
     spex_result *res = NULL;
     spex_coefs *fourier = NULL;
-    char details[512] = "";
+    spex_details details;
+    memset(&details, 0, sizeof details);
     double t0 = spex_now();
     int rc = spex_query_new(ctx, vf, &qo, &q);
     if (rc) goto done;
     switch (o.method) {
     case SPEX_METHOD_EXACT: rc = spexi_algo_exact(ctx, q, vf->n, &o, &fourier); break;
     case SPEX_METHOD_SPEX:
-        rc = spexi_algo_spex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        rc = spexi_algo_spex(ctx, q, vf->n, &o, &fourier, &details);
         break;
     case SPEX_METHOD_PROXYSPEX:
-        rc = spexi_algo_proxyspex(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        rc = spexi_algo_proxyspex(ctx, q, vf->n, &o, &fourier, &details);
         break;
     case SPEX_METHOD_LASSO:
-        rc = spexi_algo_lasso(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        rc = spexi_algo_lasso(ctx, q, vf->n, &o, &fourier, &details);
         break;
     case SPEX_METHOD_KERNELSHAP:
-        rc = spexi_algo_kernelshap(ctx, q, vf->n, &o, &fourier, details, sizeof details);
+        rc = spexi_algo_kernelshap(ctx, q, vf->n, &o, &fourier, &details);
         break;
     default:
         rc = spex_seterr(ctx, SPEX_E_UNSUPPORTED, "method %s is not available in this build",
@@ -133,7 +134,7 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     res->queries = spex_query_n_asked(q);
     res->queries_cached = spex_query_n_cached(q);
     res->queries_new = res->queries - res->queries_cached;
-    memcpy(res->details, details, sizeof details);
+    res->details = details;
     rc = spex_result_set_index(res, o.index, o.max_order);
     if (rc) goto done;
     res->seconds_queries = spex_query_seconds(q);

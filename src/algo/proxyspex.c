@@ -49,7 +49,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xgboost/c_api.h>
 
 #include "spex/linalg.h"
 #include "spex/masks.h"
@@ -76,133 +75,15 @@ spexi_proxy_opts spexi_proxy_opts_default(void) {
     return o;
 }
 
-static int xgb_err(spex_ctx *ctx, const char *what) {
-    return spex_seterr(ctx, SPEX_E_NUMERIC, "XGBoost %s failed: %s", what, XGBGetLastError());
-}
-
-/* The booster attribute recording spexi_gbt_params.zero_missing, so that
- * predictions and extraction encode and read rows as training did. */
-#define ZERO_MISSING_ATTR "spexi_zero_missing"
-
-/* The value XGBoost drops from a dense row as "missing": 0 in sparse mode;
- * NaN (never present in a mask) in dense mode. */
-static float missing_value(int zero_missing) {
-    return zero_missing ? 0.0f : NAN;
-}
-
-static int gbt_zero_missing(spex_ctx *ctx, spexi_gbt *g, int *zero_missing) {
-    const char *v = NULL;
-    int ok = 0;
-    if (XGBoosterGetAttr((BoosterHandle)g, ZERO_MISSING_ATTR, &v, &ok))
-        return xgb_err(ctx, "XGBoosterGetAttr");
-    *zero_missing = ok && v && v[0] == '1';
-    return SPEX_OK;
-}
-
-void spexi_gbt_free(spexi_gbt *g) {
-    if (g) XGBoosterFree((BoosterHandle)g);
-}
-
-int spexi_gbt_train(spex_ctx *ctx, const float *X, const float *y, int64_t rows, int64_t n,
-                   const spexi_gbt_params *p, spexi_gbt **out) {
-    *out = NULL;
-    DMatrixHandle d = NULL;
-    BoosterHandle b = NULL;
-    char buf[64];
-    int rc = SPEX_OK;
-    if (XGDMatrixCreateFromMat(X, (bst_ulong)rows, (bst_ulong)n, missing_value(p->zero_missing),
-                               &d)) {
-        rc = xgb_err(ctx, "XGDMatrixCreateFromMat");
-        goto done;
-    }
-    if (XGDMatrixSetFloatInfo(d, "label", y, (bst_ulong)rows)) {
-        rc = xgb_err(ctx, "setting labels");
-        goto done;
-    }
-    if (XGBoosterCreate(&d, 1, &b)) {
-        rc = xgb_err(ctx, "XGBoosterCreate");
-        goto done;
-    }
-    if (XGBoosterSetAttr(b, ZERO_MISSING_ATTR, p->zero_missing ? "1" : "0")) {
-        rc = xgb_err(ctx, "XGBoosterSetAttr");
-        goto done;
-    }
-    const char *fixed[][2] = {{"objective", "reg:squarederror"},
-                              {"tree_method", "hist"},
-                              {"verbosity", "0"},
-                              {"validate_parameters", "1"}};
-    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
-        if (XGBoosterSetParam(b, fixed[i][0], fixed[i][1])) {
-            rc = xgb_err(ctx, fixed[i][0]);
-            goto done;
-        }
-    struct {
-        const char *k;
-        double v;
-    } num[] = {{"max_depth", p->max_depth},
-               {"eta", p->lr},
-               {"base_score", p->base_score},
-               {"nthread", p->threads > 0 ? p->threads : 1},
-               {"seed", (double)(p->seed & 0x7fffffff)}};
-    for (size_t i = 0; i < sizeof num / sizeof *num; i++) {
-        snprintf(buf, sizeof buf, "%.17g", num[i].v);
-        if (XGBoosterSetParam(b, num[i].k, buf)) {
-            rc = xgb_err(ctx, num[i].k);
-            goto done;
-        }
-    }
-    for (int it = 0; it < p->rounds; it++)
-        if (XGBoosterUpdateOneIter(b, it, d)) {
-            rc = xgb_err(ctx, "XGBoosterUpdateOneIter");
-            goto done;
-        }
-done:
-    if (d) XGDMatrixFree(d);
-    if (rc) {
-        if (b) XGBoosterFree(b);
-        return rc;
-    }
-    *out = (spexi_gbt *)b;
-    return SPEX_OK;
-}
-
-int spexi_gbt_predict(spex_ctx *ctx, spexi_gbt *g, const float *X, int64_t rows, int64_t n,
-                     int iter_end, double *out) {
-    DMatrixHandle d = NULL;
-    char cfg[160];
-    const bst_ulong *shape = NULL;
-    bst_ulong dim = 0;
-    const float *res = NULL;
-    int zm = 0;
-    int rc = gbt_zero_missing(ctx, g, &zm);
-    if (rc) return rc;
-    if (XGDMatrixCreateFromMat(X, (bst_ulong)rows, (bst_ulong)n, missing_value(zm), &d))
-        return xgb_err(ctx, "XGDMatrixCreateFromMat");
-    snprintf(cfg, sizeof cfg,
-             "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-             "\"iteration_end\": %d, \"strict_shape\": false}",
-             iter_end);
-    if (XGBoosterPredictFromDMatrix((BoosterHandle)g, d, cfg, &shape, &dim, &res)) {
-        rc = xgb_err(ctx, "XGBoosterPredictFromDMatrix");
-    } else {
-        for (int64_t i = 0; i < rows; i++)
-            out[i] = res[i];
-    }
-    XGDMatrixFree(d);
-    return rc;
-}
-
 int spexi_gbt_fourier(spex_ctx *ctx, spexi_gbt *g, int64_t n, double base_score, spex_coefs **out) {
-    bst_ulong len = 0;
-    const char **dump = NULL;
+    const char *const *dump = NULL;
+    int64_t n_trees = 0;
     int zm = 0;
     *out = NULL;
-    int rc = gbt_zero_missing(ctx, g, &zm);
+    int rc = spexi_gbt_dump_json(ctx, g, &dump, &n_trees, &zm);
     if (rc) return rc;
-    if (XGBoosterDumpModelEx((BoosterHandle)g, "", 0, "json", &len, &dump))
-        return xgb_err(ctx, "XGBoosterDumpModelEx");
     /* dump is owned by XGBoost until the next call on g: parse it now */
-    return spexi_trees_fourier(ctx, n, dump, (int64_t)len, base_score, zm, out);
+    return spexi_trees_fourier(ctx, n, dump, n_trees, base_score, zm, out);
 }
 
 /* Rows of masks as dense 0/1 floats: (rows, n). */
@@ -309,12 +190,17 @@ static void *cv_run(void *arg) {
         double m = 0;
         for (int64_t r = 0; r < ntr; r++)
             m += ytr[r];
-        spexi_gbt_params gp = {
-            po->depths[di], po->lrs[li], s->max_rounds, ntr ? m / (double)ntr : 0.0, 1, s->seed, 1};
+        spexi_gbt_params gp = spexi_gbt_params_default();
+        gp.max_depth = po->depths[di];
+        gp.lr = po->lrs[li];
+        gp.rounds = s->max_rounds;
+        gp.base_score = ntr ? m / (double)ntr : 0.0;
+        gp.seed = s->seed;
+        gp.zero_missing = 1;
         spexi_gbt *g = NULL;
         int rc = spexi_gbt_train(wctx, Xtr, ytr, ntr, n, &gp, &g);
         for (int ri = 0; !rc && ri < po->n_rounds; ri++) {
-            rc = spexi_gbt_predict(wctx, g, Xva, nva, n, po->rounds[ri], pred);
+            rc = spexi_gbt_predict(wctx, g, Xva, nva, n, 0, po->rounds[ri], 1, pred);
             double mse = 0;
             for (int64_t v = 0; !rc && v < nva; v++) {
                 double e = pred[v] - s->y[sel[v]];
@@ -449,7 +335,10 @@ int spexi_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, 
     for (int64_t r = 0; r < rows; r++)
         yf[r] = (float)y[r];
     /* the final fit uses one XGBoost thread too (see grid_search) */
-    spexi_gbt_params gp = {0, 0, 0, mean, 1, seed, 1};
+    spexi_gbt_params gp = spexi_gbt_params_default();
+    gp.base_score = mean;
+    gp.seed = seed;
+    gp.zero_missing = 1;
     int best = 0, K = 0;
     if (n_grid > 1) {
         rc = spex_kfold_assign(ctx, rows, po->n_folds, seed, fold, &K);
@@ -605,9 +494,9 @@ done:
     return SPEX_OK;
 }
 
-int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                             const spexi_proxy_opts *po, spex_coefs **fourier, char *details,
-                             size_t details_size) {
+int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
+                              const spex_explain_opts *opts, const spexi_proxy_opts *po,
+                              spex_coefs **fourier, spex_details *details) {
     *fourier = NULL;
     int64_t count = opts->budget > 0 ? spex_query_budget_left(q) : SPEX_PROXY_DEFAULT_BUDGET;
     spex_masks *ms = NULL;
@@ -630,22 +519,31 @@ int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n, const spe
         spex_coefs_free(*fourier);
         *fourier = pruned;
     }
-    if (!rc && details)
-        snprintf(details, details_size,
-                 "proxy: depth %d, lr %g, %d rounds (grid cv r2 %.4f); %lld tree terms; kept "
-                 "%lld (%.4f of the energy), ridge alpha %.3g, cv r2 %.4f; grown by %lld (%.2f s); %lld "
-                 "above the noise "
-                 "level after the final refit; xgboost %.2f s",
-                 info.max_depth, info.lr, info.rounds, info.grid_cv_r2, (long long)info.tree_terms,
-                 (long long)info.kept, info.energy, info.alpha, info.refit_cv_r2,
-                 (long long)info.grown, info.seconds_grow, (long long)(*fourier ? spex_coefs_count(*fourier) : 0), info.seconds_xgb);
+    if (!rc && details) {
+        spex_proxyspex_details *pd = &details->u.proxyspex;
+        memset(details, 0, sizeof *details);
+        details->kind = SPEX_DETAILS_PROXYSPEX;
+        pd->max_depth = info.max_depth;
+        pd->lr = info.lr;
+        pd->rounds = info.rounds;
+        pd->grid_cv_r2 = info.grid_cv_r2;
+        pd->tree_terms = info.tree_terms;
+        pd->kept = info.kept;
+        pd->energy = info.energy;
+        pd->alpha = info.alpha;
+        pd->cv_r2 = info.refit_cv_r2;
+        pd->grown = info.grown;
+        pd->seconds_grow = info.seconds_grow;
+        pd->final_terms = *fourier ? spex_coefs_count(*fourier) : 0;
+        pd->seconds_xgb = info.seconds_xgb;
+    }
     spex_masks_free(ms);
     spex_free(ctx, y);
     return rc;
 }
 
 int spexi_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                        spex_coefs **fourier, char *details, size_t details_size) {
+                         spex_coefs **fourier, spex_details *details) {
     spexi_proxy_opts po = spexi_proxy_opts_default();
-    return spexi_algo_proxyspex_opts(ctx, q, n, opts, &po, fourier, details, details_size);
+    return spexi_algo_proxyspex_opts(ctx, q, n, opts, &po, fourier, details);
 }

@@ -573,7 +573,7 @@ static int refit(spexi_state *s, spex_query *q, spex_coefs *found, int64_t first
 }
 
 int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                   spex_coefs **fourier, char *details, size_t details_size) {
+                    spex_coefs **fourier, spex_details *details) {
     spexi_state s;
     memset(&s, 0, sizeof s);
     s.ctx = ctx;
@@ -658,20 +658,24 @@ int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_
         if (changed && !(bins_energy(&s) < (1.0 - 1e-9) * e_sweep)) changed = 0;
     }
     if (!rc) rc = refit(&s, q, found, asked_structured, bins_energy(&s) <= 1e-20 * energy0, fourier);
-    /* group sizes: "4" when all equal, else "5,5,4,4" (the last one after) */
-    char gbs[4 * SPEX_C_MAX] = "";
-    size_t len = 0;
-    for (int c = 0; s.pl.gb[0] != s.pl.gb[s.pl.C - 1] && c + 1 < s.pl.C; c++)
-        len += (size_t)snprintf(gbs + len, sizeof gbs - len, "%d,", s.pl.gb[c]);
-    if (!rc)
-        snprintf(details, details_size,
-                 "spex: b = %s%d, t = %d, C = %d groups, %d delays: %lld structured masks (%lld "
-                 "distinct) + %lld random; %lld coefficients found in %lld peeling sweeps, %lld "
-                 "pairs, %lld triples (%.3f s)",
-                 gbs, s.pl.gb[s.pl.C - 1], s.pl.t, s.pl.C, s.pl.P + 1, (long long)s.pl.structured,
-                 (long long)asked_structured, (long long)(spex_query_n_asked(q) - asked_structured),
-                 (long long)spex_coefs_count(found), (long long)sweeps, (long long)n_pairs, (long long)n_triples,
-                 spex_now() - t_solve);
+    if (!rc && details) {
+        spex_spex_details *dd = &details->u.spex;
+        memset(details, 0, sizeof *details);
+        details->kind = SPEX_DETAILS_SPEX;
+        dd->C = s.pl.C;
+        for (int c = 0; c < s.pl.C && c < SPEX_DETAILS_MAX_GROUPS; c++)
+            dd->b[c] = s.pl.gb[c];
+        dd->t = s.pl.t;
+        dd->delays = s.pl.P + 1;
+        dd->structured = s.pl.structured;
+        dd->structured_distinct = asked_structured;
+        dd->random = spex_query_n_asked(q) - asked_structured;
+        dd->found = spex_coefs_count(found);
+        dd->sweeps = sweeps;
+        dd->pairs = n_pairs;
+        dd->triples = n_triples;
+        dd->seconds = spex_now() - t_solve;
+    }
 done:
     spex_coefs_free(found);
     spex_masks_free(extra);

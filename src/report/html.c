@@ -388,9 +388,10 @@ int spex_result_write_html(spex_ctx *ctx, const spex_result *r, const spex_html_
     put_row(f, "max order", "%d", r->max_order);
     put_row(f, "seed", "%llu", (unsigned long long)r->seed);
     put_row(f, "features", "%lld", (long long)r->n);
-    if (r->details[0]) {
+    char details[512];
+    if (spex_result_details_text(r, details, sizeof details) > 0) {
         fputs("<tr><th>details</th><td>", f);
-        put_html(f, r->details);
+        put_html(f, details);
         fputs("</td></tr>\n", f);
     }
     for (int64_t i = 0; o.notes && i < o.n_notes; i++) {

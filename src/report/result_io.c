@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void write_json_string(FILE *f, const char *s) {
@@ -38,6 +41,210 @@ static void write_coefs(FILE *f, const spex_coefs *c) {
     fputs("]", f);
 }
 
+/* ---- the "details" object: the typed fields of spex_details ----
+ * One table per kind drives both the writer and the reader, so the two list
+ * the same keys in the same order. Integers are range-checked on reading;
+ * doubles are written with as many digits as they need to read back exactly
+ * (at most 17), NaN as null and infinities as "inf" / "-inf". */
+typedef enum field_type { F_INT, F_I64, F_F64 } field_type;
+typedef struct field {
+    const char *key;
+    field_type type;
+    size_t offset;
+    int64_t lo, hi; /* integers: the accepted range */
+} field;
+
+#define I32(T, k, lo, hi)                                                                          \
+    { #k, F_INT, offsetof(T, k), lo, hi }
+#define I64(T, k, lo)                                                                              \
+    { #k, F_I64, offsetof(T, k), lo, INT64_MAX }
+#define F64(T, k)                                                                                  \
+    { #k, F_F64, offsetof(T, k), 0, 0 }
+
+static const field spex_fields[] = {
+    I32(spex_spex_details, t, 0, INT32_MAX),
+    I32(spex_spex_details, C, 1, SPEX_DETAILS_MAX_GROUPS),
+    I32(spex_spex_details, delays, 0, INT32_MAX),
+    I64(spex_spex_details, structured, 0),
+    I64(spex_spex_details, structured_distinct, 0),
+    I64(spex_spex_details, random, 0),
+    I64(spex_spex_details, found, 0),
+    I64(spex_spex_details, sweeps, 0),
+    I64(spex_spex_details, pairs, 0),
+    I64(spex_spex_details, triples, 0),
+    F64(spex_spex_details, seconds),
+};
+static const field proxyspex_fields[] = {
+    I32(spex_proxyspex_details, max_depth, 0, INT32_MAX),
+    F64(spex_proxyspex_details, lr),
+    I32(spex_proxyspex_details, rounds, 0, INT32_MAX),
+    F64(spex_proxyspex_details, grid_cv_r2),
+    I64(spex_proxyspex_details, tree_terms, 0),
+    I64(spex_proxyspex_details, kept, 0),
+    F64(spex_proxyspex_details, energy),
+    F64(spex_proxyspex_details, alpha),
+    F64(spex_proxyspex_details, cv_r2),
+    I64(spex_proxyspex_details, grown, 0),
+    F64(spex_proxyspex_details, seconds_grow),
+    I64(spex_proxyspex_details, final_terms, 0),
+    F64(spex_proxyspex_details, seconds_xgb),
+};
+static const field linear_fields[] = {
+    I64(spex_linear_details, masks, 0),         I64(spex_linear_details, columns, 0),
+    I32(spex_linear_details, max_order, 0, 63), F64(spex_linear_details, alpha),
+    I64(spex_linear_details, nonzero, 0),       F64(spex_linear_details, cv_r2),
+    I64(spex_linear_details, rank, -1),         F64(spex_linear_details, train_r2),
+};
+
+/* The field table of a kind and the struct it describes inside d. */
+static const field *details_fields(spex_details *d, spex_details_kind kind, size_t *n_fields,
+                                   char **base) {
+    switch (kind) {
+    case SPEX_DETAILS_SPEX:
+        *n_fields = sizeof spex_fields / sizeof *spex_fields;
+        *base = (char *)&d->u.spex;
+        return spex_fields;
+    case SPEX_DETAILS_PROXYSPEX:
+        *n_fields = sizeof proxyspex_fields / sizeof *proxyspex_fields;
+        *base = (char *)&d->u.proxyspex;
+        return proxyspex_fields;
+    case SPEX_DETAILS_LASSO:
+    case SPEX_DETAILS_KERNELSHAP:
+        *n_fields = sizeof linear_fields / sizeof *linear_fields;
+        *base = (char *)&d->u.linear;
+        return linear_fields;
+    default:
+        *n_fields = 0;
+        *base = NULL;
+        return NULL;
+    }
+}
+
+/* The shortest of 15, 16 or 17 significant digits that reads back as v. */
+static void write_double(FILE *f, double v) {
+    if (isnan(v)) {
+        fputs("null", f);
+        return;
+    }
+    if (isinf(v)) {
+        fputs(v > 0 ? "\"inf\"" : "\"-inf\"", f);
+        return;
+    }
+    char buf[32];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    fputs(buf, f);
+}
+
+static void write_details(FILE *f, const spex_details *dc) {
+    spex_details d = *dc;
+    size_t nf;
+    char *base;
+    const field *fs = details_fields(&d, d.kind, &nf, &base);
+    if (!fs) {
+        fputs("null", f);
+        return;
+    }
+    fprintf(f, "{\"method\": \"%s\"", spex_details_kind_name(d.kind));
+    if (d.kind == SPEX_DETAILS_SPEX) {
+        int C = d.u.spex.C < 0 ? 0 : d.u.spex.C;
+        if (C > SPEX_DETAILS_MAX_GROUPS) C = SPEX_DETAILS_MAX_GROUPS;
+        fputs(", \"b\": [", f);
+        for (int c = 0; c < C; c++)
+            fprintf(f, c ? ", %d" : "%d", d.u.spex.b[c]);
+        fputc(']', f);
+    }
+    for (size_t i = 0; i < nf; i++) {
+        const char *p = base + fs[i].offset;
+        fprintf(f, ", \"%s\": ", fs[i].key);
+        if (fs[i].type == F_INT)
+            fprintf(f, "%d", *(const int *)(const void *)p);
+        else if (fs[i].type == F_I64)
+            fprintf(f, "%lld", (long long)*(const int64_t *)(const void *)p);
+        else
+            write_double(f, *(const double *)(const void *)p);
+    }
+    fputc('}', f);
+}
+
+static int read_double(json_t *v, double *out) {
+    const char *s = json_string_value(v);
+    if (json_is_number(v))
+        *out = json_number_value(v);
+    else if (json_is_null(v))
+        *out = NAN;
+    else if (s && !strcmp(s, "inf"))
+        *out = INFINITY;
+    else if (s && !strcmp(s, "-inf"))
+        *out = -INFINITY;
+    else
+        return -1;
+    return 0;
+}
+
+/* "details": an object as write_details writes it; null, absent or a string
+ * (files from before the typed fields: their free text is ignored) give
+ * SPEX_DETAILS_NONE. Every key of the kind is required; unknown keys are
+ * ignored. */
+static int read_details(spex_ctx *ctx, const char *path, json_t *jd, spex_details *out) {
+    memset(out, 0, sizeof *out);
+    if (!jd || json_is_null(jd) || json_is_string(jd)) return SPEX_OK;
+    if (!json_is_object(jd))
+        return spex_seterr(ctx, SPEX_E_PARSE, "%s: \"details\" must be an object", path);
+    const char *m = json_string_value(json_object_get(jd, "method"));
+    spex_details_kind kind = SPEX_DETAILS_NONE;
+    for (int k = SPEX_DETAILS_SPEX; m && k <= SPEX_DETAILS_KERNELSHAP; k++)
+        if (!strcmp(m, spex_details_kind_name((spex_details_kind)k))) kind = (spex_details_kind)k;
+    if (m && !strcmp(m, "none")) return SPEX_OK;
+    if (kind == SPEX_DETAILS_NONE)
+        return spex_seterr(ctx, SPEX_E_PARSE,
+                           "%s: details.method must be \"spex\", \"proxyspex\", \"lasso\", "
+                           "\"kernelshap\" or \"none\"",
+                           path);
+    spex_details d;
+    memset(&d, 0, sizeof d);
+    d.kind = kind;
+    size_t nf;
+    char *base;
+    const field *fs = details_fields(&d, kind, &nf, &base);
+    for (size_t i = 0; i < nf; i++) {
+        json_t *v = json_object_get(jd, fs[i].key);
+        char *p = base + fs[i].offset;
+        if (fs[i].type == F_F64) {
+            if (read_double(v, (double *)(void *)p))
+                return spex_seterr(ctx, SPEX_E_PARSE,
+                                   "%s: details.%s must be a number, null, \"inf\" or \"-inf\"",
+                                   path, fs[i].key);
+            continue;
+        }
+        json_int_t x = json_integer_value(v);
+        if (!json_is_integer(v) || x < fs[i].lo || x > fs[i].hi)
+            return spex_seterr(ctx, SPEX_E_PARSE, "%s: details.%s must be an integer in %lld..%lld",
+                               path, fs[i].key, (long long)fs[i].lo, (long long)fs[i].hi);
+        if (fs[i].type == F_INT)
+            *(int *)(void *)p = (int)x;
+        else
+            *(int64_t *)(void *)p = (int64_t)x;
+    }
+    if (kind == SPEX_DETAILS_SPEX) {
+        json_t *b = json_object_get(jd, "b");
+        if (!json_is_array(b) || json_array_size(b) != (size_t)d.u.spex.C)
+            return spex_seterr(ctx, SPEX_E_PARSE, "%s: details.b must be a list of C = %d integers",
+                               path, d.u.spex.C);
+        for (int c = 0; c < d.u.spex.C; c++) {
+            json_t *x = json_array_get(b, (size_t)c);
+            if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > 63)
+                return spex_seterr(ctx, SPEX_E_PARSE,
+                                   "%s: details.b[%d] must be an integer in 0..63", path, c);
+            d.u.spex.b[c] = (int)json_integer_value(x);
+        }
+    }
+    *out = d;
+    return SPEX_OK;
+}
+
 int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f) {
     fprintf(f, "{\"format\": \"spex-result/1\", \"n\": %lld,\n \"features\": [", (long long)r->n);
     for (int64_t j = 0; j < r->n; j++) {
@@ -56,7 +263,7 @@ int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f) {
     write_coefs(f, r->interactions);
     fprintf(f, ",\n \"seconds\": {\"queries\": %.6f, \"solve\": %.6f},\n \"details\": ",
             r->seconds_queries, r->seconds_solve);
-    write_json_string(f, r->details);
+    write_details(f, &r->details);
     fputs("}\n", f);
     if (ferror(f) || fflush(f))
         return spex_seterr(ctx, SPEX_E_IO, "writing the result failed: %s", strerror(errno));
@@ -113,7 +320,8 @@ int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_t top, FI
             spex_method_name(r->method), (long long)r->n, (long long)r->queries,
             (long long)r->queries_cached, (long long)r->queries_new, r->seconds_queries,
             r->seconds_solve);
-    if (r->details[0]) fprintf(f, "%s\n", r->details);
+    char details[512];
+    if (spex_result_details_text(r, details, sizeof details) > 0) fprintf(f, "%s\n", details);
     fprintf(f, "index %s up to order %d: top %lld of %lld nonzero values\n\n",
             spex_index_name(r->index), r->max_order, (long long)count, (long long)total);
     fprintf(f, "%5s  %5s  %12s  %s\n", "rank", "order", "value", "features");
@@ -261,8 +469,7 @@ static int result_from_json(spex_ctx *ctx, json_t *root, const char *path, spex_
     json_t *sec = json_object_get(root, "seconds");
     r->seconds_queries = json_number_value(json_object_get(sec, "queries"));
     r->seconds_solve = json_number_value(json_object_get(sec, "solve"));
-    const char *details = json_string_value(json_object_get(root, "details"));
-    if (details) snprintf(r->details, sizeof r->details, "%s", details);
+    if (!rc) rc = read_details(ctx, path, json_object_get(root, "details"), &r->details);
 done:
     if (rc) spex_result_free(r);
     else *out = r;

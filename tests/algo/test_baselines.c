@@ -83,6 +83,12 @@ static void test_faith_banzhaf(void **state) {
     const int n = 6;
     spex_game *g = random_game(ctx, n, 15, 4, 9);
     spex_result *res = run(ctx, g, SPEX_METHOD_KERNELSHAP, 1 << n, 2);
+    /* the account: every mask, n + n(n-1)/2 Möbius columns of full rank */
+    const spex_linear_details *ld = &res->details.u.linear;
+    CHECK(res->details.kind == SPEX_DETAILS_KERNELSHAP);
+    CHECK(ld->masks == 1 << n && ld->columns == n + n * (n - 1) / 2 && ld->max_order == 2);
+    CHECK(ld->rank == ld->columns);
+    CHECK(ld->train_r2 > 0 && ld->train_r2 <= 1 + 1e-12);
     spex_coefs *mob, *fbii;
     CHECK_RC(ctx, spex_fourier_to_mobius(res->fourier, &mob));
     CHECK_RC(ctx, spex_interactions(spex_game_fourier(g), SPEX_INDEX_FBII, 2, &fbii));
@@ -186,7 +192,14 @@ static void test_lasso_noisy_closed_form(void **state) {
     eo.budget = 1 << n;
     eo.max_order = 2;
     spex_coefs *F;
-    CHECK_RC(ctx, spexi_algo_lasso(ctx, q, n, &eo, &F, NULL, 0));
+    spex_details details;
+    CHECK_RC(ctx, spexi_algo_lasso(ctx, q, n, &eo, &F, &details));
+    const spex_linear_details *ld = &details.u.linear;
+    CHECK(details.kind == SPEX_DETAILS_LASSO);
+    CHECK(ld->masks == 1 << n && ld->columns == n + n * (n - 1) / 2 && ld->max_order == 2);
+    /* the nonzero fitted terms besides the constant */
+    CHECK(ld->nonzero == spex_coefs_count(F) - 1);
+    CHECK(ld->rank == -1 && ld->cv_r2 <= 1);
     double dense[1 << 8];
     const spex_masks *ms = spex_query_masks(q);
     for (int64_t i = 0; i < spex_masks_count(ms); i++)
@@ -206,8 +219,9 @@ static void test_lasso_noisy_closed_form(void **state) {
             alpha = fabs(e) - fabs(v);
         }
     }
-    printf("noisy lasso alpha = %g\n", alpha);
+    printf("noisy lasso alpha = %g (reported %g)\n", alpha, ld->alpha);
     CHECK(alpha > 1e-3);
+    CHECK_NEAR(alpha, ld->alpha, 1e-6 * ld->alpha);
     int checked = 0;
     for (int64_t i = 0; i < spex_coefs_count(emp); i++) {
         const int32_t *idx;

@@ -187,7 +187,13 @@ static void test_xgboost_exact(void **state) {
     /* dense rows (the reference) and zeros as missing entries (what
      * proxyspex trains on): each extraction must match its own booster */
     for (int di = 0; di < 4; di++) {
-        spexi_gbt_params p = {depths[di % 2], 0.1, 60, 0.03, 1, 4, di / 2};
+        spexi_gbt_params p = spexi_gbt_params_default();
+        p.max_depth = depths[di % 2];
+        p.lr = 0.1;
+        p.rounds = 60;
+        p.base_score = 0.03;
+        p.seed = 4;
+        p.zero_missing = di / 2;
         spexi_gbt *b;
         CHECK_RC(ctx, spexi_gbt_train(ctx, X, y, rows, n, &p, &b));
         spex_coefs *F;
@@ -200,7 +206,7 @@ static void test_xgboost_exact(void **state) {
         for (int64_t r = 0; r < 500; r++)
             for (int64_t j = 0; j < n; j++)
                 Xt[r * n + j] = (float)spex_bits_get(spex_masks_crow(test, r), j);
-        CHECK_RC(ctx, spexi_gbt_predict(ctx, b, Xt, 500, n, 0, pred));
+        CHECK_RC(ctx, spexi_gbt_predict(ctx, b, Xt, 500, n, 0, 0, 1, pred));
         for (int64_t r = 0; r < 500; r++) {
             double d = fabs(spex_coefs_eval_fourier(F, spex_masks_crow(test, r)) - pred[r]);
             if (d > worst) worst = d;
@@ -246,10 +252,29 @@ static void test_recovery(void **state) {
     eo.budget = 1500;
     spexi_proxy_opts po = small_grid();
     spex_coefs *F;
-    char details[512];
-    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q, n, &eo, &po, &F, details, sizeof details));
-    printf("%s\n", details);
+    spex_details details;
+    char line[512];
+    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q, n, &eo, &po, &F, &details));
+    spex_details_text(&details, line, sizeof line);
+    printf("%s\n", line);
     CHECK(spex_query_n_asked(q) == 1500);
+    /* the account: a triple of the grid, the terms it went through */
+    CHECK(details.kind == SPEX_DETAILS_PROXYSPEX);
+    const spex_proxyspex_details *pd = &details.u.proxyspex;
+    int in_grid = 0;
+    for (int di = 0; di < po.n_depths; di++)
+        in_grid |= pd->max_depth == po.depths[di];
+    CHECK(in_grid);
+    in_grid = 0;
+    for (int ri = 0; ri < po.n_rounds; ri++)
+        in_grid |= pd->rounds == po.rounds[ri];
+    CHECK(in_grid);
+    CHECK(pd->lr == 0.1 && isfinite(pd->grid_cv_r2) && pd->grid_cv_r2 <= 1);
+    CHECK(pd->kept >= 1 && pd->kept <= pd->tree_terms);
+    CHECK(pd->energy > 0 && pd->energy <= 1);
+    CHECK(pd->grown > 0); /* growth found the missing terms (below) */
+    CHECK(pd->final_terms == spex_coefs_count(F));
+    CHECK(pd->seconds_xgb > 0);
     double r2 = r2_on_random(g, F, n, 4000, 99);
     printf("hierarchical n = %lld, 1500 masks: 1 - R^2 = %.3g, %lld terms\n", (long long)n, 1 - r2,
            (long long)spex_coefs_count(F));
@@ -270,7 +295,8 @@ static void test_recovery(void **state) {
     spex_query *q0;
     CHECK_RC(ctx, spex_query_new(ctx, &vf, &qo, &q0));
     po.grow_rounds = 0;
-    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q0, n, &eo, &po, &F0, details, sizeof details));
+    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q0, n, &eo, &po, &F0, &details));
+    CHECK(details.kind == SPEX_DETAILS_PROXYSPEX && details.u.proxyspex.grown == 0);
     spex_query_free(q0);
     printf("without growth: R^2 = %.6f, %lld terms\n", r2_on_random(g, F0, n, 4000, 99),
            (long long)spex_coefs_count(F0));
@@ -390,7 +416,7 @@ static void test_constant(void **state) {
     eo.budget = 200;
     spexi_proxy_opts po = small_grid();
     spex_coefs *F;
-    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q, 10, &eo, &po, &F, NULL, 0));
+    CHECK_RC(ctx, spexi_algo_proxyspex_opts(ctx, q, 10, &eo, &po, &F, NULL));
     CHECK(spex_coefs_count(F) == 1);
     double v;
     CHECK(spex_coefs_get(F, NULL, 0, &v) == 1);
@@ -416,8 +442,12 @@ static void test_explain_default(void **state) {
     eo.budget = 64;
     spex_result *res;
     CHECK_RC(ctx, spex_explain(ctx, &vf, &eo, &res));
-    printf("%s\n", res->details);
+    char line[512];
+    spex_result_details_text(res, line, sizeof line);
+    printf("%s\n", line);
     CHECK(res->queries == 64);
+    CHECK(res->details.kind == SPEX_DETAILS_PROXYSPEX);
+    CHECK(res->details.u.proxyspex.final_terms <= 64);
     for (uint64_t m = 0; m < 64; m++)
         CHECK_NEAR(spex_coefs_eval_fourier(res->fourier, &m), spex_game_value(g, &m), 1e-3);
     spex_result_free(res);
@@ -491,7 +521,7 @@ static int faulty_run(spex_ctx *ctx, spex_game *g, int64_t k, spex_coefs **F) {
         po.n_lrs = 1;
         po.lrs[0] = 0.3;
         spexi_ctx_fail_alloc_after(ctx, k);
-        rc = spexi_algo_proxyspex_opts(ctx, q, 10, &eo, &po, F, NULL, 0);
+        rc = spexi_algo_proxyspex_opts(ctx, q, 10, &eo, &po, F, NULL);
         spexi_ctx_fail_alloc_after(ctx, 0);
     }
     spex_query_free(q);

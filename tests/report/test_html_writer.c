@@ -55,7 +55,6 @@ static void test_escaping(void **state) {
     spex_result *r = make_result(ctx, 4, 2);
     spex_free(ctx, r->features[2]);
     r->features[2] = spex_strdup(ctx, "<b>&\"x\"");
-    snprintf(r->details, sizeof r->details, "a<script>");
     const char *prefix = "Q: <i>", *note = "n&m";
     spex_html_opts o = spex_html_opts_default();
     o.title = "t<'>";
@@ -67,12 +66,31 @@ static void test_escaping(void **state) {
     CHECK(strstr(html, "&lt;b&gt;&amp;&quot;x&quot;") != NULL);
     CHECK(strstr(html, "<b>&") == NULL);
     CHECK(strstr(html, "\"x\"") == NULL);
-    CHECK(strstr(html, "a&lt;script&gt;") != NULL);
     CHECK(strstr(html, "<script") == NULL);
     CHECK(strstr(html, "Q: &lt;i&gt;") != NULL);
     CHECK(strstr(html, "n&amp;m") != NULL);
     CHECK(strstr(html, "t&lt;&#39;&gt;") != NULL);
     CHECK(strstr(html, "http://") == NULL && strstr(html, "https://") == NULL);
+    free(html);
+    spex_result_free(r);
+    spex_ctx_free(ctx);
+}
+
+/* The settings table shows the method's account as its one-line summary,
+ * and no details row when there is none. */
+static void test_details(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_result *r = make_result(ctx, 4, 2);
+    spex_html_opts o = spex_html_opts_default();
+    char *html = render(ctx, r, &o);
+    CHECK(strstr(html, "<th>details</th>") == NULL);
+    free(html);
+    r->details.kind = SPEX_DETAILS_LASSO;
+    r->details.u.linear = (spex_linear_details){1000, 528, 2, 0.163, 36, 0.4639, -1, 0.5};
+    html = render(ctx, r, &o);
+    CHECK(strstr(html, "<tr><th>details</th><td>lasso: 1000 masks, 528 Fourier columns (orders "
+                       "1..2), alpha 0.163, 36 nonzero, cv r2 0.4639</td></tr>") != NULL);
     free(html);
     spex_result_free(r);
     spex_ctx_free(ctx);
@@ -145,6 +163,7 @@ static void test_bar_choice(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escaping),
+        cmocka_unit_test(test_details),
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_bar_choice),
     };
