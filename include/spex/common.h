@@ -20,8 +20,8 @@
 #include <stdint.h>
 
 /* Names (STYLE.md rules 1-2): `spex_` and SPEX_API mark the public API, the
- * functions declared in include/spex/*.h and exported from libspex.so — an
- * ABI promise. `spexi_` marks internals shared between the files of the
+ * functions declared in the headers of include/spex and exported from
+ * libspex.so: an ABI promise. `spexi_` marks internals shared between the files of the
  * library (declared in src/<part>/<part>_int.h, hidden in libspex.so, free
  * to change); file-local functions are static and unprefixed. Test hooks
  * live in src/testing.h. tests/packaging/test_install.sh fails when

@@ -105,6 +105,24 @@ SPEX_API int spex_store_list(spex_store *st, int (*fn)(void *user, const spex_st
  * gets the number of answers deleted. */
 SPEX_API int spex_store_clear(spex_store *st, int64_t before, int64_t *n_deleted);
 
+/* What spex_store_merge did. */
+typedef struct spex_store_merge_stats {
+    int64_t answers_new;      /* answers copied into st */
+    int64_t answers_known;    /* answers st already had (st's value kept) */
+    int64_t answers_skipped;  /* malformed rows of the input (mask length, value type) */
+    int64_t fingerprints_new; /* value functions st did not know */
+} spex_store_merge_stats;
+
+/* Copies every answer of the cache file at `path` into st (insert or
+ * ignore: an answer st already holds is kept), e.g. to join the shard caches
+ * of a plan evaluated on many machines. The input is opened read-only and
+ * checked like any cache: SPEX_E_PARSE for a file of another program, a
+ * corrupt one or one written by a newer spex (schema version); SPEX_E_INVAL
+ * when a fingerprint is known in both with another n (nothing is merged);
+ * SPEX_E_IO when st is read-only or the file cannot be read. One
+ * transaction: on error st is unchanged. *out (may be NULL) gets counts. */
+SPEX_API int spex_store_merge(spex_store *st, const char *path, spex_store_merge_stats *out);
+
 /* ---- fingerprint helpers: SHA-256 (FIPS 180-4) ---- */
 SPEX_API void spex_sha256(const void *data, size_t size, unsigned char out[32]);
 /* 64 lowercase hex digits + NUL. */

@@ -505,3 +505,93 @@ int spex_store_clear(spex_store *st, int64_t before, int64_t *n_deleted) {
     sqlite3_exec(st->db, "VACUUM", NULL, NULL, NULL);
     return SPEX_OK;
 }
+
+/* HOW MERGING WORKS: the input is first opened as a read-only store of its
+ * own (the same checks as any cache: an SQLite file of another program, a
+ * corrupt one or one of a newer schema is refused with its message), then
+ * ATTACHed to st's connection, and one transaction copies it: fingerprints
+ * by their text (a fingerprint known in both with different n is refused:
+ * the same value function cannot have two feature counts), then answers
+ * INSERT OR IGNORE by (fingerprint, mask), so what st already holds wins and
+ * merging a file twice adds nothing. Masks whose length does not match
+ * their fingerprint's n are skipped and counted. */
+int spex_store_merge(spex_store *st, const char *path, spex_store_merge_stats *out) {
+    spex_store_merge_stats ms = {0, 0, 0, 0};
+    if (out) *out = ms;
+    if (st->opts.read_only)
+        return spex_seterr(st->ctx, SPEX_E_IO, "cache '%s' is open read-only", st->path);
+    struct stat sb;
+    if (stat(path, &sb))
+        return spex_seterr(st->ctx, SPEX_E_IO, "cache '%s': cannot open: %s", path,
+                           strerror(errno));
+    spex_store_opts ro = spex_store_opts_default();
+    ro.read_only = 1;
+    spex_store *in = NULL;
+    int rc = spex_store_open(st->ctx, path, &ro, &in);
+    int64_t have = 0;
+    if (!rc)
+        rc = query_int(in, "SELECT count(*) FROM sqlite_master WHERE name='answers'", &have,
+                       "reading");
+    spex_store_close(in);
+    if (rc || !have) return rc; /* an empty file: nothing to merge */
+    sqlite3_stmt *att = NULL;
+    if (sqlite3_prepare_v2(st->db, "ATTACH DATABASE ?1 AS src", -1, &att, NULL) != SQLITE_OK)
+        return db_err(st, "merging");
+    sqlite3_bind_text(att, 1, path, -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(att);
+    sqlite3_finalize(att);
+    if (r != SQLITE_DONE) return db_err(st, "attaching the file to merge");
+    int64_t clash = 0, before = 0, after = 0, total = 0;
+    rc = exec_sql(st, "BEGIN IMMEDIATE", "merging");
+    if (!rc)
+        rc = query_int(st,
+                       "SELECT count(*) FROM src.fingerprints s JOIN main.fingerprints m "
+                       "ON m.fp = s.fp WHERE m.n != s.n",
+                       &clash, "merging");
+    if (!rc && clash)
+        rc = spex_seterr(st->ctx, SPEX_E_INVAL,
+                         "cache '%s': %lld fingerprint(s) of '%s' are known here with another n; "
+                         "nothing merged",
+                         st->path, (long long)clash, path);
+    if (!rc) rc = query_int(st, "SELECT count(*) FROM main.fingerprints", &before, "merging");
+    if (!rc)
+        rc = exec_sql(st,
+                      "INSERT OR IGNORE INTO main.fingerprints(fp, label, n, created, used) "
+                      "SELECT fp, label, n, created, used FROM src.fingerprints "
+                      "WHERE n >= 1 ORDER BY id",
+                      "merging fingerprints");
+    if (!rc) rc = query_int(st, "SELECT count(*) FROM main.fingerprints", &after, "merging");
+    ms.fingerprints_new = after - before;
+    if (!rc)
+        rc = query_int(st, "SELECT count(*) FROM src.answers", &total, "merging");
+    if (!rc)
+        rc = exec_sql(st,
+                      "INSERT OR IGNORE INTO main.answers(fp, mask, value, created) "
+                      "SELECT m.id, a.mask, a.value, a.created FROM src.answers a "
+                      "JOIN src.fingerprints s ON s.id = a.fp "
+                      "JOIN main.fingerprints m ON m.fp = s.fp "
+                      "WHERE typeof(a.mask) = 'blob' AND length(a.mask) = ((m.n + 63) / 64) * 8 "
+                      "AND typeof(a.value) = 'real'",
+                      "merging answers");
+    if (!rc) ms.answers_new = sqlite3_changes(st->db);
+    int64_t valid = 0;
+    if (!rc)
+        rc = query_int(st,
+                       "SELECT count(*) FROM src.answers a JOIN src.fingerprints s ON s.id = a.fp "
+                       "WHERE typeof(a.mask) = 'blob' AND length(a.mask) = ((s.n + 63) / 64) * 8 "
+                       "AND typeof(a.value) = 'real'",
+                       &valid, "merging");
+    ms.answers_known = valid - ms.answers_new;
+    ms.answers_skipped = total - valid;
+    if (!rc)
+        rc = exec_sql(st,
+                      "UPDATE main.fingerprints SET used = max(used, (SELECT s.used FROM "
+                      "src.fingerprints s WHERE s.fp = main.fingerprints.fp)) WHERE fp IN "
+                      "(SELECT fp FROM src.fingerprints)",
+                      "merging");
+    if (!rc) rc = exec_sql(st, "COMMIT", "merging");
+    if (rc) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(st->db, "DETACH DATABASE src", NULL, NULL, NULL);
+    if (!rc && out) *out = ms;
+    return rc;
+}
