@@ -269,6 +269,15 @@ data_attr_open = _fn("spex_data_attr_open", c_int, P, POINTER(Dataset), POINTER(
                      c_int64, POINTER(DataAttrOpts), POINTER(ValueFn))
 version = _fn("spex_version", c_char_p)
 
+# OpenBLAS (linked by libspex): the CLI runs it on one thread unless
+# OPENBLAS_NUM_THREADS says otherwise (tools/spex/main.c); explain() does the
+# same for the duration of a run, so results are the CLI's to the bit.
+try:
+    blas_get_threads = _fn("openblas_get_num_threads", c_int)
+    blas_set_threads = _fn("openblas_set_num_threads", None, c_int)
+except AttributeError:
+    blas_get_threads = blas_set_threads = None
+
 # libc: FILE * for the writers
 libc = ctypes.CDLL(None)
 fopen = libc.fopen

@@ -162,7 +162,15 @@ def explain(fn, n=None, method="auto", budget=None, index="fourier", max_order=2
                                    ctypes.byref(qs)), "cache")
             eo.store = ctypes.pointer(qs)
         prog.install(ctx)
-        rc = L.explain(ctx.ptr, ctypes.byref(vf), ctypes.byref(eo), ctypes.byref(res))
+        blas = None
+        if L.blas_set_threads is not None and "OPENBLAS_NUM_THREADS" not in os.environ:
+            blas = L.blas_get_threads()
+            L.blas_set_threads(1)
+        try:
+            rc = L.explain(ctx.ptr, ctypes.byref(vf), ctypes.byref(eo), ctypes.byref(res))
+        finally:
+            if blas is not None:
+                L.blas_set_threads(blas)
         if rc != L.OK:
             msg = ctx.errmsg() or L.strerror(rc).decode()
             if pyvf is not None and (pyvf.failure is not None or pyvf.interrupted):

@@ -345,6 +345,7 @@ class Data(Lens):
         L.ctx_set_threads(self.ctx.ptr, int(threads))
         self._tmp = []
         train, test, row = os.fspath(train), (os.fspath(test) if test else None), int(row)
+        held_out = test is None
         if test is None:  # hold the row out of the training file
             with open(train, encoding="utf-8") as fh:
                 lines = [ln for ln in fh.read().split("\n") if ln.strip()]
@@ -386,11 +387,19 @@ class Data(Lens):
         if ds.group:
             self.feature_names = [f"{group_by}={ds.group_names[g].decode()}"
                                   for g in range(ds.n_groups)]
-        elif groups:
-            self.feature_names = [f"group {g}" for g in range(self.n)]
+        elif groups:  # row numbers of the training file, the held-out row skipped
+            held = row if held_out else None
+            names = []
+            for g in range(self.n):
+                b, e = (g * ds.n_rows) // self.n, ((g + 1) * ds.n_rows) // self.n
+                fb = b + 1 if held is not None and b >= held else b
+                fe = e if held is not None and e - 1 >= held else e - 1
+                names.append(f"rows {fb}-{fe}")
+            self.feature_names = names
         else:
-            self.feature_names = [f"row {j} (label {ds.class_names[ds.y[j]].decode()})"
-                                  for j in range(self.n)]
+            self.feature_names = [
+                f"row {j + 1 if held_out and j >= row else j} "
+                f"(label {ds.class_names[ds.y[j]].decode()})" for j in range(self.n)]
         hexes = []
         for p in (train, test):
             h = ctypes.create_string_buffer(65)
