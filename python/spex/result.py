@@ -102,7 +102,9 @@ class Result:
 
         def run(ctx, r):
             ctx.check(L.result_set_index(r, index_code(ctx, name), order), "with_index")
-            return Result._from_c(ctx, r)
+            out = Result._from_c(ctx, r)
+            out._html_hints = getattr(self, "_html_hints", None)
+            return out
         return self._with_c(run)
 
     def table(self, top=20):
