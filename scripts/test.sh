@@ -17,6 +17,8 @@ cmake -S . -B build -DSPEX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/nul
 cmake --build build -j"$jobs"
 echo "== tests"
 (cd build && ctest --output-on-failure -j"$jobs")
+echo "== Python package tests (Debian's python3, pytest)"
+/usr/bin/python3 -m pytest tests/python -q
 
 echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DSPEX_WERROR=ON -DSPEX_SANITIZE=ON -DSPEX_BENCH=OFF \
