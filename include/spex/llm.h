@@ -159,9 +159,10 @@ typedef struct spex_llm_info {
     int64_t n_params;
 } spex_llm_info;
 
-/* Loads a llama-architecture GGUF model (opts NULL: defaults). Errors name
- * the missing key or tensor and the shape expected. SPEX_E_UNSUPPORTED for
- * other architectures or tokenizers (other than "llama" and gpt-2 BPE). */
+/* Loads a GGUF model of the "llama", "qwen2" or "gpt2" architecture (opts
+ * NULL: defaults). Errors name the missing key or tensor and the shape
+ * expected. SPEX_E_UNSUPPORTED for other architectures or tokenizers (other
+ * than "llama" SentencePiece and gpt-2 BPE). */
 SPEX_API int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts,
                            spex_llm **out);
 SPEX_API void spex_llm_free(spex_llm *m);

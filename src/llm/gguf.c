@@ -2,7 +2,7 @@
  * GGUF loader: parses the header, metadata and tensor infos of a GGUF file
  * (versions 2 and 3, little-endian) that is memory-mapped or given as a
  * buffer. Tensor data is never copied: spex_tensor_info.data points into the
- * mapping. The model (llama.c) and the CLI read everything through here.
+ * mapping. The model (load.c) and the CLI read everything through here.
  *
  * HOW IT WORKS
  * File layout: "GGUF", u32 version, u64 n_tensors, u64 n_kv; n_kv key/value

@@ -2,7 +2,7 @@
  * Dequantisation of GGUF tensor blocks to float: F16, BF16 and ggml's block
  * formats Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (32 elements per block) and the
  * K-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (256 elements per super-block). The
- * forward pass (llama.c) dequantises one weight row at a time through here.
+ * forward pass (kernels.c) dequantises one weight row at a time through here.
  *
  * Block layouts (bytes, little-endian; d, m are IEEE halves):
  *   Q4_0  d, qs[16]            x[l] = d*((qs[l]&15)-8), x[l+16] = d*((qs[l]>>4)-8)

@@ -1,0 +1,143 @@
+/* Internals of the model (not public API), shared by the files of the
+ * engine: load.c builds a spex_llm from a GGUF file, kernels.c holds the
+ * numeric kernels, forward.c runs tokens through the blocks and score.c
+ * turns the logits into the public scores. */
+#ifndef SPEX_MODEL_INT_H
+#define SPEX_MODEL_INT_H
+
+#include "llm/llm_int.h"
+
+/* Positions processed at once: each weight row is read once per chunk. */
+#define SPEXI_CHUNK 64
+
+typedef float (*spexi_dot_fn)(const float *a, const float *b, int64_t n);
+
+/* A weight matrix of n_out rows of n_in, in the mapped file. */
+typedef struct spexi_wmat {
+    int type; /* enum spex_tensor_type */
+    int64_t n_in, n_out;
+    size_t row_size;
+    const uint8_t *data;
+    /* the fast path's copy, or NULL: ceil(n_out / 8) panels of (n_in, 8),
+     * rows 8p..8p+7 interleaved (zero rows past n_out) */
+    const float *pk;
+} spexi_wmat;
+
+/* The weights of one block. Vectors point into spex_llm.vecs; a NULL one is
+ * absent in the architecture. */
+typedef struct spexi_layer {
+    float *attn_norm, *ffn_norm; /* (dim) */
+    float *an_b, *fn_b;          /* gpt2: LayerNorm biases (dim) */
+    float *bq, *bk, *bv;         /* qwen2, gpt2: biases of q (dim), k and v (kv_dim) */
+    float *bo, *bu, *bd;         /* gpt2: biases of attn_output (dim), ffn_up (ffn), ffn_down (dim) */
+    spexi_wmat wq, wk, wv, wo;   /* (dim -> dim), (dim -> kv_dim) x 2, (dim -> dim) */
+    spexi_wmat wg, wu, wd;       /* (dim -> ffn) x 2, (ffn -> dim); wg empty in gpt2 */
+    spexi_wmat wqkv;             /* gpt2: fused (dim -> dim + 2 kv_dim); wq, wk, wv are its rows */
+} spexi_layer;
+
+/* How an architecture computes a block (see the table in load.c). */
+enum { SPEXI_NORM_RMS = 0, SPEXI_NORM_LAYER = 1 };             /* RMSNorm; LayerNorm + bias */
+enum { SPEXI_ROPE_NONE = 0, SPEXI_ROPE_NORM = 1, SPEXI_ROPE_NEOX = 2 }; /* pairs (2i, 2i+1); (i, i + n_rot/2) */
+enum { SPEXI_MLP_SWIGLU = 0, SPEXI_MLP_GELU = 1 };             /* silu(gate) * up; GELU(up + b) */
+
+typedef struct spexi_arch spexi_arch; /* load.c */
+
+/* Per-chunk working memory, in llama2.c's RunState style: one slab carved
+ * once by spexi_scratch_alloc, sized for n_threads. */
+typedef struct spexi_scratch {
+    float *x;      /* (CHUNK, dim) residual stream */
+    float *q;      /* (CHUNK, dim) queries; then the output of attn_output and ffn_down */
+    float *att;    /* (CHUNK, dim) attention output, heads side by side */
+    float *k, *v;  /* (CHUNK, kv_dim) this chunk's keys and values */
+    float *hb;     /* (CHUNK, ffn) MLP hidden: silu(gate) * up, or GELU(up) */
+    float *hb2;    /* (CHUNK, ffn) MLP up projection (SwiGLU) */
+    float *xb;     /* (CHUNK, dim) a block's normalised input; at the end the final hidden states */
+    float *logits; /* (CHUNK, n_vocab) */
+    float *rows;   /* (n_threads, max(dim, ffn)) a dequantised weight row per thread */
+    float *scores; /* (n_threads, n_ctx) attention scores per thread */
+    int n_threads;
+    float *slab;   /* owned: all of the above */
+} spexi_scratch;
+
+struct spex_llm {
+    spex_ctx *ctx;
+    spex_gguf *g;
+    llm_vocab vocab;
+    spex_llm_info info;
+    const spexi_arch *arch_desc;
+    int norm, rope, mlp; /* SPEXI_NORM_*, SPEXI_ROPE_*, SPEXI_MLP_* of the architecture */
+    char *arch, *name, *tok_model;
+    int64_t head_dim, kv_dim, n_rot;
+    spexi_wmat pos_embd; /* gpt2: learned positions (n_ctx_train, dim); else empty */
+    float *out_norm;     /* (dim) */
+    float *out_norm_b;   /* gpt2: final LayerNorm bias (dim); else NULL */
+    float *vecs;         /* owned: every norm weight and bias vector */
+    /* RoPE rotations (n_ctx, n_rot / 2) each: cos and sin of pos * base^(-2i / n_rot) */
+    float *rope_cos, *rope_sin;
+    spexi_layer *layers;
+    spexi_wmat embd, output;
+    float *wcopy; /* slab of the wmat.pk copies */
+    int reference, kv_f16;
+    spexi_dot_fn dot;
+    spexi_deq_fn deq;
+    /* KV cache: (n_layers, n_ctx, kv_dim) each, valid for cache_tok[0..n_cached) */
+    float *kc, *vc;
+    int32_t *cache_tok;
+    int64_t n_cached;
+    spexi_scratch s;
+    /* component ablation (spex_llm_set_ablation), owned copies: flags
+     * (n_layers * n_heads, n_layers) and replacement outputs (n_layers * dim
+     * each, NULL = zero); abl_on when any flag is set */
+    int abl_on;
+    uint8_t *abl_heads, *abl_mlps;
+    float *abl_head_val, *abl_mlp_val;
+    /* spex_llm_component_means: running sums (n_layers * dim each) while
+     * collecting, else NULL */
+    double *sum_head, *sum_mlp;
+};
+
+/* ------------------------------------------------------ kernels.c -- */
+
+/* dot(a, b) over n: the reference (double accumulation) or the fastest
+ * the CPU runs. */
+spexi_dot_fn spexi_pick_dot(int reference);
+/* Worker threads of a forward pass: 1 on the reference path. */
+int spexi_n_threads(const spex_llm *m);
+/* out (T, W.n_out) = x (T, W.n_in) . W^T. rows: n_threads * n_in floats
+ * for dequantised rows. */
+void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_t T, float *out,
+                  float *rows);
+/* Norm of a block's input over rows of dim: LayerNorm with bias b or
+ * RMSNorm (b unused), by the architecture. */
+void spexi_block_norm(const spex_llm *m, float *y, const float *x, const float *w,
+                      const float *b, int64_t T);
+/* x[i] = GELU(x[i]) for n values (tanh form). */
+void spexi_gelu(float *x, int64_t n);
+/* Turns n_heads heads of hd in x by one position's cos/sin rows (n_rot / 2). */
+void spexi_rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const float *c,
+                const float *s, int neox);
+/* x (T, n) += b (n) on every row. */
+void spexi_add_bias(float *x, const float *b, int64_t T, int64_t n);
+/* cos and sin tables (n_ctx, n_rot / 2) of the RoPE angles; factors
+ * (n_rot / 2) divide the frequencies, or NULL. */
+void spexi_rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, double base,
+                       double scale, const float *factors);
+
+/* ------------------------------------------------------ forward.c -- */
+
+/* Called for every wanted position p with its logits (n_vocab) or, from a
+ * hidden run, its final normalised hidden state (dim). */
+typedef void (*spexi_emit_fn)(void *user, int64_t p, const float *logits);
+
+/* Makes m->s fit nt threads (a no-op when it does). */
+int spexi_scratch_alloc(spex_llm *m, int nt);
+/* Runs seq[0..n_run) through the model, reusing the cached prefix when
+ * reuse, and for every position p in [want_from, n_run) computes the logits
+ * and calls emit(p, logits) — or, with hidden, emit(p, h) with the final
+ * hidden state h, leaving the output matrix to the caller (which batches it
+ * across sequences). SPEX_E_RANGE for a token outside the vocabulary or a
+ * sequence longer than the context. */
+int spexi_run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_from, int reuse,
+                  int hidden, spexi_emit_fn emit, void *user);
+
+#endif
