@@ -2,13 +2,14 @@
  * Sparse subset -> value map.
  *
  * HOW IT WORKS: entries live in insertion order in `ent` (offset into the
- * index pool `pool`, length, value); `slots` is an open-addressing table
- * (linear probing, power-of-two size, load <= 1/2) of entry numbers + 1
- * (0 = empty). Sorting or pruning reorders `ent` and rebuilds `slots`; the
- * pool is never compacted except by prune.
+ * index pool `pool`, length, value); `tab` (core/hash_int.h) maps a subset
+ * to its entry number. Sorting or pruning reorders `ent` and rebuilds `tab`;
+ * the pool is never compacted except by prune.
  */
 #include "spex/coefs.h"
 #include "spex/masks.h"
+
+#include "core/hash_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -27,20 +28,35 @@ struct spex_coefs {
     int64_t count, cap;
     int32_t *pool;
     size_t pool_len, pool_cap;
-    uint32_t *slots; /* entry index + 1; 0 = empty */
-    size_t n_slots;
+    spexi_hash tab; /* subset -> entry number */
 };
 
-static uint64_t hash_subset(const int32_t *idx, int len) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)len;
-    for (int i = 0; i < len; i++) {
-        h ^= (uint64_t)(uint32_t)idx[i];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-    }
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    return h;
+/* A subset being looked up. */
+typedef struct {
+    const int32_t *idx;
+    int len;
+} subset_key;
+
+static int entry_eq(const void *user, int64_t id, const void *key) {
+    const spex_coefs *c = user;
+    const entry *e = &c->ent[id];
+    const subset_key *k = key;
+    return e->len == k->len &&
+           (k->len == 0 || !memcmp(c->pool + e->off, k->idx, (size_t)k->len * sizeof *k->idx));
+}
+
+static uint64_t entry_hash(const void *user, int64_t id) {
+    const spex_coefs *c = user;
+    return spexi_hash_i32s(c->pool + c->ent[id].off, c->ent[id].len);
+}
+
+/* Entry number of S or -1; *slot, *hash for a following spexi_hash_add. */
+static int64_t find(const spex_coefs *c, const int32_t *idx, int len, size_t *slot,
+                    uint64_t *hash) {
+    subset_key k = {idx, len};
+    uint64_t h = spexi_hash_i32s(idx, len);
+    if (hash) *hash = h;
+    return spexi_hash_find(&c->tab, h, entry_eq, c, &k, slot);
 }
 
 int spex_coefs_new(spex_ctx *ctx, int64_t n, spex_coefs **out) {
@@ -51,14 +67,12 @@ int spex_coefs_new(spex_ctx *ctx, int64_t n, spex_coefs **out) {
     if (!c) return SPEX_E_NOMEM;
     c->ctx = ctx;
     c->n = n;
-    c->n_slots = 16;
-    c->slots = spex_calloc(ctx, c->n_slots, sizeof *c->slots);
+    int rc = spexi_hash_init(ctx, &c->tab, 8);
     /* the pool is never NULL, so subsets of length 0 point somewhere valid */
     c->pool_cap = 64;
-    c->pool = spex_malloc(ctx, c->pool_cap * sizeof *c->pool);
-    if (!c->slots || !c->pool) {
-        spex_free(ctx, c->slots);
-        spex_free(ctx, c->pool);
+    c->pool = rc ? NULL : spex_malloc(ctx, c->pool_cap * sizeof *c->pool);
+    if (!c->pool) {
+        spexi_hash_free(ctx, &c->tab);
         spex_free(ctx, c);
         return SPEX_E_NOMEM;
     }
@@ -70,39 +84,13 @@ void spex_coefs_free(spex_coefs *c) {
     if (!c) return;
     spex_free(c->ctx, c->ent);
     spex_free(c->ctx, c->pool);
-    spex_free(c->ctx, c->slots);
+    spexi_hash_free(c->ctx, &c->tab);
     spex_free(c->ctx, c);
 }
 
 int64_t spex_coefs_n(const spex_coefs *c) { return c->n; }
 spex_ctx *spex_coefs_ctx(const spex_coefs *c) { return c->ctx; }
 int64_t spex_coefs_count(const spex_coefs *c) { return c->count; }
-
-static int same(const spex_coefs *c, const entry *e, const int32_t *idx, int len) {
-    return e->len == len && (len == 0 || !memcmp(c->pool + e->off, idx, (size_t)len * sizeof *idx));
-}
-
-/* Slot holding S, or the empty slot where it would go. */
-static size_t find_slot(const spex_coefs *c, const int32_t *idx, int len) {
-    size_t mask = c->n_slots - 1;
-    size_t s = (size_t)hash_subset(idx, len) & mask;
-    while (c->slots[s] && !same(c, &c->ent[c->slots[s] - 1], idx, len)) s = (s + 1) & mask;
-    return s;
-}
-
-static int rebuild(spex_coefs *c, size_t n_slots) {
-    uint32_t *slots = spex_calloc(c->ctx, n_slots, sizeof *slots);
-    if (!slots) return SPEX_E_NOMEM;
-    spex_free(c->ctx, c->slots);
-    c->slots = slots;
-    c->n_slots = n_slots;
-    for (int64_t i = 0; i < c->count; i++) {
-        const entry *e = &c->ent[i];
-        size_t s = find_slot(c, c->pool + e->off, e->len);
-        c->slots[s] = (uint32_t)(i + 1);
-    }
-    return SPEX_OK;
-}
 
 static int check_subset(const spex_coefs *c, const int32_t *idx, int len) {
     if (len < 0) return spex_seterr(c->ctx, SPEX_E_INVAL, "negative subset length %d", len);
@@ -123,13 +111,15 @@ static int check_subset(const spex_coefs *c, const int32_t *idx, int len) {
 static int upsert(spex_coefs *c, const int32_t *idx, int len, double v, int add) {
     int rc = check_subset(c, idx, len);
     if (rc) return rc;
-    size_t s = find_slot(c, idx, len);
-    if (c->slots[s]) {
-        entry *e = &c->ent[c->slots[s] - 1];
+    size_t slot;
+    uint64_t hash;
+    int64_t id = find(c, idx, len, &slot, &hash);
+    if (id >= 0) {
+        entry *e = &c->ent[id];
         e->v = add ? e->v + v : v;
         return SPEX_OK;
     }
-    if (c->count >= (int64_t)UINT32_MAX - 1)
+    if (c->count > SPEXI_HASH_MAX_ID)
         return spex_seterr(c->ctx, SPEX_E_RANGE, "too many coefficients");
     if (c->count == c->cap) {
         int64_t cap = c->cap < 16 ? 16 : c->cap * 2;
@@ -146,12 +136,14 @@ static int upsert(spex_coefs *c, const int32_t *idx, int len, double v, int add)
         c->pool = p;
         c->pool_cap = cap;
     }
+    /* the table may grow, rehashing entries 0..count-1: the new one is
+     * committed only once it has its slot */
+    rc = spexi_hash_add(c->ctx, &c->tab, slot, hash, c->count, entry_hash, c);
+    if (rc) return rc;
     if (len) memcpy(c->pool + c->pool_len, idx, (size_t)len * sizeof *idx);
     c->ent[c->count] = (entry){c->pool_len, len, v};
     c->pool_len += (size_t)len;
-    c->slots[s] = (uint32_t)(c->count + 1);
     c->count++;
-    if ((size_t)c->count * 2 > c->n_slots) return rebuild(c, c->n_slots * 2);
     return SPEX_OK;
 }
 
@@ -164,12 +156,12 @@ int spex_coefs_set(spex_coefs *c, const int32_t *idx, int len, double v) {
 }
 
 int spex_coefs_get(const spex_coefs *c, const int32_t *idx, int len, double *v) {
-    size_t s = find_slot(c, idx, len);
-    if (!c->slots[s]) {
+    int64_t id = find(c, idx, len, NULL, NULL);
+    if (id < 0) {
         *v = 0.0;
         return 0;
     }
-    *v = c->ent[c->slots[s] - 1].v;
+    *v = c->ent[id].v;
     return 1;
 }
 
@@ -233,13 +225,8 @@ static void sort_with(spex_coefs *c, int (*cmp)(const void *, const void *)) {
     qsort(items, (size_t)c->count, sizeof *items, cmp);
     for (int64_t i = 0; i < c->count; i++) c->ent[i] = items[i].e;
     spex_free(c->ctx, items);
-    /* Same table size: rebuild can only fail on allocation; then keep probing
-     * valid by rebuilding in place below. */
-    memset(c->slots, 0, c->n_slots * sizeof *c->slots);
-    for (int64_t i = 0; i < c->count; i++) {
-        size_t s = find_slot(c, c->pool + c->ent[i].off, c->ent[i].len);
-        c->slots[s] = (uint32_t)(i + 1);
-    }
+    /* same entries renumbered: in place, cannot fail */
+    spexi_hash_rebuild(c->ctx, &c->tab, c->count, entry_hash, c);
 }
 
 void spex_coefs_sort_abs(spex_coefs *c) { sort_with(c, cmp_abs); }
@@ -250,12 +237,8 @@ int spex_coefs_prune(spex_coefs *c, double tol) {
     for (int64_t i = 0; i < c->count; i++)
         if (fabs(c->ent[i].v) > tol) c->ent[k++] = c->ent[i];
     c->count = k;
-    memset(c->slots, 0, c->n_slots * sizeof *c->slots);
-    for (int64_t i = 0; i < c->count; i++) {
-        size_t s = find_slot(c, c->pool + c->ent[i].off, c->ent[i].len);
-        c->slots[s] = (uint32_t)(i + 1);
-    }
-    return SPEX_OK;
+    /* fewer entries: in place, cannot fail */
+    return spexi_hash_rebuild(c->ctx, &c->tab, c->count, entry_hash, c);
 }
 
 static int cmp_i32(const void *a, const void *b) {

@@ -10,8 +10,8 @@
  * the data lines so the (rows, features) matrix is allocated once; the second
  * splits each line at commas (no quoting: a cell is the text between commas,
  * surrounding blanks and a final '\r' removed) and parses it. Label and group
- * texts are interned in a small open-addressing hash table (ids in order of
- * first appearance). When every label is a number the class ids are then
+ * texts are interned through core's hash table (ids in order of first
+ * appearance). When every label is a number the class ids are then
  * renumbered by increasing value, so "0".."9" become classes 0..9.
  */
 #include <errno.h>
@@ -21,6 +21,8 @@
 #include <string.h>
 
 #include "spex/learn.h"
+
+#include "core/hash_int.h"
 
 spex_csv_opts spex_csv_opts_default(void) {
     spex_csv_opts o;
@@ -47,40 +49,37 @@ void spex_dataset_free(spex_dataset *ds) {
 
 /* ---- string interning: text -> id in order of first appearance ---- */
 typedef struct intern {
-    char **names; /* n owned copies */
+    char **names; /* n owned copies (malloc: they move into the dataset) */
     int64_t n, cap, max;
-    int64_t *slot; /* hash slots: id + 1, 0 = empty; n_slot a power of two */
-    int64_t n_slot;
+    spexi_hash tab; /* text -> id; zeroed until the first add */
 } intern;
 
-static uint64_t fnv(const char *s, size_t len) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
+typedef struct text_key {
+    const char *s;
+    size_t len;
+} text_key;
+
+static int name_eq(const void *user, int64_t id, const void *key) {
+    const char *nm = ((const intern *)user)->names[id];
+    const text_key *k = key;
+    return strlen(nm) == k->len && !memcmp(nm, k->s, k->len);
+}
+
+static uint64_t name_hash(const void *user, int64_t id) {
+    const char *nm = ((const intern *)user)->names[id];
+    return spexi_hash_bytes(nm, strlen(nm));
 }
 
 /* The id of text s[0..len) (added when new); -1 out of memory, -2 over max. */
-static int64_t intern_id(intern *t, const char *s, size_t len) {
-    if (t->n * 2 >= t->n_slot) {
-        int64_t ns = t->n_slot ? t->n_slot * 2 : 64;
-        int64_t *sl = calloc((size_t)ns, sizeof *sl);
-        if (!sl) return -1;
-        for (int64_t i = 0; i < t->n; i++) {
-            uint64_t h = fnv(t->names[i], strlen(t->names[i])) & (uint64_t)(ns - 1);
-            while (sl[h]) h = (h + 1) & (uint64_t)(ns - 1);
-            sl[h] = i + 1;
-        }
-        free(t->slot);
-        t->slot = sl;
-        t->n_slot = ns;
-    }
-    uint64_t h = fnv(s, len) & (uint64_t)(t->n_slot - 1);
-    while (t->slot[h]) {
-        const char *nm = t->names[t->slot[h] - 1];
-        if (strlen(nm) == len && !memcmp(nm, s, len)) return t->slot[h] - 1;
-        h = (h + 1) & (uint64_t)(t->n_slot - 1);
-    }
+static int64_t intern_id(spex_ctx *ctx, intern *t, const char *s, size_t len) {
+    text_key k = {s, len};
+    uint64_t h = spexi_hash_bytes(s, len);
+    size_t slot;
+    int64_t id = spexi_hash_find(&t->tab, h, name_eq, t, &k, &slot);
+    if (id >= 0) return id;
     if (t->n >= t->max) return -2;
+    /* texts with an embedded NUL would not hash back to themselves */
+    if (memchr(s, 0, len)) return -2;
     if (t->n == t->cap) {
         int64_t nc = t->cap ? t->cap * 2 : 16;
         char **nn = realloc(t->names, (size_t)nc * sizeof *nn);
@@ -92,20 +91,18 @@ static int64_t intern_id(intern *t, const char *s, size_t len) {
     if (!c) return -1;
     memcpy(c, s, len);
     c[len] = 0;
-    /* texts with an embedded NUL would not hash back to themselves: cut them */
-    t->names[t->n] = c;
-    if (strlen(c) != len) {
+    if (spexi_hash_add(ctx, &t->tab, slot, h, t->n, name_hash, t)) {
         free(c);
-        return -2;
+        return -1;
     }
-    t->slot[h] = t->n + 1;
+    t->names[t->n] = c;
     return t->n++;
 }
 
-static void intern_free(intern *t) {
+static void intern_free(spex_ctx *ctx, intern *t) {
     for (int64_t i = 0; i < t->n; i++) free(t->names[i]);
     free(t->names);
-    free(t->slot);
+    spexi_hash_free(ctx, &t->tab);
 }
 
 /* ---- cells ---- */
@@ -346,7 +343,7 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
             }
             ds->y[r] = found;
         } else {
-            int64_t id = intern_id(&labels, lc.s, lc.len);
+            int64_t id = intern_id(ctx, &labels, lc.s, lc.len);
             if (id < 0) {
                 rc = id == -1 ? spex_seterr(ctx, SPEX_E_NOMEM, "%s: out of memory", name)
                               : spex_seterr(ctx, SPEX_E_RANGE,
@@ -359,7 +356,7 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
             ds->y[r] = (int)id;
             if (group_col >= 0) {
                 cell gc = cells[group_col];
-                int64_t g = intern_id(&groups, gc.s, gc.len);
+                int64_t g = intern_id(ctx, &groups, gc.s, gc.len);
                 if (g < 0) {
                     rc = g == -1 ? spex_seterr(ctx, SPEX_E_NOMEM, "%s: out of memory", name)
                                  : spex_seterr(ctx, SPEX_E_PARSE,
@@ -423,8 +420,8 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
         }
     }
 done:
-    intern_free(&labels);
-    intern_free(&groups);
+    intern_free(ctx, &labels);
+    intern_free(ctx, &groups);
     for (int64_t c = 0; hdr && c < n_cols; c++) free(hdr[c]);
     free(hdr);
     free(cells);

@@ -46,6 +46,8 @@ typedef void (*spexi_deq_fn)(int type, const void *src, int64_t n, float *dst);
 spexi_deq_fn spexi_pick_dequant(int reference);
 
 /* Vocabulary (tokenizer.c). */
+#include "core/hash_int.h"
+
 enum { LLM_PRE_GPT2 = 0, LLM_PRE_DEEPSEEK_CODER = 1, LLM_PRE_LLAMA3 = 2, LLM_PRE_QWEN2 = 3 };
 typedef struct llm_vocab {
     int64_t n;
@@ -55,8 +57,7 @@ typedef struct llm_vocab {
     uint64_t *piece_off; /* n + 1 offsets into piece_slab */
     float *score;
     int32_t *type;     /* 1 normal, 2 unknown, 3 control, 4 user, 6 byte */
-    int32_t *hash;     /* open addressing table of token ids, hash_cap slots, -1 empty */
-    uint64_t hash_cap;
+    spexi_hash tokens; /* token text -> id (the last id of a duplicate text) */
     int32_t byte_tok[256];
     int32_t bos, eos, unk;
     int add_bos, add_eos, add_space_prefix;
@@ -69,8 +70,7 @@ typedef struct llm_vocab {
     int64_t n_merges;
     const char **merge_text;
     uint32_t *merge_len;
-    int32_t *merge_hash;   /* open addressing, merge_cap slots of ranks, -1 empty */
-    uint64_t merge_cap;
+    spexi_hash merges;     /* merge text -> rank (the first rank of a duplicate) */
 } llm_vocab;
 
 int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v);

@@ -31,19 +31,37 @@
 #define TOKEN_UNUSED 5
 #define TOKEN_BYTE 6
 
-static uint64_t hash_bytes(const char *s, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
+/* A text being looked up in the token or merge table. */
+typedef struct text_key {
+    const char *s;
+    size_t len;
+} text_key;
+
+static int token_eq(const void *user, int64_t id, const void *key) {
+    const llm_vocab *v = user;
+    const text_key *k = key;
+    return v->len[id] == k->len && !memcmp(v->text[id], k->s, k->len);
+}
+
+static uint64_t token_hash(const void *user, int64_t id) {
+    const llm_vocab *v = user;
+    return spexi_hash_bytes(v->text[id], v->len[id]);
+}
+
+static int merge_eq(const void *user, int64_t id, const void *key) {
+    const llm_vocab *v = user;
+    const text_key *k = key;
+    return v->merge_len[id] == k->len && !memcmp(v->merge_text[id], k->s, k->len);
+}
+
+static uint64_t merge_hash(const void *user, int64_t id) {
+    const llm_vocab *v = user;
+    return spexi_hash_bytes(v->merge_text[id], v->merge_len[id]);
 }
 
 int32_t spexi_vocab_find(const llm_vocab *v, const char *s, size_t len) {
-    uint64_t mask = v->hash_cap - 1;
-    for (uint64_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
-        int32_t id = v->hash[i];
-        if (id < 0) return -1;
-        if (v->len[id] == len && !memcmp(v->text[id], s, len)) return id;
-    }
+    text_key k = {s, len};
+    return (int32_t)spexi_hash_find(&v->tokens, spexi_hash_bytes(s, len), token_eq, v, &k, NULL);
 }
 
 static int key_int(const spex_gguf *g, const char *key, int64_t *out) {
@@ -150,12 +168,12 @@ void spexi_vocab_clear(spex_ctx *ctx, llm_vocab *v) {
     spex_free(ctx, v->len);
     spex_free(ctx, v->score);
     spex_free(ctx, v->type);
-    spex_free(ctx, v->hash);
+    spexi_hash_free(ctx, &v->tokens);
     spex_free(ctx, v->piece_slab);
     spex_free(ctx, v->piece_off);
     spex_free(ctx, v->merge_text);
     spex_free(ctx, v->merge_len);
-    spex_free(ctx, v->merge_hash);
+    spexi_hash_free(ctx, &v->merges);
     spex_free(ctx, v->user);
     memset(v, 0, sizeof *v);
 }
@@ -215,19 +233,17 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
                            "key 'tokenizer.ggml.token_type': %lld entries for %lld tokens",
                            (long long)spex_gguf_arr_n(g, ky), (long long)n);
     v->n = n;
-    v->hash_cap = 16;
-    while (v->hash_cap < (uint64_t)n * 2) v->hash_cap *= 2;
     v->text = spex_calloc(ctx, (size_t)n, sizeof *v->text);
     v->len = spex_calloc(ctx, (size_t)n, sizeof *v->len);
     v->score = spex_calloc(ctx, (size_t)n, sizeof *v->score);
     v->type = spex_calloc(ctx, (size_t)n, sizeof *v->type);
-    v->hash = spex_malloc(ctx, (size_t)v->hash_cap * sizeof *v->hash);
     v->piece_off = spex_calloc(ctx, (size_t)n + 1, sizeof *v->piece_off);
-    if (!v->text || !v->len || !v->score || !v->type || !v->hash || !v->piece_off) {
+    if (!v->text || !v->len || !v->score || !v->type || !v->piece_off) {
         rc = SPEX_E_NOMEM;
         goto done;
     }
-    memset(v->hash, 0xff, (size_t)v->hash_cap * sizeof *v->hash);
+    /* sized for all n: adds never grow it */
+    if ((rc = spexi_hash_init(ctx, &v->tokens, n)) != SPEX_OK) goto done;
     for (int64_t i = 0; i < n; i++) {
         size_t len;
         double sc = 0;
@@ -253,14 +269,13 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         v->score[i] = (float)sc;
         v->type[i] = (int32_t)(ty >= 1 && ty <= 6 ? ty : TOKEN_NORMAL);
         /* insert; a later duplicate text replaces the earlier id (llama.cpp) */
-        uint64_t mask = v->hash_cap - 1, h = hash_bytes(v->text[i], len) & mask;
-        for (;; h = (h + 1) & mask) {
-            int32_t id = v->hash[h];
-            if (id < 0 || (v->len[id] == len && !memcmp(v->text[id], v->text[i], len))) {
-                v->hash[h] = (int32_t)i;
-                break;
-            }
-        }
+        text_key k = {v->text[i], len};
+        uint64_t h = spexi_hash_bytes(k.s, len);
+        size_t slot;
+        if (spexi_hash_find(&v->tokens, h, token_eq, v, &k, &slot) >= 0)
+            spexi_hash_replace(&v->tokens, slot, i);
+        else if ((rc = spexi_hash_add(ctx, &v->tokens, slot, h, i, token_hash, v)) != SPEX_OK)
+            goto done;
     }
     int64_t x;
     v->bos = key_int(g, "tokenizer.ggml.bos_token_id", &x) && x >= 0 && x < n ? (int32_t)x : -1;
@@ -279,31 +294,24 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         }
         int64_t nm = spex_gguf_arr_n(g, kg);
         v->n_merges = nm;
-        v->merge_cap = 16;
-        while (v->merge_cap < (uint64_t)nm * 2) v->merge_cap *= 2;
         v->merge_text = spex_calloc(ctx, (size_t)nm + 1, sizeof *v->merge_text);
         v->merge_len = spex_calloc(ctx, (size_t)nm + 1, sizeof *v->merge_len);
-        v->merge_hash = spex_malloc(ctx, (size_t)v->merge_cap * sizeof *v->merge_hash);
-        if (!v->merge_text || !v->merge_len || !v->merge_hash) {
+        if (!v->merge_text || !v->merge_len) {
             rc = SPEX_E_NOMEM;
             goto done;
         }
-        memset(v->merge_hash, 0xff, (size_t)v->merge_cap * sizeof *v->merge_hash);
+        if ((rc = spexi_hash_init(ctx, &v->merges, nm)) != SPEX_OK) goto done;
         for (int64_t i = 0; i < nm; i++) {
             size_t len;
             spex_gguf_get_str(g, kg, i, &v->merge_text[i], &len);
             v->merge_len[i] = (uint32_t)(len > UINT32_MAX / 2 ? 0 : len);
             /* the first (lowest) rank of a duplicate wins */
-            uint64_t mask = v->merge_cap - 1, h = hash_bytes(v->merge_text[i], len) & mask;
-            for (;; h = (h + 1) & mask) {
-                int32_t r = v->merge_hash[h];
-                if (r < 0) {
-                    v->merge_hash[h] = (int32_t)i;
-                    break;
-                }
-                if (v->merge_len[r] == len && !memcmp(v->merge_text[r], v->merge_text[i], len))
-                    break;
-            }
+            text_key k = {v->merge_text[i], len};
+            uint64_t h = spexi_hash_bytes(k.s, len);
+            size_t slot;
+            if (spexi_hash_find(&v->merges, h, merge_eq, v, &k, &slot) < 0 &&
+                (rc = spexi_hash_add(ctx, &v->merges, slot, h, i, merge_hash, v)) != SPEX_OK)
+                goto done;
         }
     }
     if (v->bos < 0) v->add_bos = 0;
@@ -465,12 +473,8 @@ static int cp_class(uint32_t cp) {
 }
 
 static int32_t merge_rank(const llm_vocab *v, const char *s, size_t len) {
-    uint64_t mask = v->merge_cap - 1;
-    for (uint64_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
-        int32_t r = v->merge_hash[i];
-        if (r < 0) return -1;
-        if (v->merge_len[r] == len && !memcmp(v->merge_text[r], s, len)) return r;
-    }
+    text_key k = {s, len};
+    return (int32_t)spexi_hash_find(&v->merges, spexi_hash_bytes(s, len), merge_eq, v, &k, NULL);
 }
 
 /* Pushes the pair (left, right) when "left right" is a merge; key: scratch

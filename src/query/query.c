@@ -5,8 +5,8 @@
  * fails or the process is killed.
  *
  * HOW IT WORKS: `seen` holds every distinct mask answered (rows in the order
- * asked) with `vals`; `slots` is an open-addressing table of row numbers + 1
- * keyed by a hash of the packed row. An eval call
+ * asked) with `vals`; `tab` (core/hash_int.h) maps a packed row to its row
+ * number. An eval call
  *   1. looks every row up, collects the distinct unseen ones as pending rows
  *      at the end of `seen` (deduplicating within the call with the same
  *      table, a pending row's value is NaN), and checks the budget, which
@@ -23,6 +23,8 @@
  */
 #include "spex/query.h"
 
+#include "core/hash_int.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,8 +36,7 @@ struct spex_query {
     spex_masks *seen; /* distinct masks answered or pending */
     double *vals;     /* (cap) value per seen row; NaN while pending */
     int64_t vals_cap;
-    uint32_t *slots;  /* row + 1, 0 = empty */
-    size_t n_slots;
+    spexi_hash tab;   /* packed row -> row number in seen */
     int64_t n_asked;  /* distinct masks answered (value function or store) */
     int64_t n_cached; /* of those, from the store */
     double seconds;
@@ -47,16 +48,6 @@ struct spex_query {
 spex_query_opts spex_query_opts_default(void) {
     spex_query_opts o = {256, 0, NULL, SPEX_STORE_CONTINUE};
     return o;
-}
-
-static uint64_t hash_row(const uint64_t *row, size_t words) {
-    uint64_t h = 0x243F6A8885A308D3ull;
-    for (size_t w = 0; w < words; w++) {
-        h ^= row[w];
-        h *= 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
-    }
-    return h ^ (h >> 32);
 }
 
 int spex_query_new(spex_ctx *ctx, const spex_valuefn *vf, const spex_query_opts *opts,
@@ -76,11 +67,7 @@ int spex_query_new(spex_ctx *ctx, const spex_valuefn *vf, const spex_query_opts 
         return spex_seterr(ctx, SPEX_E_INVAL, "query engine: a store needs lookup and save");
     }
     int rc = spex_masks_new(ctx, vf->n, 64, &q->seen);
-    if (!rc) {
-        q->n_slots = 128;
-        q->slots = spex_calloc(ctx, q->n_slots, sizeof *q->slots);
-        if (!q->slots) rc = SPEX_E_NOMEM;
-    }
+    if (!rc) rc = spexi_hash_init(ctx, &q->tab, 64);
     if (rc) {
         spex_query_free(q);
         return rc;
@@ -93,7 +80,7 @@ void spex_query_free(spex_query *q) {
     if (!q) return;
     spex_masks_free(q->seen);
     spex_free(q->ctx, q->vals);
-    spex_free(q->ctx, q->slots);
+    spexi_hash_free(q->ctx, &q->tab);
     spex_free(q->ctx, q);
 }
 
@@ -112,30 +99,27 @@ int64_t spex_query_budget_left(const spex_query *q) {
     return q->opts.budget > q->n_asked ? q->opts.budget - q->n_asked : 0;
 }
 
-static size_t find(const spex_query *q, const uint64_t *row) {
-    size_t words = spex_masks_words(q->seen), mask = q->n_slots - 1;
-    size_t s = (size_t)hash_row(row, words) & mask;
-    while (q->slots[s] &&
-           memcmp(spex_masks_crow(q->seen, q->slots[s] - 1), row, words * sizeof *row))
-        s = (s + 1) & mask;
-    return s;
+static int row_eq(const void *user, int64_t id, const void *key) {
+    const spex_masks *seen = user;
+    return !memcmp(spex_masks_crow(seen, id), key, spex_masks_words(seen) * sizeof(uint64_t));
 }
 
-static int rehash(spex_query *q, size_t n_slots) {
-    uint32_t *slots = spex_calloc(q->ctx, n_slots, sizeof *slots);
-    if (!slots) return SPEX_E_NOMEM;
-    spex_free(q->ctx, q->slots);
-    q->slots = slots;
-    q->n_slots = n_slots;
-    for (int64_t i = 0; i < spex_masks_count(q->seen); i++)
-        q->slots[find(q, spex_masks_crow(q->seen, i))] = (uint32_t)(i + 1);
-    return SPEX_OK;
+static uint64_t row_hash(const void *user, int64_t id) {
+    const spex_masks *seen = user;
+    return spexi_hash_words(spex_masks_crow(seen, id), spex_masks_words(seen));
+}
+
+/* Row number of `row` in seen, or -1; *slot, *hash for add_pending. */
+static int64_t find(const spex_query *q, const uint64_t *row, size_t *slot, uint64_t *hash) {
+    *hash = spexi_hash_words(row, spex_masks_words(q->seen));
+    return spexi_hash_find(&q->tab, *hash, row_eq, q->seen, row, slot);
 }
 
 /* Adds row as pending; returns its row number in *at. */
-static int add_pending(spex_query *q, const uint64_t *row, size_t slot, int64_t *at) {
+static int add_pending(spex_query *q, const uint64_t *row, size_t slot, uint64_t hash,
+                       int64_t *at) {
     int64_t i = spex_masks_count(q->seen);
-    if (i >= (int64_t)UINT32_MAX - 1)
+    if (i > SPEXI_HASH_MAX_ID)
         return spex_seterr(q->ctx, SPEX_E_RANGE, "more than 4 billion distinct masks in one run");
     /* vals grows first: a row in `seen` must always have its vals entry
      * (drop_pending reads it after a failure here) */
@@ -146,12 +130,12 @@ static int add_pending(spex_query *q, const uint64_t *row, size_t slot, int64_t 
         q->vals = v;
         q->vals_cap = cap;
     }
-    int rc = spex_masks_append(q->seen, row);
-    if (rc) return rc;
+    /* the table first: growing it rehashes rows 0..i-1 only */
+    int rc = spexi_hash_add(q->ctx, &q->tab, slot, hash, i, row_hash, q->seen);
+    if (!rc) rc = spex_masks_append(q->seen, row);
+    if (rc) return rc; /* a row in the table but not in seen: drop_pending rebuilds */
     q->vals[i] = NAN;
-    q->slots[slot] = (uint32_t)(i + 1);
     *at = i;
-    if ((size_t)(i + 1) * 2 > q->n_slots) return rehash(q, q->n_slots * 2);
     return SPEX_OK;
 }
 
@@ -170,9 +154,8 @@ static void drop_pending(spex_query *q, int64_t first_pending) {
         k++;
     }
     spex_masks_truncate(s, k);
-    memset(q->slots, 0, q->n_slots * sizeof *q->slots);
-    for (int64_t i = 0; i < spex_masks_count(s); i++)
-        q->slots[find(q, spex_masks_crow(s, i))] = (uint32_t)(i + 1);
+    /* fewer rows: in place, cannot fail */
+    spexi_hash_rebuild(q->ctx, &q->tab, k, row_hash, s);
 }
 
 /* A store call failed with rc: returns rc to stop (SPEX_STORE_STOP), or
@@ -256,9 +239,13 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
     /* 1. look up every row; append the unseen ones as pending */
     for (int64_t i = 0; !rc && i < count; i++) {
         const uint64_t *row = spex_masks_crow(masks, i);
-        size_t s = find(q, row);
-        if (q->slots[s]) where[i] = q->slots[s] - 1;
-        else rc = add_pending(q, row, s, &where[i]);
+        size_t slot;
+        uint64_t hash;
+        int64_t at = find(q, row, &slot, &hash);
+        if (at >= 0)
+            where[i] = at;
+        else
+            rc = add_pending(q, row, slot, hash, &where[i]);
     }
     int64_t n_new = spex_masks_count(q->seen) - first_new;
     if (!rc && n_new > spex_query_budget_left(q))
