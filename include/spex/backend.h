@@ -50,6 +50,14 @@ SPEX_API const spex_coefs *spex_game_coefs(const spex_game *g);
 /* The game's exact Fourier representation (converted when the file is in
  * the Möbius basis); borrowed. */
 SPEX_API const spex_coefs *spex_game_fourier(const spex_game *g);
+/* Longest feature name kept from a game file, in bytes; longer names are cut
+ * there (at a UTF-8 character boundary). */
+#define SPEX_GAME_MAX_FEATURE_NAME 256
+/* The name of feature j from the file's optional "features" array, borrowed
+ * (valid while g lives); NULL when the game has no names (no "features" key,
+ * not an array, or not exactly n elements: the array is then ignored) or j
+ * is outside 0..n-1. An element that is not a string is named "?". */
+SPEX_API const char *spex_game_feature_name(const spex_game *g, int64_t j);
 /* The noiseless value at one packed mask. */
 SPEX_API double spex_game_value(const spex_game *g, const uint64_t *mask);
 /* A value function over the game. With_noise != 0 adds N(0, noise_sd²)

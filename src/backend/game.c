@@ -11,6 +11,11 @@
  * <m, k> (Fourier) or the test S ⊆ m (Möbius) costs one AND per 64-bit word
  * the subset touches instead of one bit lookup per feature.
  *
+ * The optional "features" array names the features for reports. It is kept
+ * only when it has exactly n elements (otherwise ignored, as any unknown key);
+ * a non-string element is named "?" and names are cut to
+ * SPEX_GAME_MAX_FEATURE_NAME bytes. The names live in one slab.
+ *
  * Error codes of the loader: SPEX_E_PARSE for syntax, wrong types, missing
  * keys, repeated indices and unknown bases (a malformed file); SPEX_E_RANGE
  * for out-of-range numbers (n, feature indices, noise_sd, a Möbius game too
@@ -44,6 +49,8 @@ struct spex_game {
     double noise_sd;
     spex_coefs *coefs;   /* as written */
     spex_coefs *fourier; /* == coefs for Fourier games, else owned */
+    const char **feature_names; /* (n) pointers into feature_text, or NULL */
+    char *feature_text;         /* the names, NUL-terminated, back to back */
     /* Compiled form of `coefs` (see the file comment). */
     int64_t n_coefs;
     double *val;         /* (n_coefs) coefficient values */
@@ -272,6 +279,51 @@ static int parse_coef(spex_ctx *ctx, const char *name, const json_t *item, size_
     return rc == SPEX_E_INVAL ? SPEX_E_PARSE : rc;
 }
 
+/* Bytes of s kept as a name: at most SPEX_GAME_MAX_FEATURE_NAME, never
+ * splitting a UTF-8 character. */
+static size_t name_len(const char *s) {
+    size_t len = strlen(s);
+    if (len <= SPEX_GAME_MAX_FEATURE_NAME) return len;
+    len = SPEX_GAME_MAX_FEATURE_NAME;
+    while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+        len--; /* s[len] continues a character: cut before it */
+    return len;
+}
+
+/* The optional "features": [names] of a game with n features (see the file
+ * comment): *names and *text stay NULL when the file has none. */
+static int parse_feature_names(spex_ctx *ctx, const json_t *jf, int64_t n, const char ***names,
+                               char **text) {
+    *names = NULL;
+    *text = NULL;
+    if (!json_is_array(jf) || (int64_t)json_array_size(jf) != n) return SPEX_OK;
+    size_t total = 0;
+    for (size_t j = 0; j < (size_t)n; j++) {
+        const char *s = json_string_value(json_array_get(jf, j));
+        total += name_len(s ? s : "?") + 1;
+    }
+    const char **p = spex_calloc(ctx, (size_t)n, sizeof *p);
+    char *t = spex_calloc(ctx, total, 1);
+    if (!p || !t) {
+        spex_free(ctx, p);
+        spex_free(ctx, t);
+        return SPEX_E_NOMEM;
+    }
+    size_t off = 0;
+    for (size_t j = 0; j < (size_t)n; j++) {
+        const char *s = json_string_value(json_array_get(jf, j));
+        if (!s) s = "?";
+        size_t len = name_len(s);
+        memcpy(t + off, s, len);
+        t[off + len] = '\0';
+        p[j] = t + off;
+        off += len + 1;
+    }
+    *names = p;
+    *text = t;
+    return SPEX_OK;
+}
+
 int spex_game_parse(spex_ctx *ctx, const char *json, size_t len, const char *name,
                     spex_game **out) {
     *out = NULL;
@@ -280,6 +332,8 @@ int spex_game_parse(spex_ctx *ctx, const char *json, size_t len, const char *nam
     spex_coefs *c = NULL;
     int32_t *idx = NULL;
     size_t idx_cap = 0;
+    const char **names = NULL;
+    char *names_text = NULL;
     int rc;
     json_error_t err;
     /* Duplicate keys are refused: a file with two "n" is a mistake, not a choice. */
@@ -365,9 +419,20 @@ int spex_game_parse(spex_ctx *ctx, const char *json, size_t len, const char *nam
         rc = parse_coef(ctx, name, json_array_get(jc, i), i, c, &idx, &idx_cap);
         if (rc) goto done;
     }
+    rc = parse_feature_names(ctx, json_object_get(root, "features"), (int64_t)n, &names,
+                             &names_text);
+    if (rc) goto done;
     rc = game_new(ctx, name, c, basis, noise_sd, out);
     c = NULL; /* owned by the game, or freed by game_new on failure */
+    if (!rc) {
+        (*out)->feature_names = names;
+        (*out)->feature_text = names_text;
+        names = NULL;
+        names_text = NULL;
+    }
 done:
+    spex_free(ctx, names);
+    spex_free(ctx, names_text);
     spex_free(ctx, idx);
     spex_coefs_free(c);
     json_decref(root);
@@ -444,6 +509,8 @@ void spex_game_free(spex_game *g) {
     spex_free(ctx, g->term_word);
     spex_free(ctx, g->term_bits);
     spex_free(ctx, g->name);
+    spex_free(ctx, g->feature_names);
+    spex_free(ctx, g->feature_text);
     spex_free(ctx, g);
 }
 
@@ -461,6 +528,10 @@ const spex_coefs *spex_game_coefs(const spex_game *g) {
 }
 const spex_coefs *spex_game_fourier(const spex_game *g) {
     return g->fourier;
+}
+const char *spex_game_feature_name(const spex_game *g, int64_t j) {
+    if (!g->feature_names || j < 0 || j >= g->n) return NULL;
+    return g->feature_names[j];
 }
 
 double spex_game_value(const spex_game *g, const uint64_t *mask) {

@@ -381,6 +381,89 @@ static void test_bad_inputs(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* The optional "features" array: kept with exactly n elements (non-strings
+ * named "?", long names cut at a character boundary), ignored otherwise. */
+static void test_feature_names(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_game *g;
+    const char *named = "{\"n\": 4, \"features\": [\"not\", \"bad\", 7, null], "
+                        "\"coefs\": [[[0, 1], 1.0]]}";
+    CHECK_RC(ctx, spex_game_parse(ctx, named, strlen(named), "named.json", &g));
+    static const char *const want[] = {"not", "bad", "?", "?"};
+    for (int64_t j = 0; j < 4; j++) {
+        const char *got = spex_game_feature_name(g, j);
+        if (!got || strcmp(got, want[j]))
+            fail_msg("feature %lld: got \"%s\", expected \"%s\"", (long long)j,
+                     got ? got : "(null)", want[j]);
+        spex_test_checks++;
+    }
+    CHECK(spex_game_feature_name(g, -1) == NULL);
+    CHECK(spex_game_feature_name(g, 4) == NULL);
+    spex_game_free(g);
+
+    /* ignored: missing, not an array, too few or too many names */
+    static const char *const ignored[] = {
+        "{\"n\": 2, \"coefs\": []}",
+        "{\"n\": 2, \"features\": \"ab\", \"coefs\": []}",
+        "{\"n\": 2, \"features\": [\"a\"], \"coefs\": []}",
+        "{\"n\": 2, \"features\": [\"a\", \"b\", \"c\"], \"coefs\": []}",
+    };
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++) {
+        CHECK_RC(ctx, spex_game_parse(ctx, ignored[i], strlen(ignored[i]), "g.json", &g));
+        CHECK(spex_game_feature_name(g, 0) == NULL && spex_game_feature_name(g, 1) == NULL);
+        spex_game_free(g);
+    }
+
+    /* a long name is cut to SPEX_GAME_MAX_FEATURE_NAME bytes, never inside a
+     * character: "é" (2 bytes) straddling the cap is dropped whole */
+    char buf[2048], longname[SPEX_GAME_MAX_FEATURE_NAME];
+    memset(longname, 'a', sizeof longname);
+    longname[SPEX_GAME_MAX_FEATURE_NAME - 1] = '\0';
+    snprintf(buf, sizeof buf,
+             "{\"n\": 2, \"features\": [\"%s\\u00e9z\", \"%sbc\"], "
+             "\"coefs\": []}",
+             longname, longname);
+    CHECK_RC(ctx, spex_game_parse(ctx, buf, strlen(buf), "long.json", &g));
+    CHECK(strlen(spex_game_feature_name(g, 0)) == SPEX_GAME_MAX_FEATURE_NAME - 1);
+    CHECK(strlen(spex_game_feature_name(g, 1)) == SPEX_GAME_MAX_FEATURE_NAME);
+    CHECK(!strncmp(spex_game_feature_name(g, 1), longname, SPEX_GAME_MAX_FEATURE_NAME - 1));
+    CHECK(spex_game_feature_name(g, 1)[SPEX_GAME_MAX_FEATURE_NAME - 1] == 'b');
+    spex_game_free(g);
+
+    /* the shared file with names, and a game from coefficients (none) */
+    CHECK_RC(ctx, spex_game_load(ctx, "examples/movie_review.json", &g));
+    CHECK(!strcmp(spex_game_feature_name(g, 3), "not"));
+    CHECK(!strcmp(spex_game_feature_name(g, 9), "it"));
+    spex_coefs *c;
+    CHECK_RC(ctx, spex_coefs_new(ctx, 3, &c));
+    spex_game *g2;
+    CHECK_RC(ctx, spex_game_from_coefs(ctx, c, SPEX_BASIS_FOURIER, 0.0, &g2));
+    CHECK(spex_game_feature_name(g2, 0) == NULL);
+    spex_game_free(g2);
+    spex_coefs_free(c);
+    spex_game_free(g);
+
+    /* allocation failures while reading the names: SPEX_E_NOMEM, no leak */
+    int ok = 0, nomem = 0;
+    for (int k = 1; k < 100 && !ok; k++) {
+        spexi_ctx_fail_alloc_after(ctx, k);
+        int rc = spex_game_parse(ctx, named, strlen(named), "named.json", &g);
+        spexi_ctx_fail_alloc_after(ctx, 0);
+        if (rc == SPEX_OK) {
+            ok = 1;
+            CHECK(!strcmp(spex_game_feature_name(g, 1), "bad"));
+            spex_game_free(g);
+        } else {
+            if (rc != SPEX_E_NOMEM)
+                fail_msg("allocation %d failing gave %d: %s", k, rc, spex_errmsg(ctx));
+            nomem++;
+        }
+    }
+    CHECK(ok && nomem > 2);
+    spex_ctx_free(ctx);
+}
+
 /* Every allocation failure gives SPEX_E_NOMEM and leaks nothing (ASan). */
 static void test_alloc_faults(void **state) {
     (void)state;
@@ -410,9 +493,10 @@ static void test_alloc_faults(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shared_games), cmocka_unit_test(test_mobius_game),
-        cmocka_unit_test(test_noise),        cmocka_unit_test(test_valuefn_threads),
-        cmocka_unit_test(test_bad_inputs),   cmocka_unit_test(test_alloc_faults),
+        cmocka_unit_test(test_shared_games),  cmocka_unit_test(test_mobius_game),
+        cmocka_unit_test(test_noise),         cmocka_unit_test(test_valuefn_threads),
+        cmocka_unit_test(test_bad_inputs),    cmocka_unit_test(test_alloc_faults),
+        cmocka_unit_test(test_feature_names),
     };
     SPEX_RUN_TESTS(tests);
 }
