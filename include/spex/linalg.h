@@ -41,9 +41,9 @@
  * refitted on all rows with the chosen alpha.
  *
  * Threads: BLAS/LAPACK calls use OpenBLAS's own thread count
- * (OPENBLAS_NUM_THREADS); fold assignment and every reduction written here
- * run in a fixed order, so results differ across thread counts only by
- * floating-point noise.
+ * (OPENBLAS_NUM_THREADS, or spex_linalg_set_blas_threads below); fold
+ * assignment and every reduction written here run in a fixed order, so
+ * results differ across thread counts only by floating-point noise.
  *
  * Example:
  *     // 100 rows, 3 columns, row-major
@@ -219,6 +219,16 @@ SPEX_API int spex_lasso(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t 
 SPEX_API int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols,
                            const double *y, const double *w, const spex_lasso_opts *opts,
                            double *beta, spex_fit_info *info);
+
+/* ---- BLAS threads ---- */
+
+/* Sets the number of threads OpenBLAS uses for every BLAS/LAPACK call from
+ * now on (n >= 1; n < 1 leaves the setting unchanged). PROCESS-WIDE, unlike
+ * every other spex setting: OpenBLAS keeps one thread count for the whole
+ * process, shared by every spex_ctx and by any other user of OpenBLAS in it,
+ * so call it once at start-up, before other threads use BLAS. Small refits
+ * (a few hundred columns) run fastest on 1 thread. */
+SPEX_API void spex_linalg_set_blas_threads(int n);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 
 #include "spex/linalg.h"
 
+#include <cblas.h>
 #include <string.h>
 
 #include "linalg_ref.h"
@@ -245,6 +246,16 @@ static void test_alloc_faults(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* spex_linalg_set_blas_threads reaches OpenBLAS's own setting; n < 1 is
+ * ignored. */
+static void test_blas_threads(void **state) {
+    (void)state;
+    spex_linalg_set_blas_threads(1);
+    CHECK(openblas_get_num_threads() == 1);
+    spex_linalg_set_blas_threads(0);
+    CHECK(openblas_get_num_threads() == 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_line),
@@ -255,6 +266,7 @@ int main(void) {
         cmocka_unit_test(test_zero_columns),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_alloc_faults),
+        cmocka_unit_test(test_blas_threads),
     };
     SPEX_RUN_TESTS(tests);
 }

@@ -1,11 +1,11 @@
 /* spex: the command-line tool. Dispatches to the subcommands. */
-#include <cblas.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "spex/linalg.h"
 #include "spex/version.h"
 
 static void usage(FILE *f) {
@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
     /* spex's BLAS calls are small (refits of a few hundred columns): BLAS
      * threads spin for nothing and, on a busy machine, cost 10-20x. The
      * environment variable, read when the library loads, still wins. */
-    if (!getenv("OPENBLAS_NUM_THREADS")) openblas_set_num_threads(1);
+    if (!getenv("OPENBLAS_NUM_THREADS")) spex_linalg_set_blas_threads(1);
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         usage(stdout);
