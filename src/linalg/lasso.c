@@ -263,11 +263,28 @@ int spex_lasso(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
     return SPEX_OK;
 }
 
+/* What every fold of spex_lasso_cv reads. */
+typedef struct lasso_cv_data {
+    spex_ctx *ctx;
+    const double *X;
+    int64_t p;
+    const double *y, *w;
+    const spex_lasso_opts *o;
+    const double *grid;
+    int n_a;
+} lasso_cv_data;
+
 /* Fits the path on one fold's training rows; fills fmse (n_alpha) with the
  * validation MSE per alpha (NaN when the validation rows carry no weight). */
-static int lasso_fold(spex_ctx *ctx, const double *X, int64_t p, const double *y, const double *w,
-                      const int64_t *train, int64_t n_train, const int64_t *val, int64_t n_val,
-                      const spex_lasso_opts *o, const double *grid, int n_a, double *fmse) {
+static int lasso_fold(void *user, int f, const int64_t *train, int64_t n_train,
+                      const int64_t *val, int64_t n_val, double *fmse) {
+    (void)f;
+    const lasso_cv_data *cd = user;
+    spex_ctx *ctx = cd->ctx;
+    const double *X = cd->X, *y = cd->y, *w = cd->w, *grid = cd->grid;
+    const int64_t p = cd->p;
+    const spex_lasso_opts *o = cd->o;
+    const int n_a = cd->n_a;
     spexi_lin_sys sys;
     cd_state st;
     int64_t *nz = NULL;
@@ -325,8 +342,7 @@ int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
     spexi_lin_sys sys;
     spexi_lin_folds fo;
     cd_state st;
-    double *grid = NULL, *fold_mse = NULL, *mean = NULL;
-    int64_t *train = NULL;
+    double *grid = NULL, *mean = NULL;
     memset(&fo, 0, sizeof fo);
     memset(&st, 0, sizeof st);
     rc = spexi_lin_sys_build(ctx, X, n_cols, y, w, NULL, n_rows, o.intercept, 1, n_rows, &sys);
@@ -366,35 +382,16 @@ int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
         spex_errprefix(ctx, "%s", who);
         goto done;
     }
-    const int k = fo.k;
-    fold_mse = spexi_lin_dalloc(ctx, (size_t)k, (size_t)n_a); /* (k, n_a) */
     mean = spexi_lin_dalloc(ctx, (size_t)n_a, 1);
-    train = spex_calloc(ctx, (size_t)n_rows, sizeof(int64_t));
-    if (!fold_mse || !mean || !train) {
+    if (!mean) {
         rc = SPEX_E_NOMEM;
         goto done;
     }
-    for (int fi = 0; fi < k; fi++) {
-        int64_t n_train = spexi_lin_folds_train(&fo, fi, train);
-        rc = lasso_fold(ctx, X, n_cols, y, w, train, n_train, fo.rows + fo.start[fi],
-                        fo.start[fi + 1] - fo.start[fi], &o, grid, n_a,
-                        fold_mse + (size_t)fi * (size_t)n_a);
-        if (rc == SPEX_E_INVAL) {
-            /* the training rows of this fold all have weight 0: skip it */
-            for (int a = 0; a < n_a; a++)
-                fold_mse[(size_t)fi * (size_t)n_a + (size_t)a] = NAN;
-            rc = SPEX_OK;
-        }
-        if (rc != SPEX_OK) {
-            spex_errprefix(ctx, "%s: fold %d of %d", who, fi + 1, k);
-            goto done;
-        }
-    }
-    int best;
-    double best_mean, best_se;
-    rc = spexi_lin_cv_choose(ctx, who, fold_mse, k, grid, n_a, o.rule, mean, &best, &best_mean,
-                            &best_se);
+    lasso_cv_data cd = {ctx, X, n_cols, y, w, &o, grid, n_a};
+    spexi_lin_cv cv;
+    rc = spexi_lin_cv_run(ctx, who, &fo, grid, n_a, o.rule, lasso_fold, &cd, mean, &cv);
     if (rc != SPEX_OK) goto done;
+    const int best = cv.best;
 
     /* refit on all rows along the path down to the chosen alpha */
     if ((rc = cd_init(ctx, &sys, beta, &st)) != SPEX_OK) goto done;
@@ -407,20 +404,10 @@ int spex_lasso_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
     if (o.alphas_out) memcpy(o.alphas_out, grid, (size_t)n_a * sizeof(double));
     if (o.cv_mse_out) memcpy(o.cv_mse_out, mean, (size_t)n_a * sizeof(double));
     if (info) {
-        double mu, var, ymax = 0;
-        spexi_lin_wvar(y, w, n_rows, &mu, &var);
-        for (int64_t i = 0; i < n_rows; i++)
-            if (fabs(y[i]) > ymax) ymax = fabs(y[i]);
         spexi_lin_info_init(info);
-        info->b0 = sys_b0(&sys, beta);
-        info->alpha = grid[best];
-        info->cv_mse = best_mean;
-        info->cv_mse_se = best_se;
-        info->cv_r2 = spexi_lin_r2(best_mean, var, ymax);
-        info->n_folds = k;
         info->n_iter = total;
         info->converged = conv;
-        spexi_lin_train_stats(X, n_rows, n_cols, y, w, beta, info->b0, info);
+        spexi_lin_cv_info(&cv, grid, X, n_rows, n_cols, y, w, beta, sys_b0(&sys, beta), info);
     }
     rc = SPEX_OK;
 done:
@@ -428,8 +415,6 @@ done:
     spexi_lin_sys_free(ctx, &sys);
     spexi_lin_folds_free(ctx, &fo);
     spex_free(ctx, grid);
-    spex_free(ctx, fold_mse);
     spex_free(ctx, mean);
-    spex_free(ctx, train);
     return rc;
 }

@@ -58,6 +58,36 @@ int spexi_lin_cv_choose(spex_ctx *ctx, const char *who, const double *fold_mse, 
                        const double *alphas, int n_alpha, spex_cv_rule rule, double *mean,
                        int *best, double *best_mean, double *best_se);
 
+/* One fold of a K-fold cross-validation over an alpha grid: fit on the
+ * training rows, write the validation MSE of every alpha into fmse
+ * (n_alpha; NaN when the validation rows carry no weight). SPEX_E_INVAL
+ * means the training rows carry no weight: the fold is skipped. */
+typedef int (*spexi_lin_fold_fn)(void *user, int f, const int64_t *train, int64_t n_train,
+                                 const int64_t *val, int64_t n_val, double *fmse);
+
+/* What a cross-validation chose: alpha index `best`, its mean and standard
+ * error of the validation MSE over k folds. */
+typedef struct spexi_lin_cv {
+    int k, best;
+    double best_mean, best_se;
+} spexi_lin_cv;
+
+/* The one K-fold driver of the CV fits (LASSO path, ridge by SVD, ridge by
+ * Gram matrices): runs fold() on every fold of fo, skips the folds it
+ * refuses with SPEX_E_INVAL, prefixes other errors with who and the fold,
+ * and chooses alpha by rule (spexi_lin_cv_choose). mean (n_alpha) gets the
+ * mean validation MSE per alpha. */
+int spexi_lin_cv_run(spex_ctx *ctx, const char *who, const spexi_lin_folds *fo,
+                     const double *alphas, int n_alpha, spex_cv_rule rule, spexi_lin_fold_fn fold,
+                     void *user, double *mean, spexi_lin_cv *out);
+/* Fills info (from spexi_lin_info_init) with what every CV fit reports:
+ * intercept b0, the chosen alpha, CV MSE, its standard error, CV R² (against
+ * the weighted variance of y), folds, and the training R² and nonzeros of
+ * (beta, b0). */
+void spexi_lin_cv_info(const spexi_lin_cv *cv, const double *alphas, const double *X,
+                       int64_t n_rows, int64_t n_cols, const double *y, const double *w,
+                       const double *beta, double b0, spex_fit_info *info);
+
 /* Weighted mean and variance (Σw(y-ybar)²/Σw) of y over all rows. */
 void spexi_lin_wvar(const double *y, const double *w, int64_t n, double *mean, double *var);
 /* R² from an MSE and the variance of y, with 0/0 read as a perfect fit. */

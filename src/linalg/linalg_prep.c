@@ -328,3 +328,55 @@ void spexi_lin_info_init(spex_fit_info *info) {
     info->rank = -1;
     info->converged = 1;
 }
+
+int spexi_lin_cv_run(spex_ctx *ctx, const char *who, const spexi_lin_folds *fo,
+                     const double *alphas, int n_alpha, spex_cv_rule rule, spexi_lin_fold_fn fold,
+                     void *user, double *mean, spexi_lin_cv *out) {
+    const int k = fo->k;
+    double *fold_mse = spexi_lin_dalloc(ctx, (size_t)k, (size_t)n_alpha); /* (k, n_alpha) */
+    int64_t *train = spex_calloc(ctx, (size_t)(fo->n > 0 ? fo->n : 1), sizeof(int64_t));
+    int rc = SPEX_OK;
+    if (!fold_mse || !train) {
+        rc = SPEX_E_NOMEM;
+        goto done;
+    }
+    for (int f = 0; f < k; f++) {
+        double *fmse = fold_mse + (size_t)f * (size_t)n_alpha;
+        int64_t n_train = spexi_lin_folds_train(fo, f, train);
+        rc = fold(user, f, train, n_train, fo->rows + fo->start[f], fo->start[f + 1] - fo->start[f],
+                  fmse);
+        if (rc == SPEX_E_INVAL) {
+            /* the training rows of this fold all have weight 0: skip it */
+            for (int a = 0; a < n_alpha; a++)
+                fmse[a] = NAN;
+            rc = SPEX_OK;
+        }
+        if (rc != SPEX_OK) {
+            spex_errprefix(ctx, "%s: fold %d of %d", who, f + 1, k);
+            goto done;
+        }
+    }
+    out->k = k;
+    rc = spexi_lin_cv_choose(ctx, who, fold_mse, k, alphas, n_alpha, rule, mean, &out->best,
+                             &out->best_mean, &out->best_se);
+done:
+    spex_free(ctx, fold_mse);
+    spex_free(ctx, train);
+    return rc;
+}
+
+void spexi_lin_cv_info(const spexi_lin_cv *cv, const double *alphas, const double *X,
+                       int64_t n_rows, int64_t n_cols, const double *y, const double *w,
+                       const double *beta, double b0, spex_fit_info *info) {
+    double mu, var, ymax = 0;
+    spexi_lin_wvar(y, w, n_rows, &mu, &var);
+    for (int64_t i = 0; i < n_rows; i++)
+        if (fabs(y[i]) > ymax) ymax = fabs(y[i]);
+    info->b0 = b0;
+    info->alpha = alphas[cv->best];
+    info->cv_mse = cv->best_mean;
+    info->cv_mse_se = cv->best_se;
+    info->cv_r2 = spexi_lin_r2(cv->best_mean, var, ymax);
+    info->n_folds = cv->k;
+    spexi_lin_train_stats(X, n_rows, n_cols, y, w, beta, b0, info);
+}

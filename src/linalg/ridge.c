@@ -261,11 +261,27 @@ int spex_ridge(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols, c
     return rc;
 }
 
+/* What every fold of spex_ridge_cv reads. */
+typedef struct ridge_cv_data {
+    spex_ctx *ctx;
+    const double *X;
+    int64_t p;
+    const double *y, *w;
+    int intercept;
+    const double *alphas;
+    int n_alpha;
+} ridge_cv_data;
+
 /* Validation MSE of every alpha for one fold: fills fmse (n_alpha), NaN when
  * the validation rows carry no weight. */
-static int ridge_fold(spex_ctx *ctx, const double *X, int64_t p, const double *y, const double *w,
-                      const int64_t *train, int64_t n_train, const int64_t *val, int64_t n_val,
-                      int intercept, const double *alphas, int n_alpha, double *fmse) {
+static int ridge_fold(void *user, int fold, const int64_t *train, int64_t n_train,
+                      const int64_t *val, int64_t n_val, double *fmse) {
+    (void)fold;
+    const ridge_cv_data *cd = user;
+    spex_ctx *ctx = cd->ctx;
+    const double *X = cd->X, *y = cd->y, *w = cd->w, *alphas = cd->alphas;
+    const int64_t p = cd->p;
+    const int intercept = cd->intercept, n_alpha = cd->n_alpha;
     spex_ridge_svd *f = NULL;
     double *Xv = NULL, *Z = NULL, *C = NULL, *P = NULL;
     int rc = ridge_svd_build(ctx, X, p, y, w, train, n_train, intercept, &f);
@@ -349,13 +365,11 @@ int spex_ridge_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
         spex_errprefix(ctx, "%s", who);
         return rc;
     }
-    const int n_a = o.n_alphas, k = fo.k;
+    const int n_a = o.n_alphas;
     double *grid = spexi_lin_dalloc(ctx, (size_t)n_a, 1);
-    double *fold_mse = spexi_lin_dalloc(ctx, (size_t)k, (size_t)n_a); /* (k, n_a) */
     double *mean = spexi_lin_dalloc(ctx, (size_t)n_a, 1);
-    int64_t *train = spex_calloc(ctx, (size_t)n_rows, sizeof(int64_t));
     spex_ridge_svd *f = NULL;
-    if (!grid || !fold_mse || !mean || !train) {
+    if (!grid || !mean) {
         rc = SPEX_E_NOMEM;
         goto done;
     }
@@ -367,55 +381,25 @@ int spex_ridge_cv(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols
             grid[a] = n_a > 1 ? exp(l0 + (l1 - l0) * a / (n_a - 1)) : o.alpha_min;
         grid[n_a - 1] = n_a > 1 ? o.alpha_max : o.alpha_min;
     }
-    for (int fi = 0; fi < k; fi++) {
-        int64_t n_train = spexi_lin_folds_train(&fo, fi, train);
-        const int64_t *val = fo.rows + fo.start[fi];
-        int64_t n_val = fo.start[fi + 1] - fo.start[fi];
-        rc = ridge_fold(ctx, X, n_cols, y, w, train, n_train, val, n_val, o.intercept, grid, n_a,
-                        fold_mse + (size_t)fi * (size_t)n_a);
-        if (rc == SPEX_E_INVAL) {
-            /* the training rows of this fold all have weight 0: skip it */
-            for (int a = 0; a < n_a; a++)
-                fold_mse[(size_t)fi * (size_t)n_a + (size_t)a] = NAN;
-            rc = SPEX_OK;
-        }
-        if (rc != SPEX_OK) {
-            spex_errprefix(ctx, "%s: fold %d of %d", who, fi + 1, k);
-            goto done;
-        }
-    }
-    int best;
-    double best_mean, best_se;
-    rc = spexi_lin_cv_choose(ctx, who, fold_mse, k, grid, n_a, o.rule, mean, &best, &best_mean,
-                            &best_se);
+    ridge_cv_data cd = {ctx, X, n_cols, y, w, o.intercept, grid, n_a};
+    spexi_lin_cv cv;
+    rc = spexi_lin_cv_run(ctx, who, &fo, grid, n_a, o.rule, ridge_fold, &cd, mean, &cv);
     if (rc != SPEX_OK) goto done;
     rc = ridge_svd_build(ctx, X, n_cols, y, w, NULL, n_rows, o.intercept, &f);
     if (rc != SPEX_OK) goto done;
     double b0 = 0;
-    rc = spex_ridge_svd_solve(f, grid[best], beta, &b0);
+    rc = spex_ridge_svd_solve(f, grid[cv.best], beta, &b0);
     if (rc != SPEX_OK) goto done;
     if (o.cv_mse_out) memcpy(o.cv_mse_out, mean, (size_t)n_a * sizeof(double));
     if (info) {
-        double mu, var, ymax = 0;
-        spexi_lin_wvar(y, w, n_rows, &mu, &var);
-        for (int64_t i = 0; i < n_rows; i++)
-            if (fabs(y[i]) > ymax) ymax = fabs(y[i]);
         spexi_lin_info_init(info);
-        info->b0 = b0;
-        info->alpha = grid[best];
-        info->cv_mse = best_mean;
-        info->cv_mse_se = best_se;
-        info->cv_r2 = spexi_lin_r2(best_mean, var, ymax);
         info->rank = f->rank;
-        info->n_folds = k;
-        spexi_lin_train_stats(X, n_rows, n_cols, y, w, beta, b0, info);
+        spexi_lin_cv_info(&cv, grid, X, n_rows, n_cols, y, w, beta, b0, info);
     }
 done:
     spex_ridge_svd_free(f);
     spexi_lin_folds_free(ctx, &fo);
     spex_free(ctx, grid);
-    spex_free(ctx, fold_mse);
     spex_free(ctx, mean);
-    spex_free(ctx, train);
     return rc;
 }

@@ -64,6 +64,56 @@ static void solve_alpha(int64_t p, const double *V, const double *lam, const dou
     *b0 = ybar - dot;
 }
 
+/* What every fold of spex_ridge_cv_gram reads: the per-fold statistics
+ * (fs[K] the totals) and scratch for the training system. */
+typedef struct gram_cv_data {
+    spex_ctx *ctx;
+    int64_t p;
+    const fold_stats *fs;
+    int K, intercept;
+    const double *alphas;
+    int na;
+    double *V, *Gt, *vec; /* (p, p), (p, p), (8 p) scratch */
+} gram_cv_data;
+
+/* Fold f's validation MSE per alpha from its own statistics: the training
+ * system is the totals minus fold f. */
+static int gram_fold(void *user, int f, const int64_t *train, int64_t n_train,
+                     const int64_t *val, int64_t n_val, double *fmse) {
+    (void)train, (void)n_train, (void)val, (void)n_val;
+    const gram_cv_data *cd = user;
+    const int64_t p = cd->p;
+    const int K = cd->K, na = cd->na;
+    const fold_stats *fs = cd->fs, *v = &fs[f];
+    double *V = cd->V, *Gt = cd->Gt, *vec = cd->vec;
+    double *lam = vec, *z = vec + p, *xbar = vec + 2 * p, *w = vec + 3 * p, *bt = vec + 4 * p,
+           *st = vec + 5 * p, *tt = vec + 6 * p, *Gb = vec + 7 * p;
+    for (size_t e = 0; e < (size_t)(p * p); e++) Gt[e] = fs[K].G[e] - v->G[e];
+    for (int64_t j = 0; j < p; j++) {
+        st[j] = fs[K].s[j] - v->s[j];
+        tt[j] = fs[K].t[j] - v->t[j];
+    }
+    double ybar;
+    int rc = train_system(cd->ctx, p, Gt, st, tt, fs[K].n - v->n, fs[K].sy - v->sy, cd->intercept,
+                          V, lam, z, xbar, &ybar);
+    if (rc) return rc;
+    for (int a = 0; a < na; a++) {
+        double b0;
+        solve_alpha(p, V, lam, z, xbar, ybar, cd->alphas[a], w, bt, &b0);
+        double bt_t = 0, bt_s = 0, quad = 0;
+        if (p) cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)p, 1.0, v->G, (int)p, bt, 1,
+                           0.0, Gb, 1);
+        for (int64_t j = 0; j < p; j++) {
+            bt_t += bt[j] * v->t[j];
+            bt_s += bt[j] * v->s[j];
+            quad += bt[j] * Gb[j];
+        }
+        double sse = v->syy - 2.0 * (b0 * v->sy + bt_t) + b0 * b0 * v->n + 2.0 * b0 * bt_s + quad;
+        fmse[a] = (sse > 0 ? sse : 0.0) / v->n;
+    }
+    return SPEX_OK;
+}
+
 int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n_cols,
                        const double *y, const spex_ridge_opts *opts, double *beta,
                        spex_fit_info *info) {
@@ -81,17 +131,15 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
     size_t pp = (size_t)(p ? p : 1) * (size_t)(p ? p : 1);
     fold_stats *fs = spex_calloc(ctx, (size_t)K + 1, sizeof *fs);
     double *alphas = spexi_lin_dalloc(ctx, (size_t)na, 1);
-    double *fold_mse = spexi_lin_dalloc(ctx, (size_t)K, (size_t)na);
     double *mean = spexi_lin_dalloc(ctx, (size_t)na, 1);
     double *V = spexi_lin_dalloc(ctx, pp, 1), *Gt = spexi_lin_dalloc(ctx, pp, 1);
     double *vec = spexi_lin_dalloc(ctx, (size_t)(p ? p : 1), 8);
     double *buf = NULL;
-    if (!fs || !alphas || !fold_mse || !mean || !V || !Gt || !vec) {
+    if (!fs || !alphas || !mean || !V || !Gt || !vec) {
         rc = SPEX_E_NOMEM;
         goto done;
     }
-    double *lam = vec, *z = vec + p, *xbar = vec + 2 * p, *w = vec + 3 * p, *bt = vec + 4 * p,
-           *st = vec + 5 * p, *tt = vec + 6 * p, *Gb = vec + 7 * p;
+    double *lam = vec, *z = vec + p, *xbar = vec + 2 * p, *w = vec + 3 * p;
     for (int a = 0; a < na; a++)
         alphas[a] = o.alphas ? o.alphas[a]
                              : (na == 1 ? o.alpha_min
@@ -142,54 +190,18 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
         fs[K].sy += fs[f].sy;
         fs[K].syy += fs[f].syy;
     }
-    for (int f = 0; f < K; f++) {
-        const fold_stats *v = &fs[f];
-        for (size_t e = 0; e < (size_t)(p * p); e++) Gt[e] = fs[K].G[e] - v->G[e];
-        for (int64_t j = 0; j < p; j++) {
-            st[j] = fs[K].s[j] - v->s[j];
-            tt[j] = fs[K].t[j] - v->t[j];
-        }
-        double ybar;
-        rc = train_system(ctx, p, Gt, st, tt, fs[K].n - v->n, fs[K].sy - v->sy, o.intercept, V,
-                          lam, z, xbar, &ybar);
-        if (rc) goto done;
-        for (int a = 0; a < na; a++) {
-            double b0;
-            solve_alpha(p, V, lam, z, xbar, ybar, alphas[a], w, bt, &b0);
-            double bt_t = 0, bt_s = 0, quad = 0;
-            if (p) cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)p, 1.0, v->G, (int)p, bt,
-                               1, 0.0, Gb, 1);
-            for (int64_t j = 0; j < p; j++) {
-                bt_t += bt[j] * v->t[j];
-                bt_s += bt[j] * v->s[j];
-                quad += bt[j] * Gb[j];
-            }
-            double sse = v->syy - 2.0 * (b0 * v->sy + bt_t) + b0 * b0 * v->n + 2.0 * b0 * bt_s +
-                         quad;
-            fold_mse[(size_t)f * (size_t)na + (size_t)a] = (sse > 0 ? sse : 0.0) / v->n;
-        }
-    }
-    int best;
-    double best_mean, best_se;
-    rc = spexi_lin_cv_choose(ctx, "ridge (Gram)", fold_mse, K, alphas, na, o.rule, mean, &best,
-                            &best_mean, &best_se);
+    gram_cv_data cd = {ctx, p, fs, K, o.intercept, alphas, na, V, Gt, vec};
+    spexi_lin_cv cv;
+    rc = spexi_lin_cv_run(ctx, "ridge (Gram)", &fo, alphas, na, o.rule, gram_fold, &cd, mean, &cv);
     if (rc) goto done;
     double ybar, b0;
     rc = train_system(ctx, p, fs[K].G, fs[K].s, fs[K].t, fs[K].n, fs[K].sy, o.intercept, V, lam,
                       z, xbar, &ybar);
     if (rc) goto done;
-    solve_alpha(p, V, lam, z, xbar, ybar, alphas[best], w, beta, &b0);
+    solve_alpha(p, V, lam, z, xbar, ybar, alphas[cv.best], w, beta, &b0);
     if (info) {
         spexi_lin_info_init(info);
-        double ym, yv;
-        spexi_lin_wvar(y, NULL, n_rows, &ym, &yv);
-        info->b0 = b0;
-        info->alpha = alphas[best];
-        info->cv_mse = best_mean;
-        info->cv_mse_se = best_se;
-        info->cv_r2 = spexi_lin_r2(best_mean, yv, fabs(ym));
-        info->n_folds = K;
-        spexi_lin_train_stats(X, n_rows, p, y, NULL, beta, b0, info);
+        spexi_lin_cv_info(&cv, alphas, X, n_rows, p, y, NULL, beta, b0, info);
     }
 done:
     if (fs)
@@ -200,7 +212,6 @@ done:
         }
     spex_free(ctx, fs);
     spex_free(ctx, alphas);
-    spex_free(ctx, fold_mse);
     spex_free(ctx, mean);
     spex_free(ctx, V);
     spex_free(ctx, Gt);
