@@ -3,6 +3,7 @@
  * design against its closed form (soft thresholding); budgets. */
 #include "testing.h"
 #include "test_util.h"
+#include "test_games.h"
 
 #include "algo/algo_int.h"
 #include "spex/backend.h"
@@ -13,24 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* `terms` draws of a subset of degree 1..dmax with a value in [-1, 1]
+ * (repeats add up), plus 0.4, as a Fourier game. */
 static spex_game *random_game(spex_ctx *ctx, int n, int terms, int dmax, uint64_t seed) {
-    spex_coefs *c;
-    spex_coefs_new(ctx, n, &c);
-    spex_rng r;
-    spex_rng_seed(&r, seed);
-    spex_coefs_set(c, NULL, 0, 0.4);
-    for (int t = 0; t < terms; t++) {
-        int d = 1 + (int)spex_rng_below(&r, (uint64_t)dmax);
-        int32_t idx[8];
-        for (int i = 0; i < d; i++)
-            idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
-        if (spex_subset_normalize(ctx, n, idx, d)) continue;
-        spex_coefs_add(c, idx, d, 2 * spex_rng_uniform(&r) - 1);
-    }
-    spex_game *g = NULL;
-    spex_game_from_coefs(ctx, c, SPEX_BASIS_FOURIER, 0.0, &g);
-    spex_coefs_free(c);
-    return g;
+    spex_test_planted p = {.n = n, .terms = terms, .dmax = dmax, .constant = 0.4, .lo = -1.0,
+                           .hi = 1.0};
+    return spex_test_planted_game(ctx, &p, SPEX_BASIS_FOURIER, 0.0, seed);
 }
 
 static spex_result *run(spex_ctx *ctx, spex_game *g, spex_method m, int64_t budget, int order) {
@@ -268,22 +257,39 @@ static void test_budget_and_limits(void **state) {
     spex_ctx_free(ctx);
 }
 
-/* spex_explain with method m on a small game, ctx failing its k-th
- * allocation and every later one (k = 0: no faults). */
-static int faulty_explain(spex_ctx *ctx, spex_game *g, spex_method m, int64_t k,
-                          spex_result **res) {
+/* One allocation-fault run: spex_explain with method m on a small game. */
+typedef struct fault_run {
+    spex_game *g;
+    spex_method m;
+    spex_result *want, *res;
+} fault_run;
+
+static int explain_once(spex_ctx *ctx, void *user) {
+    fault_run *fr = user;
     spex_valuefn vf;
-    int rc = spex_game_valuefn(g, 0, 1, &vf);
+    int rc = spex_game_valuefn(fr->g, 0, 1, &vf);
     if (rc) return rc;
     spex_explain_opts eo = spex_explain_opts_default();
-    eo.method = m;
+    eo.method = fr->m;
     eo.budget = 80;
     eo.max_order = 2;
-    spexi_ctx_fail_alloc_after(ctx, k);
-    rc = spex_explain(ctx, &vf, &eo, res);
-    spexi_ctx_fail_alloc_after(ctx, 0);
+    rc = spex_explain(ctx, &vf, &eo, &fr->res);
     spex_valuefn_release(&vf);
     return rc;
+}
+
+/* A failed run left no result; the one that got through equals the
+ * fault-free run. */
+static void check_run(void *user, int rc) {
+    fault_run *fr = user;
+    if (rc != SPEX_OK) {
+        if (fr->res) fail_msg("%s: a failed run returned a result", spex_method_name(fr->m));
+        return;
+    }
+    CHECK_NEAR(spex_test_coefs_maxdiff(fr->res->fourier, fr->want->fourier), 0.0, 0.0);
+    CHECK(fr->res->queries == fr->want->queries);
+    spex_result_free(fr->res);
+    fr->res = NULL;
 }
 
 /* LASSO and Faith-Banzhaf (kernelshap): failing the k-th allocation, for
@@ -295,24 +301,15 @@ static void test_alloc_faults(void **state) {
     spex_game *g = random_game(ctx, 8, 10, 2, 6);
     const spex_method ms[] = {SPEX_METHOD_LASSO, SPEX_METHOD_KERNELSHAP};
     for (int mi = 0; mi < 2; mi++) {
-        spex_result *want = NULL, *res = NULL;
-        CHECK_RC(ctx, faulty_explain(ctx, g, ms[mi], 0, &want));
-        int64_t k = 1;
-        for (;; k++) {
-            int rc = faulty_explain(ctx, g, ms[mi], k, &res);
-            if (rc == SPEX_OK) break;
-            if (rc != SPEX_E_NOMEM || res)
-                fail_msg("%s, allocation %lld failed: rc %d (%s), result %p",
-                         spex_method_name(ms[mi]), (long long)k, rc, spex_errmsg(ctx), (void *)res);
-            if (k > 100000) fail_msg("no success after %lld failed allocations", (long long)k);
-        }
+        fault_run fr = {g, ms[mi], NULL, NULL};
+        CHECK_RC(ctx, explain_once(ctx, &fr));
+        fr.want = fr.res;
+        fr.res = NULL;
+        int64_t k = spex_test_alloc_walk(ctx, 100000, explain_once, check_run, &fr);
         printf("%s: %lld allocations, each failure gave SPEX_E_NOMEM\n", spex_method_name(ms[mi]),
-               (long long)k - 1);
+               (long long)k);
         CHECK(k > 10);
-        CHECK_NEAR(spex_test_coefs_maxdiff(res->fourier, want->fourier), 0.0, 0.0);
-        CHECK(res->queries == want->queries);
-        spex_result_free(res);
-        spex_result_free(want);
+        spex_result_free(fr.want);
     }
     spex_game_free(g);
     spex_ctx_free(ctx);

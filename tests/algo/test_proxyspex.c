@@ -3,6 +3,7 @@
  * predictions), recovery of hierarchical games, degenerate inputs. */
 #include "testing.h"
 #include "test_util.h"
+#include "test_games.h"
 
 #include "algo/algo_int.h"
 #include "spex/backend.h"
@@ -12,34 +13,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* Hierarchical game: every non-empty subset of each root gets a Möbius
- * coefficient ±U[0.5, 1] (as ../shared/games/hierarchical_*.json). */
-static spex_game *hierarchical(spex_ctx *ctx, int64_t n, int n_roots, int order, uint64_t seed) {
-    spex_coefs *a;
-    spex_coefs_new(ctx, n, &a);
-    spex_rng r;
-    spex_rng_seed(&r, seed);
-    for (int k = 0; k < n_roots; k++) {
-        int32_t root[8];
-        do {
-            for (int i = 0; i < order; i++)
-                root[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
-        } while (spex_subset_normalize(ctx, n, root, order));
-        for (int s = 1; s < (1 << order); s++) {
-            int32_t sub[8];
-            int len = 0;
-            for (int i = 0; i < order; i++)
-                if (s >> i & 1) sub[len++] = root[i];
-            double v = 0.5 + 0.5 * spex_rng_uniform(&r);
-            spex_coefs_add(a, sub, len, spex_rng_uniform(&r) < 0.5 ? -v : v);
-        }
-    }
-    spex_game *g = NULL;
-    spex_game_from_coefs(ctx, a, SPEX_BASIS_MOBIUS, 0.0, &g);
-    spex_coefs_free(a);
-    return g;
-}
 
 static double r2_on_random(const spex_game *g, const spex_coefs *F, int64_t n, int count,
                            uint64_t seed) {
@@ -170,7 +143,7 @@ static void test_xgboost_exact(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
     const int64_t n = 40;
-    spex_game *g = hierarchical(ctx, n, 3, 4, 11);
+    spex_game *g = spex_test_hierarchical(ctx, n, 3, 4, 11);
     spex_masks *ms;
     CHECK_RC(ctx, spexi_uniform_masks(ctx, n, 1200, 2, 0, &ms));
     int64_t rows = spex_masks_count(ms);
@@ -241,7 +214,7 @@ static void test_recovery(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
     const int64_t n = 48;
-    spex_game *g = hierarchical(ctx, n, 4, 4, 5);
+    spex_game *g = spex_test_hierarchical(ctx, n, 4, 4, 5);
     spex_valuefn vf;
     CHECK_RC(ctx, spex_game_valuefn(g, 0, 1, &vf));
     spex_query_opts qo = spex_query_opts_default();
@@ -325,7 +298,7 @@ static void test_grow_finds_missing(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
     const int64_t n = 40, rows = 2000;
-    spex_game *g = hierarchical(ctx, n, 3, 5, 11);
+    spex_game *g = spex_test_hierarchical(ctx, n, 3, 5, 11);
     const spex_coefs *T = spex_game_fourier(g);
     spex_masks *ms;
     double *y;
@@ -434,7 +407,7 @@ static void test_constant(void **state) {
 static void test_explain_default(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
-    spex_game *g = hierarchical(ctx, 6, 1, 3, 3);
+    spex_game *g = spex_test_hierarchical(ctx, 6, 1, 3, 3);
     spex_valuefn vf;
     CHECK_RC(ctx, spex_game_valuefn(g, 0, 1, &vf));
     spex_explain_opts eo = spex_explain_opts_default();
@@ -465,7 +438,7 @@ static void test_threads_identical(void **state) {
     for (int t = 0; t < 2; t++) {
         spex_ctx *ctx = spex_ctx_new();
         spex_ctx_set_threads(ctx, t ? 3 : 1);
-        spex_game *g = hierarchical(ctx, n, 2, 3, 8);
+        spex_game *g = spex_test_hierarchical(ctx, n, 2, 3, 8);
         spex_masks *ms;
         CHECK_RC(ctx, spexi_uniform_masks(ctx, n, 400, 6, 1, &ms));
         double y[400];
@@ -498,15 +471,20 @@ static void test_threads_identical(void **state) {
     }
 }
 
-/* One proxyspex run (tiny grid, through the query engine and the final
- * refit) with ctx failing its k-th allocation and every later one (k = 0:
- * no faults). The query object is built before the faults start. */
-static int faulty_run(spex_ctx *ctx, spex_game *g, int64_t k, spex_coefs **F) {
+/* One allocation-fault run: proxyspex (tiny grid, through the query
+ * engine and the final refit). */
+typedef struct fault_run {
+    spex_game *g;
+    spex_coefs *want, *F;
+} fault_run;
+
+static int proxy_once(spex_ctx *ctx, void *user) {
+    fault_run *fr = user;
     spex_valuefn vf;
     spex_query *q = NULL;
     spex_query_opts qo = spex_query_opts_default();
     qo.budget = 96;
-    int rc = spex_game_valuefn(g, 0, 1, &vf);
+    int rc = spex_game_valuefn(fr->g, 0, 1, &vf);
     if (rc) return rc;
     rc = spex_query_new(ctx, &vf, &qo, &q);
     if (!rc) {
@@ -520,13 +498,24 @@ static int faulty_run(spex_ctx *ctx, spex_game *g, int64_t k, spex_coefs **F) {
         po.rounds[1] = 6;
         po.n_lrs = 1;
         po.lrs[0] = 0.3;
-        spexi_ctx_fail_alloc_after(ctx, k);
-        rc = spexi_algo_proxyspex_opts(ctx, q, 10, &eo, &po, F, NULL);
-        spexi_ctx_fail_alloc_after(ctx, 0);
+        rc = spexi_algo_proxyspex_opts(ctx, q, 10, &eo, &po, &fr->F, NULL);
     }
     spex_query_free(q);
     spex_valuefn_release(&vf);
     return rc;
+}
+
+/* A failed run left no output; the one that got through returns the
+ * fault-free surrogate. */
+static void check_run(void *user, int rc) {
+    fault_run *fr = user;
+    if (rc != SPEX_OK) {
+        if (fr->F) fail_msg("a failed run returned a surrogate");
+        return;
+    }
+    CHECK_NEAR(spex_test_coefs_maxdiff(fr->F, fr->want), 0.0, 0.0);
+    spex_coefs_free(fr->F);
+    fr->F = NULL;
 }
 
 /* Failing the k-th allocation, for every k until the run gets through,
@@ -535,24 +524,15 @@ static int faulty_run(spex_ctx *ctx, spex_game *g, int64_t k, spex_coefs **F) {
 static void test_alloc_faults(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
-    spex_game *g = hierarchical(ctx, 10, 2, 3, 8);
-    spex_coefs *want = NULL, *F = NULL;
-    CHECK_RC(ctx, faulty_run(ctx, g, 0, &want));
-    int64_t k = 1;
-    for (;; k++) {
-        int rc = faulty_run(ctx, g, k, &F);
-        if (rc == SPEX_OK) break;
-        if (rc != SPEX_E_NOMEM || F)
-            fail_msg("allocation %lld failed: rc %d (%s), output %p", (long long)k, rc,
-                     spex_errmsg(ctx), (void *)F);
-        if (k > 100000) fail_msg("no success after %lld failed allocations", (long long)k);
-    }
-    printf("proxyspex: %lld allocations, each failure gave SPEX_E_NOMEM\n", (long long)k - 1);
+    fault_run fr = {spex_test_hierarchical(ctx, 10, 2, 3, 8), NULL, NULL};
+    CHECK_RC(ctx, proxy_once(ctx, &fr));
+    fr.want = fr.F;
+    fr.F = NULL;
+    int64_t k = spex_test_alloc_walk(ctx, 100000, proxy_once, check_run, &fr);
+    printf("proxyspex: %lld allocations, each failure gave SPEX_E_NOMEM\n", (long long)k);
     CHECK(k > 10);
-    CHECK_NEAR(spex_test_coefs_maxdiff(F, want), 0.0, 0.0);
-    spex_coefs_free(F);
-    spex_coefs_free(want);
-    spex_game_free(g);
+    spex_coefs_free(fr.want);
+    spex_game_free(fr.g);
     spex_ctx_free(ctx);
 }
 

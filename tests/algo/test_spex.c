@@ -1,6 +1,7 @@
 /* SPEX: the aliasing identity of the subsampled transform, exact recovery of
  * planted games checked against the exact transform, noise, budgets. */
 #include "test_util.h"
+#include "test_games.h"
 
 #include "algo/algo_int.h"
 #include "spex/backend.h"
@@ -15,24 +16,9 @@
  * |F| in [0.5, 1] with random signs, plus a constant. */
 static spex_game *planted(spex_ctx *ctx, int64_t n, int s, int dmax, double noise_sd,
                           uint64_t seed) {
-    spex_coefs *c;
-    spex_coefs_new(ctx, n, &c);
-    spex_rng r;
-    spex_rng_seed(&r, seed);
-    int32_t e[1];
-    spex_coefs_add(c, e, 0, 0.3);
-    while (spex_coefs_count(c) < s + 1) {
-        int d = 1 + (int)spex_rng_below(&r, (uint64_t)dmax);
-        int32_t idx[8];
-        for (int i = 0; i < d; i++) idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
-        if (spex_subset_normalize(ctx, n, idx, d)) continue; /* repeated index: redraw */
-        double v = 0.5 + 0.5 * spex_rng_uniform(&r);
-        spex_coefs_set(c, idx, d, spex_rng_uniform(&r) < 0.5 ? -v : v);
-    }
-    spex_game *g = NULL;
-    spex_game_from_coefs(ctx, c, SPEX_BASIS_FOURIER, noise_sd, &g);
-    spex_coefs_free(c);
-    return g;
+    spex_test_planted p = {.n = n, .terms = s, .dmax = dmax, .constant = 0.3, .distinct = 1,
+                           .signed_magnitude = 1, .lo = 0.5, .hi = 1.0};
+    return spex_test_planted_game(ctx, &p, SPEX_BASIS_FOURIER, noise_sd, seed);
 }
 
 /* U_{c,p}[j] = Σ_{k: M_c k = j} F(k) (-1)^{<d_p,k>}, computed here from the

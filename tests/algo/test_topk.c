@@ -3,6 +3,7 @@
  * the change of a set against the surrogate evaluated at the ablated masks. */
 #include "testing.h"
 #include "test_util.h"
+#include "test_games.h"
 
 #include "spex/rng.h"
 #include "spex/topk.h"
@@ -13,20 +14,9 @@
 
 /* Random Möbius terms of order 1..3 on features 0..n_used-1. */
 static spex_coefs *random_mobius(spex_ctx *ctx, int n, int n_used, int terms, uint64_t seed) {
-    spex_coefs *a;
-    spex_coefs_new(ctx, n, &a);
-    spex_rng r;
-    spex_rng_seed(&r, seed);
-    spex_coefs_set(a, NULL, 0, 0.7);
-    for (int t = 0; t < terms; t++) {
-        int d = 1 + (int)spex_rng_below(&r, 3);
-        int32_t idx[3];
-        for (int i = 0; i < d; i++)
-            idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n_used);
-        if (spex_subset_normalize(ctx, n, idx, d)) continue;
-        spex_coefs_add(a, idx, d, 2 * spex_rng_uniform(&r) - 1);
-    }
-    return a;
+    spex_test_planted p = {.n = n, .n_used = n_used, .terms = terms, .dmax = 3, .constant = 0.7,
+                           .lo = -1.0, .hi = 1.0};
+    return spex_test_planted_coefs(ctx, &p, seed);
 }
 
 /* Best change over all k-subsets by enumeration, using the surrogate itself

@@ -381,6 +381,36 @@ static void test_bad_inputs(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* One allocation-fault run: parsing a game text. */
+typedef struct parse_run {
+    const char *text, *name;
+    spex_game *g;
+    const char *feature1; /* the name feature 1 must get, or NULL */
+} parse_run;
+
+static int parse_once(spex_ctx *ctx, void *user) {
+    parse_run *pr = user;
+    return spex_game_parse(ctx, pr->text, strlen(pr->text), pr->name, &pr->g);
+}
+
+/* A failed parse left no game; the one that got through is whole: its
+ * names read back and it gives a value function. */
+static void check_parsed(void *user, int rc) {
+    parse_run *pr = user;
+    if (rc != SPEX_OK) {
+        CHECK(pr->g == NULL);
+        return;
+    }
+    spex_ctx *ctx = spex_ctx_new();
+    if (pr->feature1) CHECK(!strcmp(spex_game_feature_name(pr->g, 1), pr->feature1));
+    spex_valuefn v;
+    CHECK_RC(ctx, spex_game_valuefn(pr->g, 1, 1, &v));
+    spex_valuefn_release(&v);
+    spex_ctx_free(ctx);
+    spex_game_free(pr->g);
+    pr->g = NULL;
+}
+
 /* The optional "features" array: kept with exactly n elements (non-strings
  * named "?", long names cut at a character boundary), ignored otherwise. */
 static void test_feature_names(void **state) {
@@ -445,22 +475,8 @@ static void test_feature_names(void **state) {
     spex_game_free(g);
 
     /* allocation failures while reading the names: SPEX_E_NOMEM, no leak */
-    int ok = 0, nomem = 0;
-    for (int k = 1; k < 100 && !ok; k++) {
-        spexi_ctx_fail_alloc_after(ctx, k);
-        int rc = spex_game_parse(ctx, named, strlen(named), "named.json", &g);
-        spexi_ctx_fail_alloc_after(ctx, 0);
-        if (rc == SPEX_OK) {
-            ok = 1;
-            CHECK(!strcmp(spex_game_feature_name(g, 1), "bad"));
-            spex_game_free(g);
-        } else {
-            if (rc != SPEX_E_NOMEM)
-                fail_msg("allocation %d failing gave %d: %s", k, rc, spex_errmsg(ctx));
-            nomem++;
-        }
-    }
-    CHECK(ok && nomem > 2);
+    parse_run pr = {named, "named.json", NULL, "bad"};
+    CHECK(spex_test_alloc_walk(ctx, 100, parse_once, check_parsed, &pr) > 2);
     spex_ctx_free(ctx);
 }
 
@@ -468,26 +484,8 @@ static void test_feature_names(void **state) {
 static void test_alloc_faults(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
-    int ok = 0, nomem = 0;
-    for (int k = 1; k < 200 && !ok; k++) {
-        spex_game *g;
-        spexi_ctx_fail_alloc_after(ctx, k);
-        int rc = spex_game_parse(ctx, MOBIUS_GAME, strlen(MOBIUS_GAME), "hand.json", &g);
-        spexi_ctx_fail_alloc_after(ctx, 0);
-        if (rc == SPEX_OK) {
-            ok = 1;
-            spex_valuefn v;
-            CHECK_RC(ctx, spex_game_valuefn(g, 1, 1, &v));
-            spex_valuefn_release(&v);
-            spex_game_free(g);
-        } else {
-            if (rc != SPEX_E_NOMEM)
-                fail_msg("allocation %d failing gave %d: %s", k, rc, spex_errmsg(ctx));
-            CHECK(g == NULL);
-            nomem++;
-        }
-    }
-    CHECK(ok && nomem > 5);
+    parse_run pr = {MOBIUS_GAME, "hand.json", NULL, NULL};
+    CHECK(spex_test_alloc_walk(ctx, 200, parse_once, check_parsed, &pr) > 5);
     spex_ctx_free(ctx);
 }
 
