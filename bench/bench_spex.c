@@ -37,8 +37,7 @@ static const char *arg_str(int argc, char **argv, const char *name) {
     return NULL;
 }
 
-static spex_game *planted(spex_ctx *ctx, int64_t n, int s, int dmax, double snr_db,
-                          uint64_t seed) {
+static spex_game *planted(spex_ctx *ctx, int64_t n, int s, int dmax, double snr_db, uint64_t seed) {
     spex_coefs *c;
     if (spex_coefs_new(ctx, n, &c)) return NULL;
     spex_rng r;
@@ -47,7 +46,8 @@ static spex_game *planted(spex_ctx *ctx, int64_t n, int s, int dmax, double snr_
     while (spex_coefs_count(c) < s) {
         int d = 1 + (int)spex_rng_below(&r, (uint64_t)dmax);
         int32_t idx[32];
-        for (int i = 0; i < d; i++) idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
+        for (int i = 0; i < d; i++)
+            idx[i] = (int32_t)spex_rng_below(&r, (uint64_t)n);
         if (spex_subset_normalize(ctx, n, idx, d)) continue;
         double v;
         if (spex_coefs_get(c, idx, d, &v)) continue;
@@ -105,8 +105,8 @@ int main(int argc, char **argv) {
     if (dec && !strcmp(dec, "hard")) eo.decoder = SPEX_DECODER_HARD;
     spex_result *res = NULL;
     int rc = spex_explain(ctx, &vf, &eo, &res);
-    const char *name = game_path ? strrchr(game_path, '/') ? strrchr(game_path, '/') + 1 : game_path
-                                 : "planted";
+    const char *name =
+        game_path ? strrchr(game_path, '/') ? strrchr(game_path, '/') + 1 : game_path : "planted";
     if (rc) {
         printf("| %s | %lld | %d | %s | %lld | - | - | - | - | - | - | %s |\n", name, (long long)n,
                game_path ? (int)spex_coefs_count(spex_game_fourier(g)) : s,

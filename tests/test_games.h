@@ -18,10 +18,10 @@
  * indices uniform in 0..n_used-1 (0: n), normalised (a repeated index
  * discards the draw); then its value. */
 typedef struct spex_test_planted {
-    int64_t n;      /* features */
-    int64_t n_used; /* indices drawn from 0..n_used-1; 0 means n */
-    int terms;      /* see distinct */
-    int dmax;       /* highest degree, <= 8 */
+    int64_t n;       /* features */
+    int64_t n_used;  /* indices drawn from 0..n_used-1; 0 means n */
+    int terms;       /* see distinct */
+    int dmax;        /* highest degree, <= 8 */
     double constant; /* the empty set's coefficient */
     /* 1: draw until the map holds `terms` subsets besides the constant (a
      *    drawn subset already there is overwritten; a discarded draw is
@@ -87,8 +87,7 @@ static inline spex_game *spex_test_hierarchical(spex_ctx *ctx, int64_t n, int n_
                                                 uint64_t seed) {
     spex_coefs *a = NULL;
     if (order < 1 || order > 8 || spex_coefs_new(ctx, n, &a))
-        fail_msg("hierarchical game: n %lld, order %d: %s", (long long)n, order,
-                 spex_errmsg(ctx));
+        fail_msg("hierarchical game: n %lld, order %d: %s", (long long)n, order, spex_errmsg(ctx));
     spex_rng r;
     spex_rng_seed(&r, seed);
     for (int k = 0; k < n_roots; k++) {

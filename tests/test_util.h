@@ -78,8 +78,8 @@ static inline int64_t spex_test_alloc_walk(spex_ctx *ctx, int64_t max_k, spex_te
         spexi_ctx_fail_alloc_after(ctx, 0);
         spex_test_checks++;
         if (rc != SPEX_OK && rc != SPEX_E_NOMEM)
-            fail_msg("allocation %lld failing: rc %d (%s), expected SPEX_E_NOMEM", (long long)k,
-                     rc, spex_errmsg(ctx));
+            fail_msg("allocation %lld failing: rc %d (%s), expected SPEX_E_NOMEM", (long long)k, rc,
+                     spex_errmsg(ctx));
         if (rc == SPEX_E_NOMEM && !strstr(spex_errmsg(ctx), "memory"))
             fail_msg("allocation %lld failing: SPEX_E_NOMEM with the message '%s'", (long long)k,
                      spex_errmsg(ctx));

@@ -43,7 +43,8 @@ int main(void) {
         double v;
         spex_coefs_entry(res->interactions, k, &idx, &len, &v);
         if (len == 0 || v * v < 1e-12) continue;
-        for (int j = 0; j < len; j++) printf("%sx%d", j ? " x " : "", idx[j]);
+        for (int j = 0; j < len; j++)
+            printf("%sx%d", j ? " x " : "", idx[j]);
         printf(": %+.4f\n", v);
     }
     spex_result_free(res);

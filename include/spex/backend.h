@@ -68,8 +68,8 @@ SPEX_API int spex_game_valuefn(spex_game *g, int with_noise, uint64_t seed, spex
 
 /* ---- external programs (§4.2) ---- */
 typedef struct spex_exec_opts {
-    int n_workers;     /* processes started in parallel (default 1) */
-    double timeout_s;  /* limit for one batch, seconds; <= 0: none (default 0) */
+    int n_workers;    /* processes started in parallel (default 1) */
+    double timeout_s; /* limit for one batch, seconds; <= 0: none (default 0) */
 } spex_exec_opts;
 
 SPEX_API spex_exec_opts spex_exec_opts_default(void);
@@ -78,8 +78,8 @@ SPEX_API spex_exec_opts spex_exec_opts_default(void);
  * stopped by spex_valuefn_release. Errors (SPEX_E_VALUE, SPEX_E_CHILD,
  * SPEX_E_TIMEOUT) quote the offending output line, name the worker and the
  * mask number; answers received before a failure are kept in out. */
-SPEX_API int spex_exec_open(spex_ctx *ctx, const char *cmd, int64_t n,
-                            const spex_exec_opts *opts, spex_valuefn *out);
+SPEX_API int spex_exec_open(spex_ctx *ctx, const char *cmd, int64_t n, const spex_exec_opts *opts,
+                            spex_valuefn *out);
 
 #ifdef __cplusplus
 }

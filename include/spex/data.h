@@ -32,7 +32,8 @@ extern "C" {
 
 /* ---- the value function ---- */
 typedef enum spex_data_value {
-    SPEX_DATA_MARGIN = 0, /* s_y - max_{c≠y} s_c: the true class's margin (log-odds for 2 classes) */
+    SPEX_DATA_MARGIN =
+        0, /* s_y - max_{c≠y} s_c: the true class's margin (log-odds for 2 classes) */
     SPEX_DATA_PROB = 1,   /* softmax probability of the true class */
     SPEX_DATA_LOGLOSS = 2 /* -log of that probability */
 } spex_data_value;
@@ -58,9 +59,9 @@ SPEX_API spex_data_attr_opts spex_data_attr_opts_default(void);
  * on spex_ctx_threads(ctx) threads; each answer depends only on its mask.
  * train and test are borrowed and must outlive vf. Errors: SPEX_E_RANGE (test
  * row out of range, G outside [1, rows]), SPEX_E_INVAL (column mismatch). */
-SPEX_API int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train,
-                                 const spex_dataset *test, int64_t test_row,
-                                 const spex_data_attr_opts *opts, spex_valuefn *vf);
+SPEX_API int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dataset *test,
+                                 int64_t test_row, const spex_data_attr_opts *opts,
+                                 spex_valuefn *vf);
 /* The rows [*begin, *end) of feature j under contiguous grouping of n rows
  * into G groups (G = 0: one row per feature). */
 SPEX_API void spex_data_group_range(int64_t n_rows, int64_t n_groups, int64_t j, int64_t *begin,

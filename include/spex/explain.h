@@ -37,15 +37,15 @@ typedef enum spex_method {
 typedef enum spex_decoder { SPEX_DECODER_SOFT = 0, SPEX_DECODER_HARD = 1 } spex_decoder;
 
 typedef struct spex_explain_opts {
-    spex_method method;  /* default SPEX_METHOD_EXACT */
-    int64_t budget;      /* most model queries; 0 = the method's default */
-    int max_order;       /* K: highest interaction order reported (default 2) */
-    spex_index index;    /* default SPEX_INDEX_FOURIER */
-    uint64_t seed;       /* every random choice derives from it (default 1) */
-    int64_t batch_size;  /* masks per value-function call (default 256) */
-    spex_decoder decoder;/* SPEX only */
-    const spex_query_store *store; /* persistent cache asked first (spex/store.h);
-                                      borrowed; NULL = none (default) */
+    spex_method method;             /* default SPEX_METHOD_EXACT */
+    int64_t budget;                 /* most model queries; 0 = the method's default */
+    int max_order;                  /* K: highest interaction order reported (default 2) */
+    spex_index index;               /* default SPEX_INDEX_FOURIER */
+    uint64_t seed;                  /* every random choice derives from it (default 1) */
+    int64_t batch_size;             /* masks per value-function call (default 256) */
+    spex_decoder decoder;           /* SPEX only */
+    const spex_query_store *store;  /* persistent cache asked first (spex/store.h);
+                                       borrowed; NULL = none (default) */
     spex_store_policy store_policy; /* when the cache fails: go on without it
                                        (default) or stop with its error */
 } spex_explain_opts;
@@ -137,21 +137,21 @@ SPEX_API const char *spex_details_kind_name(spex_details_kind k);
  * freed with spex_result_free. */
 typedef struct spex_result {
     int64_t n;
-    char **features;         /* n names, owned */
+    char **features; /* n names, owned */
     spex_method method;
-    int64_t budget;          /* 0 when there was none */
-    int64_t queries;         /* distinct masks used (cached + new) */
-    int64_t queries_cached;  /* of those, answered from the cache */
-    int64_t queries_new;     /* of those, asked of the value function */
+    int64_t budget;         /* 0 when there was none */
+    int64_t queries;        /* distinct masks used (cached + new) */
+    int64_t queries_cached; /* of those, answered from the cache */
+    int64_t queries_new;    /* of those, asked of the value function */
     uint64_t seed;
-    spex_coefs *fourier;     /* the surrogate, empty set included */
+    spex_coefs *fourier; /* the surrogate, empty set included */
     spex_index index;
     int max_order;
-    spex_coefs *interactions;/* sorted by |v| descending */
-    double seconds_queries;  /* inside the value function */
-    double seconds_solve;    /* everything else */
-    spex_details details;    /* the method's own account (parameters chosen,
-                                what it found); kind NONE when none */
+    spex_coefs *interactions; /* sorted by |v| descending */
+    double seconds_queries;   /* inside the value function */
+    double seconds_solve;     /* everything else */
+    spex_details details;     /* the method's own account (parameters chosen,
+                                 what it found); kind NONE when none */
 } spex_result;
 
 /* spex_details_text of r->details. */

@@ -81,14 +81,14 @@ typedef enum spex_learner {
 
 typedef struct spex_learn_opts {
     spex_learner learner;
-    double l2;      /* logistic: penalty (l2/2)·||W||² on all weights and intercepts,
-                       loss summed over rows (default 1) */
-    int max_iter;   /* logistic: Newton (2 classes) / L-BFGS (more) iterations (default 200) */
-    int rounds;     /* xgboost: boosting rounds (default 50) */
-    int depth;      /* xgboost: max tree depth (default 3) */
-    double eta;     /* xgboost: learning rate (default 0.3) */
+    double l2;         /* logistic: penalty (l2/2)·||W||² on all weights and intercepts,
+                          loss summed over rows (default 1) */
+    int max_iter;      /* logistic: Newton (2 classes) / L-BFGS (more) iterations (default 200) */
+    int rounds;        /* xgboost: boosting rounds (default 50) */
+    int depth;         /* xgboost: max tree depth (default 3) */
+    double eta;        /* xgboost: learning rate (default 0.3) */
     double xgb_lambda; /* xgboost: L2 on leaf weights (default 1) */
-    uint64_t seed;  /* xgboost seed (default 0) */
+    uint64_t seed;     /* xgboost seed (default 0) */
 } spex_learn_opts;
 
 SPEX_API spex_learn_opts spex_learn_opts_default(void);
@@ -104,16 +104,15 @@ SPEX_API int spex_learner_parse(spex_ctx *ctx, const char *name, spex_learner *o
  * Errors: SPEX_E_NOMEM, SPEX_E_NUMERIC (XGBoost failed, non-finite result). */
 SPEX_API int spex_learn_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
                                     int64_t n_rows, const double *mu, const double *sd,
-                                    const spex_learn_opts *opts, const double *x,
-                                    double *scores);
+                                    const spex_learn_opts *opts, const double *x, double *scores);
 /* The same for n_x feature vectors x (n_x, n_features) row-major, scores
  * (n_x, n_classes): one model scores them all (what explaining a trained
  * model's prediction needs, e.g. bench/bench_tabular.c). Training is
  * deterministic, so calls with the same rows give the same model. */
-SPEX_API int spex_learn_fit_predict_many(spex_ctx *ctx, const spex_dataset *ds,
-                                         const int64_t *rows, int64_t n_rows, const double *mu,
-                                         const double *sd, const spex_learn_opts *opts,
-                                         const double *x, int64_t n_x, double *scores);
+SPEX_API int spex_learn_fit_predict_many(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
+                                         int64_t n_rows, const double *mu, const double *sd,
+                                         const spex_learn_opts *opts, const double *x, int64_t n_x,
+                                         double *scores);
 
 #ifdef __cplusplus
 }

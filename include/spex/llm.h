@@ -74,13 +74,13 @@ enum spex_tensor_type {
 /* One tensor of a GGUF file. ne[0] is the innermost (contiguous) dimension:
  * a weight matrix with ne = {n_in, n_out} has n_out rows of n_in elements. */
 typedef struct spex_tensor_info {
-    const char *name;  /* borrowed from the spex_gguf */
-    int type;          /* enum spex_tensor_type */
-    int n_dims;        /* 1..4 */
-    int64_t ne[4];     /* dimensions; 1 past n_dims */
-    uint64_t offset;   /* byte offset of the data in the file */
-    size_t size;       /* bytes of data */
-    const void *data;  /* the data, in the mapping (borrowed) */
+    const char *name; /* borrowed from the spex_gguf */
+    int type;         /* enum spex_tensor_type */
+    int n_dims;       /* 1..4 */
+    int64_t ne[4];    /* dimensions; 1 past n_dims */
+    uint64_t offset;  /* byte offset of the data in the file */
+    size_t size;      /* bytes of data */
+    const void *data; /* the data, in the mapping (borrowed) */
 } spex_tensor_info;
 
 /* Opens and memory-maps a GGUF file (versions 2 and 3) and checks every
@@ -135,21 +135,21 @@ SPEX_API int spex_tensor_to_f32(spex_ctx *ctx, int type, const void *src, int64_
 typedef struct spex_llm spex_llm;
 
 typedef struct spex_llm_opts {
-    int reference;  /* 1: plain scalar single-threaded kernels (the test
-                       oracle); 0 (default): SIMD + threads of the ctx */
-    int n_ctx;      /* context length for the KV cache (0: the model's,
-                       capped at 4096) */
-    int kv_f16;     /* 1: round cached keys and values to IEEE half, as
-                       llama.cpp's default F16 KV cache does (to compare
-                       with results made that way); 0 (default): F32 */
+    int reference; /* 1: plain scalar single-threaded kernels (the test
+                      oracle); 0 (default): SIMD + threads of the ctx */
+    int n_ctx;     /* context length for the KV cache (0: the model's,
+                      capped at 4096) */
+    int kv_f16;    /* 1: round cached keys and values to IEEE half, as
+                      llama.cpp's default F16 KV cache does (to compare
+                      with results made that way); 0 (default): F32 */
 } spex_llm_opts;
 SPEX_API spex_llm_opts spex_llm_opts_default(void);
 
 /* Sizes and names of a loaded model. Strings are borrowed from the model. */
 typedef struct spex_llm_info {
-    const char *arch;       /* general.architecture */
-    const char *name;       /* general.name or "" */
-    const char *tokenizer;  /* tokenizer.ggml.model ("llama" or "gpt2") */
+    const char *arch;      /* general.architecture */
+    const char *name;      /* general.name or "" */
+    const char *tokenizer; /* tokenizer.ggml.model ("llama" or "gpt2") */
     int64_t n_vocab, dim, n_layers, n_heads, n_kv_heads, ffn_dim, n_ctx_train, n_ctx;
     double rope_base, rms_eps;
     double rope_freq_scale; /* linear RoPE scaling: positions times this (1: none) */
@@ -178,8 +178,8 @@ SPEX_API void spex_llm_set_reference(spex_llm *m, int reference);
  * (tokenizer.ggml.model "llama": a space prefix, byte fallback) or
  * byte-level BPE ("gpt2" with the gpt-2 pre-tokenizer); with add_bos the
  * model's BOS first (and EOS last) when its metadata says so. User-defined
- * special tokens in the text are not parsed as such. *tokens is owned (spex_free with the model's ctx); *n_tokens its
- * length. */
+ * special tokens in the text are not parsed as such. *tokens is owned (spex_free with the model's
+ * ctx); *n_tokens its length. */
 SPEX_API int spex_llm_tokenize(spex_llm *m, const char *text, size_t len, int add_bos,
                                int32_t **tokens, int64_t *n_tokens);
 /* The text of one token as it appears in output (▁ as space, byte tokens
@@ -203,12 +203,12 @@ SPEX_API int spex_llm_token_logprobs(spex_llm *m, const int32_t *tokens, int64_t
                                      double *token_logprobs);
 
 typedef struct spex_llm_score_result {
-    int32_t *prompt_tokens;       /* owned; BOS included */
+    int32_t *prompt_tokens; /* owned; BOS included */
     int64_t n_prompt;
     int32_t *continuation_tokens; /* owned */
     int64_t n_continuation;
-    double *token_logprobs;       /* owned; n_continuation */
-    double logprob;               /* their sum */
+    double *token_logprobs; /* owned; n_continuation */
+    double logprob;         /* their sum */
 } spex_llm_score_result;
 
 /* Scores one continuation after one prompt (texts, NUL-terminated). Free
@@ -225,15 +225,14 @@ SPEX_API void spex_llm_score_result_clear(spex_llm *m, spex_llm_score_result *r)
  * one for their common prefix (ablated variants of one prompt share their
  * start); results are bit-identical with and without reuse. */
 SPEX_API int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
-                                         const int64_t *lens, const int64_t *from,
-                                         int reuse_prefix, double *out);
+                                         const int64_t *lens, const int64_t *from, int reuse_prefix,
+                                         double *out);
 /* Text-level batch: out[i] = log p(continuations[i] | prompts[i]) by the
  * convention above, for n pairs (tokenized, then scored as by
  * spex_llm_score_tokens_batch). SPEX_E_INVAL names the pair whose
  * continuation adds no token. */
 SPEX_API int spex_llm_score_batch(spex_llm *m, int64_t n, const char *const *prompts,
-                                  const char *const *continuations, int reuse_prefix,
-                                  double *out);
+                                  const char *const *continuations, int reuse_prefix, double *out);
 /* Greedy continuation: appends up to n_new tokens (argmax, ties to the lower
  * id; stops after EOS) to tokens[0..n) and returns them in *out (owned,
  * *n_out of them). */
@@ -251,12 +250,12 @@ SPEX_API int spex_llm_generate(spex_llm *m, const int32_t *tokens, int64_t n, in
  * spex_llm_component_means). Zeroing head h is the same as zeroing columns
  * h*head_dim .. (h+1)*head_dim of that layer's output matrix. */
 typedef struct spex_llm_ablation {
-    const uint8_t *heads;      /* n_layers * n_heads flags, [l * n_heads + h];
-                                  nonzero = ablated; NULL: no head */
-    const uint8_t *mlps;       /* n_layers flags; NULL: no MLP block */
-    const float *head_values;  /* NULL: zero; else n_layers * n_heads * head_dim
-                                  floats, [(l * n_heads + h) * head_dim + i] */
-    const float *mlp_values;   /* NULL: zero; else n_layers * dim floats */
+    const uint8_t *heads;     /* n_layers * n_heads flags, [l * n_heads + h];
+                                 nonzero = ablated; NULL: no head */
+    const uint8_t *mlps;      /* n_layers flags; NULL: no MLP block */
+    const float *head_values; /* NULL: zero; else n_layers * n_heads * head_dim
+                                 floats, [(l * n_heads + h) * head_dim + i] */
+    const float *mlp_values;  /* NULL: zero; else n_layers * dim floats */
 } spex_llm_ablation;
 
 /* head_dim of the model (dim / n_heads). */

@@ -62,14 +62,14 @@ SPEX_API int spex_result_parse(spex_ctx *ctx, const char *json, size_t len, cons
  * removed together (joint), and their interaction at the full input
  * (delta). */
 typedef struct spex_validation_row {
-    const int32_t *idx;   /* the features (borrowed) */
+    const int32_t *idx; /* the features (borrowed) */
     int len;
-    double index;         /* its value in the result's index */
+    double index; /* its value in the result's index */
     double joint_pred, joint_meas, delta_pred, delta_meas;
 } spex_validation_row;
 
 typedef struct spex_html_opts {
-    const char *title;          /* page title; NULL: "spex explanation" */
+    const char *title; /* page title; NULL: "spex explanation" */
     /* Prompt view when prose != 0: the features are runs of text shown in
      * place, between prefix and suffix (never ablated; NULL: none), feature
      * i preceded by leads[i] (NULL array: one space). Otherwise the features
@@ -77,12 +77,12 @@ typedef struct spex_html_opts {
     int prose;
     const char *prefix;
     const char *suffix;
-    const char *const *leads;   /* r->n strings or NULL; borrowed */
-    int64_t top;                /* interactions in the table; pairwise ones
-                                   among them become arcs; <= 0: 20 */
-    int64_t max_bars;           /* bars drawn (largest |value| first when
-                                   n exceeds it); <= 0: 100 */
-    const char *const *notes;   /* n_notes extra settings lines; borrowed */
+    const char *const *leads; /* r->n strings or NULL; borrowed */
+    int64_t top;              /* interactions in the table; pairwise ones
+                                 among them become arcs; <= 0: 20 */
+    int64_t max_bars;         /* bars drawn (largest |value| first when
+                                 n exceeds it); <= 0: 100 */
+    const char *const *notes; /* n_notes extra settings lines; borrowed */
     int64_t n_notes;
     /* n_validation re-queried interactions shown as a table (tr.vrow each);
      * NULL: no validation section */
@@ -96,8 +96,8 @@ SPEX_API spex_html_opts spex_html_opts_default(void);
  * path.arc (one per drawn pairwise interaction), span.feat (one per
  * feature). opts NULL: defaults. SPEX_E_IO when writing fails,
  * SPEX_E_NOMEM. */
-SPEX_API int spex_result_write_html(spex_ctx *ctx, const spex_result *r,
-                                    const spex_html_opts *opts, FILE *f);
+SPEX_API int spex_result_write_html(spex_ctx *ctx, const spex_result *r, const spex_html_opts *opts,
+                                    FILE *f);
 
 #ifdef __cplusplus
 }

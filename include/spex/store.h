@@ -68,8 +68,8 @@ SPEX_API void spex_store_close(spex_store *st);
  * the call), a label for listings (e.g. the game path; may be NULL) and its
  * n. Fills *out with callbacks over st; valid until the next bind or close.
  * SPEX_E_INVAL when the fingerprint is known with another n. */
-SPEX_API int spex_store_bind(spex_store *st, const char *fingerprint, const char *label,
-                             int64_t n, spex_query_store *out);
+SPEX_API int spex_store_bind(spex_store *st, const char *fingerprint, const char *label, int64_t n,
+                             spex_query_store *out);
 
 /* SPEX_OK, or the code of the first lookup or save that failed through a
  * bound spex_query_store (the run may have gone on without the cache, see
@@ -90,10 +90,10 @@ SPEX_API int spex_store_stats_get(spex_store *st, spex_store_stats *out);
  * the duration of the callback. */
 typedef struct spex_store_entry {
     const char *fingerprint;
-    const char *label;      /* "" when none */
-    int64_t n;              /* features */
+    const char *label; /* "" when none */
+    int64_t n;         /* features */
     int64_t n_answers;
-    int64_t created, used;  /* unix seconds: first bound, last answer saved or bound */
+    int64_t created, used; /* unix seconds: first bound, last answer saved or bound */
 } spex_store_entry;
 
 /* Calls fn for every fingerprint, most recently used first; a non-zero

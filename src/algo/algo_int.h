@@ -9,13 +9,13 @@
 #include "learn/learn_int.h"
 
 int spexi_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                    spex_coefs **fourier);
+                     spex_coefs **fourier);
 
 /* Ridge refit of the Fourier support (its values are ignored) on every
  * sample q holds, dropping coefficients below the noise level; *fourier
  * (owned) gets the constant and the surviving coefficients. */
 int spexi_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
-                       spex_coefs **fourier);
+                        spex_coefs **fourier);
 
 /* details (NULL: none wanted): on success, the method's account of the plan
  * and what was found (spex_details, spex/explain.h); the same for each method
@@ -34,7 +34,7 @@ typedef struct spexi_sft_view {
     uint64_t *delays;
 } spexi_sft_view;
 int spexi_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int t, int C,
-                             uint64_t seed, spexi_sft_view *out);
+                              uint64_t seed, spexi_sft_view *out);
 void spexi_sft_view_free(spex_ctx *ctx, spexi_sft_view *v);
 
 /* ---- uniform random masks (sampling.c) ---- */
@@ -43,32 +43,32 @@ void spexi_sft_view_free(spex_ctx *ctx, spexi_sft_view *v);
  * then uniformly random rows from a stream seeded by seed; with paired != 0
  * each random row is followed by its complement. *out owned by the caller. */
 int spexi_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, int paired,
-                       spex_masks **out);
+                        spex_masks **out);
 
 /* ---- ProxySPEX (proxyspex.c, proxyspex_trees.c) ---- */
 
 typedef struct spexi_proxy_opts {
-    int n_folds;                 /* K of the grid search (default 5) */
-    int n_depths, depths[8];     /* default {3, 5} */
-    int n_rounds, rounds[8];     /* default {500, 1000} */
-    int n_lrs;                   /* default {0.01, 0.1} */
+    int n_folds;             /* K of the grid search (default 5) */
+    int n_depths, depths[8]; /* default {3, 5} */
+    int n_rounds, rounds[8]; /* default {500, 1000} */
+    int n_lrs;               /* default {0.01, 0.1} */
     double lrs[8];
-    int cv_truncation;           /* choose the energy fraction by CV (default 1) */
-    double energy;               /* the fixed fraction when cv_truncation = 0 (0.95) */
-    int paired;                  /* complement pairs in the masks (default 0) */
-    int grow_rounds;             /* rounds of hierarchy-guided growth (default
-                                    6; 0: off; proxyspex_grow.c) */
+    int cv_truncation; /* choose the energy fraction by CV (default 1) */
+    double energy;     /* the fixed fraction when cv_truncation = 0 (0.95) */
+    int paired;        /* complement pairs in the masks (default 0) */
+    int grow_rounds;   /* rounds of hierarchy-guided growth (default
+                          6; 0: off; proxyspex_grow.c) */
 } spexi_proxy_opts;
 spexi_proxy_opts spexi_proxy_opts_default(void);
 
 typedef struct spexi_proxy_info {
     int max_depth, rounds;
-    double lr, grid_cv_r2;       /* chosen triple and its CV R² (NaN: no search) */
-    int64_t tree_terms, kept;    /* Fourier terms of the trees; kept after truncation */
+    double lr, grid_cv_r2;    /* chosen triple and its CV R² (NaN: no search) */
+    int64_t tree_terms, kept; /* Fourier terms of the trees; kept after truncation */
     double energy, alpha, refit_cv_r2;
-    double seconds_xgb;          /* inside XGBoost (fits, predictions, dump) */
-    int64_t grown;               /* terms added by hierarchy-guided growth */
-    double seconds_grow;         /* spent in it */
+    double seconds_xgb;  /* inside XGBoost (fits, predictions, dump) */
+    int64_t grown;       /* terms added by hierarchy-guided growth */
+    double seconds_grow; /* spent in it */
 } spexi_proxy_info;
 
 /* The exact Fourier form of a booster (spexi_gbt, src/learn/gbt.c: the
@@ -80,12 +80,12 @@ int spexi_gbt_fourier(spex_ctx *ctx, spexi_gbt *g, int64_t n, double base_score,
  * trained with zeros as missing entries); otherwise x_j = 0 is compared with
  * the split condition like x_j = 1. */
 int spexi_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
-                       double base_score, int zero_missing, spex_coefs **out);
+                        double base_score, int zero_missing, spex_coefs **out);
 /* The ProxySPEX surrogate of samples (ms, y): grid search, extraction,
  * truncation, ridge refit. */
 int spexi_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
-                         const spexi_proxy_opts *po, int threads, uint64_t seed,
-                         spex_coefs **fourier, spexi_proxy_info *info);
+                          const spexi_proxy_opts *po, int threads, uint64_t seed,
+                          spex_coefs **fourier, spexi_proxy_info *info);
 /* Hierarchy-guided growth (proxyspex_grow.c): *F (owned, fitted values and
  * constant) gains the candidate terms, up to order max_order and cap
  * non-constant terms in all, that the residuals of the samples (ms, y) call
@@ -93,8 +93,8 @@ int spexi_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, 
  * *F) improves; at most max_rounds rounds. *added: terms it gained. */
 #define SPEX_MAX_ORDER_GROW 16
 int spexi_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int max_order,
-                    int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
-                    int64_t *added);
+                     int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
+                     int64_t *added);
 int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
                               const spex_explain_opts *opts, const spexi_proxy_opts *po,
                               spex_coefs **fourier, spex_details *details);

@@ -6,7 +6,7 @@
 #include "spex/transform.h"
 
 int spexi_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
-                    spex_coefs **fourier) {
+                     spex_coefs **fourier) {
     (void)opts;
     if (n > SPEX_EXACT_MAX_N)
         return spex_seterr(ctx, SPEX_E_RANGE,

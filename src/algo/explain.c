@@ -64,7 +64,8 @@ void spex_result_free(spex_result *r) {
     if (!r) return;
     spex_ctx *ctx = r->fourier ? spex_coefs_ctx(r->fourier) : NULL;
     if (r->features)
-        for (int64_t j = 0; j < r->n; j++) spex_free(ctx, r->features[j]);
+        for (int64_t j = 0; j < r->n; j++)
+            spex_free(ctx, r->features[j]);
     spex_free(ctx, r->features);
     spex_coefs_free(r->fourier);
     spex_coefs_free(r->interactions);
@@ -105,7 +106,9 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     int rc = spex_query_new(ctx, vf, &qo, &q);
     if (rc) goto done;
     switch (o.method) {
-    case SPEX_METHOD_EXACT: rc = spexi_algo_exact(ctx, q, vf->n, &o, &fourier); break;
+    case SPEX_METHOD_EXACT:
+        rc = spexi_algo_exact(ctx, q, vf->n, &o, &fourier);
+        break;
     case SPEX_METHOD_SPEX:
         rc = spexi_algo_spex(ctx, q, vf->n, &o, &fourier, &details);
         break;

@@ -36,8 +36,10 @@ int spex_faithfulness(spex_ctx *ctx, const spex_valuefn *vf, const spex_coefs *f
             uint64_t *row;
             rc = spex_masks_append_zero(batch, &row);
             if (rc) break;
-            if (all) row[0] = (uint64_t)(i0 + i);
-            else spex_rng_bits(&r, row, spex_masks_words(batch), n);
+            if (all)
+                row[0] = (uint64_t)(i0 + i);
+            else
+                spex_rng_bits(&r, row, spex_masks_words(batch), n);
             yh[i0 + i] = spex_coefs_eval_fourier(fourier, row);
         }
         if (!rc) rc = vf->eval(vf->user, batch, y + i0);
@@ -45,7 +47,8 @@ int spex_faithfulness(spex_ctx *ctx, const spex_valuefn *vf, const spex_coefs *f
     }
     if (!rc) {
         double mean = 0, ss_res = 0, ss_tot = 0;
-        for (int64_t i = 0; i < n_masks; i++) mean += y[i];
+        for (int64_t i = 0; i < n_masks; i++)
+            mean += y[i];
         mean /= (double)n_masks;
         for (int64_t i = 0; i < n_masks; i++) {
             if (!isfinite(y[i])) {

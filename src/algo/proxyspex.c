@@ -298,8 +298,8 @@ done:
 }
 
 int spexi_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, int64_t n,
-                         const spexi_proxy_opts *po, int threads, uint64_t seed,
-                         spex_coefs **fourier, spexi_proxy_info *info) {
+                          const spexi_proxy_opts *po, int threads, uint64_t seed,
+                          spex_coefs **fourier, spexi_proxy_info *info) {
     *fourier = NULL;
     memset(info, 0, sizeof *info);
     int64_t rows = spex_masks_count(ms);
@@ -471,7 +471,7 @@ int spexi_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, 
             if (po->depths[i] > max_order) max_order = po->depths[i];
         double t0 = spex_now();
         rc = spexi_proxy_grow(ctx, ms, y, max_order, cap, po->grow_rounds, seed, best_mse, &out,
-                             &info->grown);
+                              &info->grown);
         info->seconds_grow = spex_now() - t0;
     }
 done:
@@ -510,7 +510,7 @@ int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
     spexi_proxy_info info;
     if (!rc)
         rc = spexi_proxy_surrogate(ctx, ms, y, n, po, spex_ctx_threads(ctx), opts->seed, fourier,
-                                  &info);
+                                   &info);
     if (!rc) {
         /* the shared refit drops terms below the noise level, so the reported
          * support is the proxy's signal, not every small tree term */

@@ -68,9 +68,12 @@ static int join(const int32_t *a, const int32_t *b, int k, int32_t *out) {
     int i = 0, j = 0, o = 0;
     while (i < k || j < k) {
         int32_t v;
-        if (j >= k || (i < k && a[i] < b[j])) v = a[i++];
-        else if (i >= k || b[j] < a[i]) v = b[j++];
-        else v = a[i++], j++;
+        if (j >= k || (i < k && a[i] < b[j]))
+            v = a[i++];
+        else if (i >= k || b[j] < a[i])
+            v = b[j++];
+        else
+            v = a[i++], j++;
         if (o == k + 1) return 0;
         out[o++] = v;
     }
@@ -145,8 +148,7 @@ static double *design(spex_ctx *ctx, const spex_masks *ms, const spex_coefs *S, 
  * the number of candidates it took. */
 static int fit_variant(spex_ctx *ctx, const spex_masks *ms, const double *y, const spex_coefs *F,
                        const spex_coefs *cand, const ranked *sc, int64_t pass, double drop_below,
-                       int64_t cap, uint64_t seed, spex_coefs **S, double *cv_mse,
-                       int64_t *added) {
+                       int64_t cap, uint64_t seed, spex_coefs **S, double *cv_mse, int64_t *added) {
     *S = NULL;
     int64_t rows = spex_masks_count(ms), cols = 0;
     spex_coefs *out = NULL;
@@ -254,7 +256,8 @@ static int grow_round(spex_ctx *ctx, const spex_masks *ms, const double *y, cons
      * (room for candidates when the trees filled the cap with small
      * spurious terms), plus the candidates; (b) the whole support plus the
      * candidates, when there is room. */
-    double keep_thr = 3.0 * sqrt(ss * (double)rows / (double)(rows > have + 1 ? rows - have - 1 : 1)) /
+    double keep_thr = 3.0 *
+                      sqrt(ss * (double)rows / (double)(rows > have + 1 ? rows - have - 1 : 1)) /
                       sqrt((double)rows);
     for (int variant = 0; variant < 2 && !rc; variant++) {
         if (variant == 1 && have >= cap) break;
@@ -284,16 +287,18 @@ done:
 }
 
 int spexi_proxy_grow(spex_ctx *ctx, const spex_masks *ms, const double *y, int max_order,
-                    int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
-                    int64_t *added) {
+                     int64_t cap, int max_rounds, uint64_t seed, double cv_mse, spex_coefs **F,
+                     int64_t *added) {
     *added = 0;
     int64_t rows = spex_masks_count(ms);
     if (rows < 2 || max_order < 1) return SPEX_OK;
     if (max_order > SPEX_MAX_ORDER_GROW) max_order = SPEX_MAX_ORDER_GROW;
     double mean = 0, var = 0;
-    for (int64_t i = 0; i < rows; i++) mean += y[i];
+    for (int64_t i = 0; i < rows; i++)
+        mean += y[i];
     mean /= (double)rows;
-    for (int64_t i = 0; i < rows; i++) var += (y[i] - mean) * (y[i] - mean);
+    for (int64_t i = 0; i < rows; i++)
+        var += (y[i] - mean) * (y[i] - mean);
     var /= (double)rows;
     for (int round = 0; round < max_rounds; round++) {
         spex_coefs *g = NULL;

@@ -127,7 +127,7 @@ static int subtree(spex_ctx *ctx, int64_t n, json_t *node, int depth, int64_t tr
 }
 
 int spexi_trees_fourier(spex_ctx *ctx, int64_t n, const char *const *dumps, int64_t n_trees,
-                       double base_score, int zero_missing, spex_coefs **out) {
+                        double base_score, int zero_missing, spex_coefs **out) {
     *out = NULL;
     spex_coefs *total = NULL;
     int rc = spex_coefs_new(ctx, n, &total);

@@ -47,14 +47,16 @@ static int fit(spex_ctx *ctx, const spex_masks *ms, const double *y, const spex_
         rc = spex_ridge_cv_gram(ctx, X, rows, cols, y, &ro, beta, &info);
     } else {
         double mean = 0;
-        for (int64_t r = 0; r < rows; r++) mean += y[r];
+        for (int64_t r = 0; r < rows; r++)
+            mean += y[r];
         info.b0 = rows ? mean / (double)rows : 0;
     }
     if (!rc) {
         double ss = 0;
         for (int64_t r = 0; r < rows; r++) {
             double pred = info.b0;
-            for (int64_t c = 0; c < cols; c++) pred += X[r * cols + c] * beta[c];
+            for (int64_t c = 0; c < cols; c++)
+                pred += X[r * cols + c] * beta[c];
             ss += (y[r] - pred) * (y[r] - pred);
         }
         int64_t dof = rows - cols - 1;
@@ -66,7 +68,7 @@ static int fit(spex_ctx *ctx, const spex_masks *ms, const double *y, const spex_
 }
 
 int spexi_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
-                       spex_coefs **fourier) {
+                        spex_coefs **fourier) {
     *fourier = NULL;
     const spex_masks *ms = spex_query_masks(q);
     const double *y = spex_query_values(q);
@@ -103,7 +105,8 @@ int spexi_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
         if (rc) goto done;
         double thr = rows > 0 ? 3.0 * sigma / sqrt((double)rows) : 0.0;
         int64_t keep = 0;
-        for (int64_t c = 0; c < cols; c++) keep += fabs(beta[c]) > thr;
+        for (int64_t c = 0; c < cols; c++)
+            keep += fabs(beta[c]) > thr;
         if (round == 1 || keep == cols) break;
         rc = spex_coefs_new(ctx, spex_coefs_n(cur), &next);
         for (int64_t c = 0; !rc && c < cols; c++) {

@@ -38,7 +38,7 @@ static int set_insert(row_set *s, const spex_masks *b, const uint64_t *row, int6
 }
 
 int spexi_uniform_masks(spex_ctx *ctx, int64_t n, int64_t count, uint64_t seed, int paired,
-                       spex_masks **out) {
+                        spex_masks **out) {
     *out = NULL;
     if (n < 1 || count < 0)
         return spex_seterr(ctx, SPEX_E_INVAL, "uniform masks: n = %lld, count = %lld", (long long)n,

@@ -48,20 +48,17 @@
  * (so a wrong k bouncing between two bins with opposite amplitudes cannot
  * keep peeling busy).
  * Refit (skipped when the peeled coefficients already reproduce every sample
- * to rounding error). Least squares (ridge through Gram matrices, penalty by 5-fold CV) on every sample asked
- * (structured and any extra random masks) over the found support, the
- * constant, and — when n is small enough to afford it — all first-order terms.
- * Budget. From --budget B and --max-order t: the largest b with
- * 3·(P+1)·2^b <= B, three groups of 2^b bins. What is left first doubles
- * two of the groups (b_c = b+1, one more group's cost each), then adds
- * groups of 2^b bins; the remainder goes to uniform random masks that join
- * the refit (drawn again for whatever repeated masks saved). Every coefficient lands in every group, so group c carries
- * s/2^{b_c} coefficients per bin: the same bins in fewer, larger groups
- * collide less (n = 1000, t = 5, s = 100: groups of 32+32+16 bins, 5,000
- * queries, peel all with pairs, and 32+16+16, 3,600 queries, with pairs
- * and triples; five groups of 16, 5,000 queries, do not). When b would
- * drop below 3, t is degraded first, then b and C, down to the minimum
- * 1·(P_1+1)·2 (t = 1, b = 1).
+ * to rounding error). Least squares (ridge through Gram matrices, penalty by 5-fold CV) on every
+ * sample asked (structured and any extra random masks) over the found support, the constant, and —
+ * when n is small enough to afford it — all first-order terms. Budget. From --budget B and
+ * --max-order t: the largest b with 3·(P+1)·2^b <= B, three groups of 2^b bins. What is left first
+ * doubles two of the groups (b_c = b+1, one more group's cost each), then adds groups of 2^b bins;
+ * the remainder goes to uniform random masks that join the refit (drawn again for whatever repeated
+ * masks saved). Every coefficient lands in every group, so group c carries s/2^{b_c} coefficients
+ * per bin: the same bins in fewer, larger groups collide less (n = 1000, t = 5, s = 100: groups of
+ * 32+32+16 bins, 5,000 queries, peel all with pairs, and 32+16+16, 3,600 queries, with pairs and
+ * triples; five groups of 16, 5,000 queries, do not). When b would drop below 3, t is degraded
+ * first, then b and C, down to the minimum 1·(P_1+1)·2 (t = 1, b = 1).
  */
 #include "algo/algo_int.h"
 
@@ -96,7 +93,9 @@ static int parity_bits(spex_ctx *ctx, int64_t n, int t, int *P) {
     return SPEX_OK;
 }
 
-static int64_t plan_cost(int C, int P, int b) { return (int64_t)C * (P + 1) * ((int64_t)1 << b); }
+static int64_t plan_cost(int C, int P, int b) {
+    return (int64_t)C * (P + 1) * ((int64_t)1 << b);
+}
 
 /* Chooses (b, t, C) for the budget; see the HOW IT WORKS block. */
 static int make_plan(spex_ctx *ctx, int64_t n, int64_t budget, int t_req, spexi_plan *plan) {
@@ -108,7 +107,8 @@ static int make_plan(spex_ctx *ctx, int64_t n, int64_t budget, int t_req, spexi_
         if (rc) return rc;
         int b = b_cap < 8 ? b_cap : 8;
         *plan = (spexi_plan){.b = b, .t = t_req, .C = 3, .P = P, .structured = plan_cost(3, P, b)};
-        for (int c = 0; c < 3; c++) plan->gb[c] = b;
+        for (int c = 0; c < 3; c++)
+            plan->gb[c] = b;
         return SPEX_OK;
     }
     int min_P = -1;
@@ -122,7 +122,8 @@ static int make_plan(spex_ctx *ctx, int64_t n, int64_t budget, int t_req, spexi_
                 if (plan_cost(C, P, b) > budget) continue;
                 int64_t unit = plan_cost(1, P, b), left = budget - plan_cost(C, P, b);
                 *plan = (spexi_plan){.b = b, .t = t, .C = C, .P = P};
-                for (int c = 0; c < C; c++) plan->gb[c] = b;
+                for (int c = 0; c < C; c++)
+                    plan->gb[c] = b;
                 /* the rest: first double two of the three groups (each
                  * costs one more group), then add groups of 2^b bins */
                 for (int c = 0; C == 3 && c < 2 && b < b_cap && left >= unit; c++) {
@@ -154,13 +155,13 @@ typedef struct {
     size_t words;
     spexi_plan pl;
     spex_bch *bch;
-    uint64_t *rows;  /* (C, b, words): rows of M_c (the first gb[c] used) */
-    uint32_t *cols;  /* (C, n): column i of M_c as a gb[c]-bit integer */
-    uint64_t *delays;/* (P+1, words): d_0 = 0, d_p */
-    double *U;       /* group c: (P+1, 2^gb[c]) aliased bins from off[c] */
+    uint64_t *rows;   /* (C, b, words): rows of M_c (the first gb[c] used) */
+    uint32_t *cols;   /* (C, n): column i of M_c as a gb[c]-bit integer */
+    uint64_t *delays; /* (P+1, words): d_0 = 0, d_p */
+    double *U;        /* group c: (P+1, 2^gb[c]) aliased bins from off[c] */
     size_t off[SPEX_C_MAX + 1];
-    double sigma2;   /* noise variance per bin entry */
-    double floor2;   /* rounding-error level of a bin entry's energy */
+    double sigma2; /* noise variance per bin entry */
+    double floor2; /* rounding-error level of a bin entry's energy */
 } spexi_state;
 
 static double *bin(spexi_state *s, int c, int p) {
@@ -169,7 +170,8 @@ static double *bin(spexi_state *s, int c, int p) {
 
 static uint32_t hash_k(const spexi_state *s, int c, const int32_t *k, int len) {
     uint32_t h = 0;
-    for (int i = 0; i < len; i++) h ^= s->cols[(size_t)c * (size_t)s->n + (size_t)k[i]];
+    for (int i = 0; i < len; i++)
+        h ^= s->cols[(size_t)c * (size_t)s->n + (size_t)k[i]];
     return h;
 }
 
@@ -222,7 +224,8 @@ static int sample_groups(spexi_state *s, spex_query *q) {
         int64_t L = (int64_t)1 << s->pl.gb[c];
         for (int p = 0; !rc && p <= s->pl.P; p++) {
             spex_masks_clear(m);
-            for (int64_t i = 0; !rc && i < L; i++) rc = spex_masks_append_zero(m, NULL);
+            for (int64_t i = 0; !rc && i < L; i++)
+                rc = spex_masks_append_zero(m, NULL);
             if (rc) break;
             memcpy(cur, s->delays + (size_t)p * s->words, s->words * sizeof *cur);
             uint64_t prev = 0;
@@ -230,8 +233,10 @@ static int sample_groups(spexi_state *s, spex_query *q) {
                 uint64_t g = (uint64_t)i ^ ((uint64_t)i >> 1); /* Gray code: one bit changes */
                 if (i) {
                     int r = __builtin_ctzll(g ^ prev);
-                    const uint64_t *row = s->rows + ((size_t)c * (size_t)s->pl.b + (size_t)r) * s->words;
-                    for (size_t w = 0; w < s->words; w++) cur[w] ^= row[w];
+                    const uint64_t *row =
+                        s->rows + ((size_t)c * (size_t)s->pl.b + (size_t)r) * s->words;
+                    for (size_t w = 0; w < s->words; w++)
+                        cur[w] ^= row[w];
                 }
                 memcpy(spex_masks_row(m, (int64_t)g), cur, s->words * sizeof *cur);
                 prev = g;
@@ -240,7 +245,8 @@ static int sample_groups(spexi_state *s, spex_query *q) {
             rc = spex_query_eval(q, m, u);
             if (rc) break;
             spex_wht(u, s->pl.gb[c]);
-            for (int64_t j = 0; j < L; j++) u[j] /= (double)L;
+            for (int64_t j = 0; j < L; j++)
+                u[j] /= (double)L;
         }
     }
     spex_free(ctx, cur);
@@ -255,7 +261,8 @@ static int cmp_double(const void *a, const void *b) {
 
 /* Copies bin (c, j)'s values in every delay into u (P+1 entries). */
 static void bin_values(spexi_state *s, int c, int64_t j, double *u) {
-    for (int p = 0; p <= s->pl.P; p++) u[p] = bin(s, c, p)[j];
+    for (int p = 0; p <= s->pl.P; p++)
+        u[p] = bin(s, c, p)[j];
 }
 
 /* Decodes u, the values of bin (c, j) (or what remains of them), as if it
@@ -268,15 +275,18 @@ static int decode_vec(spexi_state *s, int c, int64_t j, const double *u, spex_de
                       double *amp, double *resid, double *energy) {
     int P = s->pl.P;
     double e = 0;
-    for (int p = 0; p <= P; p++) e += u[p] * u[p];
+    for (int p = 0; p <= P; p++)
+        e += u[p] * u[p];
     *energy = e / (P + 1);
     if (e == 0.0 || *energy <= min_energy) return 0; /* nothing to decode */
     /* amplitude guess: median magnitude with the sign of delay 0 (d_0 = 0) */
-    for (int p = 0; p <= P; p++) llr[p] = fabs(u[p]);
+    for (int p = 0; p <= P; p++)
+        llr[p] = fabs(u[p]);
     qsort(llr, (size_t)P + 1, sizeof *llr, cmp_double);
     double a = llr[(P + 1) / 2] * (u[0] < 0 ? -1.0 : 1.0);
     int rc;
-    for (int p = 0; p < P; p++) bits[p] = (uint8_t)((u[p + 1] < 0) != (a < 0));
+    for (int p = 0; p < P; p++)
+        bits[p] = (uint8_t)((u[p + 1] < 0) != (a < 0));
     rc = spex_bch_decode(s->bch, bits, res);
     /* Soft decoding only where it can change the answer: a hard decode whose
      * parity bits all agree with the observed signs has Chase metric 0, and
@@ -284,7 +294,8 @@ static int decode_vec(spexi_state *s, int c, int64_t j, const double *u, spex_de
      * Chase would return the same k — at 2^depth times the cost. */
     if (dec == SPEX_DECODER_SOFT && !(rc == SPEX_OK && res->n_parity_err == 0)) {
         /* LLR of bit p for u_p = ±a + N(0, σ²): 2·a·u_p/σ² */
-        for (int p = 0; p < P; p++) llr[p] = 2.0 * a * u[p + 1] / s->sigma2;
+        for (int p = 0; p < P; p++)
+            llr[p] = 2.0 * a * u[p + 1] / s->sigma2;
         spex_chase_opts co = spex_chase_opts_default();
         rc = spex_bch_decode_chase(s->bch, llr, &co, res);
     }
@@ -292,7 +303,8 @@ static int decode_vec(spexi_state *s, int c, int64_t j, const double *u, spex_de
     if (hash_k(s, c, res->k, res->len) != (uint32_t)j) return 0;
     spex_bch_encode(s->bch, res->k, res->len, bits);
     double f = u[0];
-    for (int p = 0; p < P; p++) f += bits[p] ? -u[p + 1] : u[p + 1];
+    for (int p = 0; p < P; p++)
+        f += bits[p] ? -u[p + 1] : u[p + 1];
     f /= (P + 1);
     double r = (u[0] - f) * (u[0] - f);
     for (int p = 0; p < P; p++) {
@@ -307,14 +319,14 @@ static int decode_vec(spexi_state *s, int c, int64_t j, const double *u, spex_de
 /* Noise variance per bin entry. The residuals of bins that decode to a k
  * hashing back to themselves are, for true singletons (most of them: a wrong
  * k passes the hash with probability 2^-b), pure noise: their median
- * estimates σ² (a low quantile, see below). Without such bins, the quietest quarter of the bins (likely
- * empty) does. Two residuals at rounding level mean noiseless data (noise
- * never fits that well), however crowded the other bins: σ² is then the
- * floor, a level relative to the largest bin that keeps noiseless data from
- * dividing by zero. */
+ * estimates σ² (a low quantile, see below). Without such bins, the quietest quarter of the bins
+ * (likely empty) does. Two residuals at rounding level mean noiseless data (noise never fits that
+ * well), however crowded the other bins: σ² is then the floor, a level relative to the largest bin
+ * that keeps noiseless data from dividing by zero. */
 static int estimate_noise(spexi_state *s, spex_decoder dec, uint8_t *bits, double *llr) {
     int64_t nb = 0, n_res = 0;
-    for (int c = 0; c < s->pl.C; c++) nb += (int64_t)1 << s->pl.gb[c];
+    for (int c = 0; c < s->pl.C; c++)
+        nb += (int64_t)1 << s->pl.gb[c];
     double *e = spex_malloc(s->ctx, (size_t)nb * sizeof *e);
     double *rs = spex_malloc(s->ctx, (size_t)nb * sizeof *rs), emax = 0;
     if (!e || !rs) {
@@ -338,7 +350,8 @@ static int estimate_noise(spexi_state *s, spex_decoder dec, uint8_t *bits, doubl
     double est;
     s->floor2 = 1e-13 * emax + 1e-300;
     int64_t n_exact = 0;
-    for (int64_t r = 0; r < n_res; r++) n_exact += rs[r] <= 1e3 * s->floor2;
+    for (int64_t r = 0; r < n_res; r++)
+        n_exact += rs[r] <= 1e3 * s->floor2;
     if (n_exact >= 2) { /* two decodes already fit to rounding: noiseless data */
         est = s->floor2;
     } else if (n_res >= 5) {
@@ -366,7 +379,9 @@ typedef struct {
 } spexi_found;
 
 /* Sign of coefficient i of f in delay p (d_0 = 0: always +1). */
-static double sign_of(const spexi_found *f, int p) { return p && f->bits[p - 1] ? -1.0 : 1.0; }
+static double sign_of(const spexi_found *f, int p) {
+    return p && f->bits[p - 1] ? -1.0 : 1.0;
+}
 
 /* Least squares of u (P+1 values) on the sign columns of f[0..m-1] (m <= 3):
  * sets their amplitudes and returns the residual energy per entry, or -1
@@ -376,7 +391,8 @@ static double fit_signs(const spexi_state *s, const double *u, spexi_found *f, i
     double G[3][4] = {{0}}; /* (m, m+1): normal equations, right-hand side last */
     for (int p = 0; p < N; p++)
         for (int a = 0; a < m; a++) {
-            for (int b = 0; b < m; b++) G[a][b] += sign_of(&f[a], p) * sign_of(&f[b], p);
+            for (int b = 0; b < m; b++)
+                G[a][b] += sign_of(&f[a], p) * sign_of(&f[b], p);
             G[a][m] += sign_of(&f[a], p) * u[p];
         }
     for (int a = 0; a < m; a++) { /* Gauss–Jordan; G is positive semi-definite */
@@ -384,14 +400,17 @@ static double fit_signs(const spexi_state *s, const double *u, spexi_found *f, i
         for (int b = 0; b < m; b++) {
             if (b == a) continue;
             double r = G[b][a] / G[a][a];
-            for (int e = a; e <= m; e++) G[b][e] -= r * G[a][e];
+            for (int e = a; e <= m; e++)
+                G[b][e] -= r * G[a][e];
         }
     }
-    for (int a = 0; a < m; a++) f[a].amp = G[a][m] / G[a][a];
+    for (int a = 0; a < m; a++)
+        f[a].amp = G[a][m] / G[a][a];
     double rr = 0;
     for (int p = 0; p < N; p++) {
         double d = u[p];
-        for (int a = 0; a < m; a++) d -= f[a].amp * sign_of(&f[a], p);
+        for (int a = 0; a < m; a++)
+            d -= f[a].amp * sign_of(&f[a], p);
         rr += d * d;
     }
     return rr / N;
@@ -419,7 +438,8 @@ static int read_pair(spexi_state *s, int c, int64_t j, const double *u, spex_dec
                      double thr, double *llr, spexi_found *f) {
     int P = s->pl.P;
     double r[1 + SPEX_BCH_MAX_M * SPEX_BCH_MAX_T], amp, resid, energy;
-    for (int p = 0; p <= P; p++) r[p] = u[p] - f[0].amp * sign_of(&f[0], p);
+    for (int p = 0; p <= P; p++)
+        r[p] = u[p] - f[0].amp * sign_of(&f[0], p);
     if (!decode_vec(s, c, j, r, dec, 0.0, f[1].bits, llr, &f[1].res, &amp, &resid, &energy))
         return 0;
     return accept_fit(s, u, f, 2, thr);
@@ -444,7 +464,8 @@ static int read_triple(spexi_state *s, int c, int64_t j, const double *u, double
     for (int p = 0; p < N; p++) {
         if (fabs(w[p]) <= tol) continue;
         int l = 0;
-        while (l < nl && fabs(w[p] - lv[l]) > tol) l++;
+        while (l < nl && fabs(w[p] - lv[l]) > tol)
+            l++;
         if (l == nl) {
             if (nl == 7) return 0;
             lv[nl++] = w[p];
@@ -463,9 +484,11 @@ static int read_triple(spexi_state *s, int c, int64_t j, const double *u, double
                 /* each delay's subset: its flipped coefficients */
                 for (int p = 1; ok && p < N; p++) {
                     int m = 0;
-                    while (m < 8 && fabs(w[p] - sum[m]) > tol) m++;
+                    while (m < 8 && fabs(w[p] - sum[m]) > tol)
+                        m++;
                     if (m == 8) ok = 0;
-                    for (int i = 0; ok && i < 3; i++) f[i].bits[p - 1] = (uint8_t)((m >> i) & 1);
+                    for (int i = 0; ok && i < 3; i++)
+                        f[i].bits[p - 1] = (uint8_t)((m >> i) & 1);
                 }
                 for (int i = 0; ok && i < 3; i++)
                     ok = spex_bch_decode(s->bch, f[i].bits, &f[i].res) == SPEX_OK &&
@@ -477,7 +500,9 @@ static int read_triple(spexi_state *s, int c, int64_t j, const double *u, double
 }
 
 /* Triples need exact subset sums: bins noiseless to rounding error. */
-static int noiseless(const spexi_state *s) { return s->sigma2 <= 1e3 * s->floor2; }
+static int noiseless(const spexi_state *s) {
+    return s->sigma2 <= 1e3 * s->floor2;
+}
 
 /* What a sweep accepts from a bin, in the order peeling tries them. */
 enum { SPEX_READ_SINGLE, SPEX_READ_PAIR, SPEX_READ_TRIPLE, SPEX_READ_DOMINANT };
@@ -522,20 +547,23 @@ static void peel(spexi_state *s, const spexi_found *f) {
     for (int c = 0; c < s->pl.C; c++) {
         uint32_t j = hash_k(s, c, f->res.k, f->res.len);
         bin(s, c, 0)[j] -= f->amp;
-        for (int p = 0; p < s->pl.P; p++) bin(s, c, p + 1)[j] -= f->bits[p] ? -f->amp : f->amp;
+        for (int p = 0; p < s->pl.P; p++)
+            bin(s, c, p + 1)[j] -= f->bits[p] ? -f->amp : f->amp;
     }
 }
 
 /* Energy left in all bins. */
 static double bins_energy(spexi_state *s) {
     double e = 0;
-    for (size_t i = 0; i < s->off[s->pl.C]; i++) e += s->U[i] * s->U[i];
+    for (size_t i = 0; i < s->off[s->pl.C]; i++)
+        e += s->U[i] * s->U[i];
     return e;
 }
 
 /* The refit's support: every coefficient found plus, when n is small
  * enough to afford it, every first-order term. first_extra: the first sample
- * row that is not part of the structured design; bins_clean: peeling left every bin empty (to rounding error). */
+ * row that is not part of the structured design; bins_clean: peeling left every bin empty (to
+ * rounding error). */
 static int refit(spexi_state *s, spex_query *q, spex_coefs *found, int64_t first_extra,
                  int bins_clean, spex_coefs **fourier) {
     /* Peeling that explains every sample to rounding error (noiseless data,
@@ -547,7 +575,8 @@ static int refit(spexi_state *s, spex_query *q, spex_coefs *found, int64_t first
     const double *y = spex_query_values(q);
     int64_t rows = spex_masks_count(ms);
     double scale = 0, ss_res = 0;
-    for (int64_t r = 0; r < rows; r++) scale += y[r] * y[r];
+    for (int64_t r = 0; r < rows; r++)
+        scale += y[r] * y[r];
     for (int64_t r = first_extra; bins_clean && r < rows; r++) {
         double d = y[r] - spex_coefs_eval_fourier(found, spex_masks_crow(ms, r));
         ss_res += d * d;
@@ -566,7 +595,8 @@ static int refit(spexi_state *s, spex_query *q, spex_coefs *found, int64_t first
         if (len) rc = spex_coefs_set(support, idx, len, 0.0);
     }
     if (s->n <= SPEX_FIRST_ORDER_MAX_N)
-        for (int32_t j = 0; !rc && j < (int32_t)s->n; j++) rc = spex_coefs_add(support, &j, 1, 0.0);
+        for (int32_t j = 0; !rc && j < (int32_t)s->n; j++)
+            rc = spex_coefs_add(support, &j, 1, 0.0);
     if (!rc) rc = spexi_refit_fourier(s->ctx, q, support, fourier);
     spex_coefs_free(support);
     return rc;
@@ -642,7 +672,8 @@ int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_
         for (int c = 0; !rc && c < s.pl.C; c++)
             for (int64_t j = 0; !rc && j < (int64_t)1 << s.pl.gb[c]; j++) {
                 spexi_found f[3];
-                for (int i = 0; i < 3; i++) f[i].bits = bits + (size_t)i * (size_t)(s.pl.P + 1);
+                for (int i = 0; i < 3; i++)
+                    f[i].bits = bits + (size_t)i * (size_t)(s.pl.P + 1);
                 int got = read_bin(&s, c, j, opts->decoder, level, llr, f);
                 n_pairs += got == 2;
                 n_triples += got == 3;
@@ -657,7 +688,8 @@ int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_
          * made no progress */
         if (changed && !(bins_energy(&s) < (1.0 - 1e-9) * e_sweep)) changed = 0;
     }
-    if (!rc) rc = refit(&s, q, found, asked_structured, bins_energy(&s) <= 1e-20 * energy0, fourier);
+    if (!rc)
+        rc = refit(&s, q, found, asked_structured, bins_energy(&s) <= 1e-20 * energy0, fourier);
     if (!rc && details) {
         spex_spex_details *dd = &details->u.spex;
         memset(details, 0, sizeof *details);
@@ -687,7 +719,7 @@ done:
 }
 
 int spexi_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, int t, int C,
-                             uint64_t seed, spexi_sft_view *out) {
+                              uint64_t seed, spexi_sft_view *out) {
     spexi_state s;
     memset(&s, 0, sizeof s);
     memset(out, 0, sizeof *out);
@@ -700,7 +732,8 @@ int spexi_sft_sample_for_test(spex_ctx *ctx, spex_query *q, int64_t n, int b, in
     s.pl.b = b;
     s.pl.t = t;
     s.pl.C = C;
-    for (int c = 0; c < C; c++) s.pl.gb[c] = b;
+    for (int c = 0; c < C; c++)
+        s.pl.gb[c] = b;
     rc = design_init(&s, seed);
     if (!rc) rc = sample_groups(&s, q);
     if (!rc) {

@@ -47,8 +47,8 @@ struct spex_game {
     size_t words; /* words per packed mask */
     spex_basis basis;
     double noise_sd;
-    spex_coefs *coefs;   /* as written */
-    spex_coefs *fourier; /* == coefs for Fourier games, else owned */
+    spex_coefs *coefs;          /* as written */
+    spex_coefs *fourier;        /* == coefs for Fourier games, else owned */
     const char **feature_names; /* (n) pointers into feature_text, or NULL */
     char *feature_text;         /* the names, NUL-terminated, back to back */
     /* Compiled form of `coefs` (see the file comment). */
@@ -599,4 +599,3 @@ int spex_game_valuefn(spex_game *g, int with_noise, uint64_t seed, spex_valuefn 
     out->name = g->name;
     return SPEX_OK;
 }
-

@@ -326,7 +326,7 @@ static void sort_i32(int32_t *a, int len) {
 }
 
 int spexi_codes_decode_syn(const spex_bch *bch, const uint32_t *S, const uint64_t *word,
-                          spex_bch_result *res) {
+                           spex_bch_result *res) {
     memset(res, 0, sizeof *res);
     uint32_t lambda[SPEX_BCH_MAX_T + 1];
     int32_t pos[SPEX_BCH_MAX_T];

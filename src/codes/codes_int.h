@@ -60,7 +60,7 @@ struct spex_bch {
     int t;                  /* designed correctable weight */
     int P;                  /* parity bits = deg g */
     int pw;                 /* words per packed parity vector: ceil(P / 64) */
-    spexi_gf gf;             /* GF(2^m) */
+    spexi_gf gf;            /* GF(2^m) */
     uint8_t *gen;           /* (P + 1) generator polynomial over GF(2), low degree first */
     uint64_t *cols;         /* (n, pw) parity bits of the unit message e_j: x^{P+j} mod g */
     int64_t chien_max_work; /* use Chien search when (n + P) * deg <= this */
@@ -82,7 +82,7 @@ int spexi_codes_roots_bta(const spex_bch *bch, const uint32_t *lambda, int L, in
  * and parity errors, and a check that word = encode(k) xor e. Returns
  * SPEX_OK or SPEX_BCH_FAIL. */
 int spexi_codes_decode_syn(const spex_bch *bch, const uint32_t *S, const uint64_t *word,
-                          spex_bch_result *res);
+                           spex_bch_result *res);
 /* parity (pw words) = encode(k) packed; indices must be valid. */
 void spexi_codes_encode_packed(const spex_bch *bch, const int32_t *k, int len, uint64_t *parity);
 

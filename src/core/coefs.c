@@ -61,8 +61,9 @@ static int64_t find(const spex_coefs *c, const int32_t *idx, int len, size_t *sl
 
 int spex_coefs_new(spex_ctx *ctx, int64_t n, spex_coefs **out) {
     *out = NULL;
-    if (n < 1) return spex_seterr(ctx, SPEX_E_RANGE, "number of features n = %lld must be >= 1",
-                                  (long long)n);
+    if (n < 1)
+        return spex_seterr(ctx, SPEX_E_RANGE, "number of features n = %lld must be >= 1",
+                           (long long)n);
     spex_coefs *c = spex_calloc(ctx, 1, sizeof *c);
     if (!c) return SPEX_E_NOMEM;
     c->ctx = ctx;
@@ -88,9 +89,15 @@ void spex_coefs_free(spex_coefs *c) {
     spex_free(c->ctx, c);
 }
 
-int64_t spex_coefs_n(const spex_coefs *c) { return c->n; }
-spex_ctx *spex_coefs_ctx(const spex_coefs *c) { return c->ctx; }
-int64_t spex_coefs_count(const spex_coefs *c) { return c->count; }
+int64_t spex_coefs_n(const spex_coefs *c) {
+    return c->n;
+}
+spex_ctx *spex_coefs_ctx(const spex_coefs *c) {
+    return c->ctx;
+}
+int64_t spex_coefs_count(const spex_coefs *c) {
+    return c->count;
+}
 
 static int check_subset(const spex_coefs *c, const int32_t *idx, int len) {
     if (len < 0) return spex_seterr(c->ctx, SPEX_E_INVAL, "negative subset length %d", len);
@@ -130,7 +137,8 @@ static int upsert(spex_coefs *c, const int32_t *idx, int len, double v, int add)
     }
     if (c->pool_len + (size_t)len > c->pool_cap) {
         size_t cap = c->pool_cap * 2;
-        while (cap < c->pool_len + (size_t)len) cap *= 2;
+        while (cap < c->pool_len + (size_t)len)
+            cap *= 2;
         int32_t *p = spex_realloc(c->ctx, c->pool, cap, sizeof *p);
         if (!p) return SPEX_E_NOMEM;
         c->pool = p;
@@ -172,7 +180,9 @@ void spex_coefs_entry(const spex_coefs *c, int64_t i, const int32_t **idx, int *
     if (v) *v = e->v;
 }
 
-void spex_coefs_entry_set(spex_coefs *c, int64_t i, double v) { c->ent[i].v = v; }
+void spex_coefs_entry_set(spex_coefs *c, int64_t i, double v) {
+    c->ent[i].v = v;
+}
 
 int spex_coefs_max_order(const spex_coefs *c) {
     int m = 0;
@@ -221,16 +231,22 @@ static int cmp_sub(const void *pa, const void *pb) {
 static void sort_with(spex_coefs *c, int (*cmp)(const void *, const void *)) {
     sort_item *items = spex_malloc(c->ctx, (size_t)(c->count ? c->count : 1) * sizeof *items);
     if (!items) return; /* out of memory: leave the order as it was */
-    for (int64_t i = 0; i < c->count; i++) items[i] = (sort_item){c->ent[i], c->pool};
+    for (int64_t i = 0; i < c->count; i++)
+        items[i] = (sort_item){c->ent[i], c->pool};
     qsort(items, (size_t)c->count, sizeof *items, cmp);
-    for (int64_t i = 0; i < c->count; i++) c->ent[i] = items[i].e;
+    for (int64_t i = 0; i < c->count; i++)
+        c->ent[i] = items[i].e;
     spex_free(c->ctx, items);
     /* same entries renumbered: in place, cannot fail */
     spexi_hash_rebuild(c->ctx, &c->tab, c->count, entry_hash, c);
 }
 
-void spex_coefs_sort_abs(spex_coefs *c) { sort_with(c, cmp_abs); }
-void spex_coefs_sort_subsets(spex_coefs *c) { sort_with(c, cmp_sub); }
+void spex_coefs_sort_abs(spex_coefs *c) {
+    sort_with(c, cmp_abs);
+}
+void spex_coefs_sort_subsets(spex_coefs *c) {
+    sort_with(c, cmp_sub);
+}
 
 int spex_coefs_prune(spex_coefs *c, double tol) {
     int64_t k = 0;
@@ -274,7 +290,8 @@ double spex_coefs_eval_mobius(const spex_coefs *c, const uint64_t *mask) {
         const entry *e = &c->ent[i];
         const int32_t *idx = c->pool + e->off;
         int in = 1;
-        for (int j = 0; j < e->len && in; j++) in = spex_bits_get(mask, idx[j]);
+        for (int j = 0; j < e->len && in; j++)
+            in = spex_bits_get(mask, idx[j]);
         if (in) s += e->v;
     }
     return s;

@@ -26,20 +26,34 @@ const char *spex_errmsg(const spex_ctx *ctx) {
 
 const char *spex_strerror(int code) {
     switch (code) {
-    case SPEX_OK: return "ok";
-    case SPEX_E_NOMEM: return "out of memory";
-    case SPEX_E_INVAL: return "invalid argument";
-    case SPEX_E_IO: return "input/output error";
-    case SPEX_E_PARSE: return "parse error";
-    case SPEX_E_RANGE: return "value out of range";
-    case SPEX_E_VALUE: return "value function failed";
-    case SPEX_E_TIMEOUT: return "value function timed out";
-    case SPEX_E_BUDGET: return "budget too small";
-    case SPEX_E_UNSUPPORTED: return "unsupported";
-    case SPEX_E_NUMERIC: return "numerical failure";
-    case SPEX_E_INTERNAL: return "internal error";
-    case SPEX_E_CHILD: return "subprocess failed";
-    default: return "unknown error";
+    case SPEX_OK:
+        return "ok";
+    case SPEX_E_NOMEM:
+        return "out of memory";
+    case SPEX_E_INVAL:
+        return "invalid argument";
+    case SPEX_E_IO:
+        return "input/output error";
+    case SPEX_E_PARSE:
+        return "parse error";
+    case SPEX_E_RANGE:
+        return "value out of range";
+    case SPEX_E_VALUE:
+        return "value function failed";
+    case SPEX_E_TIMEOUT:
+        return "value function timed out";
+    case SPEX_E_BUDGET:
+        return "budget too small";
+    case SPEX_E_UNSUPPORTED:
+        return "unsupported";
+    case SPEX_E_NUMERIC:
+        return "numerical failure";
+    case SPEX_E_INTERNAL:
+        return "internal error";
+    case SPEX_E_CHILD:
+        return "subprocess failed";
+    default:
+        return "unknown error";
     }
 }
 

@@ -35,9 +35,12 @@ spex_csv_opts spex_csv_opts_default(void) {
 
 void spex_dataset_free(spex_dataset *ds) {
     if (!ds) return;
-    for (int c = 0; ds->class_names && c < ds->n_classes; c++) free(ds->class_names[c]);
-    for (int64_t j = 0; ds->feature_names && j < ds->n_features; j++) free(ds->feature_names[j]);
-    for (int64_t g = 0; ds->group_names && g < ds->n_groups; g++) free(ds->group_names[g]);
+    for (int c = 0; ds->class_names && c < ds->n_classes; c++)
+        free(ds->class_names[c]);
+    for (int64_t j = 0; ds->feature_names && j < ds->n_features; j++)
+        free(ds->feature_names[j]);
+    for (int64_t g = 0; ds->group_names && g < ds->n_groups; g++)
+        free(ds->group_names[g]);
     free(ds->class_names);
     free(ds->feature_names);
     free(ds->group_names);
@@ -100,7 +103,8 @@ static int64_t intern_id(spex_ctx *ctx, intern *t, const char *s, size_t len) {
 }
 
 static void intern_free(spex_ctx *ctx, intern *t) {
-    for (int64_t i = 0; i < t->n; i++) free(t->names[i]);
+    for (int64_t i = 0; i < t->n; i++)
+        free(t->names[i]);
     free(t->names);
     spexi_hash_free(ctx, &t->tab);
 }
@@ -112,8 +116,10 @@ typedef struct cell {
 } cell;
 
 static cell trim(const char *s, size_t len) {
-    while (len && (*s == ' ' || *s == '\t')) s++, len--;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r')) len--;
+    while (len && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
+        len--;
     return (cell){s, len};
 }
 
@@ -191,8 +197,9 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
     int64_t hdr_line = line;
     n_cols = split(p, le, NULL, 0);
     if (n_cols > o.max_cols)
-        return spex_seterr(ctx, SPEX_E_RANGE, "%s: line %lld: %lld columns, more than the limit of %lld",
-                           name, (long long)line, (long long)n_cols, (long long)o.max_cols);
+        return spex_seterr(ctx, SPEX_E_RANGE,
+                           "%s: line %lld: %lld columns, more than the limit of %lld", name,
+                           (long long)line, (long long)n_cols, (long long)o.max_cols);
     cells = calloc((size_t)n_cols, sizeof *cells);
     hdr = calloc((size_t)n_cols, sizeof *hdr);
     col_of = calloc((size_t)n_cols, sizeof *col_of);
@@ -215,8 +222,10 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
                              name, (long long)line, (long long)c + 1);
             goto done;
         }
-        if (label_col < 0 && !strcmp(hdr[c], o.label)) label_col = c;
-        else if (group_col < 0 && o.group_by && !strcmp(hdr[c], o.group_by)) group_col = c;
+        if (label_col < 0 && !strcmp(hdr[c], o.label))
+            label_col = c;
+        else if (group_col < 0 && o.group_by && !strcmp(hdr[c], o.group_by))
+            group_col = c;
     }
     if (label_col < 0) {
         rc = spex_seterr(ctx, SPEX_E_PARSE,
@@ -261,8 +270,8 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
         goto done;
     }
     if (rows > o.max_rows) {
-        rc = spex_seterr(ctx, SPEX_E_RANGE, "%s: %lld data rows, more than the limit of %lld",
-                         name, (long long)rows, (long long)o.max_rows);
+        rc = spex_seterr(ctx, SPEX_E_RANGE, "%s: %lld data rows, more than the limit of %lld", name,
+                         (long long)rows, (long long)o.max_rows);
         goto done;
     }
     size_t nf = (size_t)(ds->n_features ? ds->n_features : 1);
@@ -276,8 +285,7 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
     ds->feature_names = calloc(nf, sizeof *ds->feature_names);
     if (group_col >= 0 && !like) ds->group = malloc((size_t)rows * sizeof *ds->group);
     if (!ds->x || !ds->y || !ds->feature_names || (group_col >= 0 && !like && !ds->group)) {
-        rc = spex_seterr(ctx, SPEX_E_NOMEM, "%s: out of memory (%lld rows)", name,
-                         (long long)rows);
+        rc = spex_seterr(ctx, SPEX_E_NOMEM, "%s: out of memory (%lld rows)", name, (long long)rows);
         goto done;
     }
     for (int64_t j = 0; j < ds->n_features; j++)
@@ -306,8 +314,9 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
         }
         for (int64_t c = 0; c < n_cols; c++)
             if (cells[c].len == 0) {
-                rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: line %lld, column %lld ('%s'): missing value",
-                                 name, (long long)line, (long long)c + 1, hdr[c]);
+                rc = spex_seterr(ctx, SPEX_E_PARSE,
+                                 "%s: line %lld, column %lld ('%s'): missing value", name,
+                                 (long long)line, (long long)c + 1, hdr[c]);
                 goto done;
             }
         for (int64_t j = 0; j < ds->n_features; j++) {
@@ -392,7 +401,8 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
         if (all_numeric) {
             /* renumber classes by increasing value (insertion sort: <= 1000) */
             int K = ds->n_classes;
-            int *order = malloc((size_t)K * sizeof *order), *rank = malloc((size_t)K * sizeof *rank);
+            int *order = malloc((size_t)K * sizeof *order),
+                *rank = malloc((size_t)K * sizeof *rank);
             double *val = malloc((size_t)K * sizeof *val);
             char **nm = malloc((size_t)K * sizeof *nm);
             if (!order || !rank || !val || !nm) {
@@ -403,11 +413,14 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
             for (int c = 0; c < K; c++) {
                 parse_num((cell){ds->class_names[c], strlen(ds->class_names[c])}, &val[c]);
                 int i = c;
-                while (i > 0 && val[order[i - 1]] > val[c]) order[i] = order[i - 1], i--;
+                while (i > 0 && val[order[i - 1]] > val[c])
+                    order[i] = order[i - 1], i--;
                 order[i] = c;
             }
-            for (int i = 0; i < K; i++) rank[order[i]] = i, nm[i] = ds->class_names[order[i]];
-            for (int64_t i = 0; i < rows; i++) ds->y[i] = rank[ds->y[i]];
+            for (int i = 0; i < K; i++)
+                rank[order[i]] = i, nm[i] = ds->class_names[order[i]];
+            for (int64_t i = 0; i < rows; i++)
+                ds->y[i] = rank[ds->y[i]];
             free(ds->class_names);
             ds->class_names = nm;
             free(order), free(rank), free(val);
@@ -422,7 +435,8 @@ int spex_data_parse_csv(spex_ctx *ctx, const char *buf, size_t size, const char 
 done:
     intern_free(ctx, &labels);
     intern_free(ctx, &groups);
-    for (int64_t c = 0; hdr && c < n_cols; c++) free(hdr[c]);
+    for (int64_t c = 0; hdr && c < n_cols; c++)
+        free(hdr[c]);
     free(hdr);
     free(cells);
     free(col_of);
@@ -446,8 +460,8 @@ int spex_data_read_csv(spex_ctx *ctx, const char *path, const spex_csv_opts *opt
     for (;;) {
         if (len == cap) {
             if (cap > o.max_bytes) {
-                rc = spex_seterr(ctx, SPEX_E_RANGE, "%s: larger than the limit of %zu bytes",
-                                 path, o.max_bytes);
+                rc = spex_seterr(ctx, SPEX_E_RANGE, "%s: larger than the limit of %zu bytes", path,
+                                 o.max_bytes);
                 break;
             }
             size_t nc = cap ? cap * 2 : 65536;

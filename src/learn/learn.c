@@ -21,8 +21,10 @@ spex_learn_opts spex_learn_opts_default(void) {
 }
 
 int spex_learner_parse(spex_ctx *ctx, const char *name, spex_learner *out) {
-    if (!strcmp(name, "logistic")) *out = SPEX_LEARNER_LOGISTIC;
-    else if (!strcmp(name, "xgboost")) *out = SPEX_LEARNER_XGBOOST;
+    if (!strcmp(name, "logistic"))
+        *out = SPEX_LEARNER_LOGISTIC;
+    else if (!strcmp(name, "xgboost"))
+        *out = SPEX_LEARNER_XGBOOST;
     else
         return spex_seterr(ctx, SPEX_E_INVAL, "unknown learner '%s' (expected logistic or xgboost)",
                            name);
@@ -39,13 +41,15 @@ int spex_learn_fit_predict_many(spex_ctx *ctx, const spex_dataset *ds, const int
     if (n_x < 0) return spex_seterr(ctx, SPEX_E_INVAL, "%lld rows to score", (long long)n_x);
     int K = ds->n_classes, rc;
     if (n_rows == 0) { /* nothing to learn from: the uniform prediction */
-        for (int64_t e = 0; e < n_x * K; e++) scores[e] = 0;
+        for (int64_t e = 0; e < n_x * K; e++)
+            scores[e] = 0;
         return SPEX_OK;
     }
     if (n_x == 0) return SPEX_OK;
     if (opts->learner == SPEX_LEARNER_XGBOOST)
         rc = spexi_xgb_fit_predict(ctx, ds, rows, n_rows, opts, x, n_x, scores);
-    else rc = spexi_logistic_fit_predict(ctx, ds, rows, n_rows, mu, sd, opts, x, n_x, scores);
+    else
+        rc = spexi_logistic_fit_predict(ctx, ds, rows, n_rows, mu, sd, opts, x, n_x, scores);
     if (rc) return rc;
     for (int64_t e = 0; e < n_x * K; e++)
         if (!isfinite(scores[e]))

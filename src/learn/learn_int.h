@@ -11,12 +11,12 @@
  * class scores for each of the n_x rows of x (n_x, n_features) to scores
  * (n_x, n_classes); see spex_learn_fit_predict_many. */
 int spexi_logistic_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
-                              int64_t n_rows, const double *mu, const double *sd,
-                              const spex_learn_opts *o, const double *x, int64_t n_x,
-                              double *scores);
+                               int64_t n_rows, const double *mu, const double *sd,
+                               const spex_learn_opts *o, const double *x, int64_t n_x,
+                               double *scores);
 int spexi_xgb_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
-                         int64_t n_rows, const spex_learn_opts *o, const double *x, int64_t n_x,
-                         double *scores);
+                          int64_t n_rows, const spex_learn_opts *o, const double *x, int64_t n_x,
+                          double *scores);
 
 /* ---- gradient-boosted trees through XGBoost's C API (gbt.c) ---- */
 

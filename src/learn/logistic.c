@@ -28,9 +28,9 @@ typedef struct lr_prob {
     const double *Z; /* (n, p) standardised rows, last column 1 */
     const int *y;    /* n class ids */
     int64_t n, p;
-    int kk;          /* weight vectors: 1 (binary) or K */
+    int kk; /* weight vectors: 1 (binary) or K */
     double l2;
-    double *z;       /* (n, kk) scratch */
+    double *z; /* (n, kk) scratch */
 } lr_prob;
 
 /* Objective and gradient (kk, p) at w. */
@@ -46,7 +46,8 @@ static double lr_eval(const lr_prob *P, const double *w, double *g) {
         double *zz = P->z + i * P->kk;
         for (int c = 0; c < P->kk; c++) {
             double s = 0;
-            for (int64_t j = 0; j < p; j++) s += w[c * p + j] * zi[j];
+            for (int64_t j = 0; j < p; j++)
+                s += w[c * p + j] * zi[j];
             zz[c] = s;
         }
         if (P->kk == 1) {
@@ -54,16 +55,20 @@ static double lr_eval(const lr_prob *P, const double *w, double *g) {
             /* softplus(z) - y z, stable; d/dz = sigmoid(z) - y */
             f += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - yi * z;
             double r = (z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z))) - yi;
-            for (int64_t j = 0; j < p; j++) g[j] += r * zi[j];
+            for (int64_t j = 0; j < p; j++)
+                g[j] += r * zi[j];
         } else {
             double m = zz[0], se = 0;
-            for (int c = 1; c < P->kk; c++) m = zz[c] > m ? zz[c] : m;
-            for (int c = 0; c < P->kk; c++) se += exp(zz[c] - m);
+            for (int c = 1; c < P->kk; c++)
+                m = zz[c] > m ? zz[c] : m;
+            for (int c = 0; c < P->kk; c++)
+                se += exp(zz[c] - m);
             double lse = m + log(se);
             f += lse - zz[P->y[i]];
             for (int c = 0; c < P->kk; c++) {
                 double r = exp(zz[c] - lse) - (c == P->y[i]);
-                for (int64_t j = 0; j < p; j++) g[c * p + j] += r * zi[j];
+                for (int64_t j = 0; j < p; j++)
+                    g[c * p + j] += r * zi[j];
             }
         }
     }
@@ -72,7 +77,8 @@ static double lr_eval(const lr_prob *P, const double *w, double *g) {
 
 static double dot(const double *a, const double *b, int64_t n) {
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
@@ -90,14 +96,17 @@ static int lr_minimise(spex_ctx *ctx, const lr_prob *P, int max_iter, double *w)
     int rc = SPEX_OK;
     for (int it = 0; it < max_iter; it++) {
         double gmax = 0;
-        for (int64_t t = 0; t < np; t++) gmax = fabs(g[t]) > gmax ? fabs(g[t]) : gmax;
+        for (int64_t t = 0; t < np; t++)
+            gmax = fabs(g[t]) > gmax ? fabs(g[t]) : gmax;
         if (!(gmax > tol)) break;
         /* two-loop recursion: d = -H g */
-        for (int64_t t = 0; t < np; t++) d[t] = -g[t];
+        for (int64_t t = 0; t < np; t++)
+            d[t] = -g[t];
         for (int k = m - 1; k >= 0; k--) {
             int s = (head + k) % LBFGS_M;
             alpha[s] = rho[s] * dot(S + s * np, d, np);
-            for (int64_t t = 0; t < np; t++) d[t] -= alpha[s] * Yv[s * np + t];
+            for (int64_t t = 0; t < np; t++)
+                d[t] -= alpha[s] * Yv[s * np + t];
         }
         double gamma = 1;
         if (m > 0) {
@@ -106,22 +115,26 @@ static int lr_minimise(spex_ctx *ctx, const lr_prob *P, int max_iter, double *w)
         } else {
             gamma = 1 / (gmax > 1 ? gmax : 1);
         }
-        for (int64_t t = 0; t < np; t++) d[t] *= gamma;
+        for (int64_t t = 0; t < np; t++)
+            d[t] *= gamma;
         for (int k = 0; k < m; k++) {
             int s = (head + k) % LBFGS_M;
             double b = rho[s] * dot(Yv + s * np, d, np);
-            for (int64_t t = 0; t < np; t++) d[t] += (alpha[s] - b) * S[s * np + t];
+            for (int64_t t = 0; t < np; t++)
+                d[t] += (alpha[s] - b) * S[s * np + t];
         }
         double gd = dot(g, d, np);
         if (!(gd < 0)) { /* not a descent direction: restart from steepest descent */
             m = 0;
-            for (int64_t t = 0; t < np; t++) d[t] = -g[t] / (gmax > 1 ? gmax : 1);
+            for (int64_t t = 0; t < np; t++)
+                d[t] = -g[t] / (gmax > 1 ? gmax : 1);
             gd = dot(g, d, np);
         }
         double step = 1, fn = 0;
         int ok = 0;
         for (int ls = 0; ls < 60; ls++, step *= 0.5) {
-            for (int64_t t = 0; t < np; t++) wn[t] = w[t] + step * d[t];
+            for (int64_t t = 0; t < np; t++)
+                wn[t] = w[t] + step * d[t];
             fn = lr_eval(P, wn, gn);
             if (fn <= f + 1e-4 * step * gd) {
                 ok = 1;
@@ -130,11 +143,14 @@ static int lr_minimise(spex_ctx *ctx, const lr_prob *P, int max_iter, double *w)
         }
         if (!ok) break; /* no decrease left at double precision */
         double sy = 0;
-        for (int64_t t = 0; t < np; t++) sy += (wn[t] - w[t]) * (gn[t] - g[t]);
+        for (int64_t t = 0; t < np; t++)
+            sy += (wn[t] - w[t]) * (gn[t] - g[t]);
         if (sy > 1e-300) { /* else no curvature information: keep the memory as is */
             int s = m < LBFGS_M ? (head + m) % LBFGS_M : head;
-            if (m == LBFGS_M) head = (head + 1) % LBFGS_M;
-            else m++;
+            if (m == LBFGS_M)
+                head = (head + 1) % LBFGS_M;
+            else
+                m++;
             for (int64_t t = 0; t < np; t++) {
                 S[s * np + t] = wn[t] - w[t];
                 Yv[s * np + t] = gn[t] - g[t];
@@ -151,9 +167,9 @@ static int lr_minimise(spex_ctx *ctx, const lr_prob *P, int max_iter, double *w)
 }
 
 int spexi_logistic_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int64_t *rows,
-                              int64_t n_rows, const double *mu, const double *sd,
-                              const spex_learn_opts *o, const double *x, int64_t n_x,
-                              double *scores) {
+                               int64_t n_rows, const double *mu, const double *sd,
+                               const spex_learn_opts *o, const double *x, int64_t n_x,
+                               double *scores) {
     int K = ds->n_classes, kk = K == 2 ? 1 : K;
     int64_t d = ds->n_features, p = d + 1;
     lr_prob P = {NULL, NULL, n_rows, p, kk, o->l2, NULL};
@@ -181,7 +197,8 @@ int spexi_logistic_fit_predict(spex_ctx *ctx, const spex_dataset *ds, const int6
     for (int64_t i = 0; i < n_x; i++) {
         const double *xi = x + i * d;
         double *si = scores + i * K;
-        for (int c = 0; c < K; c++) si[c] = 0;
+        for (int c = 0; c < K; c++)
+            si[c] = 0;
         for (int c = 0; c < kk; c++) {
             double s = w[c * p + d];
             for (int64_t j = 0; j < d; j++)

@@ -33,9 +33,12 @@ spex_data_attr_opts spex_data_attr_opts_default(void) {
 }
 
 int spex_data_value_parse(spex_ctx *ctx, const char *name, spex_data_value *out) {
-    if (!strcmp(name, "margin")) *out = SPEX_DATA_MARGIN;
-    else if (!strcmp(name, "prob")) *out = SPEX_DATA_PROB;
-    else if (!strcmp(name, "logloss")) *out = SPEX_DATA_LOGLOSS;
+    if (!strcmp(name, "margin"))
+        *out = SPEX_DATA_MARGIN;
+    else if (!strcmp(name, "prob"))
+        *out = SPEX_DATA_PROB;
+    else if (!strcmp(name, "logloss"))
+        *out = SPEX_DATA_LOGLOSS;
     else
         return spex_seterr(ctx, SPEX_E_INVAL,
                            "unknown value '%s' (expected margin, prob or logloss)", name);
@@ -57,12 +60,12 @@ typedef struct data_attr {
     spex_ctx *ctx;
     const spex_dataset *train;
     spex_data_attr_opts o;
-    int64_t n;         /* features */
-    int64_t *feat_off; /* n + 1 */
-    int64_t *feat_rows;/* train->n_rows */
-    double *x;         /* the test row */
-    int y;             /* its class */
-    double *mu, *sd;   /* standardisation or NULL */
+    int64_t n;          /* features */
+    int64_t *feat_off;  /* n + 1 */
+    int64_t *feat_rows; /* train->n_rows */
+    double *x;          /* the test row */
+    int y;              /* its class */
+    double *mu, *sd;    /* standardisation or NULL */
     char name[64];
 } data_attr;
 
@@ -73,7 +76,8 @@ static double score_value(spex_data_value v, const double *s, int K, int y) {
         if (c != y && s[c] > best) best = s[c];
         if (s[c] > m) m = s[c];
     }
-    for (int c = 0; c < K; c++) se += exp(s[c] - m);
+    for (int c = 0; c < K; c++)
+        se += exp(s[c] - m);
     double lse = m + log(se);
     if (v == SPEX_DATA_MARGIN) return s[y] - best;
     if (v == SPEX_DATA_PROB) return exp(s[y] - lse);
@@ -85,7 +89,7 @@ typedef struct da_worker {
     const spex_masks *batch;
     double *out;
     int w, W;
-    int rc;        /* error of the first failing mask of this worker */
+    int rc; /* error of the first failing mask of this worker */
     int64_t fail_i;
     char msg[512];
 } da_worker;
@@ -116,8 +120,8 @@ static void *da_run(void *arg) {
             if (m[j >> 6] >> (j & 63) & 1)
                 for (int64_t t = a->feat_off[j]; t < a->feat_off[j + 1]; t++)
                     rows[nr++] = a->feat_rows[t];
-        int rc = spex_learn_fit_predict(wctx, a->train, rows, nr, a->mu, a->sd, &a->o.learn, a->x,
-                                        s);
+        int rc =
+            spex_learn_fit_predict(wctx, a->train, rows, nr, a->mu, a->sd, &a->o.learn, a->x, s);
         if (rc) {
             if (!k->rc) {
                 k->rc = rc;
@@ -148,18 +152,22 @@ static int da_eval(void *user, const spex_masks *batch, double *out) {
     if (!ws || !tids) {
         spex_free(a->ctx, ws);
         spex_free(a->ctx, tids);
-        for (int64_t i = 0; i < cnt; i++) out[i] = NAN;
+        for (int64_t i = 0; i < cnt; i++)
+            out[i] = NAN;
         return spex_seterr(a->ctx, SPEX_E_NOMEM, "%s: out of memory", a->name);
     }
     int started = 0;
-    for (int w = 0; w < W; w++) ws[w] = (da_worker){a, batch, out, w, W, 0, -1, {0}};
+    for (int w = 0; w < W; w++)
+        ws[w] = (da_worker){a, batch, out, w, W, 0, -1, {0}};
     for (int w = 1; w < W; w++) {
         if (pthread_create(&tids[w], NULL, da_run, &ws[w])) break;
         started = w;
     }
     da_run(&ws[0]);
-    for (int w = started + 1; w < W; w++) da_run(&ws[w]); /* threads that did not start */
-    for (int w = 1; w <= started; w++) pthread_join(tids[w], NULL);
+    for (int w = started + 1; w < W; w++)
+        da_run(&ws[w]); /* threads that did not start */
+    for (int w = 1; w <= started; w++)
+        pthread_join(tids[w], NULL);
     int rc = SPEX_OK, first = -1;
     for (int w = 0; w < W; w++)
         if (ws[w].rc && (first < 0 || ws[w].fail_i < ws[first].fail_i)) first = w;
@@ -190,11 +198,13 @@ int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dat
     spex_data_attr_opts o = opts ? *opts : spex_data_attr_opts_default();
     int64_t N = train->n_rows, d = train->n_features;
     if (test_row < 0 || test_row >= test->n_rows)
-        return spex_seterr(ctx, SPEX_E_RANGE, "test row %lld is out of range (the test set has "
-                                              "%lld rows, numbered from 0)",
+        return spex_seterr(ctx, SPEX_E_RANGE,
+                           "test row %lld is out of range (the test set has "
+                           "%lld rows, numbered from 0)",
                            (long long)test_row, (long long)test->n_rows);
     if (test->n_features != d)
-        return spex_seterr(ctx, SPEX_E_INVAL, "the test set has %lld features, the training set %lld",
+        return spex_seterr(ctx, SPEX_E_INVAL,
+                           "the test set has %lld features, the training set %lld",
                            (long long)test->n_features, (long long)d);
     if (train->n_classes < 2)
         return spex_seterr(ctx, SPEX_E_INVAL,
@@ -224,8 +234,10 @@ int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dat
     if (!a->feat_off || !a->feat_rows || !a->x) goto nomem;
     memcpy(a->x, test->x + test_row * d, (size_t)d * sizeof *a->x);
     if (use_col) { /* counting sort by group id, rows in file order */
-        for (int64_t i = 0; i < N; i++) a->feat_off[train->group[i] + 1]++;
-        for (int64_t g = 0; g < n; g++) a->feat_off[g + 1] += a->feat_off[g];
+        for (int64_t i = 0; i < N; i++)
+            a->feat_off[train->group[i] + 1]++;
+        for (int64_t g = 0; g < n; g++)
+            a->feat_off[g + 1] += a->feat_off[g];
         int64_t *fill = spex_calloc(ctx, (size_t)n, sizeof *fill);
         if (!fill) goto nomem;
         for (int64_t i = 0; i < N; i++) {
@@ -239,7 +251,8 @@ int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dat
             spex_data_group_range(N, o.n_groups, j, &b, &e);
             a->feat_off[j + 1] = e;
         }
-        for (int64_t i = 0; i < N; i++) a->feat_rows[i] = i;
+        for (int64_t i = 0; i < N; i++)
+            a->feat_rows[i] = i;
     }
     if (o.learn.learner == SPEX_LEARNER_LOGISTIC && o.standardize) {
         a->mu = spex_calloc(ctx, (size_t)(d ? d : 1), sizeof *a->mu);
@@ -247,7 +260,8 @@ int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dat
         if (!a->mu || !a->sd) goto nomem;
         for (int64_t j = 0; j < d; j++) {
             double m = 0, v = 0;
-            for (int64_t i = 0; i < N; i++) m += train->x[i * d + j];
+            for (int64_t i = 0; i < N; i++)
+                m += train->x[i * d + j];
             m /= (double)N;
             for (int64_t i = 0; i < N; i++) {
                 double t = train->x[i * d + j] - m;

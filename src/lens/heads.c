@@ -10,8 +10,8 @@
  * masks becomes one engine call (spex_llm_score_ablated_batch): each mask's
  * ablation flags, its sequences consecutive so that the contrast reuses the
  * prompt's keys and values (same ablation, same prefix), and the output
- * matrix applied to the scored positions of many masks at once. Mean ablation replaces an output by its average over every
- * position of the reference prompts, computed once, unablated, at creation.
+ * matrix applied to the scored positions of many masks at once. Mean ablation replaces an output by
+ * its average over every position of the reference prompts, computed once, unablated, at creation.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,9 +26,9 @@ struct spex_heads {
     int64_t lens[2], from[2];
     int n_seqs;
     int64_t n, L, H;
-    int64_t *layer, *head;   /* per feature; head -1 for an MLP block */
-    char *names;             /* n names of NAME_LEN bytes */
-    float *head_mean, *mlp_mean;   /* (L * dim) each; NULL: zero ablation */
+    int64_t *layer, *head;       /* per feature; head -1 for an MLP block */
+    char *names;                 /* n names of NAME_LEN bytes */
+    float *head_mean, *mlp_mean; /* (L * dim) each; NULL: zero ablation */
 };
 
 #define NAME_LEN 48 /* "L%lld.H%lld" of two 20-digit numbers fits */
@@ -80,16 +80,17 @@ static int compute_means(spex_heads *h, const spex_heads_opts *o) {
             rc = spex_llm_tokenize(h->m, t, strlen(t), 1, &toks[i], &lens[i]);
     }
     if (!rc)
-        rc = spex_llm_component_means(h->m, nr, (const int32_t *const *)toks, lens,
-                                      h->head_mean, h->mlp_mean);
-    for (int64_t i = 0; toks && i < nr; i++) spex_free(h->ctx, toks[i]);
+        rc = spex_llm_component_means(h->m, nr, (const int32_t *const *)toks, lens, h->head_mean,
+                                      h->mlp_mean);
+    for (int64_t i = 0; toks && i < nr; i++)
+        spex_free(h->ctx, toks[i]);
     spex_free(h->ctx, toks);
     spex_free(h->ctx, lens);
     return rc;
 }
 
-int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt,
-                   const spex_heads_opts *opts, spex_heads **out) {
+int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt, const spex_heads_opts *opts,
+                   spex_heads **out) {
     *out = NULL;
     spex_heads_opts def = spex_heads_opts_default();
     const spex_heads_opts *o = opts ? opts : &def;
@@ -137,7 +138,9 @@ int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt,
     return SPEX_OK;
 }
 
-int64_t spex_heads_n_features(const spex_heads *h) { return h->n; }
+int64_t spex_heads_n_features(const spex_heads *h) {
+    return h->n;
+}
 const char *spex_heads_feature_name(const spex_heads *h, int64_t i) {
     return h->names + i * NAME_LEN;
 }
@@ -148,7 +151,8 @@ void spex_heads_feature(const spex_heads *h, int64_t i, int64_t *layer, int64_t 
 
 int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
     int64_t nb = spex_masks_count(batch), ns = h->n_seqs, per = h->L * h->H + h->L;
-    for (int64_t i = 0; i < nb; i++) out[i] = NAN;
+    for (int64_t i = 0; i < nb; i++)
+        out[i] = NAN;
     if (nb == 0) return SPEX_OK;
     /* one ablation per mask, its sequences consecutive (they share it) */
     uint8_t *flags = spex_calloc(h->ctx, (size_t)(nb * per), 1);
@@ -164,8 +168,10 @@ int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
         uint8_t *fh = flags + b * per, *fm = fh + h->L * h->H;
         for (int64_t i = 0; i < h->n; i++)
             if (!spex_bits_get(row, i)) {
-                if (h->head[i] >= 0) fh[h->layer[i] * h->H + h->head[i]] = 1;
-                else fm[h->layer[i]] = 1;
+                if (h->head[i] >= 0)
+                    fh[h->layer[i] * h->H + h->head[i]] = 1;
+                else
+                    fm[h->layer[i]] = 1;
             }
         abl[b] = (spex_llm_ablation){fh, fm, h->head_mean, h->mlp_mean};
         for (int64_t c = 0; c < ns; c++) {
@@ -175,8 +181,7 @@ int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
             from[b * ns + c] = h->from[c];
         }
     }
-    if (!rc)
-        rc = spex_llm_score_ablated_batch(h->m, nb * ns, seqs, lens, from, which, lp);
+    if (!rc) rc = spex_llm_score_ablated_batch(h->m, nb * ns, seqs, lens, from, which, lp);
     for (int64_t b = 0; !rc && b < nb; b++)
         out[b] = ns == 2 ? lp[2 * b] - lp[2 * b + 1] : lp[b];
     spex_free(h->ctx, flags);

@@ -96,10 +96,12 @@ static int split_words(spex_prompt *p, const char *s) {
     size_t i = 0, len = strlen(s);
     while (i < len) {
         size_t ws = i;
-        while (i < len && is_ws(s[i])) i++;
+        while (i < len && is_ws(s[i]))
+            i++;
         if (i == len) break;
         size_t start = i;
-        while (i < len && !is_ws(s[i])) i++;
+        while (i < len && !is_ws(s[i]))
+            i++;
         int rc = add_unit(p, s + ws, start - ws, s + start, i - start);
         if (rc) return rc;
     }
@@ -110,7 +112,8 @@ static int split_sentences(spex_prompt *p, const char *s) {
     size_t i = 0, len = strlen(s);
     while (i < len) {
         size_t ws = i;
-        while (i < len && is_ws(s[i])) i++;
+        while (i < len && is_ws(s[i]))
+            i++;
         if (i == len) break;
         size_t start = i, end;
         for (;;) {
@@ -119,7 +122,8 @@ static int split_sentences(spex_prompt *p, const char *s) {
                 break;
             }
             if (s[i] == '.' || s[i] == '!' || s[i] == '?') {
-                while (i < len && (s[i] == '.' || s[i] == '!' || s[i] == '?')) i++;
+                while (i < len && (s[i] == '.' || s[i] == '!' || s[i] == '?'))
+                    i++;
                 if (i == len || is_ws(s[i])) {
                     end = i;
                     break;
@@ -128,7 +132,8 @@ static int split_sentences(spex_prompt *p, const char *s) {
             }
             i++;
         }
-        while (end > start && is_ws(s[end - 1])) end--;
+        while (end > start && is_ws(s[end - 1]))
+            end--;
         int rc = add_unit(p, s + ws, start - ws, s + start, end - start);
         if (rc) return rc;
     }
@@ -142,8 +147,10 @@ static int split_segments(spex_prompt *p, const char *s, const char *sep) {
     while (i <= len) {
         const char *hit = strstr(s + i, sep);
         size_t end = hit ? (size_t)(hit - s) : len, a = i, b = end;
-        while (a < b && is_ws(s[a])) a++;
-        while (b > a && is_ws(s[b - 1])) b--;
+        while (a < b && is_ws(s[a]))
+            a++;
+        while (b > a && is_ws(s[b - 1]))
+            b--;
         if (b > a) {
             int rc = add_unit(p, lead, 1, s + a, b - a);
             if (rc) return rc;
@@ -165,7 +172,8 @@ static int split_tokens(spex_prompt *p, const char *s) {
         size_t plen, k = 0;
         rc = spex_llm_token_piece(p->m, tok[i], &piece, &plen);
         if (rc) break;
-        while (k < plen && piece[k] == ' ') k++;
+        while (k < plen && piece[k] == ' ')
+            k++;
         if (k == plen) { /* a piece of spaces only: keep it as text */
             rc = add_unit(p, "", 0, piece, plen);
             continue;
@@ -191,14 +199,30 @@ void spex_prompt_free(spex_prompt *p) {
     spex_free(p->ctx, p);
 }
 
-int64_t spex_prompt_n_units(const spex_prompt *p) { return p->n; }
-const char *spex_prompt_unit_text(const spex_prompt *p, int64_t i) { return p->units[i].text; }
-const char *spex_prompt_unit_lead(const spex_prompt *p, int64_t i) { return p->units[i].lead; }
-const char *spex_prompt_target(const spex_prompt *p) { return p->target; }
-const char *spex_prompt_contrast(const spex_prompt *p) { return p->contrast; }
-const char *spex_prompt_prefix(const spex_prompt *p) { return p->prefix; }
-const char *spex_prompt_suffix(const spex_prompt *p) { return p->suffix; }
-const char *spex_prompt_replace(const spex_prompt *p) { return p->replace; }
+int64_t spex_prompt_n_units(const spex_prompt *p) {
+    return p->n;
+}
+const char *spex_prompt_unit_text(const spex_prompt *p, int64_t i) {
+    return p->units[i].text;
+}
+const char *spex_prompt_unit_lead(const spex_prompt *p, int64_t i) {
+    return p->units[i].lead;
+}
+const char *spex_prompt_target(const spex_prompt *p) {
+    return p->target;
+}
+const char *spex_prompt_contrast(const spex_prompt *p) {
+    return p->contrast;
+}
+const char *spex_prompt_prefix(const spex_prompt *p) {
+    return p->prefix;
+}
+const char *spex_prompt_suffix(const spex_prompt *p) {
+    return p->suffix;
+}
+const char *spex_prompt_replace(const spex_prompt *p) {
+    return p->replace;
+}
 
 /* A growable string. */
 typedef struct sbuf {
@@ -212,7 +236,8 @@ static void sb_put(sbuf *b, const char *s, size_t len) {
     if (b->err) return;
     if (b->len + len + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + len + 1) cap *= 2;
+        while (cap < b->len + len + 1)
+            cap *= 2;
         char *d = spex_realloc(b->ctx, b->s, cap, 1);
         if (!d) {
             b->err = SPEX_E_NOMEM;
@@ -293,8 +318,8 @@ static int greedy_answer(spex_prompt *p, int64_t max_tokens) {
     return rc;
 }
 
-int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt,
-                    const spex_prompt_opts *opts, spex_prompt **out) {
+int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt, const spex_prompt_opts *opts,
+                    spex_prompt **out) {
     *out = NULL;
     spex_prompt_opts def = spex_prompt_opts_default();
     const spex_prompt_opts *o = opts ? opts : &def;
@@ -305,8 +330,7 @@ int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt,
         return spex_seterr(ctx, SPEX_E_INVAL, "token units need a model");
     if (o->contrast && !o->target)
         return spex_seterr(ctx, SPEX_E_INVAL, "a contrast needs a target");
-    if (o->target && !*o->target)
-        return spex_seterr(ctx, SPEX_E_INVAL, "the target is empty");
+    if (o->target && !*o->target) return spex_seterr(ctx, SPEX_E_INVAL, "the target is empty");
     if (o->contrast && !*o->contrast)
         return spex_seterr(ctx, SPEX_E_INVAL, "the contrast is empty");
     if (o->segments_sep && !*o->segments_sep)
@@ -326,9 +350,15 @@ int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt,
     if (!rc && o->contrast && !(p->contrast = spex_strdup(ctx, o->contrast))) rc = SPEX_E_NOMEM;
     if (!rc) {
         switch (o->unit) {
-        case SPEX_PROMPT_WORD: rc = split_words(p, prompt); break;
-        case SPEX_PROMPT_SENTENCE: rc = split_sentences(p, prompt); break;
-        case SPEX_PROMPT_TOKEN: rc = split_tokens(p, prompt); break;
+        case SPEX_PROMPT_WORD:
+            rc = split_words(p, prompt);
+            break;
+        case SPEX_PROMPT_SENTENCE:
+            rc = split_sentences(p, prompt);
+            break;
+        case SPEX_PROMPT_TOKEN:
+            rc = split_tokens(p, prompt);
+            break;
         case SPEX_PROMPT_SEGMENT:
             rc = split_segments(p, prompt, o->segments_sep ? o->segments_sep : "\n");
             break;
@@ -354,8 +384,8 @@ int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt,
 /* Tokens of text (with BOS) and of text + cont; SPEX_E_VALUE when cont adds
  * no token or text's tokens are not a prefix of the joint tokenization. On
  * success *seq (owned) holds the joint tokens and *from the prompt's count. */
-static int joint_tokens(spex_prompt *p, const char *text, size_t len, const char *cont,
-                        sbuf *tmp, int32_t **seq, int64_t *n_seq, int64_t *from) {
+static int joint_tokens(spex_prompt *p, const char *text, size_t len, const char *cont, sbuf *tmp,
+                        int32_t **seq, int64_t *n_seq, int64_t *from) {
     int32_t *pt = NULL, *jt = NULL;
     int64_t np = 0, nj = 0;
     *seq = NULL;
@@ -383,7 +413,8 @@ int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
     int n_cont = p->contrast ? 2 : 1;
     if (!p->m || !p->target)
         return spex_seterr(p->ctx, SPEX_E_INVAL, "this prompt was built without a model");
-    for (int64_t i = 0; i < nb; i++) out[i] = NAN;
+    for (int64_t i = 0; i < nb; i++)
+        out[i] = NAN;
     if (nb == 0) return SPEX_OK;
     int64_t cap = nb * n_cont, k = 0, bad = -1;
     int32_t **seqs = spex_calloc(p->ctx, (size_t)cap, sizeof *seqs);
@@ -396,9 +427,9 @@ int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
     /* (nb, n_cont) token sequences: target (and contrast) after each masked prompt */
     for (int64_t i = 0; !rc && i < nb; i++) {
         int nc = 0;
-        rc = spex_prompt_sequences(p, spex_masks_crow(batch, i), &seqs[k], &lens[k], &from[k],
-                                   &nc);
-        for (int c = 0; c < nc; c++) owner[k++] = i;
+        rc = spex_prompt_sequences(p, spex_masks_crow(batch, i), &seqs[k], &lens[k], &from[k], &nc);
+        for (int c = 0; c < nc; c++)
+            owner[k++] = i;
         if (rc == SPEX_E_VALUE) { /* this mask cannot be scored: NaN, go on */
             if (bad < 0) {
                 bad = i;
@@ -408,14 +439,15 @@ int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
         }
     }
     if (!rc && k > 0)
-        rc = spex_llm_score_tokens_batch(p->m, k, (const int32_t *const *)seqs, lens, from, 1,
-                                         lp);
+        rc = spex_llm_score_tokens_batch(p->m, k, (const int32_t *const *)seqs, lens, from, 1, lp);
     if (!rc)
         for (int64_t j = 0; j < k; j += n_cont)
             out[owner[j]] = n_cont == 2 ? lp[j] - lp[j + 1] : lp[j];
     else
-        for (int64_t i = 0; i < nb; i++) out[i] = NAN;
-    for (int64_t j = 0; seqs && j < k; j++) spex_free(p->ctx, seqs[j]);
+        for (int64_t i = 0; i < nb; i++)
+            out[i] = NAN;
+    for (int64_t j = 0; seqs && j < k; j++)
+        spex_free(p->ctx, seqs[j]);
     spex_free(p->ctx, seqs);
     spex_free(p->ctx, lens);
     spex_free(p->ctx, from);
@@ -426,10 +458,11 @@ int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
     return bad >= 0 ? spex_seterr(p->ctx, SPEX_E_VALUE, "%s", first_bad) : SPEX_OK;
 }
 
-int spex_prompt_sequences(spex_prompt *p, const uint64_t *mask, int32_t *seqs[2],
-                          int64_t lens[2], int64_t from[2], int *n_seqs) {
+int spex_prompt_sequences(spex_prompt *p, const uint64_t *mask, int32_t *seqs[2], int64_t lens[2],
+                          int64_t from[2], int *n_seqs) {
     int n_cont = p->contrast ? 2 : 1;
-    for (int c = 0; c < n_cont; c++) seqs[c] = NULL; /* seqs[1] exists only with a contrast */
+    for (int c = 0; c < n_cont; c++)
+        seqs[c] = NULL; /* seqs[1] exists only with a contrast */
     *n_seqs = 0;
     if (!p->m || !p->target)
         return spex_seterr(p->ctx, SPEX_E_INVAL, "this prompt was built without a model");

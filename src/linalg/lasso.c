@@ -276,8 +276,8 @@ typedef struct lasso_cv_data {
 
 /* Fits the path on one fold's training rows; fills fmse (n_alpha) with the
  * validation MSE per alpha (NaN when the validation rows carry no weight). */
-static int lasso_fold(void *user, int f, const int64_t *train, int64_t n_train,
-                      const int64_t *val, int64_t n_val, double *fmse) {
+static int lasso_fold(void *user, int f, const int64_t *train, int64_t n_train, const int64_t *val,
+                      int64_t n_val, double *fmse) {
     (void)f;
     const lasso_cv_data *cd = user;
     spex_ctx *ctx = cd->ctx;

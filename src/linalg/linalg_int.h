@@ -9,7 +9,7 @@
 /* Checks the conventions of linalg.h (sizes, NULLs, finite X/y/w, w >= 0,
  * Σw > 0). `who` starts every message. */
 int spexi_lin_check(spex_ctx *ctx, const char *who, const double *X, int64_t n_rows, int64_t n_cols,
-                   const double *y, const double *w);
+                    const double *y, const double *w);
 
 /* a*b doubles, overflow-checked, uninitialised. */
 double *spexi_lin_dalloc(spex_ctx *ctx, size_t a, size_t b);
@@ -32,8 +32,8 @@ typedef struct spexi_lin_sys {
 /* rows: NULL = rows 0..n_sub-1, else n_sub row indices. b_len >= n_sub (dgelsd
  * wants room for max(n, p)). SPEX_E_INVAL when the subset's weights sum to 0. */
 int spexi_lin_sys_build(spex_ctx *ctx, const double *X, int64_t n_cols, const double *y,
-                       const double *w, const int64_t *rows, int64_t n_sub, int intercept,
-                       int normalise, int64_t b_len, spexi_lin_sys *out);
+                        const double *w, const int64_t *rows, int64_t n_sub, int intercept,
+                        int normalise, int64_t b_len, spexi_lin_sys *out);
 void spexi_lin_sys_free(spex_ctx *ctx, spexi_lin_sys *s);
 
 /* K folds as row lists: fold f's rows are rows[start[f] .. start[f+1]). */
@@ -46,7 +46,7 @@ typedef struct spexi_lin_folds {
 } spexi_lin_folds;
 
 int spexi_lin_folds_make(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t seed,
-                        spexi_lin_folds *out);
+                         spexi_lin_folds *out);
 /* Writes the rows outside fold f into train (n entries room); returns count. */
 int64_t spexi_lin_folds_train(const spexi_lin_folds *fo, int f, int64_t *train);
 void spexi_lin_folds_free(spex_ctx *ctx, spexi_lin_folds *fo);
@@ -55,8 +55,8 @@ void spexi_lin_folds_free(spex_ctx *ctx, spexi_lin_folds *fo);
  * and standard error per alpha and picks one by `rule`. SPEX_E_NUMERIC when
  * no fold has validation weight. */
 int spexi_lin_cv_choose(spex_ctx *ctx, const char *who, const double *fold_mse, int k,
-                       const double *alphas, int n_alpha, spex_cv_rule rule, double *mean,
-                       int *best, double *best_mean, double *best_se);
+                        const double *alphas, int n_alpha, spex_cv_rule rule, double *mean,
+                        int *best, double *best_mean, double *best_se);
 
 /* One fold of a K-fold cross-validation over an alpha grid: fit on the
  * training rows, write the validation MSE of every alpha into fmse
@@ -94,7 +94,7 @@ void spexi_lin_wvar(const double *y, const double *w, int64_t n, double *mean, d
 double spexi_lin_r2(double mse, double var, double yscale);
 /* Fills info->train_r2 and info->n_nonzero for the model (beta, b0). */
 void spexi_lin_train_stats(const double *X, int64_t n, int64_t p, const double *y, const double *w,
-                          const double *beta, double b0, spex_fit_info *info);
+                           const double *beta, double b0, spex_fit_info *info);
 /* An info with every field at its "not computed" value. */
 void spexi_lin_info_init(spex_fit_info *info);
 

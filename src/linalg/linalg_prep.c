@@ -17,7 +17,7 @@
 #define LIN_FOLD_STREAM UINT64_C(0x6b666f6c64)
 
 int spexi_lin_check(spex_ctx *ctx, const char *who, const double *X, int64_t n_rows, int64_t n_cols,
-                   const double *y, const double *w) {
+                    const double *y, const double *w) {
     const int64_t max_dim = sizeof(lapack_int) >= 8 ? INT64_MAX : (int64_t)INT32_MAX;
     if (n_rows < 1)
         return spex_seterr(ctx, SPEX_E_INVAL, "%s: n_rows = %lld, need >= 1", who,
@@ -75,8 +75,8 @@ static int64_t row_of(const int64_t *rows, int64_t i) {
 }
 
 int spexi_lin_sys_build(spex_ctx *ctx, const double *X, int64_t n_cols, const double *y,
-                       const double *w, const int64_t *rows, int64_t n_sub, int intercept,
-                       int normalise, int64_t b_len, spexi_lin_sys *out) {
+                        const double *w, const int64_t *rows, int64_t n_sub, int intercept,
+                        int normalise, int64_t b_len, spexi_lin_sys *out) {
     const size_t p = (size_t)n_cols;
     memset(out, 0, sizeof *out);
     out->n = n_sub;
@@ -168,7 +168,7 @@ int spex_kfold_assign(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t seed,
 }
 
 int spexi_lin_folds_make(spex_ctx *ctx, int64_t n_rows, int n_folds, uint64_t seed,
-                        spexi_lin_folds *out) {
+                         spexi_lin_folds *out) {
     memset(out, 0, sizeof *out);
     int k = 0;
     out->n = n_rows;
@@ -220,8 +220,8 @@ void spexi_lin_folds_free(spex_ctx *ctx, spexi_lin_folds *fo) {
 }
 
 int spexi_lin_cv_choose(spex_ctx *ctx, const char *who, const double *fold_mse, int k,
-                       const double *alphas, int n_alpha, spex_cv_rule rule, double *mean,
-                       int *best, double *best_mean, double *best_se) {
+                        const double *alphas, int n_alpha, spex_cv_rule rule, double *mean,
+                        int *best, double *best_mean, double *best_se) {
     int b = -1;
     double se_b = NAN;
     for (int a = 0; a < n_alpha; a++) {
@@ -299,7 +299,7 @@ double spexi_lin_r2(double mse, double var, double yscale) {
 }
 
 void spexi_lin_train_stats(const double *X, int64_t n, int64_t p, const double *y, const double *w,
-                          const double *beta, double b0, spex_fit_info *info) {
+                           const double *beta, double b0, spex_fit_info *info) {
     double mu, var, sse = 0, ws = 0, ymax = 0;
     spexi_lin_wvar(y, w, n, &mu, &var);
     for (int64_t i = 0; i < n; i++) {

@@ -106,7 +106,7 @@ static int thin_svd(spex_ctx *ctx, spexi_lin_sys *sys, const svd_src *src, doubl
         /* dgesdd did not converge: rebuild A and try the QR-iteration SVD */
         spexi_lin_sys_free(ctx, sys);
         rc = spexi_lin_sys_build(ctx, src->X, src->p, src->y, src->w, src->rows, src->n_sub,
-                                src->intercept, 0, src->n_sub, sys);
+                                 src->intercept, 0, src->n_sub, sys);
         if (rc != SPEX_OK) goto done;
         spex_free(ctx, work);
         work = NULL;

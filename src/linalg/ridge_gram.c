@@ -26,15 +26,18 @@ typedef struct {
 } fold_stats;
 
 /* Training-set eigen-system: C = V diag(lam) Vᵀ (V row-major, p×p), z = Vᵀc. */
-static int train_system(spex_ctx *ctx, int64_t p, const double *G, const double *s,
-                        const double *t, double n, double sy, int intercept, double *V,
-                        double *lam, double *z, double *xbar, double *ybar) {
+static int train_system(spex_ctx *ctx, int64_t p, const double *G, const double *s, const double *t,
+                        double n, double sy, int intercept, double *V, double *lam, double *z,
+                        double *xbar, double *ybar) {
     *ybar = intercept ? sy / n : 0.0;
-    for (int64_t j = 0; j < p; j++) xbar[j] = intercept ? s[j] / n : 0.0;
+    for (int64_t j = 0; j < p; j++)
+        xbar[j] = intercept ? s[j] / n : 0.0;
     for (int64_t a = 0; a < p; a++)
-        for (int64_t b = 0; b < p; b++) V[a * p + b] = G[a * p + b] - n * xbar[a] * xbar[b];
+        for (int64_t b = 0; b < p; b++)
+            V[a * p + b] = G[a * p + b] - n * xbar[a] * xbar[b];
     double *c = z; /* c first, then overwritten by Vᵀc */
-    for (int64_t a = 0; a < p; a++) c[a] = t[a] - n * xbar[a] * *ybar;
+    for (int64_t a = 0; a < p; a++)
+        c[a] = t[a] - n * xbar[a] * *ybar;
     if (p == 0) return SPEX_OK;
     int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)p, V, (lapack_int)p, lam);
     if (info != 0)
@@ -57,10 +60,12 @@ static void solve_alpha(int64_t p, const double *V, const double *lam, const dou
         double d = lam[j] + alpha;
         w[j] = d > 0 ? z[j] / d : 0.0;
     }
-    if (p) cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)p, 1.0, V, (int)p, w, 1, 0.0,
-                       beta, 1);
+    if (p)
+        cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)p, 1.0, V, (int)p, w, 1, 0.0, beta,
+                    1);
     double dot = 0;
-    for (int64_t j = 0; j < p; j++) dot += xbar[j] * beta[j];
+    for (int64_t j = 0; j < p; j++)
+        dot += xbar[j] * beta[j];
     *b0 = ybar - dot;
 }
 
@@ -78,8 +83,8 @@ typedef struct gram_cv_data {
 
 /* Fold f's validation MSE per alpha from its own statistics: the training
  * system is the totals minus fold f. */
-static int gram_fold(void *user, int f, const int64_t *train, int64_t n_train,
-                     const int64_t *val, int64_t n_val, double *fmse) {
+static int gram_fold(void *user, int f, const int64_t *train, int64_t n_train, const int64_t *val,
+                     int64_t n_val, double *fmse) {
     (void)train, (void)n_train, (void)val, (void)n_val;
     const gram_cv_data *cd = user;
     const int64_t p = cd->p;
@@ -88,7 +93,8 @@ static int gram_fold(void *user, int f, const int64_t *train, int64_t n_train,
     double *V = cd->V, *Gt = cd->Gt, *vec = cd->vec;
     double *lam = vec, *z = vec + p, *xbar = vec + 2 * p, *w = vec + 3 * p, *bt = vec + 4 * p,
            *st = vec + 5 * p, *tt = vec + 6 * p, *Gb = vec + 7 * p;
-    for (size_t e = 0; e < (size_t)(p * p); e++) Gt[e] = fs[K].G[e] - v->G[e];
+    for (size_t e = 0; e < (size_t)(p * p); e++)
+        Gt[e] = fs[K].G[e] - v->G[e];
     for (int64_t j = 0; j < p; j++) {
         st[j] = fs[K].s[j] - v->s[j];
         tt[j] = fs[K].t[j] - v->t[j];
@@ -101,8 +107,9 @@ static int gram_fold(void *user, int f, const int64_t *train, int64_t n_train,
         double b0;
         solve_alpha(p, V, lam, z, xbar, ybar, cd->alphas[a], w, bt, &b0);
         double bt_t = 0, bt_s = 0, quad = 0;
-        if (p) cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)p, 1.0, v->G, (int)p, bt, 1,
-                           0.0, Gb, 1);
+        if (p)
+            cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)p, (int)p, 1.0, v->G, (int)p, bt, 1, 0.0,
+                        Gb, 1);
         for (int64_t j = 0; j < p; j++) {
             bt_t += bt[j] * v->t[j];
             bt_s += bt[j] * v->s[j];
@@ -141,10 +148,11 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
     }
     double *lam = vec, *z = vec + p, *xbar = vec + 2 * p, *w = vec + 3 * p;
     for (int a = 0; a < na; a++)
-        alphas[a] = o.alphas ? o.alphas[a]
-                             : (na == 1 ? o.alpha_min
-                                        : o.alpha_min * pow(o.alpha_max / o.alpha_min,
-                                                            (double)a / (na - 1)));
+        alphas[a] =
+            o.alphas
+                ? o.alphas[a]
+                : (na == 1 ? o.alpha_min
+                           : o.alpha_min * pow(o.alpha_max / o.alpha_min, (double)a / (na - 1)));
     /* per-fold statistics; fs[K] holds the totals */
     int64_t max_fold = 0;
     for (int f = 0; f < K; f++)
@@ -180,8 +188,10 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)p, (int)m, 1.0, buf, (int)p,
                         0.0, fs[f].G, (int)p);
         for (int64_t a = 0; a < p; a++) /* mirror the upper triangle */
-            for (int64_t b = 0; b < a; b++) fs[f].G[a * p + b] = fs[f].G[b * p + a];
-        for (size_t e = 0; e < (size_t)(p * p); e++) fs[K].G[e] += fs[f].G[e];
+            for (int64_t b = 0; b < a; b++)
+                fs[f].G[a * p + b] = fs[f].G[b * p + a];
+        for (size_t e = 0; e < (size_t)(p * p); e++)
+            fs[K].G[e] += fs[f].G[e];
         for (int64_t j = 0; j < p; j++) {
             fs[K].s[j] += fs[f].s[j];
             fs[K].t[j] += fs[f].t[j];
@@ -195,8 +205,8 @@ int spex_ridge_cv_gram(spex_ctx *ctx, const double *X, int64_t n_rows, int64_t n
     rc = spexi_lin_cv_run(ctx, "ridge (Gram)", &fo, alphas, na, o.rule, gram_fold, &cd, mean, &cv);
     if (rc) goto done;
     double ybar, b0;
-    rc = train_system(ctx, p, fs[K].G, fs[K].s, fs[K].t, fs[K].n, fs[K].sy, o.intercept, V, lam,
-                      z, xbar, &ybar);
+    rc = train_system(ctx, p, fs[K].G, fs[K].s, fs[K].t, fs[K].n, fs[K].sy, o.intercept, V, lam, z,
+                      xbar, &ybar);
     if (rc) goto done;
     solve_alpha(p, V, lam, z, xbar, ybar, alphas[cv.best], w, beta, &b0);
     if (info) {

@@ -46,7 +46,8 @@ int spexi_scratch_alloc(spex_llm *m, int nt) {
                {&s->scores, nt * (double)I->n_ctx}};
     enum { N_BUF = sizeof buf / sizeof buf[0] };
     double total = 0;
-    for (int i = 0; i < N_BUF; i++) total += buf[i].n;
+    for (int i = 0; i < N_BUF; i++)
+        total += buf[i].n;
     if (total > (double)(SIZE_MAX / 8))
         return spex_seterr(m->ctx, SPEX_E_NOMEM, "scratch of %g floats is too large", total);
     float *slab = spex_malloc(m->ctx, (size_t)total * sizeof(float));
@@ -81,7 +82,8 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
         for (int64_t t = 0; t < T; t++) {
             m->deq(m->pos_embd.type, m->pos_embd.data + (size_t)(p0 + t) * m->pos_embd.row_size, D,
                    xb);
-            for (int64_t i = 0; i < D; i++) x[t * D + i] += xb[i];
+            for (int64_t i = 0; i < D; i++)
+                x[t * D + i] += xb[i];
         }
     for (int64_t l = 0; l < I->n_layers; l++) {
         const spexi_layer *ly = &m->layers[l];
@@ -119,12 +121,14 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
             if (m->abl_on && m->abl_heads[l * H + h]) { /* ablated: its replacement */
                 float *o = att + t * D + h * hd;
                 const float *val = m->abl_head_val ? m->abl_head_val + l * D + h * hd : NULL;
-                for (int64_t i = 0; i < hd; i++) o[i] = val ? val[i] : 0.0f;
+                for (int64_t i = 0; i < hd; i++)
+                    o[i] = val ? val[i] : 0.0f;
                 continue;
             }
             float *qh = q + t * D + h * hd;
             if (m->kv_f16) /* an F16 cache multiplies in half precision */
-                for (int64_t i = 0; i < hd; i++) qh[i] = spexi_f16_to_f32(spexi_f32_to_f16(qh[i]));
+                for (int64_t i = 0; i < hd; i++)
+                    qh[i] = spexi_f16_to_f32(spexi_f32_to_f16(qh[i]));
             const float *kh = kc + (h / group) * hd, *vh = vc + (h / group) * hd;
             float *sc = s->scores + (size_t)omp_get_thread_num() * n_ctx;
             float mx = -INFINITY;
@@ -138,22 +142,27 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
                 sum += sc[p];
             }
             float inv = (float)(1.0 / sum), *o = att + t * D + h * hd;
-            for (int64_t i = 0; i < hd; i++) o[i] = 0;
+            for (int64_t i = 0; i < hd; i++)
+                o[i] = 0;
             for (int64_t p = 0; p < n_pos; p++) {
                 float w = sc[p] * inv;
                 if (m->kv_f16) w = spexi_f16_to_f32(spexi_f32_to_f16(w));
                 const float *vp = vh + p * KV;
-                for (int64_t i = 0; i < hd; i++) o[i] += w * vp[i];
+                for (int64_t i = 0; i < hd; i++)
+                    o[i] += w * vp[i];
             }
         }
         if (m->sum_head) /* head (l, h) is att[t][h * hd ..], summed at l * D + h * hd */
-            for (int64_t i = 0; i < T * D; i++) m->sum_head[l * D + i % D] += att[i];
+            for (int64_t i = 0; i < T * D; i++)
+                m->sum_head[l * D + i % D] += att[i];
         spexi_matmul(m, &ly->wo, att, T, q, rows);
         if (ly->bo) spexi_add_bias(q, ly->bo, T, D);
-        for (int64_t i = 0; i < T * D; i++) x[i] += q[i];
+        for (int64_t i = 0; i < T * D; i++)
+            x[i] += q[i];
         if (m->abl_on && m->abl_mlps[l]) { /* ablated MLP: its replacement, no compute */
             if (m->abl_mlp_val)
-                for (int64_t i = 0; i < T * D; i++) x[i] += m->abl_mlp_val[l * D + i % D];
+                for (int64_t i = 0; i < T * D; i++)
+                    x[i] += m->abl_mlp_val[l * D + i % D];
             continue;
         }
         spexi_block_norm(m, xb, x, ly->ffn_norm, ly->fn_b, T);
@@ -166,12 +175,15 @@ static void forward_chunk(spex_llm *m, const int32_t *tok, int64_t T, int64_t p0
         } else { /* SwiGLU */
             spexi_matmul(m, &ly->wg, xb, T, hb, rows);
             spexi_matmul(m, &ly->wu, xb, T, hb2, rows);
-            for (int64_t i = 0; i < T * F; i++) hb[i] = hb[i] / (1.0f + expf(-hb[i])) * hb2[i];
+            for (int64_t i = 0; i < T * F; i++)
+                hb[i] = hb[i] / (1.0f + expf(-hb[i])) * hb2[i];
             spexi_matmul(m, &ly->wd, hb, T, q, rows);
         }
         if (m->sum_mlp)
-            for (int64_t i = 0; i < T * D; i++) m->sum_mlp[l * D + i % D] += q[i];
-        for (int64_t i = 0; i < T * D; i++) x[i] += q[i];
+            for (int64_t i = 0; i < T * D; i++)
+                m->sum_mlp[l * D + i % D] += q[i];
+        for (int64_t i = 0; i < T * D; i++)
+            x[i] += q[i];
     }
     spexi_block_norm(m, xb, x, m->out_norm, m->out_norm_b, T);
 }
@@ -184,13 +196,15 @@ int spexi_run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_f
                            (long long)n_run, (long long)I->n_ctx);
     for (int64_t i = 0; i < n_run; i++)
         if (seq[i] < 0 || seq[i] >= I->n_vocab)
-            return spex_seterr(m->ctx, SPEX_E_RANGE, "token %lld = %d is not in the vocabulary (%lld)",
-                               (long long)i, seq[i], (long long)I->n_vocab);
+            return spex_seterr(m->ctx, SPEX_E_RANGE,
+                               "token %lld = %d is not in the vocabulary (%lld)", (long long)i,
+                               seq[i], (long long)I->n_vocab);
     int rc = spexi_scratch_alloc(m, spexi_n_threads(m));
     if (rc) return rc;
     int64_t start = 0;
     if (reuse)
-        while (start < m->n_cached && start < n_run && m->cache_tok[start] == seq[start]) start++;
+        while (start < m->n_cached && start < n_run && m->cache_tok[start] == seq[start])
+            start++;
     if (start > want_from) start = want_from;
     m->n_cached = start;
     const spexi_scratch *s = &m->s;
@@ -202,7 +216,8 @@ int spexi_run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_f
         int64_t first = want_from > p0 ? want_from - p0 : 0;
         if (first >= T) continue;
         if (hidden) {
-            for (int64_t t = first; t < T; t++) emit(user, p0 + t, s->xb + t * I->dim);
+            for (int64_t t = first; t < T; t++)
+                emit(user, p0 + t, s->xb + t * I->dim);
             continue;
         }
         spexi_matmul(m, &m->output, s->xb + first * I->dim, T - first, s->logits, s->rows);
@@ -214,7 +229,9 @@ int spexi_run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_f
 
 /* ----------------------------------------------------------- ablation -- */
 
-int64_t spex_llm_head_dim(const spex_llm *m) { return m->head_dim; }
+int64_t spex_llm_head_dim(const spex_llm *m) {
+    return m->head_dim;
+}
 
 /* Copies n floats of src into *dst (allocated on first use), or frees *dst
  * when src is NULL; SPEX_E_VALUE for a non-finite value. */
@@ -226,8 +243,8 @@ static int copy_values(spex_llm *m, const float *src, int64_t n, float **dst, co
     }
     for (int64_t i = 0; i < n; i++)
         if (!isfinite(src[i]))
-            return spex_seterr(m->ctx, SPEX_E_VALUE, "ablation: %s value %lld is not finite",
-                               what, (long long)i);
+            return spex_seterr(m->ctx, SPEX_E_VALUE, "ablation: %s value %lld is not finite", what,
+                               (long long)i);
     if (!*dst && !(*dst = spex_malloc(m->ctx, (size_t)n * sizeof(float)))) return SPEX_E_NOMEM;
     memcpy(*dst, src, (size_t)n * sizeof(float));
     return SPEX_OK;

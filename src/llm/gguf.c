@@ -93,16 +93,21 @@ static size_t scalar_size(uint32_t type) {
     switch (type) {
     case SPEX_GGUF_UINT8:
     case SPEX_GGUF_INT8:
-    case SPEX_GGUF_BOOL: return 1;
+    case SPEX_GGUF_BOOL:
+        return 1;
     case SPEX_GGUF_UINT16:
-    case SPEX_GGUF_INT16: return 2;
+    case SPEX_GGUF_INT16:
+        return 2;
     case SPEX_GGUF_UINT32:
     case SPEX_GGUF_INT32:
-    case SPEX_GGUF_FLOAT32: return 4;
+    case SPEX_GGUF_FLOAT32:
+        return 4;
     case SPEX_GGUF_UINT64:
     case SPEX_GGUF_INT64:
-    case SPEX_GGUF_FLOAT64: return 8;
-    default: return 0;
+    case SPEX_GGUF_FLOAT64:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -155,8 +160,8 @@ static int parse_value(cursor *c, spex_gguf *g, gguf_kv *kv) {
                                at, k);
         if (!es)
             return spex_seterr(ctx, SPEX_E_PARSE,
-                               "%s: byte %zu: key '%s': unknown array element type %u", c->name,
-                               at, k, kv->arr_type);
+                               "%s: byte %zu: key '%s': unknown array element type %u", c->name, at,
+                               k, kv->arr_type);
         if (kv->n > remain(c) / es)
             return spex_seterr(ctx, SPEX_E_PARSE,
                                "%s: byte %zu: key '%s': array of %llu elements of %zu bytes runs "
@@ -184,56 +189,87 @@ int64_t spex_tensor_block_elems(int type) {
     switch (type) {
     case SPEX_TENSOR_F32:
     case SPEX_TENSOR_F16:
-    case SPEX_TENSOR_BF16: return 1;
+    case SPEX_TENSOR_BF16:
+        return 1;
     case SPEX_TENSOR_Q4_0:
     case SPEX_TENSOR_Q4_1:
     case SPEX_TENSOR_Q5_0:
     case SPEX_TENSOR_Q5_1:
-    case SPEX_TENSOR_Q8_0: return 32;
+    case SPEX_TENSOR_Q8_0:
+        return 32;
     case SPEX_TENSOR_Q2_K:
     case SPEX_TENSOR_Q3_K:
     case SPEX_TENSOR_Q4_K:
     case SPEX_TENSOR_Q5_K:
-    case SPEX_TENSOR_Q6_K: return 256;
-    default: return 0;
+    case SPEX_TENSOR_Q6_K:
+        return 256;
+    default:
+        return 0;
     }
 }
 
 size_t spex_tensor_block_size(int type) {
     switch (type) {
-    case SPEX_TENSOR_F32: return 4;
+    case SPEX_TENSOR_F32:
+        return 4;
     case SPEX_TENSOR_F16:
-    case SPEX_TENSOR_BF16: return 2;
-    case SPEX_TENSOR_Q4_0: return 18;
-    case SPEX_TENSOR_Q4_1: return 20;
-    case SPEX_TENSOR_Q5_0: return 22;
-    case SPEX_TENSOR_Q5_1: return 24;
-    case SPEX_TENSOR_Q8_0: return 34;
-    case SPEX_TENSOR_Q2_K: return 84;
-    case SPEX_TENSOR_Q3_K: return 110;
-    case SPEX_TENSOR_Q4_K: return 144;
-    case SPEX_TENSOR_Q5_K: return 176;
-    case SPEX_TENSOR_Q6_K: return 210;
-    default: return 0;
+    case SPEX_TENSOR_BF16:
+        return 2;
+    case SPEX_TENSOR_Q4_0:
+        return 18;
+    case SPEX_TENSOR_Q4_1:
+        return 20;
+    case SPEX_TENSOR_Q5_0:
+        return 22;
+    case SPEX_TENSOR_Q5_1:
+        return 24;
+    case SPEX_TENSOR_Q8_0:
+        return 34;
+    case SPEX_TENSOR_Q2_K:
+        return 84;
+    case SPEX_TENSOR_Q3_K:
+        return 110;
+    case SPEX_TENSOR_Q4_K:
+        return 144;
+    case SPEX_TENSOR_Q5_K:
+        return 176;
+    case SPEX_TENSOR_Q6_K:
+        return 210;
+    default:
+        return 0;
     }
 }
 
 const char *spex_tensor_type_name(int type) {
     switch (type) {
-    case SPEX_TENSOR_F32: return "F32";
-    case SPEX_TENSOR_F16: return "F16";
-    case SPEX_TENSOR_BF16: return "BF16";
-    case SPEX_TENSOR_Q4_0: return "Q4_0";
-    case SPEX_TENSOR_Q4_1: return "Q4_1";
-    case SPEX_TENSOR_Q5_0: return "Q5_0";
-    case SPEX_TENSOR_Q5_1: return "Q5_1";
-    case SPEX_TENSOR_Q8_0: return "Q8_0";
-    case SPEX_TENSOR_Q2_K: return "Q2_K";
-    case SPEX_TENSOR_Q3_K: return "Q3_K";
-    case SPEX_TENSOR_Q4_K: return "Q4_K";
-    case SPEX_TENSOR_Q5_K: return "Q5_K";
-    case SPEX_TENSOR_Q6_K: return "Q6_K";
-    default: return NULL;
+    case SPEX_TENSOR_F32:
+        return "F32";
+    case SPEX_TENSOR_F16:
+        return "F16";
+    case SPEX_TENSOR_BF16:
+        return "BF16";
+    case SPEX_TENSOR_Q4_0:
+        return "Q4_0";
+    case SPEX_TENSOR_Q4_1:
+        return "Q4_1";
+    case SPEX_TENSOR_Q5_0:
+        return "Q5_0";
+    case SPEX_TENSOR_Q5_1:
+        return "Q5_1";
+    case SPEX_TENSOR_Q8_0:
+        return "Q8_0";
+    case SPEX_TENSOR_Q2_K:
+        return "Q2_K";
+    case SPEX_TENSOR_Q3_K:
+        return "Q3_K";
+    case SPEX_TENSOR_Q4_K:
+        return "Q4_K";
+    case SPEX_TENSOR_Q5_K:
+        return "Q5_K";
+    case SPEX_TENSOR_Q6_K:
+        return "Q6_K";
+    default:
+        return NULL;
     }
 }
 
@@ -248,8 +284,9 @@ static int parse_tensor(cursor *c, spex_gguf *g, int64_t ti) {
     int rc = get_str(c, &s, &len, "name", where);
     if (rc) return rc;
     if (len > GGUF_MAX_KEY)
-        return spex_seterr(ctx, SPEX_E_PARSE, "%s: byte %zu: tensor %lld: name of %llu bytes is too long",
-                           c->name, at, (long long)ti, (unsigned long long)len);
+        return spex_seterr(ctx, SPEX_E_PARSE,
+                           "%s: byte %zu: tensor %lld: name of %llu bytes is too long", c->name, at,
+                           (long long)ti, (unsigned long long)len);
     if (memchr(s, 0, (size_t)len))
         return spex_seterr(ctx, SPEX_E_PARSE, "%s: byte %zu: tensor %lld: name contains a NUL byte",
                            c->name, at, (long long)ti);
@@ -262,11 +299,13 @@ static int parse_tensor(cursor *c, spex_gguf *g, int64_t ti) {
     at = c->off;
     if ((rc = get_u32(c, &n_dims, "n_dims", w2))) return rc;
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS)
-        return spex_seterr(ctx, SPEX_E_PARSE, "%s: byte %zu: tensor '%s': %u dimensions (1..%d allowed)",
-                           c->name, at, nm, n_dims, GGUF_MAX_DIMS);
+        return spex_seterr(ctx, SPEX_E_PARSE,
+                           "%s: byte %zu: tensor '%s': %u dimensions (1..%d allowed)", c->name, at,
+                           nm, n_dims, GGUF_MAX_DIMS);
     t->info.n_dims = (int)n_dims;
     int64_t n_elems = 1;
-    for (int d = 0; d < 4; d++) t->info.ne[d] = 1;
+    for (int d = 0; d < 4; d++)
+        t->info.ne[d] = 1;
     for (uint32_t d = 0; d < n_dims; d++) {
         uint64_t ne;
         at = c->off;
@@ -283,7 +322,8 @@ static int parse_tensor(cursor *c, spex_gguf *g, int64_t ti) {
     if ((rc = get_u32(c, &type, "type", w2))) return rc;
     int64_t be = spex_tensor_block_elems((int)type);
     if (!be)
-        return spex_seterr(ctx, SPEX_E_UNSUPPORTED, "%s: byte %zu: tensor '%s': unknown or unsupported tensor type %u",
+        return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
+                           "%s: byte %zu: tensor '%s': unknown or unsupported tensor type %u",
                            c->name, at, nm, type);
     if (t->info.ne[0] % be)
         return spex_seterr(ctx, SPEX_E_PARSE,
@@ -310,7 +350,8 @@ static void gguf_clear(spex_gguf *g) {
             spex_free(g->ctx, g->kv[i].str_off);
         }
     if (g->tensors)
-        for (int64_t i = 0; i < g->n_tensors; i++) spex_free(g->ctx, g->tensors[i].name);
+        for (int64_t i = 0; i < g->n_tensors; i++)
+            spex_free(g->ctx, g->tensors[i].name);
     spex_free(g->ctx, g->kv);
     spex_free(g->ctx, g->tensors);
     g->kv = NULL;
@@ -351,9 +392,10 @@ static int gguf_parse(spex_gguf *g, const char *name) {
     /* a key/value needs >= 13 bytes (8 length + 1 key byte + 4 type), a
      * tensor info >= 29 */
     if (n_kv > remain(c) / 13)
-        return spex_seterr(ctx, SPEX_E_PARSE,
-                           "%s: byte 16: metadata count %llu cannot fit in the %zu bytes that remain",
-                           name, (unsigned long long)n_kv, remain(c));
+        return spex_seterr(
+            ctx, SPEX_E_PARSE,
+            "%s: byte 16: metadata count %llu cannot fit in the %zu bytes that remain", name,
+            (unsigned long long)n_kv, remain(c));
     if (n_tensors > remain(c) / 29)
         return spex_seterr(ctx, SPEX_E_PARSE,
                            "%s: byte 8: tensor count %llu cannot fit in the %zu bytes that remain",
@@ -382,8 +424,8 @@ static int gguf_parse(spex_gguf *g, const char *name) {
         if (!(kv->key = dup_n(ctx, s, (size_t)len))) return SPEX_E_NOMEM;
         for (int64_t j = 0; j < i; j++)
             if (!strcmp(g->kv[j].key, kv->key))
-                return spex_seterr(ctx, SPEX_E_PARSE, "%s: byte %zu: duplicate key '%s'", name,
-                                   at, kv->key);
+                return spex_seterr(ctx, SPEX_E_PARSE, "%s: byte %zu: duplicate key '%s'", name, at,
+                                   kv->key);
         if ((rc = get_u32(c, &kv->type, "value type", kv->key))) return rc;
         if ((rc = parse_value(c, g, kv))) return rc;
         if (!strcmp(kv->key, "general.alignment")) {
@@ -552,7 +594,7 @@ static int value_at(const spex_gguf *g, int64_t i, int64_t j, uint32_t *type, co
                            (long long)j);
     *type = kv->arr_type;
     *p = kv->arr_type == SPEX_GGUF_STRING ? kv->val + kv->str_off[j]
-                                           : kv->val + (size_t)j * scalar_size(kv->arr_type);
+                                          : kv->val + (size_t)j * scalar_size(kv->arr_type);
     return SPEX_OK;
 }
 
@@ -563,18 +605,33 @@ int spex_gguf_get_int(const spex_gguf *g, int64_t i, int64_t j, int64_t *out) {
     if (rc) return rc;
     switch (t) {
     case SPEX_GGUF_UINT8:
-    case SPEX_GGUF_BOOL: *out = p[0]; return SPEX_OK;
-    case SPEX_GGUF_INT8: *out = (int8_t)p[0]; return SPEX_OK;
-    case SPEX_GGUF_UINT16: *out = (uint16_t)(p[0] | p[1] << 8); return SPEX_OK;
-    case SPEX_GGUF_INT16: *out = (int16_t)(uint16_t)(p[0] | p[1] << 8); return SPEX_OK;
-    case SPEX_GGUF_UINT32: *out = rd32(p); return SPEX_OK;
-    case SPEX_GGUF_INT32: *out = (int32_t)rd32(p); return SPEX_OK;
-    case SPEX_GGUF_INT64: *out = (int64_t)rd64(p); return SPEX_OK;
+    case SPEX_GGUF_BOOL:
+        *out = p[0];
+        return SPEX_OK;
+    case SPEX_GGUF_INT8:
+        *out = (int8_t)p[0];
+        return SPEX_OK;
+    case SPEX_GGUF_UINT16:
+        *out = (uint16_t)(p[0] | p[1] << 8);
+        return SPEX_OK;
+    case SPEX_GGUF_INT16:
+        *out = (int16_t)(uint16_t)(p[0] | p[1] << 8);
+        return SPEX_OK;
+    case SPEX_GGUF_UINT32:
+        *out = rd32(p);
+        return SPEX_OK;
+    case SPEX_GGUF_INT32:
+        *out = (int32_t)rd32(p);
+        return SPEX_OK;
+    case SPEX_GGUF_INT64:
+        *out = (int64_t)rd64(p);
+        return SPEX_OK;
     case SPEX_GGUF_UINT64:
         if (rd64(p) > (uint64_t)INT64_MAX) break;
         *out = (int64_t)rd64(p);
         return SPEX_OK;
-    default: break;
+    default:
+        break;
     }
     return spex_seterr(g->ctx, SPEX_E_INVAL, "key '%s': value (type %u) is not an integer",
                        g->kv[i].key, t);

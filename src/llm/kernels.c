@@ -36,7 +36,8 @@
 
 static float dot_ref(const float *a, const float *b, int64_t n) {
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
     return (float)s;
 }
 
@@ -44,9 +45,11 @@ static float dot_portable(const float *a, const float *b, int64_t n) {
     float s[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) s[k] += a[i + k] * b[i + k];
+        for (int k = 0; k < 8; k++)
+            s[k] += a[i + k] * b[i + k];
     float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    for (; i < n; i++) r += a[i] * b[i];
+    for (; i < n; i++)
+        r += a[i] * b[i];
     return r;
 }
 
@@ -75,7 +78,8 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const 
         i += 8;
     }
     float r = hsum8(_mm256_add_ps(s0, s1));
-    for (; i < n; i++) r += a[i] * b[i];
+    for (; i < n; i++)
+        r += a[i] * b[i];
     return r;
 }
 
@@ -83,7 +87,8 @@ __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const 
 __attribute__((target("avx2,fma"))) static void dot4_avx2(const float *const *x, const float *w,
                                                           int64_t n, float *out) {
     __m256 s0[4], s1[4];
-    for (int k = 0; k < 4; k++) s0[k] = s1[k] = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++)
+        s0[k] = s1[k] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 w0 = _mm256_loadu_ps(w + i), w1 = _mm256_loadu_ps(w + i + 8);
@@ -95,12 +100,14 @@ __attribute__((target("avx2,fma"))) static void dot4_avx2(const float *const *x,
     int64_t i8 = i;
     if (i + 8 <= n) {
         __m256 w0 = _mm256_loadu_ps(w + i);
-        for (int k = 0; k < 4; k++) s0[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x[k] + i), w0, s0[k]);
+        for (int k = 0; k < 4; k++)
+            s0[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x[k] + i), w0, s0[k]);
         i8 = i + 8;
     }
     for (int k = 0; k < 4; k++) {
         float r = hsum8(_mm256_add_ps(s0[k], s1[k]));
-        for (int64_t j = i8; j < n; j++) r += x[k][j] * w[j];
+        for (int64_t j = i8; j < n; j++)
+            r += x[k][j] * w[j];
         out[k] = r;
     }
 }
@@ -125,23 +132,27 @@ ptile_avx2(const float *pan, int64_t n_in, int np, const float *x, int nt, float
 #pragma GCC unroll 4
         for (int p = 0; p < np; p++)
 #pragma GCC unroll 4
-            for (int t = 0; t < nt; t++) blk[p][t] = _mm256_setzero_ps();
+            for (int t = 0; t < nt; t++)
+                blk[p][t] = _mm256_setzero_ps();
         for (int64_t i = i0; i < i1; i++) {
 #pragma GCC unroll 4
-            for (int p = 0; p < np; p++) wv[p] = _mm256_loadu_ps(pan + (p * n_in + i) * 8);
+            for (int p = 0; p < np; p++)
+                wv[p] = _mm256_loadu_ps(pan + (p * n_in + i) * 8);
 #pragma GCC unroll 4
             for (int t = 0; t < nt; t++) {
                 __m256 xb = _mm256_broadcast_ss(x + t * n_in + i);
 #pragma GCC unroll 4
-                for (int p = 0; p < np; p++) blk[p][t] = _mm256_fmadd_ps(xb, wv[p], blk[p][t]);
+                for (int p = 0; p < np; p++)
+                    blk[p][t] = _mm256_fmadd_ps(xb, wv[p], blk[p][t]);
             }
         }
 #pragma GCC unroll 4
         for (int p = 0; p < np; p++)
 #pragma GCC unroll 4
             for (int t = 0; t < nt; t++)
-                _mm256_storeu_ps(tot[p][t], i0 ? _mm256_add_ps(_mm256_loadu_ps(tot[p][t]), blk[p][t])
-                                               : blk[p][t]);
+                _mm256_storeu_ps(tot[p][t],
+                                 i0 ? _mm256_add_ps(_mm256_loadu_ps(tot[p][t]), blk[p][t])
+                                    : blk[p][t]);
     }
 #pragma GCC unroll 4
     for (int p = 0; p < np; p++)
@@ -150,7 +161,8 @@ ptile_avx2(const float *pan, int64_t n_in, int np, const float *x, int nt, float
             if (n_rows >= 8 * (p + 1))
                 memcpy(out + t * n_out + 8 * p, tot[p][t], sizeof tot[p][t]);
             else
-                for (int64_t l = 0; l < n_rows - 8 * p; l++) out[t * n_out + 8 * p + l] = tot[p][t][l];
+                for (int64_t l = 0; l < n_rows - 8 * p; l++)
+                    out[t * n_out + 8 * p + l] = tot[p][t][l];
         }
 }
 
@@ -159,15 +171,22 @@ __attribute__((target("avx2,fma"))) static void ptile_avx2_any(const float *pan,
                                                                int np, const float *x, int nt,
                                                                float *out, int64_t n_out,
                                                                int64_t n_rows) {
-#define PT(NP, NT)                                                                    \
-    case NP * 8 + NT:                                                                 \
-        ptile_avx2(pan, n_in, NP, x, NT, out, n_out, n_rows);                         \
+#define PT(NP, NT)                                                                                 \
+    case NP * 8 + NT:                                                                              \
+        ptile_avx2(pan, n_in, NP, x, NT, out, n_out, n_rows);                                      \
         break
     switch (np * 8 + nt) {
-        PT(2, 4); PT(2, 3); PT(2, 2); PT(2, 1);
-        PT(1, 4); PT(1, 3); PT(1, 2); PT(1, 1);
+        PT(2, 4);
+        PT(2, 3);
+        PT(2, 2);
+        PT(2, 1);
+        PT(1, 4);
+        PT(1, 3);
+        PT(1, 2);
+        PT(1, 1);
         PT(4, 1);
-    default: break;
+    default:
+        break;
     }
 #undef PT
 }
@@ -183,8 +202,10 @@ static void ptile_portable(const float *pan, int64_t n_in, int np, const float *
             for (int64_t i0 = 0; i0 < n_in; i0 += PBLK) {
                 float blk[8] = {0};
                 for (int64_t i = i0; i < i0 + PBLK && i < n_in; i++)
-                    for (int l = 0; l < 8; l++) blk[l] += x[t * n_in + i] * pan[(p * n_in + i) * 8 + l];
-                for (int l = 0; l < 8; l++) acc[l] += blk[l];
+                    for (int l = 0; l < 8; l++)
+                        blk[l] += x[t * n_in + i] * pan[(p * n_in + i) * 8 + l];
+                for (int l = 0; l < 8; l++)
+                    acc[l] += blk[l];
             }
             for (int64_t l = 0; l < 8 && 8 * p + l < n_rows; l++)
                 out[t * n_out + 8 * p + l] = acc[l];
@@ -216,8 +237,8 @@ void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_
         /* units of 4 panels (32 rows) over threads; in a unit, tiles of up
          * to 2 panels x 4 positions, or 4 panels x 1 position */
         int64_t n_pan = (n_out + 7) / 8, n_units = (n_pan + 3) / 4;
-        void (*tile)(const float *, int64_t, int, const float *, int, float *, int64_t,
-                     int64_t) = ptile_portable;
+        void (*tile)(const float *, int64_t, int, const float *, int, float *, int64_t, int64_t) =
+            ptile_portable;
 #ifdef SPEX_HAVE_X86
         if (dot == dot_avx2) tile = ptile_avx2_any;
 #endif
@@ -255,10 +276,12 @@ void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_
                                       x + (t + 3) * n_in};
                 float o4[4];
                 dot4_avx2(xs, wr, n_in, o4);
-                for (int k = 0; k < 4; k++) out[(t + k) * n_out + r] = o4[k];
+                for (int k = 0; k < 4; k++)
+                    out[(t + k) * n_out + r] = o4[k];
             }
 #endif
-        for (; t < T; t++) out[t * n_out + r] = dot(x + t * n_in, wr, n_in);
+        for (; t < T; t++)
+            out[t * n_out + r] = dot(x + t * n_in, wr, n_in);
     }
 }
 
@@ -266,9 +289,11 @@ void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_
 static void rmsnorm(float *y, const float *x, const float *w, int64_t T, int64_t n, double eps) {
     for (int64_t t = 0; t < T; t++) {
         double ss = 0;
-        for (int64_t i = 0; i < n; i++) ss += (double)x[t * n + i] * x[t * n + i];
+        for (int64_t i = 0; i < n; i++)
+            ss += (double)x[t * n + i] * x[t * n + i];
         float sc = (float)(1.0 / sqrt(ss / (double)n + eps));
-        for (int64_t i = 0; i < n; i++) y[t * n + i] = x[t * n + i] * sc * w[i];
+        for (int64_t i = 0; i < n; i++)
+            y[t * n + i] = x[t * n + i] * sc * w[i];
     }
 }
 
@@ -278,19 +303,23 @@ static void layernorm(float *y, const float *x, const float *w, const float *b, 
     for (int64_t t = 0; t < T; t++) {
         const float *xr = x + t * n;
         double mean = 0, var = 0;
-        for (int64_t i = 0; i < n; i++) mean += xr[i];
+        for (int64_t i = 0; i < n; i++)
+            mean += xr[i];
         mean /= (double)n;
-        for (int64_t i = 0; i < n; i++) var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+        for (int64_t i = 0; i < n; i++)
+            var += ((double)xr[i] - mean) * ((double)xr[i] - mean);
         double sc = 1.0 / sqrt(var / (double)n + eps);
         for (int64_t i = 0; i < n; i++)
             y[t * n + i] = (float)(((double)xr[i] - mean) * sc) * w[i] + b[i];
     }
 }
 
-void spexi_block_norm(const spex_llm *m, float *y, const float *x, const float *w,
-                      const float *b, int64_t T) {
-    if (m->norm == SPEXI_NORM_LAYER) layernorm(y, x, w, b, T, m->info.dim, m->info.rms_eps);
-    else rmsnorm(y, x, w, T, m->info.dim, m->info.rms_eps);
+void spexi_block_norm(const spex_llm *m, float *y, const float *x, const float *w, const float *b,
+                      int64_t T) {
+    if (m->norm == SPEXI_NORM_LAYER)
+        layernorm(y, x, w, b, T, m->info.dim, m->info.rms_eps);
+    else
+        rmsnorm(y, x, w, T, m->info.dim, m->info.rms_eps);
 }
 
 /* GELU, tanh form (GPT-2's "gelu_new"), in double. */
@@ -300,7 +329,8 @@ static float gelu(float x) {
 }
 
 void spexi_gelu(float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] = gelu(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = gelu(x[i]);
 }
 
 /* RoPE, adjacent pairs (llama.cpp's "normal" mode): in each head of hd,
@@ -311,7 +341,7 @@ void spexi_gelu(float *x, int64_t n) {
  * pair's entry of the rope_freqs tensor when the file has one: Llama 3.1+
  * scaling, both as llama.cpp does). */
 void spexi_rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const float *c,
-                 const float *s, int neox) {
+                const float *s, int neox) {
     if (neox) { /* GPT-NeoX order: pair j is (x[j], x[j + n_rot/2]), angle j */
         for (int64_t j = 0; j < n_rot / 2; j++)
             for (int64_t h = 0; h < n_heads; h++) {
@@ -333,13 +363,14 @@ void spexi_rope(float *x, int64_t n_heads, int64_t hd, int64_t n_rot, const floa
 
 void spexi_add_bias(float *x, const float *b, int64_t T, int64_t n) {
     for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < n; i++) x[t * n + i] += b[i];
+        for (int64_t i = 0; i < n; i++)
+            x[t * n + i] += b[i];
 }
 
 /* cos and sin tables (n_ctx, n_rot / 2) of the RoPE angles, in double and
  * rounded to float once. */
 void spexi_rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, double base,
-                        double scale, const float *factors) {
+                       double scale, const float *factors) {
     for (int64_t i = 0; i < n_rot; i += 2) {
         double f = pow(base, -(double)i / (double)n_rot) * scale;
         if (factors) f /= (double)factors[i / 2];

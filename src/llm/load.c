@@ -140,8 +140,8 @@ static const spexi_arch archs[] = {
      llama_blk, N_OF(llama_blk), NULL},
     {"qwen2", SPEXI_NORM_RMS, SPEXI_ROPE_NEOX, SPEXI_MLP_SWIGLU, llama_top, N_OF(llama_top),
      qwen2_blk, N_OF(qwen2_blk), NULL},
-    {"gpt2", SPEXI_NORM_LAYER, SPEXI_ROPE_NONE, SPEXI_MLP_GELU, gpt2_top, N_OF(gpt2_top),
-     gpt2_blk, N_OF(gpt2_blk), gpt2_wire},
+    {"gpt2", SPEXI_NORM_LAYER, SPEXI_ROPE_NONE, SPEXI_MLP_GELU, gpt2_top, N_OF(gpt2_top), gpt2_blk,
+     N_OF(gpt2_blk), gpt2_wire},
 };
 
 /* The fast path's packed F32 copies of the weight matrices (wmat.pk;
@@ -184,7 +184,8 @@ static int pack_weights(spex_llm *m) {
                 wr = row;
             }
             float *pan = dst + (r / 8) * n_in * 8 + r % 8;
-            for (int64_t i = 0; i < n_in; i++) pan[i * 8] = wr[i];
+            for (int64_t i = 0; i < n_in; i++)
+                pan[i * 8] = wr[i];
         }
         w->pk = dst;
         dst += n_pan * 8 * n_in;
@@ -192,8 +193,8 @@ static int pack_weights(spex_llm *m) {
     return SPEX_OK;
 }
 
-static int get_key_int(spex_ctx *ctx, const spex_gguf *g, const char *key, int64_t def,
-                       int64_t lo, int64_t hi, int64_t *out) {
+static int get_key_int(spex_ctx *ctx, const spex_gguf *g, const char *key, int64_t def, int64_t lo,
+                       int64_t hi, int64_t *out) {
     int64_t i = spex_gguf_find_key(g, key);
     if (i < 0) {
         if (def < 0) return spex_seterr(ctx, SPEX_E_PARSE, "missing key '%s'", key);
@@ -319,8 +320,8 @@ static const spexi_arch *find_arch(const char *name) {
 /* Floats of the vectors among n specs. */
 static int64_t vec_floats(const spex_llm *m, const tensor_spec *spec, int n) {
     const spex_llm_info *I = &m->info;
-    int64_t size[SZ_COUNT] = {1,         I->dim,   m->kv_dim,     I->ffn_dim,
-                              I->dim + 2 * m->kv_dim, I->n_vocab, I->n_ctx_train};
+    int64_t size[SZ_COUNT] = {
+        1, I->dim, m->kv_dim, I->ffn_dim, I->dim + 2 * m->kv_dim, I->n_vocab, I->n_ctx_train};
     int64_t total = 0;
     for (int i = 0; i < n; i++)
         if (spec[i].kind == T_VEC) total += size[spec[i].n_in];
@@ -332,8 +333,8 @@ static int64_t vec_floats(const spex_llm *m, const tensor_spec *spec, int n) {
 static int load_tensors(spex_llm *m, const tensor_spec *spec, int n, void *base, int64_t l,
                         float **vec) {
     const spex_llm_info *I = &m->info;
-    int64_t size[SZ_COUNT] = {1,         I->dim,   m->kv_dim,     I->ffn_dim,
-                              I->dim + 2 * m->kv_dim, I->n_vocab, I->n_ctx_train};
+    int64_t size[SZ_COUNT] = {
+        1, I->dim, m->kv_dim, I->ffn_dim, I->dim + 2 * m->kv_dim, I->n_vocab, I->n_ctx_train};
     char nm[96];
     for (int i = 0; i < n; i++) {
         const tensor_spec *t = &spec[i];

@@ -29,16 +29,20 @@ typedef struct spexi_layer {
     float *attn_norm, *ffn_norm; /* (dim) */
     float *an_b, *fn_b;          /* gpt2: LayerNorm biases (dim) */
     float *bq, *bk, *bv;         /* qwen2, gpt2: biases of q (dim), k and v (kv_dim) */
-    float *bo, *bu, *bd;         /* gpt2: biases of attn_output (dim), ffn_up (ffn), ffn_down (dim) */
-    spexi_wmat wq, wk, wv, wo;   /* (dim -> dim), (dim -> kv_dim) x 2, (dim -> dim) */
-    spexi_wmat wg, wu, wd;       /* (dim -> ffn) x 2, (ffn -> dim); wg empty in gpt2 */
-    spexi_wmat wqkv;             /* gpt2: fused (dim -> dim + 2 kv_dim); wq, wk, wv are its rows */
+    float *bo, *bu, *bd;       /* gpt2: biases of attn_output (dim), ffn_up (ffn), ffn_down (dim) */
+    spexi_wmat wq, wk, wv, wo; /* (dim -> dim), (dim -> kv_dim) x 2, (dim -> dim) */
+    spexi_wmat wg, wu, wd;     /* (dim -> ffn) x 2, (ffn -> dim); wg empty in gpt2 */
+    spexi_wmat wqkv;           /* gpt2: fused (dim -> dim + 2 kv_dim); wq, wk, wv are its rows */
 } spexi_layer;
 
 /* How an architecture computes a block (see the table in load.c). */
-enum { SPEXI_NORM_RMS = 0, SPEXI_NORM_LAYER = 1 };             /* RMSNorm; LayerNorm + bias */
-enum { SPEXI_ROPE_NONE = 0, SPEXI_ROPE_NORM = 1, SPEXI_ROPE_NEOX = 2 }; /* pairs (2i, 2i+1); (i, i + n_rot/2) */
-enum { SPEXI_MLP_SWIGLU = 0, SPEXI_MLP_GELU = 1 };             /* silu(gate) * up; GELU(up + b) */
+enum { SPEXI_NORM_RMS = 0, SPEXI_NORM_LAYER = 1 }; /* RMSNorm; LayerNorm + bias */
+enum {
+    SPEXI_ROPE_NONE = 0,
+    SPEXI_ROPE_NORM = 1,
+    SPEXI_ROPE_NEOX = 2
+};                                                 /* pairs (2i, 2i+1); (i, i + n_rot/2) */
+enum { SPEXI_MLP_SWIGLU = 0, SPEXI_MLP_GELU = 1 }; /* silu(gate) * up; GELU(up + b) */
 
 typedef struct spexi_arch spexi_arch; /* load.c */
 
@@ -56,7 +60,7 @@ typedef struct spexi_scratch {
     float *rows;   /* (n_threads, max(dim, ffn)) a dequantised weight row per thread */
     float *scores; /* (n_threads, n_ctx) attention scores per thread */
     int n_threads;
-    float *slab;   /* owned: all of the above */
+    float *slab; /* owned: all of the above */
 } spexi_scratch;
 
 struct spex_llm {
@@ -109,8 +113,8 @@ void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_
                   float *rows);
 /* Norm of a block's input over rows of dim: LayerNorm with bias b or
  * RMSNorm (b unused), by the architecture. */
-void spexi_block_norm(const spex_llm *m, float *y, const float *x, const float *w,
-                      const float *b, int64_t T);
+void spexi_block_norm(const spex_llm *m, float *y, const float *x, const float *w, const float *b,
+                      int64_t T);
 /* x[i] = GELU(x[i]) for n values (tanh form). */
 void spexi_gelu(float *x, int64_t n);
 /* Turns n_heads heads of hd in x by one position's cos/sin rows (n_rot / 2). */

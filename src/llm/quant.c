@@ -26,7 +26,7 @@ float spexi_f16_to_f32(uint16_t h) {
     if (exp == 0) {
         if (man == 0) {
             bits = sign;
-        } else { /* subnormal: normalise */
+        } else {       /* subnormal: normalise */
             exp = 113; /* 127 - 15 + 1 */
             while (!(man & 1024)) {
                 man <<= 1;
@@ -76,8 +76,8 @@ static void deq_q4_1(const uint8_t *b, float *y) {
 static void deq_q5(const uint8_t *b, float *y, int has_min) {
     float d = half(b), m = has_min ? half(b + 2) : 0.0f;
     const uint8_t *qhp = b + (has_min ? 4 : 2), *qs = qhp + 4;
-    uint32_t qh = (uint32_t)qhp[0] | (uint32_t)qhp[1] << 8 | (uint32_t)qhp[2] << 16 |
-                  (uint32_t)qhp[3] << 24;
+    uint32_t qh =
+        (uint32_t)qhp[0] | (uint32_t)qhp[1] << 8 | (uint32_t)qhp[2] << 16 | (uint32_t)qhp[3] << 24;
     int off = has_min ? 0 : 16;
     for (int l = 0; l < 16; l++) {
         int lo = (qs[l] & 15) | (int)((qh >> l) & 1) << 4;
@@ -89,7 +89,8 @@ static void deq_q5(const uint8_t *b, float *y, int has_min) {
 
 static void deq_q8_0(const uint8_t *b, float *y) {
     float d = half(b);
-    for (int l = 0; l < 32; l++) y[l] = d * (float)(int8_t)b[2 + l];
+    for (int l = 0; l < 32; l++)
+        y[l] = d * (float)(int8_t)b[2 + l];
 }
 
 /* Q2_K: 16 sub-blocks of 16; scales[i] low nibble = scale, high = min (4
@@ -195,20 +196,47 @@ int spex_tensor_to_f32(spex_ctx *ctx, int type, const void *src, int64_t n, floa
     for (int64_t i = 0; i < nb; i++, b += bs) {
         float *y = dst + i * be;
         switch (type) {
-        case SPEX_TENSOR_F32: memcpy(y, b, 4); break;
-        case SPEX_TENSOR_F16: *y = half(b); break;
-        case SPEX_TENSOR_BF16: *y = spexi_bf16_to_f32((uint16_t)(b[0] | b[1] << 8)); break;
-        case SPEX_TENSOR_Q4_0: deq_q4_0(b, y); break;
-        case SPEX_TENSOR_Q4_1: deq_q4_1(b, y); break;
-        case SPEX_TENSOR_Q5_0: deq_q5(b, y, 0); break;
-        case SPEX_TENSOR_Q5_1: deq_q5(b, y, 1); break;
-        case SPEX_TENSOR_Q8_0: deq_q8_0(b, y); break;
-        case SPEX_TENSOR_Q2_K: deq_q2_k(b, y); break;
-        case SPEX_TENSOR_Q3_K: deq_q3_k(b, y); break;
-        case SPEX_TENSOR_Q4_K: deq_q45_k(b, y, 0); break;
-        case SPEX_TENSOR_Q5_K: deq_q45_k(b, y, 1); break;
-        case SPEX_TENSOR_Q6_K: deq_q6_k(b, y); break;
-        default: return spex_seterr(ctx, SPEX_E_INTERNAL, "dequantise: type %d", type);
+        case SPEX_TENSOR_F32:
+            memcpy(y, b, 4);
+            break;
+        case SPEX_TENSOR_F16:
+            *y = half(b);
+            break;
+        case SPEX_TENSOR_BF16:
+            *y = spexi_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
+            break;
+        case SPEX_TENSOR_Q4_0:
+            deq_q4_0(b, y);
+            break;
+        case SPEX_TENSOR_Q4_1:
+            deq_q4_1(b, y);
+            break;
+        case SPEX_TENSOR_Q5_0:
+            deq_q5(b, y, 0);
+            break;
+        case SPEX_TENSOR_Q5_1:
+            deq_q5(b, y, 1);
+            break;
+        case SPEX_TENSOR_Q8_0:
+            deq_q8_0(b, y);
+            break;
+        case SPEX_TENSOR_Q2_K:
+            deq_q2_k(b, y);
+            break;
+        case SPEX_TENSOR_Q3_K:
+            deq_q3_k(b, y);
+            break;
+        case SPEX_TENSOR_Q4_K:
+            deq_q45_k(b, y, 0);
+            break;
+        case SPEX_TENSOR_Q5_K:
+            deq_q45_k(b, y, 1);
+            break;
+        case SPEX_TENSOR_Q6_K:
+            deq_q6_k(b, y);
+            break;
+        default:
+            return spex_seterr(ctx, SPEX_E_INTERNAL, "dequantise: type %d", type);
         }
     }
     return SPEX_OK;
@@ -254,7 +282,8 @@ __attribute__((target("avx2,fma,f16c"))) static void deq_row_avx2(int type, cons
         for (; i + 8 <= n; i += 8)
             _mm256_storeu_ps(dst + i,
                              _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + 2 * i))));
-        for (; i < n; i++) dst[i] = half(b + 2 * i);
+        for (; i < n; i++)
+            dst[i] = half(b + 2 * i);
         return;
     }
     if (type == SPEX_TENSOR_Q8_0) {

@@ -17,16 +17,19 @@ static void log_softmax(const float *logits, int64_t n, double *lp) {
     double mx = -INFINITY, sum = 0;
     for (int64_t i = 0; i < n; i++)
         if (logits[i] > mx) mx = logits[i];
-    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    for (int64_t i = 0; i < n; i++)
+        sum += exp((double)logits[i] - mx);
     double lse = mx + log(sum);
-    for (int64_t i = 0; i < n; i++) lp[i] = (double)logits[i] - lse;
+    for (int64_t i = 0; i < n; i++)
+        lp[i] = (double)logits[i] - lse;
 }
 
 static double logprob_of(const float *logits, int64_t n, int32_t tok) {
     double mx = -INFINITY, sum = 0;
     for (int64_t i = 0; i < n; i++)
         if (logits[i] > mx) mx = logits[i];
-    for (int64_t i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    for (int64_t i = 0; i < n; i++)
+        sum += exp((double)logits[i] - mx);
     return (double)logits[tok] - mx - log(sum);
 }
 
@@ -34,7 +37,7 @@ typedef struct emit_state {
     const spex_llm *m;
     const int32_t *seq;
     int64_t from;
-    double *lp;   /* next_logprobs: n_vocab; token_logprobs: per position */
+    double *lp; /* next_logprobs: n_vocab; token_logprobs: per position */
     double sum;
 } emit_state;
 
@@ -88,7 +91,7 @@ typedef struct pending {
     int32_t tok[SPEXI_CHUNK];   /* the token each row scores */
     int64_t owner[SPEXI_CHUNK]; /* ... for out[owner] */
     int n;
-    const int32_t *seq;   /* the sequence being run, and its index */
+    const int32_t *seq; /* the sequence being run, and its index */
     int64_t idx;
     double *out;
 } pending;
@@ -123,8 +126,8 @@ static void emit_pending(void *user, int64_t p, const float *h) {
  * (NULL: none) and reusing the cache of its predecessor when it has the
  * same ablation. */
 static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const int64_t *lens,
-                       const int64_t *from, int reuse_prefix,
-                       const spex_llm_ablation *const *abl, double *out) {
+                       const int64_t *from, int reuse_prefix, const spex_llm_ablation *const *abl,
+                       double *out) {
     for (int64_t i = 0; i < n; i++)
         if (from[i] < 1 || from[i] >= lens[i])
             return spex_seterr(m->ctx, SPEX_E_INVAL,
@@ -134,13 +137,15 @@ static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const
     if (reuse_prefix && !abl && n > 2) {
         keys = spex_malloc(m->ctx, (size_t)n * sizeof *keys);
         if (!keys) return SPEX_E_NOMEM;
-        for (int64_t i = 0; i < n; i++) keys[i] = (seq_key){seqs[i], lens[i], i};
+        for (int64_t i = 0; i < n; i++)
+            keys[i] = (seq_key){seqs[i], lens[i], i};
         qsort(keys, (size_t)n, sizeof *keys, cmp_seq_key);
     }
     pending pd = {.m = m, .out = out};
     pd.rows = spex_malloc(m->ctx, (size_t)(SPEXI_CHUNK * m->info.dim) * sizeof(float));
     int rc = pd.rows ? SPEX_OK : SPEX_E_NOMEM;
-    for (int64_t i = 0; i < n; i++) out[i] = 0;
+    for (int64_t i = 0; i < n; i++)
+        out[i] = 0;
     const spex_llm_ablation *cur = NULL;
     for (int64_t j = 0; !rc && j < n; j++) {
         int64_t i = keys ? keys[j].idx : j;
@@ -263,7 +268,8 @@ int spex_llm_score(spex_llm *m, const char *prompt, const char *continuation,
     if ((rc = spex_llm_token_logprobs(m, all, n_all, out->n_prompt, out->token_logprobs)))
         goto done;
     out->logprob = 0;
-    for (int64_t i = 0; i < out->n_continuation; i++) out->logprob += out->token_logprobs[i];
+    for (int64_t i = 0; i < out->n_continuation; i++)
+        out->logprob += out->token_logprobs[i];
 done:
     spex_free(m->ctx, joint);
     spex_free(m->ctx, all);
@@ -301,7 +307,8 @@ int spex_llm_score_batch(spex_llm *m, int64_t n, const char *const *prompts,
     if (!rc)
         rc = spex_llm_score_tokens_batch(m, n, (const int32_t *const *)seqs, lens, from,
                                          reuse_prefix, out);
-    for (int64_t i = 0; seqs && i < n; i++) spex_free(m->ctx, seqs[i]);
+    for (int64_t i = 0; seqs && i < n; i++)
+        spex_free(m->ctx, seqs[i]);
     spex_free(m->ctx, seqs);
     spex_free(m->ctx, lens);
     spex_free(m->ctx, from);

@@ -101,7 +101,8 @@ static uint32_t char_of_byte(uint8_t b) {
 }
 
 static int byte_of_char(uint32_t cp) {
-    if (cp < 256) return ((cp >= 33 && cp <= 126) || (cp >= 161 && cp <= 172) || cp >= 174) ? (int)cp : -1;
+    if (cp < 256)
+        return ((cp >= 33 && cp <= 126) || (cp >= 161 && cp <= 172) || cp >= 174) ? (int)cp : -1;
     if (cp >= 256 + 68) return -1;
     uint32_t k = cp - 256;
     for (int x = 0; x < 256; x++)
@@ -117,7 +118,8 @@ static size_t make_piece(const llm_vocab *v, int32_t id, char *buf) {
     size_t n = v->len[id], o = 0;
     switch (v->type[id]) {
     case TOKEN_CONTROL:
-    case TOKEN_UNUSED: return 0;
+    case TOKEN_UNUSED:
+        return 0;
     case TOKEN_UNKNOWN:
         if (buf) memcpy(buf, "\xe2\x96\x85", 3);
         return 3;
@@ -132,7 +134,8 @@ static size_t make_piece(const llm_vocab *v, int32_t id, char *buf) {
     case TOKEN_USER:
         if (buf) memcpy(buf, t, n);
         return n;
-    default: break;
+    default:
+        break;
     }
     if (v->bpe) { /* each character stands for one byte (gpt2 byte map) */
         for (size_t i = 0; i < n;) {
@@ -199,7 +202,8 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         size_t pre_len = 5;
         if (kp >= 0 && spex_gguf_get_str(g, kp, -1, &pre, &pre_len))
             return spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.pre' is not a string");
-        if ((pre_len == 5 && !memcmp(pre, "gpt-2", 5)) || (pre_len == 7 && !memcmp(pre, "default", 7)))
+        if ((pre_len == 5 && !memcmp(pre, "gpt-2", 5)) ||
+            (pre_len == 7 && !memcmp(pre, "default", 7)))
             v->pre = LLM_PRE_GPT2;
         else if (pre_len == 14 && !memcmp(pre, "deepseek-coder", 14))
             v->pre = LLM_PRE_DEEPSEEK_CODER;
@@ -226,7 +230,8 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
     int64_t ks = spex_gguf_find_key(g, "tokenizer.ggml.scores");
     int64_t ky = spex_gguf_find_key(g, "tokenizer.ggml.token_type");
     if (ks >= 0 && spex_gguf_arr_n(g, ks) != n)
-        return spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.scores': %lld entries for %lld tokens",
+        return spex_seterr(ctx, SPEX_E_PARSE,
+                           "key 'tokenizer.ggml.scores': %lld entries for %lld tokens",
                            (long long)spex_gguf_arr_n(g, ks), (long long)n);
     if (ky >= 0 && spex_gguf_arr_n(g, ky) != n)
         return spex_seterr(ctx, SPEX_E_PARSE,
@@ -256,7 +261,8 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         }
         v->len[i] = (uint32_t)len;
         if (ks >= 0 && spex_gguf_get_float(g, ks, i, &sc)) {
-            rc = spex_seterr(ctx, SPEX_E_PARSE, "key 'tokenizer.ggml.scores': entry %lld is not a number",
+            rc = spex_seterr(ctx, SPEX_E_PARSE,
+                             "key 'tokenizer.ggml.scores': entry %lld is not a number",
                              (long long)i);
             goto done;
         }
@@ -316,7 +322,8 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
     }
     if (v->bos < 0) v->add_bos = 0;
     if (v->bpe) { /* user-defined tokens match the raw text before BPE */
-        for (int64_t i = 0; i < n; i++) v->n_user += v->type[i] == TOKEN_USER && v->len[i] > 0;
+        for (int64_t i = 0; i < n; i++)
+            v->n_user += v->type[i] == TOKEN_USER && v->len[i] > 0;
         if (v->n_user && !(v->user = spex_malloc(ctx, (size_t)v->n_user * sizeof *v->user))) {
             rc = SPEX_E_NOMEM;
             goto done;
@@ -327,7 +334,8 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         for (int64_t i = 1; i < k; i++) { /* insertion sort: longest first, then by id */
             int32_t t = v->user[i];
             int64_t j = i;
-            for (; j > 0 && v->len[v->user[j - 1]] < v->len[t]; j--) v->user[j] = v->user[j - 1];
+            for (; j > 0 && v->len[v->user[j - 1]] < v->len[t]; j--)
+                v->user[j] = v->user[j - 1];
             v->user[j] = t;
         }
     }
@@ -335,7 +343,8 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         uint32_t cp = char_of_byte((uint8_t)b);
         char buf[4];
         size_t l = cp < 0x80 ? 1 : 2;
-        if (l == 1) buf[0] = (char)cp;
+        if (l == 1)
+            buf[0] = (char)cp;
         else {
             buf[0] = (char)(0xC0 | cp >> 6);
             buf[1] = (char)(0x80 | (cp & 0x3F));
@@ -363,7 +372,8 @@ int spexi_vocab_load(spex_ctx *ctx, const spex_gguf *g, llm_vocab *v) {
         rc = SPEX_E_NOMEM;
         goto done;
     }
-    for (int64_t i = 0; i < n; i++) make_piece(v, (int32_t)i, v->piece_slab + v->piece_off[i]);
+    for (int64_t i = 0; i < n; i++)
+        make_piece(v, (int32_t)i, v->piece_slab + v->piece_off[i]);
 done:
     if (rc) spexi_vocab_clear(ctx, v);
     return rc;
@@ -465,9 +475,12 @@ static int cp_class(uint32_t cp) {
     size_t lo = 0, hi = sizeof unicode_ranges / sizeof unicode_ranges[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (cp < unicode_ranges[mid][0]) hi = mid;
-        else if (cp > unicode_ranges[mid][1]) lo = mid + 1;
-        else return (int)unicode_ranges[mid][2];
+        if (cp < unicode_ranges[mid][0])
+            hi = mid;
+        else if (cp > unicode_ranges[mid][1])
+            lo = mid + 1;
+        else
+            return (int)unicode_ranges[mid][2];
     }
     return CP_OTHER;
 }
@@ -516,7 +529,8 @@ static int bpe_word(spex_ctx *ctx, const llm_vocab *v, const uint8_t *w, size_t 
         if (id >= 0) return push_tok(ctx, toks, nt, cap, id);
     }
     size_t nh = 0;
-    for (int i = 1; i < ns; i++) try_merge(v, map, s, i - 1, i, 0, h, &nh, key);
+    for (int i = 1; i < ns; i++)
+        try_merge(v, map, s, i - 1, i, 0, h, &nh, key);
     while (nh) {
         bigram b = heap_pop(h, &nh);
         sym *l = &s[b.left], *r = &s[b.right];
@@ -555,17 +569,21 @@ static size_t pre_gpt2(const uint32_t *cps, size_t n, size_t *cut) {
         size_t e = i;
         if (c == '\'' && i + 1 < n) {
             uint32_t c1 = cps[i + 1], c2 = i + 2 < n ? cps[i + 2] : 0;
-            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') e = i + 2;
-            else if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+                e = i + 2;
+            else if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') ||
+                     (c1 == 'l' && c2 == 'l'))
                 e = i + 3;
         }
         if (e == i) {
             size_t j = (c == ' ' && i + 1 < n && cp_class(cps[i + 1]) != CP_SPACE) ? i + 1 : i;
             int k = cp_class(cps[j]);
             if (k != CP_SPACE) {
-                for (e = j; e < n && cp_class(cps[e]) == k;) e++;
+                for (e = j; e < n && cp_class(cps[e]) == k;)
+                    e++;
             } else {
-                for (e = i; e < n && cp_class(cps[e]) == CP_SPACE;) e++;
+                for (e = i; e < n && cp_class(cps[e]) == CP_SPACE;)
+                    e++;
                 if (e < n && e - i > 1) e--; /* \s+(?!\S): the last space goes with the word */
             }
         }
@@ -604,35 +622,41 @@ static int ds_punct(uint32_t c) {
     size_t lo = 0, hi = sizeof unicode_punct_ranges / sizeof unicode_punct_ranges[0];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (c < unicode_punct_ranges[mid][0]) hi = mid;
-        else if (c > unicode_punct_ranges[mid][1]) lo = mid + 1;
-        else return 1;
+        if (c < unicode_punct_ranges[mid][0])
+            hi = mid;
+        else if (c > unicode_punct_ranges[mid][1])
+            lo = mid + 1;
+        else
+            return 1;
     }
     return 0;
 }
 
 static int ds_cjk(uint32_t c) {
-    return ((c >= 0x800 && c <= 0x9FA5) || (c >= 0xAC00 && c <= 0xD7FF)) &&
-           cp_class(c) != CP_SPACE;
+    return ((c >= 0x800 && c <= 0x9FA5) || (c >= 0xAC00 && c <= 0xD7FF)) && cp_class(c) != CP_SPACE;
 }
 
 /* Length of the match of pattern `rule` at cps[i] within [i, end), 0: none. */
 static size_t ds_match(int rule, const uint32_t *cps, size_t i, size_t end) {
     size_t e = i;
     switch (rule) {
-    case 0: return cps[i] == '\r' || cps[i] == '\n';
+    case 0:
+        return cps[i] == '\r' || cps[i] == '\n';
     case 1:
     case 2: {
         int (*in)(uint32_t) = rule == 1 ? ds_letter : ds_punct;
         if (cp_class(cps[i]) == CP_SPACE && i + 1 < end && in(cps[i + 1])) e = i + 1;
         if (!in(cps[e])) return 0;
-        while (e < end && in(cps[e])) e++;
+        while (e < end && in(cps[e]))
+            e++;
         return e - i;
     }
     case 3:
-        while (e < end && ds_cjk(cps[e])) e++;
+        while (e < end && ds_cjk(cps[e]))
+            e++;
         return e - i;
-    default: return ds_digit(cps[i]);
+    default:
+        return ds_digit(cps[i]);
     }
 }
 
@@ -678,32 +702,42 @@ static size_t pre_llama3(const uint32_t *cps, size_t n, size_t max_digits, size_
         if (c == '\'' && i + 1 < n) {
             uint32_t c1 = cps[i + 1] | (cps[i + 1] < 0x80 ? 0x20 : 0); /* ASCII lower case */
             uint32_t c2 = i + 2 < n ? (cps[i + 2] | (cps[i + 2] < 0x80 ? 0x20 : 0)) : 0;
-            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd') e = i + 2;
-            else if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l'))
+            if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
+                e = i + 2;
+            else if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') ||
+                     (c1 == 'l' && c2 == 'l'))
                 e = i + 3;
         }
         if (e == i && !(c == '\r' || c == '\n' || k == CP_NUMBER) &&
             (k == CP_LETTER || CLS(i + 1) == CP_LETTER)) { /* [^\r\n\p{L}\p{N}]?\p{L}+ */
-            for (e = i + 1; CLS(e) == CP_LETTER;) e++;
+            for (e = i + 1; CLS(e) == CP_LETTER;)
+                e++;
         }
         if (e == i && k == CP_NUMBER) { /* \p{N}{1,3} */
-            for (e = i; e < i + max_digits && CLS(e) == CP_NUMBER;) e++;
+            for (e = i; e < i + max_digits && CLS(e) == CP_NUMBER;)
+                e++;
         }
         if (e == i) { /* " ?[^\s\p{L}\p{N}]+[\r\n]*" */
             size_t j = c == ' ' ? i + 1 : i;
             if (CLS(j) == CP_OTHER) {
-                for (e = j; CLS(e) == CP_OTHER;) e++;
-                while (e < n && (cps[e] == '\r' || cps[e] == '\n')) e++;
+                for (e = j; CLS(e) == CP_OTHER;)
+                    e++;
+                while (e < n && (cps[e] == '\r' || cps[e] == '\n'))
+                    e++;
             }
         }
         if (e == i) { /* \s*[\r\n]+ | \s+(?!\S) | \s+ */
             size_t w = i, last_nl = 0;
             for (; CLS(w) == CP_SPACE; w++)
                 if (cps[w] == '\r' || cps[w] == '\n') last_nl = w + 1;
-            if (last_nl) e = last_nl;
-            else if (w - i > 1 && w < n) e = w - 1;
-            else if (w > i) e = w;
-            else e = i + 1; /* no alternative matches: the character alone */
+            if (last_nl)
+                e = last_nl;
+            else if (w - i > 1 && w < n)
+                e = w - 1;
+            else if (w > i)
+                e = w;
+            else
+                e = i + 1; /* no alternative matches: the character alone */
         }
         cut[n_cut++] = e;
         i = e;
@@ -735,8 +769,8 @@ static int tokenize_bpe(spex_ctx *ctx, const llm_vocab *v, const char *text, siz
                                                  : pre_gpt2(cps, n, cut);
     for (size_t w = 0; !rc && w < n_cut; w++) {
         size_t i = w ? cut[w - 1] : 0, e = cut[w];
-        rc = bpe_word(ctx, v, (const uint8_t *)text + off[i], off[e] - off[i], map, s, h, key,
-                      toks, nt, cap);
+        rc = bpe_word(ctx, v, (const uint8_t *)text + off[i], off[e] - off[i], map, s, h, key, toks,
+                      nt, cap);
     }
     spex_free(ctx, cut);
     spex_free(ctx, cps);
@@ -770,19 +804,21 @@ static int tokenize_bpe_user(spex_ctx *ctx, const llm_vocab *v, const char *text
         int rc = SPEX_OK;
         while (!rc && hit) {
             size_t at = (size_t)(hit - text);
-            if (at > pos) rc = tokenize_bpe_user(ctx, v, text + pos, at - pos, k + 1, toks, nt, cap);
+            if (at > pos)
+                rc = tokenize_bpe_user(ctx, v, text + pos, at - pos, k + 1, toks, nt, cap);
             if (!rc) rc = push_tok(ctx, toks, nt, cap, id);
             pos = at + tl;
             hit = len - pos >= tl ? find_bytes(text + pos, len - pos, v->text[id], tl) : NULL;
         }
-        if (!rc && pos < len) rc = tokenize_bpe_user(ctx, v, text + pos, len - pos, k + 1, toks, nt, cap);
+        if (!rc && pos < len)
+            rc = tokenize_bpe_user(ctx, v, text + pos, len - pos, k + 1, toks, nt, cap);
         return rc;
     }
     return len ? tokenize_bpe(ctx, v, text, len, toks, nt, cap) : SPEX_OK;
 }
 
 int spexi_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, size_t len,
-                        int add_bos, int32_t **tokens, int64_t *n_tokens) {
+                         int add_bos, int32_t **tokens, int64_t *n_tokens) {
     int rc = SPEX_OK;
     int32_t *toks = NULL;
     int64_t nt = 0, cap = 0;
@@ -801,7 +837,8 @@ int spexi_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, si
         if ((rc = tokenize_bpe_user(ctx, v, text, len, 0, &toks, &nt, &cap))) goto done;
     } else if (len > 0) {
         size_t n_sp = 0;
-        for (size_t i = 0; i < len; i++) n_sp += text[i] == ' ';
+        for (size_t i = 0; i < len; i++)
+            n_sp += text[i] == ' ';
         if (len > (size_t)INT32_MAX / 4) {
             rc = spex_seterr(ctx, SPEX_E_NOMEM, "tokenize: text of %zu bytes is too long", len);
             goto done;
@@ -840,7 +877,8 @@ int spexi_vocab_tokenize(spex_ctx *ctx, const llm_vocab *v, const char *text, si
             off += cl;
         }
         size_t nh = 0;
-        for (int i = 1; i < ns; i++) try_bigram(v, esc, s, i - 1, i, h, &nh);
+        for (int i = 1; i < ns; i++)
+            try_bigram(v, esc, s, i - 1, i, h, &nh);
         while (nh) {
             bigram b = heap_pop(h, &nh);
             sym *l = &s[b.left], *r = &s[b.right];

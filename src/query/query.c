@@ -84,15 +84,25 @@ void spex_query_free(spex_query *q) {
     spex_free(q->ctx, q);
 }
 
-int64_t spex_query_n_asked(const spex_query *q) { return q->n_asked; }
-int64_t spex_query_n_cached(const spex_query *q) { return q->n_cached; }
+int64_t spex_query_n_asked(const spex_query *q) {
+    return q->n_asked;
+}
+int64_t spex_query_n_cached(const spex_query *q) {
+    return q->n_cached;
+}
 int spex_query_store_error(const spex_query *q, const char **msg) {
     if (msg) *msg = q->store_rc ? q->store_msg : "";
     return q->store_rc;
 }
-double spex_query_seconds(const spex_query *q) { return q->seconds; }
-const spex_masks *spex_query_masks(const spex_query *q) { return q->seen; }
-const double *spex_query_values(const spex_query *q) { return q->vals; }
+double spex_query_seconds(const spex_query *q) {
+    return q->seconds;
+}
+const spex_masks *spex_query_masks(const spex_query *q) {
+    return q->seen;
+}
+const double *spex_query_values(const spex_query *q) {
+    return q->vals;
+}
 
 int64_t spex_query_budget_left(const spex_query *q) {
     if (q->opts.budget <= 0) return INT64_MAX;
@@ -197,7 +207,8 @@ static int from_store(spex_query *q, int64_t first_new, int64_t n_new, int64_t *
         for (int64_t i = 0; !rc && i < len; i++)
             rc = spex_masks_append(chunk, spex_masks_crow(q->seen, first_new + start + i));
         if (rc) break;
-        for (int64_t i = 0; i < len; i++) found[i] = 0;
+        for (int64_t i = 0; i < len; i++)
+            found[i] = 0;
         double t_look = spex_now();
         int src = q->store->lookup(q->store->user, chunk, vals, found);
         q->seconds += spex_now() - t_look;
@@ -216,7 +227,8 @@ static int from_store(spex_query *q, int64_t first_new, int64_t n_new, int64_t *
             }
         }
     }
-    for (; start < n_new; start++) todo[k++] = first_new + start;
+    for (; start < n_new; start++)
+        todo[k++] = first_new + start;
     *n_todo = k;
     spex_masks_free(chunk);
     spex_free(ctx, vals);
@@ -228,7 +240,8 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
     spex_ctx *ctx = q->ctx;
     int64_t count = spex_masks_count(masks);
     if (spex_masks_n(masks) != q->vf->n)
-        return spex_seterr(ctx, SPEX_E_INVAL, "masks have n = %lld features, value function has %lld",
+        return spex_seterr(ctx, SPEX_E_INVAL,
+                           "masks have n = %lld features, value function has %lld",
                            (long long)spex_masks_n(masks), (long long)q->vf->n);
     int64_t first_new = spex_masks_count(q->seen);
     int64_t *where = spex_malloc(ctx, (size_t)(count ? count : 1) * sizeof *where);
@@ -276,7 +289,8 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
         for (int64_t i = 0; !rc && i < len; i++)
             rc = spex_masks_append(batch, spex_masks_crow(q->seen, todo[start + i]));
         if (rc) break;
-        for (int64_t i = 0; i < len; i++) vals[i] = NAN;
+        for (int64_t i = 0; i < len; i++)
+            vals[i] = NAN;
         double t0 = spex_now();
         int vrc = q->vf->eval(q->vf->user, batch, vals);
         q->seconds += spex_now() - t0;
@@ -317,7 +331,8 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
     }
     /* 4. answers out; on failure forget pending rows so a retry asks them */
     if (!rc) {
-        for (int64_t i = 0; i < count; i++) out[i] = q->vals[where[i]];
+        for (int64_t i = 0; i < count; i++)
+            out[i] = q->vals[where[i]];
     } else if (where) {
         drop_pending(q, first_new);
     }

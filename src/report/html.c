@@ -36,21 +36,37 @@ static void put_html_n(FILE *f, const char *s, long max) {
             return;
         }
         switch (*p) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
         case '\t':
-        case '\n': fputc(*p, f); break;
+        case '\n':
+            fputc(*p, f);
+            break;
         default:
-            if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\x%02x", *p);
-            else fputc(*p, f);
+            if (*p < 0x20 || *p == 0x7f)
+                fprintf(f, "\\x%02x", *p);
+            else
+                fputc(*p, f);
         }
     }
 }
 
-static void put_html(FILE *f, const char *s) { put_html_n(f, s, -1); }
+static void put_html(FILE *f, const char *s) {
+    put_html_n(f, s, -1);
+}
 
 /* The diverging colour of v on the scale [-vmax, vmax]: white at 0, red
  * (214,39,40) at +vmax, blue (31,119,180) at -vmax. */
@@ -95,9 +111,10 @@ static void put_legend(FILE *f, double vmax) {
           "<rect x=\"10\" y=\"2\" width=\"400\" height=\"12\" fill=\"url(#spexdiv)\" "
           "stroke=\"#999\"/>",
           f);
-    fprintf(f, "<text x=\"10\" y=\"30\">%+.3g</text><text x=\"210\" y=\"30\" "
-               "text-anchor=\"middle\">0</text><text x=\"410\" y=\"30\" "
-               "text-anchor=\"end\">%+.3g</text></svg><br>",
+    fprintf(f,
+            "<text x=\"10\" y=\"30\">%+.3g</text><text x=\"210\" y=\"30\" "
+            "text-anchor=\"middle\">0</text><text x=\"410\" y=\"30\" "
+            "text-anchor=\"end\">%+.3g</text></svg><br>",
             -vmax, vmax);
     fputs("red: the feature raises the value; blue: it lowers it "
           "(first-order values; hover a feature for its number)</div>\n",
@@ -146,7 +163,8 @@ static void pick_bars(const double *first, int64_t n, int64_t nb, int64_t *order
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++) {
         int64_t at = k < nb ? k : nb;
-        while (at > 0 && cmp_abs_desc(&i, &order[at - 1], first) < 0) at--;
+        while (at > 0 && cmp_abs_desc(&i, &order[at - 1], first) < 0)
+            at--;
         if (at >= nb) continue;
         int64_t end = k < nb ? k : nb - 1;
         memmove(order + at + 1, order + at, (size_t)(end - at) * sizeof *order);
@@ -161,14 +179,16 @@ static void put_bars(FILE *f, const spex_result *r, const double *first, double 
     const int label_w = 190, plot_w = 640, row_h = 22, top = 24;
     int width = label_w + plot_w + 70, height = top + (int)nb * row_h + 10;
     double mid = label_w + plot_w / 2.0, half = plot_w / 2.0 - 64; /* room for the numbers */
-    fprintf(f, "<div class=\"scroll\"><svg class=\"bars\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"first-order values\">\n",
+    fprintf(f,
+            "<div class=\"scroll\"><svg class=\"bars\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"first-order values\">\n",
             width, height, width, height);
     fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#888\"/>\n", mid,
             top - 6, mid, height - 6);
-    fprintf(f, "<text x=\"%d\" y=\"14\" text-anchor=\"middle\">%+.3g</text><text x=\"%.1f\" "
-               "y=\"14\" text-anchor=\"middle\">0</text><text x=\"%d\" y=\"14\" "
-               "text-anchor=\"middle\">%+.3g</text>\n",
+    fprintf(f,
+            "<text x=\"%d\" y=\"14\" text-anchor=\"middle\">%+.3g</text><text x=\"%.1f\" "
+            "y=\"14\" text-anchor=\"middle\">0</text><text x=\"%d\" y=\"14\" "
+            "text-anchor=\"middle\">%+.3g</text>\n",
             (int)(mid - half), -vmax, mid, (int)(mid + half), vmax);
     for (int64_t k = 0; k < nb; k++) {
         int64_t i = order[k];
@@ -176,16 +196,17 @@ static void put_bars(FILE *f, const spex_result *r, const double *first, double 
         double x = v >= 0 ? mid : mid - w, y = top + (double)k * row_h;
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", label_w - 8, y + 15);
         put_html_n(f, r->features[i], HTML_LABEL_MAX);
-        fprintf(f, "</text><rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
-                   "height=\"%d\" fill=\"",
+        fprintf(f,
+                "</text><rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                "height=\"%d\" fill=\"",
                 x, y + 3, w < 0.5 ? 0.5 : w, row_h - 6);
         put_color(f, v, vmax > 0 ? vmax * 0.8 : 0);
         fputs("\"><title>", f);
         put_html(f, r->features[i]);
         fprintf(f, ": %+.6g</title></rect>", v);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>%+.3f</text>\n",
-                v >= 0 ? mid + w + 4 : mid - w - 4, y + 15,
-                v >= 0 ? "" : " text-anchor=\"end\"", v);
+                v >= 0 ? mid + w + 4 : mid - w - 4, y + 15, v >= 0 ? "" : " text-anchor=\"end\"",
+                v);
     }
     fputs("</svg></div>\n", f);
 }
@@ -215,8 +236,9 @@ static int64_t put_arcs(FILE *f, const spex_result *r, const double *first, doub
     const double step = r->n > 16 ? 44 : 72, margin = 60, arc_h_max = 170;
     double span = (double)(r->n - 1) * step, base = arc_h_max + 30;
     int width = (int)(2 * margin + span), height = (int)base + (r->n > 8 ? 120 : 60);
-    fprintf(f, "<div class=\"scroll\"><svg class=\"arcs\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"pairwise interactions\">\n",
+    fprintf(f,
+            "<div class=\"scroll\"><svg class=\"arcs\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"pairwise interactions\">\n",
             width, height, width, height);
     /* weakest first, so the strongest arcs are drawn on top; numbers on the
      * strongest few only, so they do not pile up */
@@ -230,9 +252,10 @@ static int64_t put_arcs(FILE *f, const spex_result *r, const double *first, doub
         rank--;
         double xa = margin + idx[0] * step, xb = margin + idx[1] * step;
         double rx = (xb - xa) / 2, ry = rx < arc_h_max ? rx : arc_h_max;
-        fprintf(f, "<path class=\"arc\" d=\"M %.1f %.1f A %.1f %.1f 0 0 1 %.1f %.1f\" "
-                   "fill=\"none\" stroke=\"%s\" stroke-opacity=\"0.8\" stroke-width=\"%.1f\" "
-                   "stroke-linecap=\"round\"><title>",
+        fprintf(f,
+                "<path class=\"arc\" d=\"M %.1f %.1f A %.1f %.1f 0 0 1 %.1f %.1f\" "
+                "fill=\"none\" stroke=\"%s\" stroke-opacity=\"0.8\" stroke-width=\"%.1f\" "
+                "stroke-linecap=\"round\"><title>",
                 xa, base, rx, ry, xb, base, v >= 0 ? "rgb(214,39,40)" : "rgb(31,119,180)",
                 1.5 + 7 * fabs(v) / pmax);
         put_html(f, r->features[idx[0]]);
@@ -240,8 +263,9 @@ static int64_t put_arcs(FILE *f, const spex_result *r, const double *first, doub
         put_html(f, r->features[idx[1]]);
         fprintf(f, ": %+.6g</title></path>\n", v);
         if (rank < HTML_ARC_LABELS)
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-                       "font-weight=\"bold\">%+.2f</text>\n",
+            fprintf(f,
+                    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                    "font-weight=\"bold\">%+.2f</text>\n",
                     (xa + xb) / 2, base - ry - 5, v);
     }
     for (int64_t i = 0; i < r->n; i++) {
@@ -292,12 +316,15 @@ static void put_validation(FILE *f, const spex_result *r, const spex_html_opts *
             if (k) fputs(" × ", f);
             if (v->idx[k] >= 0 && v->idx[k] < r->n) put_html(f, r->features[v->idx[k]]);
         }
-        fprintf(f, "</td><td class=\"num\">%+.4f</td><td class=\"num\">%+.4f</td>"
-                   "<td class=\"num\">%+.4f</td><td class=\"num\">%+.4f</td>"
-                   "<td class=\"num\">%+.4f</td></tr>\n",
+        fprintf(f,
+                "</td><td class=\"num\">%+.4f</td><td class=\"num\">%+.4f</td>"
+                "<td class=\"num\">%+.4f</td><td class=\"num\">%+.4f</td>"
+                "<td class=\"num\">%+.4f</td></tr>\n",
                 v->index, v->joint_pred, v->joint_meas, v->delta_pred, v->delta_meas);
-        if (fabs(v->joint_pred - v->joint_meas) > worst) worst = fabs(v->joint_pred - v->joint_meas);
-        if (fabs(v->delta_pred - v->delta_meas) > worst) worst = fabs(v->delta_pred - v->delta_meas);
+        if (fabs(v->joint_pred - v->joint_meas) > worst)
+            worst = fabs(v->joint_pred - v->joint_meas);
+        if (fabs(v->delta_pred - v->delta_meas) > worst)
+            worst = fabs(v->delta_pred - v->delta_meas);
     }
     fprintf(f, "</table>\n<p class=\"sub\">largest |predicted − measured|: %.4f</p>\n", worst);
 }
@@ -328,8 +355,10 @@ int spex_result_write_html(spex_ctx *ctx, const spex_result *r, const spex_html_
         }
     }
     if (nb == r->n)
-        for (int64_t i = 0; i < nb; i++) order[i] = i;
-    else pick_bars(first, r->n, nb, order);
+        for (int64_t i = 0; i < nb; i++)
+            order[i] = i;
+    else
+        pick_bars(first, r->n, nb, order);
     const char *title = o.title && *o.title ? o.title : "spex explanation";
 
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -338,10 +367,11 @@ int spex_result_write_html(spex_ctx *ctx, const spex_result *r, const spex_html_
     put_html(f, title);
     fprintf(f, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>", html_css);
     put_html(f, title);
-    fprintf(f, "</h1>\n<p class=\"sub\">%lld features · method %s · index %s up to order %d · "
-               "%lld model queries</p>\n",
-            (long long)r->n, spex_method_name(r->method), spex_index_name(r->index),
-            r->max_order, (long long)r->queries);
+    fprintf(f,
+            "</h1>\n<p class=\"sub\">%lld features · method %s · index %s up to order %d · "
+            "%lld model queries</p>\n",
+            (long long)r->n, spex_method_name(r->method), spex_index_name(r->index), r->max_order,
+            (long long)r->queries);
 
     fprintf(f, "<h2>%s</h2>\n", o.prose ? "The prompt" : "The features");
     put_features(f, r, &o, first, vmax);
@@ -361,8 +391,9 @@ int spex_result_write_html(spex_ctx *ctx, const spex_result *r, const spex_html_
         int len;
         double v;
         spex_coefs_entry(r->interactions, i, &idx, &len, &v);
-        fprintf(f, "<tr><td class=\"num\">%lld</td><td class=\"num\">%d</td>"
-                   "<td class=\"num\">%+.4f</td><td>",
+        fprintf(f,
+                "<tr><td class=\"num\">%lld</td><td class=\"num\">%d</td>"
+                "<td class=\"num\">%+.4f</td><td>",
                 (long long)i + 1, len, v);
         if (!len) fputs("(baseline)", f);
         for (int k = 0; k < len; k++) {
@@ -371,19 +402,20 @@ int spex_result_write_html(spex_ctx *ctx, const spex_result *r, const spex_html_
         }
         fputs("</td></tr>\n", f);
     }
-    fprintf(f, "</table>\n<p class=\"sub\">top %lld of %lld nonzero values</p>\n",
-            (long long)count, (long long)total);
+    fprintf(f, "</table>\n<p class=\"sub\">top %lld of %lld nonzero values</p>\n", (long long)count,
+            (long long)total);
 
     if (o.validation && o.n_validation > 0) put_validation(f, r, &o);
 
     fputs("<h2>Settings and costs</h2>\n<table class=\"settings\">\n", f);
     put_row(f, "method", "%s", spex_method_name(r->method));
-    if (r->budget > 0) put_row(f, "budget", "%lld", (long long)r->budget);
-    else put_row(f, "budget", "none (the method's own)");
+    if (r->budget > 0)
+        put_row(f, "budget", "%lld", (long long)r->budget);
+    else
+        put_row(f, "budget", "none (the method's own)");
     put_row(f, "queries", "%lld (%lld cached, %lld new)", (long long)r->queries,
             (long long)r->queries_cached, (long long)r->queries_new);
-    put_row(f, "seconds", "%.3f s querying, %.3f s solving", r->seconds_queries,
-            r->seconds_solve);
+    put_row(f, "seconds", "%.3f s querying, %.3f s solving", r->seconds_queries, r->seconds_solve);
     put_row(f, "index", "%s", spex_index_name(r->index));
     put_row(f, "max order", "%d", r->max_order);
     put_row(f, "seed", "%llu", (unsigned long long)r->seed);

@@ -14,14 +14,26 @@ static void write_json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\r': fputs("\\r", f); break;
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
         default:
-            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-            else fputc(*p, f);
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
         }
     }
     fputc('"', f);
@@ -35,7 +47,8 @@ static void write_coefs(FILE *f, const spex_coefs *c) {
         double v;
         spex_coefs_entry(c, i, &idx, &len, &v);
         fputs(i ? ",\n  {\"s\": [" : "\n  {\"s\": [", f);
-        for (int k = 0; k < len; k++) fprintf(f, k ? ", %d" : "%d", idx[k]);
+        for (int k = 0; k < len; k++)
+            fprintf(f, k ? ", %d" : "%d", idx[k]);
         fprintf(f, "], \"v\": %.17g}", v);
     }
     fputs("]", f);
@@ -271,8 +284,8 @@ int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f) {
 }
 
 /* "x4 x x17" style label of a subset, truncated to cap bytes. */
-static void subset_label(const spex_result *r, const int32_t *idx, int len, char *buf,
-                         size_t cap, const char *sep) {
+static void subset_label(const spex_result *r, const int32_t *idx, int len, char *buf, size_t cap,
+                         const char *sep) {
     size_t at = 0;
     buf[0] = '\0';
     if (len == 0) {
@@ -304,7 +317,8 @@ int spex_result_write_csv(spex_ctx *ctx, const spex_result *r, int64_t top, FILE
             fputc(*p, f);
         }
         fputs("\",", f);
-        for (int k = 0; k < len; k++) fprintf(f, k ? " %d" : "%d", idx[k]);
+        for (int k = 0; k < len; k++)
+            fprintf(f, k ? " %d" : "%d", idx[k]);
         fputc('\n', f);
     }
     if (ferror(f) || fflush(f))
@@ -315,8 +329,9 @@ int spex_result_write_csv(spex_ctx *ctx, const spex_result *r, int64_t top, FILE
 int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_t top, FILE *f) {
     int64_t total = r->interactions ? spex_coefs_count(r->interactions) : 0;
     int64_t count = top > 0 && top < total ? top : total;
-    fprintf(f, "method %s · n = %lld features · %lld model queries (%lld from the cache, %lld new) "
-               "· %.3f s querying, %.3f s solving\n",
+    fprintf(f,
+            "method %s · n = %lld features · %lld model queries (%lld from the cache, %lld new) "
+            "· %.3f s querying, %.3f s solving\n",
             spex_method_name(r->method), (long long)r->n, (long long)r->queries,
             (long long)r->queries_cached, (long long)r->queries_new, r->seconds_queries,
             r->seconds_solve);
@@ -349,8 +364,8 @@ static int read_coefs(spex_ctx *ctx, const char *path, const char *key, json_t *
         json_t *e = json_array_get(arr, i), *s = json_object_get(e, "s"),
                *v = json_object_get(e, "v");
         if (!json_is_array(s) || !json_is_number(v)) {
-            rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: %s[%zu] needs \"s\" (a list) and \"v\" (a number)",
-                             path, key, i);
+            rc = spex_seterr(ctx, SPEX_E_PARSE,
+                             "%s: %s[%zu] needs \"s\" (a list) and \"v\" (a number)", path, key, i);
             break;
         }
         size_t len = json_array_size(s);
@@ -369,9 +384,10 @@ static int read_coefs(spex_ctx *ctx, const char *path, const char *key, json_t *
             json_t *x = json_array_get(s, k);
             if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) >= n)
                 rc = spex_seterr(ctx, SPEX_E_RANGE,
-                                 "%s: %s[%zu].s[%zu] must be a feature index in 0..%lld", path,
-                                 key, i, k, (long long)n - 1);
-            else idx[k] = (int32_t)json_integer_value(x);
+                                 "%s: %s[%zu].s[%zu] must be a feature index in 0..%lld", path, key,
+                                 i, k, (long long)n - 1);
+            else
+                idx[k] = (int32_t)json_integer_value(x);
         }
         if (!rc) rc = spex_subset_normalize(ctx, n, idx, (int)len);
         if (!rc) rc = spex_coefs_add(*out, idx, (int)len, json_number_value(v));
@@ -421,8 +437,8 @@ static int result_from_json(spex_ctx *ctx, json_t *root, const char *path, spex_
     json_t *jn = json_object_get(root, "n");
     const char *fmt = json_string_value(json_object_get(root, "format"));
     if (!fmt || strcmp(fmt, "spex-result/1")) {
-        rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: not a spex result (\"format\" must be \"spex-result/1\")",
-                         path);
+        rc = spex_seterr(ctx, SPEX_E_PARSE,
+                         "%s: not a spex result (\"format\" must be \"spex-result/1\")", path);
         goto done;
     }
     if (!json_is_integer(jn) || json_integer_value(jn) < 1 ||
@@ -440,7 +456,8 @@ static int result_from_json(spex_ctx *ctx, json_t *root, const char *path, spex_
             const char *s = json_string_value(json_array_get(names, (size_t)j));
             if (!s) continue;
             char *d = spex_strdup(ctx, s);
-            if (!d) rc = SPEX_E_NOMEM;
+            if (!d)
+                rc = SPEX_E_NOMEM;
             else {
                 spex_free(ctx, r->features[j]);
                 r->features[j] = d;
@@ -458,20 +475,22 @@ static int result_from_json(spex_ctx *ctx, json_t *root, const char *path, spex_
     r->seed = (uint64_t)json_integer_value(json_object_get(root, "seed"));
     spex_coefs_free(r->fourier);
     r->fourier = NULL;
-    if (!rc) rc = read_coefs(ctx, path, "fourier", json_object_get(root, "fourier"), n, &r->fourier);
+    if (!rc)
+        rc = read_coefs(ctx, path, "fourier", json_object_get(root, "fourier"), n, &r->fourier);
     const char *index = json_string_value(json_object_get(root, "index"));
     if (!rc && index && spex_index_parse(ctx, index, &r->index))
         rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: unknown index \"%s\"", path, index);
     r->max_order = (int)json_integer_value(json_object_get(root, "max_order"));
     json_t *inter = json_object_get(root, "interactions");
-    if (!rc && inter)
-        rc = read_coefs(ctx, path, "interactions", inter, n, &r->interactions);
+    if (!rc && inter) rc = read_coefs(ctx, path, "interactions", inter, n, &r->interactions);
     json_t *sec = json_object_get(root, "seconds");
     r->seconds_queries = json_number_value(json_object_get(sec, "queries"));
     r->seconds_solve = json_number_value(json_object_get(sec, "solve"));
     if (!rc) rc = read_details(ctx, path, json_object_get(root, "details"), &r->details);
 done:
-    if (rc) spex_result_free(r);
-    else *out = r;
+    if (rc)
+        spex_result_free(r);
+    else
+        *out = r;
     return rc;
 }

@@ -38,7 +38,7 @@ struct spex_store {
     char *fp;            /* its text (for read-only stores that cannot add it) */
     unsigned char *blob; /* (words * 8) one serialised mask */
     size_t blob_size;
-    int fail_rc;         /* first failed lookup or save, for spex_store_failure */
+    int fail_rc; /* first failed lookup or save, for spex_store_failure */
     char fail_msg[512];
 };
 
@@ -71,8 +71,11 @@ static int db_err(spex_store *st, const char *what) {
     case SQLITE_LOCKED:
         hint = " (another process held the cache locked too long)";
         break;
-    case SQLITE_NOMEM: code = SPEX_E_NOMEM; break;
-    default: break;
+    case SQLITE_NOMEM:
+        code = SPEX_E_NOMEM;
+        break;
+    default:
+        break;
     }
     return spex_seterr(st->ctx, code, "cache '%s': %s: %s%s", st->path, what, msg, hint);
 }
@@ -182,8 +185,8 @@ int spex_store_open(spex_ctx *ctx, const char *path, const spex_store_opts *opts
         rc = spex_seterr(ctx, SPEX_E_IO, "cache '%s' is a directory, not a file", path);
         goto done;
     }
-    int flags = st->opts.read_only ? SQLITE_OPEN_READONLY
-                                   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int flags =
+        st->opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = db_err(st, "cannot open");
         goto done;
@@ -202,7 +205,8 @@ int spex_store_open(spex_ctx *ctx, const char *path, const spex_store_opts *opts
         if (!rc) {
             char sql[64];
             int64_t pages = st->opts.max_size / (page > 0 ? page : 4096);
-            snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", (long long)(pages > 1 ? pages : 1));
+            snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld",
+                     (long long)(pages > 1 ? pages : 1));
             rc = exec_sql(st, sql, "setting the size limit");
         }
     }
@@ -231,13 +235,15 @@ static void to_blob(spex_store *st, const spex_masks *b, int64_t i) {
     const uint64_t *row = spex_masks_crow(b, i);
     size_t words = spex_masks_words(b);
     for (size_t w = 0; w < words; w++)
-        for (int k = 0; k < 8; k++) st->blob[8 * w + (size_t)k] = (unsigned char)(row[w] >> (8 * k));
+        for (int k = 0; k < 8; k++)
+            st->blob[8 * w + (size_t)k] = (unsigned char)(row[w] >> (8 * k));
 }
 
 static int check_batch(spex_store *st, const spex_masks *b) {
     if (spex_masks_n(b) != st->n)
-        return spex_seterr(st->ctx, SPEX_E_INVAL, "cache '%s': masks of n = %lld, bound to n = %lld",
-                           st->path, (long long)spex_masks_n(b), (long long)st->n);
+        return spex_seterr(st->ctx, SPEX_E_INVAL,
+                           "cache '%s': masks of n = %lld, bound to n = %lld", st->path,
+                           (long long)spex_masks_n(b), (long long)st->n);
     return SPEX_OK;
 }
 
@@ -260,9 +266,9 @@ static int store_lookup(void *user, const spex_masks *masks, double *values, uns
     int64_t count = spex_masks_count(masks);
     int rc = note_failure(st, check_batch(st, masks));
     if (rc || st->fp_id < 0) return rc;
-    if (!st->get && sqlite3_prepare_v2(st->db,
-                                       "SELECT value FROM answers WHERE fp = ?1 AND mask = ?2",
-                                       -1, &st->get, NULL) != SQLITE_OK)
+    if (!st->get &&
+        sqlite3_prepare_v2(st->db, "SELECT value FROM answers WHERE fp = ?1 AND mask = ?2", -1,
+                           &st->get, NULL) != SQLITE_OK)
         return note_failure(st, db_err(st, "preparing a lookup"));
     if (sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return note_failure(st, db_err(st, "starting a lookup"));
@@ -448,8 +454,8 @@ int spex_store_stats_get(spex_store *st, spex_store_stats *out) {
 
 int spex_store_list(spex_store *st, int (*fn)(void *user, const spex_store_entry *e), void *user) {
     int64_t have = 0;
-    int rc = query_int(st, "SELECT count(*) FROM sqlite_master WHERE name='answers'", &have,
-                       "listing");
+    int rc =
+        query_int(st, "SELECT count(*) FROM sqlite_master WHERE name='answers'", &have, "listing");
     if (rc || !have) return rc;
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db,
@@ -480,8 +486,8 @@ int spex_store_clear(spex_store *st, int64_t before, int64_t *n_deleted) {
     if (st->opts.read_only)
         return spex_seterr(st->ctx, SPEX_E_IO, "cache '%s' is open read-only", st->path);
     int64_t have = 0;
-    int rc = query_int(st, "SELECT count(*) FROM sqlite_master WHERE name='answers'", &have,
-                       "clearing");
+    int rc =
+        query_int(st, "SELECT count(*) FROM sqlite_master WHERE name='answers'", &have, "clearing");
     if (rc || !have) return rc;
     char sql[160];
     if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -562,8 +568,7 @@ int spex_store_merge(spex_store *st, const char *path, spex_store_merge_stats *o
                       "merging fingerprints");
     if (!rc) rc = query_int(st, "SELECT count(*) FROM main.fingerprints", &after, "merging");
     ms.fingerprints_new = after - before;
-    if (!rc)
-        rc = query_int(st, "SELECT count(*) FROM src.answers", &total, "merging");
+    if (!rc) rc = query_int(st, "SELECT count(*) FROM src.answers", &total, "merging");
     if (!rc)
         rc = exec_sql(st,
                       "INSERT OR IGNORE INTO main.answers(fp, mask, value, created) "

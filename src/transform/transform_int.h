@@ -12,7 +12,7 @@
 /* Collects a dense table x over all 2^n masks (bit j = feature j) into a new
  * map: entries with |x| > tol, and the empty set when keep_empty. */
 int spexi_tf_dense_collect(spex_ctx *ctx, const double *x, int n, double tol, int keep_empty,
-                          spex_coefs **out);
+                           spex_coefs **out);
 
 /* 1 when the dense conversion of `in` (n <= SPEX_EXACT_MAX_N, cost n 2^n) is
  * cheaper than the sparse spread; *sparse_work = Σ 2^{|S|}, *max_s = max |S|

@@ -47,7 +47,7 @@ double spexi_tf_binom(double n, int k) {
 }
 
 int spexi_tf_dense_collect(spex_ctx *ctx, const double *x, int n, double tol, int keep_empty,
-                          spex_coefs **out) {
+                           spex_coefs **out) {
     spex_coefs *c = NULL;
     int rc = spex_coefs_new(ctx, n, &c);
     int32_t idx[32];

@@ -17,8 +17,8 @@
 /* `terms` draws of a subset of degree 1..dmax with a value in [-1, 1]
  * (repeats add up), plus 0.4, as a Fourier game. */
 static spex_game *random_game(spex_ctx *ctx, int n, int terms, int dmax, uint64_t seed) {
-    spex_test_planted p = {.n = n, .terms = terms, .dmax = dmax, .constant = 0.4, .lo = -1.0,
-                           .hi = 1.0};
+    spex_test_planted p = {
+        .n = n, .terms = terms, .dmax = dmax, .constant = 0.4, .lo = -1.0, .hi = 1.0};
     return spex_test_planted_game(ctx, &p, SPEX_BASIS_FOURIER, 0.0, seed);
 }
 

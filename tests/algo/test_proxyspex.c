@@ -311,8 +311,10 @@ static void test_grow_finds_missing(void **state) {
         int len;
         double v;
         spex_coefs_entry(T, i, &idx, &len, &v);
-        if (len <= 2) CHECK_RC(ctx, spex_coefs_set(F, idx, len, v));
-        else missing++;
+        if (len <= 2)
+            CHECK_RC(ctx, spex_coefs_set(F, idx, len, v));
+        else
+            missing++;
     }
     int64_t added = 0;
     CHECK_RC(ctx, spexi_proxy_grow(ctx, ms, y, 5, 1000, 6, 7, INFINITY, &F, &added));
@@ -538,10 +540,10 @@ static void test_alloc_faults(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uniform_masks),     cmocka_unit_test(test_hand_trees),
-        cmocka_unit_test(test_xgboost_exact),     cmocka_unit_test(test_recovery),
-        cmocka_unit_test(test_constant),          cmocka_unit_test(test_explain_default),
-        cmocka_unit_test(test_threads_identical), cmocka_unit_test(test_alloc_faults),
+        cmocka_unit_test(test_uniform_masks),      cmocka_unit_test(test_hand_trees),
+        cmocka_unit_test(test_xgboost_exact),      cmocka_unit_test(test_recovery),
+        cmocka_unit_test(test_constant),           cmocka_unit_test(test_explain_default),
+        cmocka_unit_test(test_threads_identical),  cmocka_unit_test(test_alloc_faults),
         cmocka_unit_test(test_grow_finds_missing), cmocka_unit_test(test_grow_noise),
     };
     SPEX_RUN_TESTS(tests);

@@ -16,8 +16,14 @@
  * |F| in [0.5, 1] with random signs, plus a constant. */
 static spex_game *planted(spex_ctx *ctx, int64_t n, int s, int dmax, double noise_sd,
                           uint64_t seed) {
-    spex_test_planted p = {.n = n, .terms = s, .dmax = dmax, .constant = 0.3, .distinct = 1,
-                           .signed_magnitude = 1, .lo = 0.5, .hi = 1.0};
+    spex_test_planted p = {.n = n,
+                           .terms = s,
+                           .dmax = dmax,
+                           .constant = 0.3,
+                           .distinct = 1,
+                           .signed_magnitude = 1,
+                           .lo = 0.5,
+                           .hi = 1.0};
     return spex_test_planted_game(ctx, &p, SPEX_BASIS_FOURIER, noise_sd, seed);
 }
 
@@ -45,7 +51,8 @@ static void test_aliasing_identity(void **state) {
         spex_coefs_entry(F, i, &idx, &len, &val);
         for (int c = 0; c < v.C; c++) {
             uint32_t j = 0;
-            for (int a = 0; a < len; a++) j ^= v.cols[(size_t)c * (size_t)n + (size_t)idx[a]];
+            for (int a = 0; a < len; a++)
+                j ^= v.cols[(size_t)c * (size_t)n + (size_t)idx[a]];
             for (int p = 0; p <= v.P; p++) {
                 int sign = spex_bits_dot_idx(v.delays + (size_t)p * words, idx, len);
                 want[((size_t)c * (size_t)(v.P + 1) + (size_t)p) * (size_t)L + j] +=
@@ -53,7 +60,8 @@ static void test_aliasing_identity(void **state) {
             }
         }
     }
-    for (int64_t e = 0; e < v.C * (v.P + 1) * L; e++) CHECK_NEAR(v.U[e], want[e], 1e-12);
+    for (int64_t e = 0; e < v.C * (v.P + 1) * L; e++)
+        CHECK_NEAR(v.U[e], want[e], 1e-12);
     free(want);
     spexi_sft_view_free(ctx, &v);
     spex_query_free(q);
@@ -73,7 +81,8 @@ static void test_exact_recovery_small(void **state) {
         spex_valuefn vf;
         CHECK_RC(ctx, spex_game_valuefn(g, 0, 1, &vf));
         double *all = malloc(sizeof(double) << n);
-        for (uint64_t m = 0; m < (1u << n); m++) all[m] = spex_game_value(g, &m);
+        for (uint64_t m = 0; m < (1u << n); m++)
+            all[m] = spex_game_value(g, &m);
         spex_coefs *truth;
         CHECK_RC(ctx, spex_exact_fourier(ctx, all, n, 1e-12, &truth));
         spex_explain_opts eo = spex_explain_opts_default();
@@ -240,7 +249,8 @@ static void test_noisy(void **state) {
         double d = ys[i] - spex_coefs_eval_fourier(res->fourier, row);
         ss_res += d * d;
     }
-    for (int i = 0; i < 2000; i++) ss_tot += (ys[i] - mean) * (ys[i] - mean);
+    for (int i = 0; i < 2000; i++)
+        ss_tot += (ys[i] - mean) * (ys[i] - mean);
     double r2 = 1 - ss_res / ss_tot;
     printf("noisy planted game: R2 = %.4f\n", r2);
     CHECK(r2 > 0.95);

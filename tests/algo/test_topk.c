@@ -14,8 +14,13 @@
 
 /* Random Möbius terms of order 1..3 on features 0..n_used-1. */
 static spex_coefs *random_mobius(spex_ctx *ctx, int n, int n_used, int terms, uint64_t seed) {
-    spex_test_planted p = {.n = n, .n_used = n_used, .terms = terms, .dmax = 3, .constant = 0.7,
-                           .lo = -1.0, .hi = 1.0};
+    spex_test_planted p = {.n = n,
+                           .n_used = n_used,
+                           .terms = terms,
+                           .dmax = 3,
+                           .constant = 0.7,
+                           .lo = -1.0,
+                           .hi = 1.0};
     return spex_test_planted_coefs(ctx, &p, seed);
 }
 

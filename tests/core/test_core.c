@@ -151,7 +151,8 @@ static void test_rng_reproducible(void **state) {
     spex_rng a, b;
     spex_rng_seed(&a, 1);
     spex_rng_seed(&b, 1);
-    for (int i = 0; i < 1000; i++) CHECK(spex_rng_u64(&a) == spex_rng_u64(&b));
+    for (int i = 0; i < 1000; i++)
+        CHECK(spex_rng_u64(&a) == spex_rng_u64(&b));
     /* Golden value pins the stream across machines and compilers. */
     spex_rng_seed(&a, 42);
     uint64_t first = spex_rng_u64(&a);
@@ -166,7 +167,8 @@ static void test_rng_reproducible(void **state) {
     }
     CHECK_NEAR(s / 1e5, 0.0, 0.02);
     CHECK_NEAR(s2 / 1e5, 1.0, 0.02);
-    for (int i = 0; i < 1000; i++) CHECK(spex_rng_below(&a, 7) < 7);
+    for (int i = 0; i < 1000; i++)
+        CHECK(spex_rng_below(&a, 7) < 7);
 }
 
 /* A map of the 100 singletons, built one add at a time. */
@@ -197,8 +199,8 @@ static void test_alloc_faults(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_masks_large_n),  cmocka_unit_test(test_bits_dot),
-        cmocka_unit_test(test_coefs_vs_list),  cmocka_unit_test(test_coefs_eval),
+        cmocka_unit_test(test_masks_large_n),    cmocka_unit_test(test_bits_dot),
+        cmocka_unit_test(test_coefs_vs_list),    cmocka_unit_test(test_coefs_eval),
         cmocka_unit_test(test_rng_reproducible), cmocka_unit_test(test_alloc_faults),
     };
     SPEX_RUN_TESTS(tests);

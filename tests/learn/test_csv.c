@@ -24,7 +24,8 @@ static void test_good(void **state) {
     spex_csv_opts o = lab("y");
     spex_dataset *ds = NULL;
     /* spaces, CRLF, a trailing blank line; text labels in order of appearance */
-    CHECK_RC(ctx, parse(ctx, "a, y ,b\r\n1.5, cat, -2e1\r\n 0 ,dog,3\r\n7,cat,0.25\n\n", &o, NULL, &ds));
+    CHECK_RC(ctx,
+             parse(ctx, "a, y ,b\r\n1.5, cat, -2e1\r\n 0 ,dog,3\r\n7,cat,0.25\n\n", &o, NULL, &ds));
     CHECK(ds->n_rows == 3 && ds->n_features == 2 && ds->n_classes == 2);
     CHECK(!strcmp(ds->feature_names[0], "a") && !strcmp(ds->feature_names[1], "b"));
     CHECK_NEAR(ds->x[0], 1.5, 0);

@@ -27,7 +27,8 @@ static double oracle_value(spex_data_value v, const double *s, int K, int y) {
     double best = -INFINITY, se = 0;
     for (int c = 0; c < K; c++)
         if (c != y && s[c] > best) best = s[c];
-    for (int c = 0; c < K; c++) se += exp(s[c]);
+    for (int c = 0; c < K; c++)
+        se += exp(s[c]);
     if (v == SPEX_DATA_MARGIN) return s[y] - best;
     if (v == SPEX_DATA_PROB) return exp(s[y]) / se;
     return log(se) - s[y];
@@ -82,10 +83,10 @@ static void test_planted_pair_and_irrelevant(void **state) {
     printf("planted pair: f(N) = %.6f, f(N-0) = %.6f, f(N-1) = %.6f, f(N-01) = %.6f, "
            "interaction at N = %.6f\n",
            full, loo0, loo1, both, pair);
-    CHECK(joint > 0.5);                        /* removing both flips the prediction */
-    CHECK(fabs(full - loo0) < 0.01 * joint);   /* removing either alone: negligible */
+    CHECK(joint > 0.5);                      /* removing both flips the prediction */
+    CHECK(fabs(full - loo0) < 0.01 * joint); /* removing either alone: negligible */
     CHECK(fabs(full - loo1) < 0.01 * joint);
-    CHECK_NEAR(pair, -joint, 0.02 * joint);    /* a redundant (negative) pair */
+    CHECK_NEAR(pair, -joint, 0.02 * joint); /* a redundant (negative) pair */
     /* the pair is the largest interaction of order 2 in the surrogate */
     double v01 = 0, best_other = 0;
     int32_t pr[2] = {0, 1};
@@ -102,7 +103,8 @@ static void test_planted_pair_and_irrelevant(void **state) {
     }
     printf("F({0,1}) = %.6f, largest other pair %.6f\n", v01, best_other);
     CHECK(fabs(v01) > 2 * best_other);
-    for (uint64_t m = 0; m < 128; m++) CHECK_NEAR(f[m | 128], f[m], 1e-4);
+    for (uint64_t m = 0; m < 128; m++)
+        CHECK_NEAR(f[m | 128], f[m], 1e-4);
     /* the interaction index agrees: the pair tops the Banzhaf interactions */
     CHECK_RC(ctx, spex_result_set_index(res, SPEX_INDEX_BII, 2));
     const int32_t *idx;
@@ -142,7 +144,8 @@ static void test_exact_vs_brute(void **state) {
             spex_result *res = NULL;
             const spex_coefs *F = exact(ctx, &vf, &res);
             double f[64];
-            for (uint64_t m = 0; m < 64; m++) f[m] = brute(ctx, tr, te, &ao, m);
+            for (uint64_t m = 0; m < 64; m++)
+                f[m] = brute(ctx, tr, te, &ao, m);
             for (uint32_t k = 0; k < 64; k++) {
                 double want = 0, got = 0;
                 for (uint32_t m = 0; m < 64; m++)
@@ -255,7 +258,8 @@ static void test_threads(void **state) {
             CHECK_RC(ctx, vf.eval(vf.user, b, out[t]));
         }
         CHECK(!memcmp(out[0], out[1], sizeof out[0]) && !memcmp(out[0], out[2], sizeof out[0]));
-        for (int i = 0; i < 24; i++) CHECK(isfinite(out[0][i]));
+        for (int i = 0; i < 24; i++)
+            CHECK(isfinite(out[0][i]));
         spex_ctx_set_threads(ctx, 1);
         spex_masks_free(b);
         spex_valuefn_release(&vf);
@@ -283,16 +287,16 @@ static void test_predict_many(void **state) {
             spex_learn_opts lo = spex_learn_opts_default();
             lo.learner = l ? SPEX_LEARNER_XGBOOST : SPEX_LEARNER_LOGISTIC;
             double many[4 * 3], one[3];
-            CHECK_RC(ctx, spex_learn_fit_predict_many(ctx, tr, rows, 6, NULL, NULL, &lo, x, 4,
-                                                      many));
+            CHECK_RC(ctx,
+                     spex_learn_fit_predict_many(ctx, tr, rows, 6, NULL, NULL, &lo, x, 4, many));
             for (int i = 0; i < 4; i++) {
-                CHECK_RC(ctx, spex_learn_fit_predict(ctx, tr, rows, 6, NULL, NULL, &lo,
-                                                     x + 2 * i, one));
+                CHECK_RC(ctx,
+                         spex_learn_fit_predict(ctx, tr, rows, 6, NULL, NULL, &lo, x + 2 * i, one));
                 for (int c = 0; c < K; c++)
                     CHECK_NEAR(many[i * K + c], one[c], 0.0);
             }
-            CHECK_RC(ctx, spex_learn_fit_predict_many(ctx, tr, rows, 0, NULL, NULL, &lo, x, 4,
-                                                      many));
+            CHECK_RC(ctx,
+                     spex_learn_fit_predict_many(ctx, tr, rows, 0, NULL, NULL, &lo, x, 4, many));
             for (int e = 0; e < 4 * K; e++)
                 CHECK_NEAR(many[e], 0.0, 0.0);
         }
@@ -302,10 +306,9 @@ static void test_predict_many(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_planted_pair_and_irrelevant),
-                                       cmocka_unit_test(test_exact_vs_brute),
-                                       cmocka_unit_test(test_groups),
-                                       cmocka_unit_test(test_threads),
-                                       cmocka_unit_test(test_predict_many)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_planted_pair_and_irrelevant), cmocka_unit_test(test_exact_vs_brute),
+        cmocka_unit_test(test_groups), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_predict_many)};
     SPEX_RUN_TESTS(tests);
 }

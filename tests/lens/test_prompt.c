@@ -12,8 +12,7 @@
 
 #define MODELS "../shared/models/"
 
-static spex_prompt *make(spex_ctx *ctx, spex_llm *m, const char *text,
-                         const spex_prompt_opts *o) {
+static spex_prompt *make(spex_ctx *ctx, spex_llm *m, const char *text, const spex_prompt_opts *o) {
     spex_prompt *p = NULL;
     CHECK_RC(ctx, spex_prompt_new(ctx, m, text, o, &p));
     return p;
@@ -24,7 +23,8 @@ static void check_text(spex_ctx *ctx, spex_prompt *p, const char *bits, const ch
     int64_t n = spex_prompt_n_units(p);
     uint64_t row[4] = {0};
     CHECK((int64_t)strlen(bits) == n && n <= 256);
-    for (int64_t j = 0; j < n; j++) spex_bits_set(row, j, bits[j] == '1');
+    for (int64_t j = 0; j < n; j++)
+        spex_bits_set(row, j, bits[j] == '1');
     char *got = NULL;
     CHECK(spex_prompt_text(p, row, &got) == SPEX_OK);
     if (strcmp(got, want)) fail_msg("mask %s: '%s', expected '%s'", bits, got, want);
@@ -143,7 +143,8 @@ static void test_model(void **state) {
     spex_masks *b;
     CHECK_RC(ctx, spex_masks_new(ctx, 7, 4, &b));
     static const char *const bits[] = {"1111111", "1110111", "0000000", "1000010"};
-    for (int i = 0; i < 4; i++) CHECK_RC(ctx, spex_masks_append_string(b, bits[i], 7));
+    for (int i = 0; i < 4; i++)
+        CHECK_RC(ctx, spex_masks_append_string(b, bits[i], 7));
     double out[4];
     CHECK_RC(ctx, spex_prompt_eval(p, b, out));
     for (int i = 0; i < 4; i++) {
@@ -215,8 +216,8 @@ static void test_truth_values(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_words),      cmocka_unit_test(test_sentences_segments),
-        cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_model),
+        cmocka_unit_test(test_words),        cmocka_unit_test(test_sentences_segments),
+        cmocka_unit_test(test_bad_inputs),   cmocka_unit_test(test_model),
         cmocka_unit_test(test_truth_values),
     };
     SPEX_RUN_TESTS(tests);

@@ -65,8 +65,10 @@ static void setbits(uint8_t *blk, int byte, int shift, int nbits, int v) {
         int bit = shift + i;
         uint8_t mask = (uint8_t)(1u << (bit & 7));
         uint8_t *p = blk + byte + bit / 8;
-        if (v >> i & 1) *p |= mask;
-        else *p &= (uint8_t)~mask;
+        if (v >> i & 1)
+            *p |= mask;
+        else
+            *p &= (uint8_t)~mask;
     }
 }
 
@@ -82,7 +84,8 @@ static void put_half(uint8_t *p, float v) {
  * K-quant super-blocks of 256 as documented in each branch. */
 static void make_block(int type, spex_rng *r, uint8_t *blk, float *want) {
     size_t bs = spex_tensor_block_size(type);
-    for (size_t i = 0; i < bs; i++) blk[i] = (uint8_t)(spex_rng_u64(r) & 255);
+    for (size_t i = 0; i < bs; i++)
+        blk[i] = (uint8_t)(spex_rng_u64(r) & 255);
     float d = (float)(1 + (int)(spex_rng_u64(r) % 8)) * 0.25f;
     float dm = (float)(1 + (int)(spex_rng_u64(r) % 8)) * 0.125f;
     switch (type) {
@@ -106,7 +109,8 @@ static void make_block(int type, spex_rng *r, uint8_t *blk, float *want) {
     }
     case SPEX_TENSOR_Q8_0:
         put_half(blk, d);
-        for (int e = 0; e < 32; e++) want[e] = d * (float)(int8_t)blk[2 + e];
+        for (int e = 0; e < 32; e++)
+            want[e] = d * (float)(int8_t)blk[2 + e];
         break;
     case SPEX_TENSOR_Q2_K: {
         /* scales[16] (4-bit scale | 4-bit min << 4), qs[64], d, dmin; element
@@ -169,7 +173,8 @@ static void make_block(int type, spex_rng *r, uint8_t *blk, float *want) {
         }
         int qs = five ? 48 : 16;
         for (int e = 0; e < 256; e++) {
-            int c = e / 64, h = (e % 64) / 32, l = e % 32, q = (int)(spex_rng_u64(r) % (five ? 32 : 16));
+            int c = e / 64, h = (e % 64) / 32, l = e % 32,
+                q = (int)(spex_rng_u64(r) % (five ? 32 : 16));
             setbits(blk, qs + 32 * c + l, 4 * h, 4, q & 15);
             if (five) setbits(blk, 16 + l, 2 * c + h, 1, q >> 4);
             want[e] = d * (float)sc[2 * c + h] * (float)q - dm * (float)mn[2 * c + h];
@@ -210,15 +215,15 @@ static void make_block(int type, spex_rng *r, uint8_t *blk, float *want) {
         want[0] = v;
         break;
     }
-    default: fail_msg("type %d", type);
+    default:
+        fail_msg("type %d", type);
     }
 }
 
-static const int all_types[] = {SPEX_TENSOR_F32,  SPEX_TENSOR_F16,  SPEX_TENSOR_BF16,
-                                SPEX_TENSOR_Q4_0, SPEX_TENSOR_Q4_1, SPEX_TENSOR_Q5_0,
-                                SPEX_TENSOR_Q5_1, SPEX_TENSOR_Q8_0, SPEX_TENSOR_Q2_K,
-                                SPEX_TENSOR_Q3_K, SPEX_TENSOR_Q4_K, SPEX_TENSOR_Q5_K,
-                                SPEX_TENSOR_Q6_K};
+static const int all_types[] = {
+    SPEX_TENSOR_F32,  SPEX_TENSOR_F16,  SPEX_TENSOR_BF16, SPEX_TENSOR_Q4_0, SPEX_TENSOR_Q4_1,
+    SPEX_TENSOR_Q5_0, SPEX_TENSOR_Q5_1, SPEX_TENSOR_Q8_0, SPEX_TENSOR_Q2_K, SPEX_TENSOR_Q3_K,
+    SPEX_TENSOR_Q4_K, SPEX_TENSOR_Q5_K, SPEX_TENSOR_Q6_K};
 #define N_TYPES ((int)(sizeof all_types / sizeof all_types[0]))
 
 static void test_blocks_by_definition(void **state) {
@@ -314,10 +319,12 @@ static void make_file(buf *b, uint32_t version, float *want) {
         off += 4 * spex_tensor_block_size(all_types[i]);
         off = (off + 63) / 64 * 64;
     }
-    while (b->n % 64) put(b, "", 1);
+    while (b->n % 64)
+        put(b, "", 1);
     size_t data0 = b->n;
     for (int i = 0; i < N_TYPES; i++) {
-        while (b->n < data0 + offs[i]) put(b, "\x55", 1);
+        while (b->n < data0 + offs[i])
+            put(b, "\x55", 1);
         int64_t be = spex_tensor_block_elems(all_types[i]);
         for (int k = 0; k < 4; k++) {
             uint8_t blk[256];
@@ -421,7 +428,8 @@ static void test_real_files(void **state) {
     CHECK(spex_gguf_n_tensors(g) == 48);
     const char *s;
     size_t len;
-    CHECK_RC(ctx, spex_gguf_get_str(g, spex_gguf_find_key(g, "general.architecture"), -1, &s, &len));
+    CHECK_RC(ctx,
+             spex_gguf_get_str(g, spex_gguf_find_key(g, "general.architecture"), -1, &s, &len));
     CHECK(len == 5 && !memcmp(s, "llama", 5));
     int64_t kt = spex_gguf_find_key(g, "tokenizer.ggml.tokens");
     CHECK(spex_gguf_arr_n(g, kt) == 512);
@@ -546,8 +554,8 @@ static void test_truncated(void **state) {
         int rc = spex_gguf_open_buffer(ctx, p, cut, "cut.gguf", &g);
         if (rc == SPEX_OK) fail_msg("file cut at %zu of %zu bytes was accepted", cut, n);
         if (rc != SPEX_E_PARSE) fail_msg("cut at %zu: rc %d (%s)", cut, rc, spex_errmsg(ctx));
-        if (!strstr(spex_errmsg(ctx), "cut.gguf") || (!strstr(spex_errmsg(ctx), "byte") &&
-                                                      !strstr(spex_errmsg(ctx), "tensor")))
+        if (!strstr(spex_errmsg(ctx), "cut.gguf") ||
+            (!strstr(spex_errmsg(ctx), "byte") && !strstr(spex_errmsg(ctx), "tensor")))
             fail_msg("cut at %zu: message '%s' names no place", cut, spex_errmsg(ctx));
         spex_test_checks++;
         free(p);
@@ -638,8 +646,10 @@ static void test_hostile(void **state) {
         {"dim0", "tensor 'w': dimension 1 = 0", SPEX_E_PARSE},
         {"huge", "tensor 'w': dimension 1", SPEX_E_PARSE},
         {"ttype", "tensor 'w': unknown or unsupported tensor type 99", SPEX_E_UNSUPPORTED},
-        {"rows", "tensor 'w': rows of 33 elements are not a multiple of the Q4_0 block", SPEX_E_PARSE},
-        {"misaligned", "tensor 'w': data offset 4 is not a multiple of the alignment 32", SPEX_E_PARSE},
+        {"rows", "tensor 'w': rows of 33 elements are not a multiple of the Q4_0 block",
+         SPEX_E_PARSE},
+        {"misaligned", "tensor 'w': data offset 4 is not a multiple of the alignment 32",
+         SPEX_E_PARSE},
         {"past", "tensor 'w': data at byte", SPEX_E_PARSE},
         {"dupkey", "duplicate key 'k'", SPEX_E_PARSE},
         {"bool", "bool value 2", SPEX_E_PARSE},
@@ -666,8 +676,10 @@ static void test_hostile(void **state) {
             putkey(&b, "k", SPEX_GGUF_UINT32), put32(&b, 1);
         }
         if (two) {
-            if (!strcmp(w, "align")) putkey(&b, "general.alignment", SPEX_GGUF_UINT32), put32(&b, 3);
-            else putkey(&b, "k", SPEX_GGUF_UINT32), put32(&b, 2);
+            if (!strcmp(w, "align"))
+                putkey(&b, "general.alignment", SPEX_GGUF_UINT32), put32(&b, 3);
+            else
+                putkey(&b, "k", SPEX_GGUF_UINT32), put32(&b, 2);
         }
         putstr(&b, "w");
         put32(&b, !strcmp(w, "dims") ? 5 : 2);
@@ -675,11 +687,14 @@ static void test_hostile(void **state) {
         put64(&b, !strcmp(w, "dim0") ? 0 : !strcmp(w, "huge") ? (uint64_t)1 << 62 : 2);
         put32(&b, !strcmp(w, "ttype") ? 99 : SPEX_TENSOR_Q4_0);
         put64(&b, !strcmp(w, "misaligned") ? 4 : 0);
-        while (b.n % 32) put(&b, "", 1);
-        for (int i = 0; i < (!strcmp(w, "past") ? 10 : 36); i++) put(&b, "\x11", 1);
+        while (b.n % 32)
+            put(&b, "", 1);
+        for (int i = 0; i < (!strcmp(w, "past") ? 10 : 36); i++)
+            put(&b, "\x11", 1);
         /* padding so that counts are not stopped by the file size first */
         if (strcmp(w, "past"))
-            for (int i = 0; i < 64; i++) put(&b, "", 1);
+            for (int i = 0; i < 64; i++)
+                put(&b, "", 1);
         int rc = spex_gguf_open_buffer(ctx, b.p, b.n, "hostile.gguf", &g);
         if (rc != cases[c].rc || !strstr(spex_errmsg(ctx), cases[c].expect))
             fail_msg("case %s: rc %d (want %d), message '%s' lacks '%s'", w, rc, cases[c].rc,
@@ -692,8 +707,10 @@ static void test_hostile(void **state) {
     buf b = {0};
     put(&b, "GGUF", 4), put32(&b, 2), put64(&b, 1), put64(&b, 0);
     putstr(&b, "w"), put32(&b, 1), put64(&b, 32), put32(&b, SPEX_TENSOR_Q8_0), put64(&b, 0);
-    while (b.n % 32) put(&b, "", 1);
-    for (int i = 0; i < 34; i++) put(&b, "\x01", 1);
+    while (b.n % 32)
+        put(&b, "", 1);
+    for (int i = 0; i < 34; i++)
+        put(&b, "\x01", 1);
     CHECK_RC(ctx, spex_gguf_open_buffer(ctx, b.p, b.n, "ok.gguf", &g));
     spex_gguf_free(g);
     /* allocation failures: clean SPEX_E_NOMEM at every point */
@@ -705,9 +722,12 @@ static void test_hostile(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_blocks_by_definition), cmocka_unit_test(test_synthetic_file),
-        cmocka_unit_test(test_real_files),           cmocka_unit_test(test_quantised_vs_f32),
-        cmocka_unit_test(test_truncated),            cmocka_unit_test(test_flipped_bytes),
+        cmocka_unit_test(test_blocks_by_definition),
+        cmocka_unit_test(test_synthetic_file),
+        cmocka_unit_test(test_real_files),
+        cmocka_unit_test(test_quantised_vs_f32),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_flipped_bytes),
         cmocka_unit_test(test_hostile),
     };
     SPEX_RUN_TESTS(tests);

@@ -111,7 +111,8 @@ static double check_synth(const char *variant, int reference, double tol, size_t
         size_t best_got = 0, best_ref = 0;
         json_array_foreach(json_object_get(p, "candidates"), j, c) {
             spex_llm_score_result r;
-            CHECK_RC(ctx, spex_llm_score(m, text, json_string_value(json_object_get(c, "text")), &r));
+            CHECK_RC(ctx,
+                     spex_llm_score(m, text, json_string_value(json_object_get(c, "text")), &r));
             double want = json_real_value(json_object_get(c, "logprob_sum"));
             CHECK_NEAR(r.logprob, want, tol);
             if (fabs(r.logprob - want) > worst) worst = fabs(r.logprob - want);
@@ -166,7 +167,8 @@ static void test_paths_agree(void **state) {
     json_array_foreach(json_object_get(root, "prompts"), i, p) {
         if (i >= N) break;
         json_t *ids = json_object_get(p, "token_ids");
-        json_t *cids = json_object_get(json_array_get(json_object_get(p, "candidates"), 0), "token_ids");
+        json_t *cids =
+            json_object_get(json_array_get(json_object_get(p, "candidates"), 0), "token_ids");
         from[i] = (int64_t)json_array_size(ids);
         lens[i] = from[i] + (int64_t)json_array_size(cids);
         seqs[i] = malloc((size_t)lens[i] * sizeof(int32_t));
@@ -190,37 +192,43 @@ static void test_paths_agree(void **state) {
     }
     double ref[N], fast1[N], fast2[N], reuse2[N], vref[V], vreuse[V];
     spex_llm_set_reference(m, 1);
-    CHECK_RC(ctx, spex_llm_score_tokens_batch(m, N, (const int32_t *const *)seqs, lens, from, 0, ref));
+    CHECK_RC(ctx,
+             spex_llm_score_tokens_batch(m, N, (const int32_t *const *)seqs, lens, from, 0, ref));
     CHECK_RC(ctx, spex_llm_score_tokens_batch(m, V, (const int32_t *const *)vs, vl, vf, 0, vref));
     spex_llm_set_reference(m, 0);
     spex_ctx_set_threads(ctx, 1);
-    CHECK_RC(ctx, spex_llm_score_tokens_batch(m, N, (const int32_t *const *)seqs, lens, from, 0, fast1));
-    CHECK_RC(ctx, spex_llm_score_tokens_batch(m, N, (const int32_t *const *)seqs, lens, from, 1, reuse2));
+    CHECK_RC(ctx,
+             spex_llm_score_tokens_batch(m, N, (const int32_t *const *)seqs, lens, from, 0, fast1));
+    CHECK_RC(ctx, spex_llm_score_tokens_batch(m, N, (const int32_t *const *)seqs, lens, from, 1,
+                                              reuse2));
     spex_ctx_set_threads(ctx, 2);
-    CHECK_RC(ctx, spex_llm_score_tokens_batch(m, N, (const int32_t *const *)seqs, lens, from, 0, fast2));
+    CHECK_RC(ctx,
+             spex_llm_score_tokens_batch(m, N, (const int32_t *const *)seqs, lens, from, 0, fast2));
     spex_ctx_set_threads(ctx, 1);
     CHECK_RC(ctx, spex_llm_score_tokens_batch(m, V, (const int32_t *const *)vs, vl, vf, 1, vreuse));
     double worst = 0;
     for (int k = 0; k < N; k++) {
         CHECK_NEAR(fast1[k], ref[k], 1e-4);
         if (fabs(fast1[k] - ref[k]) > worst) worst = fabs(fast1[k] - ref[k]);
-        CHECK(fast1[k] == fast2[k]); /* bit-identical for any thread count */
+        CHECK(fast1[k] == fast2[k]);  /* bit-identical for any thread count */
         CHECK(fast2[k] == reuse2[k]); /* and with prefix reuse */
     }
     /* reuse across ablated variants (reference kernels without reuse) */
-    for (int v = 0; v < V; v++) CHECK_NEAR(vreuse[v], vref[v], 1e-4);
+    for (int v = 0; v < V; v++)
+        CHECK_NEAR(vreuse[v], vref[v], 1e-4);
     printf("fast vs reference: worst |dlogprob| %.3g (tolerance 1e-4); threads 1 = 2 and reuse = "
            "no reuse exactly (%.2f s)\n",
            worst, spex_now() - t0);
     /* a second pass with reuse over the variants gives the same again */
     double again[V];
     CHECK_RC(ctx, spex_llm_score_tokens_batch(m, V, (const int32_t *const *)vs, vl, vf, 1, again));
-    for (int v = 0; v < V; v++) CHECK(again[v] == vreuse[v]);
+    for (int v = 0; v < V; v++)
+        CHECK(again[v] == vreuse[v]);
     /* the text-level batch gives the same as one-at-a-time scoring */
     {
-        const char *pr[3] = {"Review: the food was not good . Sentiment:",
-                             "Review: the food was good . Sentiment:",
-                             "Review: the food was not good . Sentiment:"};
+        const char *pr[3] = {
+            "Review: the food was not good . Sentiment:", "Review: the food was good . Sentiment:",
+            "Review: the food was not good . Sentiment:"};
         const char *co[3] = {" negative", " positive", " positive"};
         double bo[3];
         CHECK_RC(ctx, spex_llm_score_batch(m, 3, pr, co, 1, bo));
@@ -247,8 +255,10 @@ static void test_paths_agree(void **state) {
     bp = longseq;
     CHECK(spex_llm_score_tokens_batch(m, 1, &bp, &ll, &lf, 1, again) == SPEX_E_RANGE);
     free(longseq);
-    for (int k = 0; k < N; k++) free(seqs[k]);
-    for (int v = 0; v < V; v++) free(vs[v]);
+    for (int k = 0; k < N; k++)
+        free(seqs[k]);
+    for (int v = 0; v < V; v++)
+        free(vs[v]);
     json_decref(root);
     spex_llm_free(m);
     spex_ctx_free(ctx);
@@ -272,7 +282,8 @@ static void test_load_errors(void **state) {
     CHECK(spex_llm_load(ctx, MODELS "vocab/ggml-vocab-llama-spm.gguf", NULL, &m) == SPEX_E_PARSE);
     CHECK(strstr(spex_errmsg(ctx), "missing key 'llama.embedding_length'") != NULL ||
           strstr(spex_errmsg(ctx), "missing tensor") != NULL);
-    CHECK(spex_llm_load(ctx, MODELS "vocab/ggml-vocab-bert-bge.gguf", NULL, &m) == SPEX_E_UNSUPPORTED);
+    CHECK(spex_llm_load(ctx, MODELS "vocab/ggml-vocab-bert-bge.gguf", NULL, &m) ==
+          SPEX_E_UNSUPPORTED);
     CHECK(strstr(spex_errmsg(ctx), "general.architecture") != NULL);
     /* a supported architecture (gpt2) but a vocabulary-only file */
     CHECK(spex_llm_load(ctx, MODELS "vocab/ggml-vocab-gpt-2.gguf", NULL, &m) == SPEX_E_PARSE);
@@ -287,9 +298,9 @@ static void test_load_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stories_fast),    cmocka_unit_test(test_stories_reference),
-        cmocka_unit_test(test_synth_f32),       cmocka_unit_test(test_synth_quantised),
-        cmocka_unit_test(test_paths_agree),     cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_stories_fast), cmocka_unit_test(test_stories_reference),
+        cmocka_unit_test(test_synth_f32),    cmocka_unit_test(test_synth_quantised),
+        cmocka_unit_test(test_paths_agree),  cmocka_unit_test(test_load_errors),
     };
     SPEX_RUN_TESTS(tests);
 }

@@ -68,7 +68,8 @@ static void check_vocab(const char *name, const char *out_path, int pre, int exp
         char *s = op, *e;
         int ok = 1;
         for (;;) {
-            while (*s == ' ') s++;
+            while (*s == ' ')
+                s++;
             if (!*s) break;
             long id = strtol(s, &e, 10);
             assert_true(e != s);
@@ -78,7 +79,8 @@ static void check_vocab(const char *name, const char *out_path, int pre, int exp
         }
         if (!ok || k != nt) {
             fprintf(stderr, "input %d '%.*s':\n  want:%s\n  got: ", lines, (int)(end - ip), ip, op);
-            for (int64_t i = 0; i < nt; i++) fprintf(stderr, " %d", toks[i]);
+            for (int64_t i = 0; i < nt; i++)
+                fprintf(stderr, " %d", toks[i]);
             fprintf(stderr, "\n");
             fail_msg("%s: input %d tokenized differently", name, lines);
         }
@@ -124,10 +126,11 @@ static void test_vocab_bpe(void **state) {
     /* the Llama-3 pre-tokenizer (llama-bpe) with the GPT-2 vocabulary and
      * merges: expected ids from llama.cpp's llama-tokenize on a copy of the
      * vocabulary with tokenizer.ggml.pre = llama-bpe (tests/llm/golden/README) */
-    check_vocab("ggml-vocab-gpt-2.gguf", "tests/llm/golden/gpt-2-vocab-llama-bpe.out", LLM_PRE_LLAMA3,
-                46);
+    check_vocab("ggml-vocab-gpt-2.gguf", "tests/llm/golden/gpt-2-vocab-llama-bpe.out",
+                LLM_PRE_LLAMA3, 46);
     /* and the Qwen2 one (single digits; no whole-word shortcut) */
-    check_vocab("ggml-vocab-gpt-2.gguf", "tests/llm/golden/gpt-2-vocab-qwen2.out", LLM_PRE_QWEN2, 46);
+    check_vocab("ggml-vocab-gpt-2.gguf", "tests/llm/golden/gpt-2-vocab-qwen2.out", LLM_PRE_QWEN2,
+                46);
 }
 
 /* The golden prompts' token ids (with BOS) and candidate continuations

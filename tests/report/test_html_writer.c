@@ -26,7 +26,8 @@ static char *render(spex_ctx *ctx, const spex_result *r, const spex_html_opts *o
 
 static long count_of(const char *s, const char *needle) {
     long k = 0;
-    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle)) k++;
+    for (const char *p = strstr(s, needle); p; p = strstr(p + 1, needle))
+        k++;
     return k;
 }
 
