@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README.md; .ci/run calls it): installs what is missing,
-# builds with warnings as errors, runs every test, then builds again with
+# builds with warnings as errors, checks the formatting of changed files
+# (scripts/check_format.sh), runs every test, then builds again with
 # AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again
 # (except those labelled "accuracy": method accuracy on the real model,
 # minutes under ASan, through code the other tests cover; and "packaging":
@@ -15,6 +16,8 @@ bash scripts/setup.sh
 echo "== build (warnings as errors)"
 cmake -S . -B build -DSPEX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
+echo "== formatting of changed files"
+bash scripts/check_format.sh
 echo "== tests"
 (cd build && ctest --output-on-failure -j"$jobs")
 echo "== Python package tests (Debian's python3, pytest)"

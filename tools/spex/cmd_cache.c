@@ -11,10 +11,14 @@
 #include "spex/store.h"
 
 static cli_opt cache_opts[] = {
-    {"cache", "FILE", "the cache file (default $XDG_CACHE_HOME/spex/cache.sqlite, else\n"
-                      "~/.cache/spex/cache.sqlite)", NULL},
-    {"older-than", "AGE", "clear: only answers older than AGE: a number with s, m, h, d or w\n"
-                          "(seconds when bare), e.g. 30d", NULL},
+    {"cache", "FILE",
+     "the cache file (default $XDG_CACHE_HOME/spex/cache.sqlite, else\n"
+     "~/.cache/spex/cache.sqlite)",
+     NULL},
+    {"older-than", "AGE",
+     "clear: only answers older than AGE: a number with s, m, h, d or w\n"
+     "(seconds when bare), e.g. 30d",
+     NULL},
     {"help", NULL, "this text", NULL},
     {NULL, NULL, NULL, NULL},
 };
@@ -22,9 +26,12 @@ static cli_opt cache_opts[] = {
 int cli_default_cache_path(char *buf, size_t cap) {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     int w;
-    if (xdg && xdg[0] == '/') w = snprintf(buf, cap, "%s/spex/cache.sqlite", xdg);
-    else if (home && *home) w = snprintf(buf, cap, "%s/.cache/spex/cache.sqlite", home);
-    else return -1;
+    if (xdg && xdg[0] == '/')
+        w = snprintf(buf, cap, "%s/spex/cache.sqlite", xdg);
+    else if (home && *home)
+        w = snprintf(buf, cap, "%s/.cache/spex/cache.sqlite", home);
+    else
+        return -1;
     return w > 0 && (size_t)w < cap ? 0 : -1;
 }
 
@@ -37,12 +44,23 @@ static int64_t parse_age(const char *s) {
     int64_t unit = 1;
     if (*end) {
         switch (*end) {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        case 'w': unit = 7 * 86400; break;
-        default: return -1;
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        case 'w':
+            unit = 7 * 86400;
+            break;
+        default:
+            return -1;
         }
         if (end[1]) return -1;
     }
@@ -110,15 +128,17 @@ static int cache_merge(int argc, char **argv) {
 
 int cmd_cache(int argc, char **argv) {
     cli_opt *o = cache_opts;
-    for (cli_opt *p = o; p->name; p++) p->value = NULL;
+    for (cli_opt *p = o; p->name; p++)
+        p->value = NULL;
     const char *sub = argc > 2 ? argv[2] : NULL;
     if (sub && (!strcmp(sub, "--help") || !strcmp(sub, "-h"))) sub = "help";
     if (sub && !strcmp(sub, "merge")) return cache_merge(argc, argv);
     if (!sub || (strcmp(sub, "stats") && strcmp(sub, "list") && strcmp(sub, "clear") &&
                  strcmp(sub, "help"))) {
-        fprintf(stderr,
-                "spex cache: expected stats, list, clear or merge%s%s%s (see 'spex cache --help')\n",
-                sub ? ", got '" : "", sub ? sub : "", sub ? "'" : "");
+        fprintf(
+            stderr,
+            "spex cache: expected stats, list, clear or merge%s%s%s (see 'spex cache --help')\n",
+            sub ? ", got '" : "", sub ? sub : "", sub ? "'" : "");
         return CLI_USAGE;
     }
     if (cli_parse("cache", o, argc, argv, 3)) return CLI_USAGE;
@@ -150,7 +170,8 @@ int cmd_cache(int argc, char **argv) {
     const char *path = cli_get(o, "cache");
     if (!path) {
         if (cli_default_cache_path(def, sizeof def)) {
-            fprintf(stderr, "spex cache: neither XDG_CACHE_HOME nor HOME is set: give --cache FILE\n");
+            fprintf(stderr,
+                    "spex cache: neither XDG_CACHE_HOME nor HOME is set: give --cache FILE\n");
             return CLI_USAGE;
         }
         path = def;

@@ -11,8 +11,10 @@
 static cli_opt eval_opts[] = {
     {"result", "FILE", "a result file written by 'spex explain --out'", NULL},
     {"game", "FILE", "the game the result explains", NULL},
-    {"masks", "M", "number of uniformly random masks (default 10000), or 'all'\n"
-                   "for every mask (n <= 20)", NULL},
+    {"masks", "M",
+     "number of uniformly random masks (default 10000), or 'all'\n"
+     "for every mask (n <= 20)",
+     NULL},
     {"seed", "S", "seed of the random masks (default 1)", NULL},
     {"help", NULL, "this text", NULL},
     {NULL, NULL, NULL, NULL},
@@ -20,7 +22,8 @@ static cli_opt eval_opts[] = {
 
 int cmd_eval(int argc, char **argv) {
     cli_opt *o = eval_opts;
-    for (cli_opt *p = o; p->name; p++) p->value = NULL;
+    for (cli_opt *p = o; p->name; p++)
+        p->value = NULL;
     if (cli_parse("eval", o, argc, argv, 2)) return CLI_USAGE;
     if (cli_get(o, "help")) {
         cli_help(stdout, "spex eval --result FILE --game FILE [--masks M|all] [--seed S]",
@@ -35,8 +38,10 @@ int cmd_eval(int argc, char **argv) {
     int64_t n_masks = 10000, seed = 1;
     int all = 0;
     if ((s = cli_get(o, "masks"))) {
-        if (!strcmp(s, "all")) all = 1;
-        else if (cli_int("masks", s, 1, 100000000, &n_masks)) return CLI_USAGE;
+        if (!strcmp(s, "all"))
+            all = 1;
+        else if (cli_int("masks", s, 1, 100000000, &n_masks))
+            return CLI_USAGE;
     }
     if ((s = cli_get(o, "seed")) && cli_int("seed", s, 0, INT64_MAX, &seed)) return CLI_USAGE;
 
