@@ -1,22 +1,29 @@
 /* Option parsing, exit codes and the progress display shared by every
- * subcommand. */
+ * subcommand, and the text helpers the targets of `spex explain` share
+ * (formatted strings, cache fingerprints, text files, the interactions in
+ * words). */
 #include "cli.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 int cli_exit_code(int rc) {
     switch (rc) {
-    case SPEX_OK: return CLI_OK;
+    case SPEX_OK:
+        return CLI_OK;
     case SPEX_E_VALUE:
     case SPEX_E_TIMEOUT:
-    case SPEX_E_CHILD: return CLI_VALUE;
+    case SPEX_E_CHILD:
+        return CLI_VALUE;
     case SPEX_E_INVAL:
-    case SPEX_E_BUDGET: return CLI_USAGE;
-    default: return CLI_INPUT;
+    case SPEX_E_BUDGET:
+        return CLI_USAGE;
+    default:
+        return CLI_INPUT;
     }
 }
 
@@ -60,8 +67,7 @@ int cli_parse(const char *cmd, cli_opt *opts, int argc, char **argv, int first) 
     return CLI_OK;
 }
 
-void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts) {
-    fprintf(f, "usage: %s\n\n%s\n\noptions:\n", usage, about);
+void cli_help_lines(FILE *f, const cli_opt *opts) {
     for (const cli_opt *o = opts; o->name; o++) {
         char left[64];
         snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
@@ -73,6 +79,16 @@ void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts
         }
         fputc('\n', f);
     }
+}
+
+void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts) {
+    fprintf(f, "usage: %s\n\n%s\n\noptions:\n", usage, about);
+    cli_help_lines(f, opts);
+}
+
+void cli_help_group(FILE *f, const char *title, const cli_opt *opts) {
+    fprintf(f, "\n%s:\n", title);
+    cli_help_lines(f, opts);
 }
 
 const char *cli_get(const cli_opt *opts, const char *name) {
@@ -140,7 +156,8 @@ void cli_progress_cb(void *user, int64_t done, int64_t total) {
     if (p->tty) {
         char bar[31];
         int fill = pct * 30 / 100;
-        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
         bar[30] = '\0';
         fprintf(stderr, "\r[%s] %3d%% %lld/%lld queries  %.0f/s  ETA %.0f s\033[K", bar, pct,
                 (long long)done, (long long)total, rate, eta);
@@ -159,4 +176,90 @@ void cli_progress_cb(void *user, int64_t done, int64_t total) {
 void cli_progress_end(cli_progress *p) {
     if (p->drawn) fputc('\n', stderr);
     p->drawn = 0;
+}
+
+char *cli_strf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (len < 0) return NULL;
+    char *s = malloc((size_t)len + 1);
+    if (!s) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+char *cli_fp_add(char *fp, const char *key, const char *text) {
+    if (!fp) return NULL;
+    char *d =
+        text ? cli_strf("%s %s=%zu:%s", fp, key, strlen(text), text) : cli_strf("%s %s=-", fp, key);
+    free(fp);
+    return d;
+}
+
+#define TEXT_FILE_MAX ((long)1 << 20)
+
+int cli_read_text_file(const char *what, const char *path, char **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "spex explain: cannot open the %s '%s'\n", what, path);
+        return CLI_INPUT;
+    }
+    char *buf = malloc((size_t)TEXT_FILE_MAX + 1);
+    size_t len = buf ? fread(buf, 1, (size_t)TEXT_FILE_MAX + 1, f) : 0;
+    int err = ferror(f);
+    fclose(f);
+    if (!buf || err || len > (size_t)TEXT_FILE_MAX) {
+        fprintf(stderr, "spex explain: cannot read the %s '%s'%s\n", what, path,
+                buf && !err ? " (larger than 1 MiB)" : "");
+        free(buf);
+        return CLI_INPUT;
+    }
+    buf[len] = 0;
+    if (strlen(buf) != len) {
+        fprintf(stderr, "spex explain: the %s '%s' holds a NUL byte at offset %zu\n", what, path,
+                strlen(buf));
+        free(buf);
+        return CLI_INPUT;
+    }
+    *out = buf;
+    return CLI_OK;
+}
+
+void cli_put_escaped(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\n')
+            fputs("\\n", f);
+        else if (*s == '\t')
+            fputs("\\t", f);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\x%02x", (unsigned char)*s);
+        else
+            fputc(*s, f);
+    }
+}
+
+void cli_print_top_interactions(FILE *f, const spex_result *res, int64_t n,
+                                const char *(*name)(const void *obj, int64_t i), const void *obj) {
+    fprintf(f, "\ntop interactions (%s):\n", spex_index_name(res->index));
+    int shown = 0;
+    for (int64_t i = 0; i < spex_coefs_count(res->interactions) && shown < 5; i++) {
+        const int32_t *idx;
+        int len;
+        double v;
+        spex_coefs_entry(res->interactions, i, &idx, &len, &v);
+        if (len < 2) continue;
+        fputs("  ", f);
+        for (int j = 0; j < len; j++) {
+            if (j) fputs(" × ", f);
+            cli_put_escaped(f, idx[j] < n ? name(obj, idx[j]) : "?");
+        }
+        fprintf(f, ": %+.3f\n", v);
+        shown++;
+    }
+    if (!shown) fprintf(f, "  (none of order 2 or more; try --max-order 2)\n");
 }

@@ -1,5 +1,6 @@
-/* spex explain: open a target (target.h: game file, external program, or a
- * lens's own), run a method, print the report and write the result file
+/* spex explain: open a target (target.h: one of the registry in targets.c,
+ * whose option tables and --help groups are joined here with the general
+ * options), run a method, print the report and write the result file
  * (DESIGN.md §4.3, §4.4). */
 #include <stdlib.h>
 #include <string.h>
@@ -10,99 +11,56 @@
 #include "spex/report.h"
 #include "spex/store.h"
 
-static cli_opt explain_opts[] = {
-    {"game", "FILE", "explain a synthetic game file (DESIGN.md §4.1)", NULL},
-    {"exec", "CMD", "explain an external program speaking the exec protocol (one mask\n"
-                    "per line on its stdin, one number per line back); needs --n", NULL},
-    {"n", "N", "number of features of the --exec program", NULL},
-    {"exec-workers", "K", "run K copies of the --exec program in parallel (default 1)", NULL},
-    {"timeout", "SEC", "give up when one batch takes longer than SEC seconds (default: none)",
+/* The options of every target; each target's own come from the registry
+ * (targets.c) and are joined in front of these by explain_opts(). */
+static const cli_opt general_opts[] = {
+    {"method", "M",
+     "exact: all 2^n masks, n <= 20 (default)\n"
+     "spex: sparse Fourier transform, BCH-coded sampling\n"
+     "proxyspex: boosted-tree proxy (XGBoost, 5-fold CV grid) on uniform\n"
+     "  masks, exact Fourier extraction, truncation chosen by CV, ridge\n"
+     "  refit; budget default 5000; --threads T runs the CV fits in parallel\n"
+     "lasso: LASSO over the ±1 Fourier features of all subsets up to\n"
+     "  --max-order on uniform masks (CV penalty; budget default 5000)\n"
+     "kernelshap: Faith-Banzhaf regression (least squares on 0/1 Moebius\n"
+     "  features up to --max-order; order 1 = Banzhaf values)",
      NULL},
-    {"llm", "FILE", "explain a GGUF language model's answer by the units of a prompt\n"
-                    "(spex/prompt.h); needs --prompt or --prompt-file", NULL},
-    {"prompt", "TEXT", "--llm: the prompt whose units are the features", NULL},
-    {"prompt-file", "FILE", "--llm: read the prompt from FILE", NULL},
-    {"unit", "U", "--llm: word (default) | sentence | token | segment", NULL},
-    {"segments-sep", "MARK", "--unit segment: split the prompt on MARK (default: one segment\n"
-                             "per line)", NULL},
-    {"mask", "M", "--llm: remove (default: a removed unit is deleted with its space)\n"
-                  "| replace:TEXT (a removed unit becomes TEXT)", NULL},
-    {"prefix", "TEXT", "--llm: fixed text before the prompt, never ablated (joined by a space)",
-     NULL},
-    {"suffix", "TEXT", "--llm: fixed text after the prompt, never ablated (joined by a space)",
-     NULL},
-    {"target", "TEXT", "--llm: value = log p(TEXT | masked prompt) (default: the model's\n"
-                       "greedy answer to the full prompt, up to 8 tokens, cut at a line\n"
-                       "break or end of text)", NULL},
-    {"contrast", "TEXT", "--llm: value = log p(target) - log p(TEXT)", NULL},
-    {"heads", NULL, "--llm: the features are the model's attention heads, L<layer>.H<head>\n"
-                    "(the mechanistic lens, spex/heads.h): a mask ablates heads while the\n"
-                    "model scores the whole prompt (prefix, prompt, suffix) and target", NULL},
-    {"mlp", NULL, "--llm: the MLP blocks are features too, L<layer>.MLP (alone: only them)",
-     NULL},
-    {"layers", "A-B", "--heads/--mlp: only layers A to B (0-based, inclusive; or one layer A)",
-     NULL},
-    {"ablate", "HOW", "--heads/--mlp: zero (default: an ablated component outputs zero) |\n"
-                      "mean (its mean output over --reference-prompts, or over the\n"
-                      "prompt's own positions without them)", NULL},
-    {"reference-prompts", "FILE", "--ablate mean: reference prompts, one per line", NULL},
-    {"data", "TRAIN.csv", "explain a prediction by the training examples: features are the\n"
-                          "rows of TRAIN.csv (header row, numeric columns, a label column);\n"
-                          "a mask keeps a subset, the learner is re-trained on it from scratch\n"
-                          "and the value is its output on the explained row; needs --label, --row",
-     NULL},
-    {"label", "COLUMN", "--data: the class column (numbers or text)", NULL},
-    {"test", "TEST.csv", "--data: the file of the explained row (same columns); without it\n"
-                         "row --row of TRAIN.csv is explained and held out of training", NULL},
-    {"row", "K", "--data: the explained row, 0 = the first data row", NULL},
-    {"learner", "L", "--data: logistic (L2-regularised logistic/softmax regression, L-BFGS;\n"
-                     "default) | xgboost (binary:logistic / multi:softprob, 1 thread, seed 0)",
-     NULL},
-    {"value", "V", "--data: margin (default: true class's score minus the best other;\n"
-                   "log-odds for 2 classes) | prob (its softmax probability) | logloss", NULL},
-    {"groups", "G", "--data: features are G contiguous blocks of rows (block g = rows\n"
-                    "[g*N/G, (g+1)*N/G)) instead of single rows", NULL},
-    {"group-by", "COLUMN", "--data: features are the groups of rows sharing a value of COLUMN\n"
-                           "(the column is not a model input)", NULL},
-    {"l2", "L", "--data logistic: L2 penalty on all weights and intercepts (default 1)", NULL},
-    {"rounds", "R", "--data xgboost: boosting rounds (default 50)", NULL},
-    {"depth", "D", "--data xgboost: max tree depth (default 3)", NULL},
-    {"eta", "E", "--data xgboost: learning rate (default 0.3)", NULL},
-    /* lens options: one block per lens, above this comment */
-    {"method", "M", "exact: all 2^n masks, n <= 20 (default)\n"
-                    "spex: sparse Fourier transform, BCH-coded sampling\n"
-                    "proxyspex: boosted-tree proxy (XGBoost, 5-fold CV grid) on uniform\n"
-                    "  masks, exact Fourier extraction, truncation chosen by CV, ridge\n"
-                    "  refit; budget default 5000; --threads T runs the CV fits in parallel\n"
-                    "lasso: LASSO over the ±1 Fourier features of all subsets up to\n"
-                    "  --max-order on uniform masks (CV penalty; budget default 5000)\n"
-                    "kernelshap: Faith-Banzhaf regression (least squares on 0/1 Moebius\n"
-                    "  features up to --max-order; order 1 = Banzhaf values)", NULL},
     {"budget", "N", "most model queries to spend (default: the method's own)", NULL},
-    {"max-order", "K", "highest interaction order reported (default 2); spex also\n"
-                        "decodes interactions up to this order only", NULL},
-    {"index", "NAME", "fourier | mobius | sv | bv | sii | bii | ksii | stii | fsii | fbii\n"
-                      "(default fourier)", NULL},
+    {"max-order", "K",
+     "highest interaction order reported (default 2); spex also\n"
+     "decodes interactions up to this order only",
+     NULL},
+    {"index", "NAME",
+     "fourier | mobius | sv | bv | sii | bii | ksii | stii | fsii | fbii\n"
+     "(default fourier)",
+     NULL},
     {"top", "K", "show the K largest interactions (default 20; 0 = all)", NULL},
     {"seed", "S", "seed of every random choice, incl. game noise (default 1)", NULL},
     {"threads", "T", "worker threads for the solver (default 1)", NULL},
     {"batch-size", "B", "masks per value-function call (default 256)", NULL},
     {"decoder", "D", "SPEX singleton decoder: soft (default) | hard", NULL},
-    {"validate", "K", "re-query the target for the top K interactions (each ablated with\n"
-                      "all its subsets) and print predicted vs measured value changes", NULL},
+    {"validate", "K",
+     "re-query the target for the top K interactions (each ablated with\n"
+     "all its subsets) and print predicted vs measured value changes",
+     NULL},
     {"out", "FILE", "write the result file (JSON, DESIGN.md §4.3) to FILE", NULL},
-    {"format", "F", "what to print on stdout: table (default) | json | csv | html (one\n"
-                    "self-contained page: shaded features, bar chart, interaction arcs,\n"
-                    "settings; --top K interactions)", NULL},
+    {"format", "F",
+     "what to print on stdout: table (default) | json | csv | html (one\n"
+     "self-contained page: shaded features, bar chart, interaction arcs,\n"
+     "settings; --top K interactions)",
+     NULL},
     {"html", "FILE", "also write the HTML report (as --format html) to FILE", NULL},
     {"quiet", NULL, "no progress display", NULL},
-    {"cache", "FILE", "query cache: answers are read from and saved to FILE, so re-runs,\n"
-                      "killed runs and other methods on the same target do not pay again\n"
-                      "(default $XDG_CACHE_HOME/spex/cache.sqlite, else ~/.cache/spex/...)",
+    {"cache", "FILE",
+     "query cache: answers are read from and saved to FILE, so re-runs,\n"
+     "killed runs and other methods on the same target do not pay again\n"
+     "(default $XDG_CACHE_HOME/spex/cache.sqlite, else ~/.cache/spex/...)",
      NULL},
     {"no-cache", NULL, "neither read nor write the query cache", NULL},
-    {"cache-fail", "MODE", "when the cache cannot be opened or written (read-only, disk full,\n"
-                           "corrupt): continue without it, with a warning (default) | stop", NULL},
+    {"cache-fail", "MODE",
+     "when the cache cannot be opened or written (read-only, disk full,\n"
+     "corrupt): continue without it, with a warning (default) | stop",
+     NULL},
     {"help", NULL, "this text", NULL},
     {NULL, NULL, NULL, NULL},
 };
@@ -114,8 +72,9 @@ static int open_cache(spex_ctx *ctx, const cli_opt *o, const cli_target *t, spex
     char def[4096];
     const char *path = cli_get(o, "cache");
     if (!path && cli_default_cache_path(def, sizeof def))
-        return spex_seterr(ctx, SPEX_E_IO, "no cache location: neither XDG_CACHE_HOME nor HOME "
-                                           "is set (give --cache FILE or --no-cache)");
+        return spex_seterr(ctx, SPEX_E_IO,
+                           "no cache location: neither XDG_CACHE_HOME nor HOME "
+                           "is set (give --cache FILE or --no-cache)");
     if (!path) path = def;
     if (!t->fingerprint) return spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
     spex_store_opts so = spex_store_opts_default();
@@ -129,34 +88,110 @@ static int open_cache(spex_ctx *ctx, const cli_opt *o, const cli_target *t, spex
     return rc;
 }
 
-/* Opens the one target the options name. */
+/* Whether kind *k is the first of the registry with its shared table (which
+ * is parsed and listed once, with that kind), or with its main option. */
+static int shared_first(const cli_target_kind *const *k) {
+    if (!(*k)->shared) return 0;
+    for (const cli_target_kind *const *e = cli_target_kinds; e < k; e++)
+        if ((*e)->shared == (*k)->shared) return 0;
+    return 1;
+}
+
+static int main_first(const cli_target_kind *const *k) {
+    for (const cli_target_kind *const *e = cli_target_kinds; e < k; e++)
+        if (!strcmp((*e)->main, (*k)->main)) return 0;
+    return 1;
+}
+
+/* The table cmd_explain parses (malloc'ed, {NULL}-terminated): every
+ * target's options in registry order, a table shared by several targets
+ * once, then the general ones. NULL after printing the problem. */
+static cli_opt *explain_opts(void) {
+    size_t n = sizeof general_opts / sizeof *general_opts;
+    for (const cli_target_kind *const *k = cli_target_kinds; *k; k++)
+        for (int pass = 0; pass < 2; pass++)
+            for (const cli_opt *p = pass ? (*k)->opts : (*k)->shared; p && p->name; p++)
+                n++;
+    cli_opt *o = calloc(n, sizeof *o);
+    if (!o) {
+        fprintf(stderr, "spex explain: out of memory\n");
+        return NULL;
+    }
+    size_t m = 0;
+    for (const cli_target_kind *const *k = cli_target_kinds; *k; k++) {
+        for (const cli_opt *p = shared_first(k) ? (*k)->shared : NULL; p && p->name; p++)
+            o[m++] = *p;
+        for (const cli_opt *p = (*k)->opts; p->name; p++)
+            o[m++] = *p;
+    }
+    for (const cli_opt *p = general_opts; p->name; p++)
+        o[m++] = *p;
+    for (size_t i = 0; i < m; i++) {
+        o[i].value = NULL;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(o[i].name, o[j].name)) {
+                fprintf(stderr,
+                        "spex explain: internal error: option --%s is defined twice "
+                        "(the targets in targets.c)\n",
+                        o[i].name);
+                free(o);
+                return NULL;
+            }
+    }
+    return o; /* calloc'ed: o[m] is the terminator */
+}
+
+/* --help: the targets, one group of options per target (a shared table
+ * with the first target naming it), then the general options. */
+static void explain_help(FILE *f) {
+    int w = 0;
+    for (const cli_target_kind *const *k = cli_target_kinds; *k; k++)
+        if ((int)strlen((*k)->usage) > w) w = (int)strlen((*k)->usage);
+    fprintf(f, "usage: spex explain TARGET [OPTIONS]\n\n"
+               "Runs ablations on the target and reports the interactions that drive it.\n\n"
+               "TARGET (exactly one):\n");
+    for (const cli_target_kind *const *k = cli_target_kinds; *k; k++)
+        fprintf(f, "  %-*s  %s\n", w, (*k)->usage, (*k)->about);
+    for (const cli_target_kind *const *k = cli_target_kinds; *k; k++) {
+        fprintf(f, "\n%s options (%s):\n", (*k)->name, (*k)->usage);
+        if (shared_first(k)) cli_help_lines(f, (*k)->shared);
+        cli_help_lines(f, (*k)->opts);
+    }
+    cli_help_group(f, "options", general_opts);
+}
+
+/* Opens the one target the options name (target.h: claims, then the main
+ * option alone). */
 static int target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
                        cli_target *t) {
-    static int (*const openers[])(spex_ctx *, const cli_opt *, const spex_explain_opts *,
-                                  cli_target *) = {
-        cli_target_open_game, cli_target_open_exec,
-        cli_target_open_llm,
-        cli_target_open_data,
-        /* lens openers: one entry each, above this comment */
-    };
-    static const char *const mains[] = {"game", "exec",
-                                        "llm",
-                                        "data",
-                                        /* lens main options, same order, above this comment */};
+    const cli_target_kind *const *ks = cli_target_kinds, *pick = NULL;
+    const char *named = NULL;
     int given = 0;
-    for (size_t i = 0; i < sizeof mains / sizeof *mains; i++) given += cli_get(o, mains[i]) != NULL;
+    for (size_t i = 0; ks[i]; i++) {
+        if (main_first(ks + i) && cli_get(o, ks[i]->main)) {
+            given++;
+            named = ks[i]->main;
+        }
+    }
     if (given != 1) {
         fprintf(stderr, "spex explain: give exactly one target:");
-        for (size_t i = 0; i < sizeof mains / sizeof *mains; i++)
-            fprintf(stderr, "%s --%s", i ? "," : "", mains[i]);
+        for (size_t i = 0, shown = 0; ks[i]; i++)
+            if (main_first(ks + i)) fprintf(stderr, "%s --%s", shown++ ? "," : "", ks[i]->main);
         fprintf(stderr, " (see 'spex explain --help')\n");
         return CLI_USAGE;
     }
-    for (size_t i = 0; i < sizeof openers / sizeof *openers; i++) {
-        int rc = openers[i](ctx, o, eo, t);
-        if (rc != 1) return rc;
+    for (size_t i = 0; ks[i] && !pick; i++)
+        if (!strcmp(ks[i]->main, named) && ks[i]->claims && ks[i]->claims(o)) pick = ks[i];
+    for (size_t i = 0; ks[i] && !pick; i++)
+        if (!strcmp(ks[i]->main, named) && !ks[i]->claims) pick = ks[i];
+    if (!pick) { /* every target of this main option has a claims function: none said yes */
+        fprintf(stderr,
+                "spex explain: --%s: no target takes these options (see 'spex explain "
+                "--help')\n",
+                named);
+        return CLI_USAGE;
     }
-    return CLI_USAGE; /* unreachable: one main option was given */
+    return pick->open(ctx, o, eo, t);
 }
 
 /* The HTML report (spex/report.h) with the target's text and label. */
@@ -172,7 +207,8 @@ static int write_html(spex_ctx *ctx, cli_target *t, const spex_result *res, int6
     const char *notes[9];
     int64_t k = 0;
     if (t->label) notes[k++] = t->label;
-    for (int64_t i = 0; i < ho.n_notes && k < 9; i++) notes[k++] = ho.notes[i];
+    for (int64_t i = 0; i < ho.n_notes && k < 9; i++)
+        notes[k++] = ho.notes[i];
     ho.notes = notes;
     ho.n_notes = k;
     ho.validation = val->rows;
@@ -186,18 +222,22 @@ static int fail(spex_ctx *ctx, int rc) {
 }
 
 int cmd_explain(int argc, char **argv) {
-    cli_opt *o = explain_opts;
-    for (cli_opt *p = o; p->name; p++) p->value = NULL;
-    if (cli_parse("explain", o, argc, argv, 2)) return CLI_USAGE;
+    cli_opt *o = explain_opts();
+    if (!o) return CLI_INPUT;
+    if (cli_parse("explain", o, argc, argv, 2)) {
+        free(o);
+        return CLI_USAGE;
+    }
     if (cli_get(o, "help")) {
-        cli_help(stdout, "spex explain TARGET [OPTIONS]   (TARGET: --game FILE | --exec CMD --n N |\n"
-                 "                                 --llm M.gguf --prompt TEXT [--heads] |\n"
-                 "                                 --data TRAIN.csv --label COLUMN --row K)",
-                 "Runs ablations on the target and reports the interactions that drive it.", o);
+        explain_help(stdout);
+        free(o);
         return CLI_OK;
     }
     spex_ctx *ctx = spex_ctx_new();
-    if (!ctx) return CLI_INPUT;
+    if (!ctx) {
+        free(o);
+        return CLI_INPUT;
+    }
     spex_explain_opts eo = spex_explain_opts_default();
     int64_t top = 20, v;
     int rc = CLI_OK, src;
@@ -217,8 +257,10 @@ int cmd_explain(int argc, char **argv) {
         rc = CLI_USAGE;
     }
     if (!rc && (s = cli_get(o, "decoder"))) {
-        if (!strcmp(s, "soft")) eo.decoder = SPEX_DECODER_SOFT;
-        else if (!strcmp(s, "hard")) eo.decoder = SPEX_DECODER_HARD;
+        if (!strcmp(s, "soft"))
+            eo.decoder = SPEX_DECODER_SOFT;
+        else if (!strcmp(s, "hard"))
+            eo.decoder = SPEX_DECODER_HARD;
         else {
             fprintf(stderr, "spex explain: unknown decoder '%s' (expected soft or hard)\n", s);
             rc = CLI_USAGE;
@@ -236,12 +278,12 @@ int cmd_explain(int argc, char **argv) {
         eo.seed = (uint64_t)v;
     if (!rc && (s = cli_get(o, "threads")) && !(rc = cli_int("threads", s, 1, 1024, &v)))
         spex_ctx_set_threads(ctx, (int)v);
-    if (!rc && (s = cli_get(o, "batch-size")) &&
-        !(rc = cli_int("batch-size", s, 1, 1 << 24, &v)))
+    if (!rc && (s = cli_get(o, "batch-size")) && !(rc = cli_int("batch-size", s, 1, 1 << 24, &v)))
         eo.batch_size = v;
     int cache_stop = 0;
     if (!rc && (s = cli_get(o, "cache-fail"))) {
-        if (!strcmp(s, "stop")) cache_stop = 1;
+        if (!strcmp(s, "stop"))
+            cache_stop = 1;
         else if (strcmp(s, "continue")) {
             fprintf(stderr, "spex explain: unknown --cache-fail '%s' (expected continue or stop)\n",
                     s);
@@ -254,6 +296,7 @@ int cmd_explain(int argc, char **argv) {
     }
     if (rc) {
         spex_ctx_free(ctx);
+        free(o);
         return rc;
     }
 
@@ -275,9 +318,11 @@ int cmd_explain(int argc, char **argv) {
             rc = fail(ctx, src);
             goto done;
         }
-        if (src) fprintf(stderr, "spex explain: warning: %s; running without the cache\n",
-                         spex_errmsg(ctx));
-        else eo.store = &qs;
+        if (src)
+            fprintf(stderr, "spex explain: warning: %s; running without the cache\n",
+                    spex_errmsg(ctx));
+        else
+            eo.store = &qs;
         eo.store_policy = cache_stop ? SPEX_STORE_STOP : SPEX_STORE_CONTINUE;
     }
     src = spex_explain(ctx, &t.vf, &eo, &res);
@@ -330,21 +375,28 @@ int cmd_explain(int argc, char **argv) {
             goto done;
         }
     }
-    if (!strcmp(format, "json")) src = spex_result_write_json(ctx, res, stdout);
-    else if (!strcmp(format, "html")) src = write_html(ctx, &t, res, top, &val, stdout);
-    else if (!strcmp(format, "csv")) src = spex_result_write_csv(ctx, res, top, stdout);
-    else src = spex_result_write_table(ctx, res, top, stdout);
+    if (!strcmp(format, "json"))
+        src = spex_result_write_json(ctx, res, stdout);
+    else if (!strcmp(format, "html"))
+        src = write_html(ctx, &t, res, top, &val, stdout);
+    else if (!strcmp(format, "csv"))
+        src = spex_result_write_csv(ctx, res, top, stdout);
+    else
+        src = spex_result_write_table(ctx, res, top, stdout);
     if (!src && t.report && !strcmp(format, "table")) src = t.report(t.state, ctx, res, stdout);
     /* the table report goes on stdout; with json/csv stdout stays machine-readable */
     if (!src && validate && !vrc)
         cli_validation_print(&val, res, strcmp(format, "table") ? stderr : stdout);
-    if (src) rc = fail(ctx, src);
-    else rc = vrc;
+    if (src)
+        rc = fail(ctx, src);
+    else
+        rc = vrc;
 done:
     cli_validation_clear(&val);
     spex_result_free(res);
     cli_target_close(&t);
     spex_store_close(store);
     spex_ctx_free(ctx);
+    free(o);
     return rc;
 }

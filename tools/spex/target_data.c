@@ -10,10 +10,46 @@
 #include "spex/data.h"
 #include "spex/store.h"
 
+static const cli_opt data_opts[] = {
+    {"data", "TRAIN.csv",
+     "explain a prediction by the training examples: features are the\n"
+     "rows of TRAIN.csv (header row, numeric columns, a label column);\n"
+     "a mask keeps a subset, the learner is re-trained on it from scratch\n"
+     "and the value is its output on the explained row; needs --label, --row",
+     NULL},
+    {"label", "COLUMN", "--data: the class column (numbers or text)", NULL},
+    {"test", "TEST.csv",
+     "--data: the file of the explained row (same columns); without it\n"
+     "row --row of TRAIN.csv is explained and held out of training",
+     NULL},
+    {"row", "K", "--data: the explained row, 0 = the first data row", NULL},
+    {"learner", "L",
+     "--data: logistic (L2-regularised logistic/softmax regression, L-BFGS;\n"
+     "default) | xgboost (binary:logistic / multi:softprob, 1 thread, seed 0)",
+     NULL},
+    {"value", "V",
+     "--data: margin (default: true class's score minus the best other;\n"
+     "log-odds for 2 classes) | prob (its softmax probability) | logloss",
+     NULL},
+    {"groups", "G",
+     "--data: features are G contiguous blocks of rows (block g = rows\n"
+     "[g*N/G, (g+1)*N/G)) instead of single rows",
+     NULL},
+    {"group-by", "COLUMN",
+     "--data: features are the groups of rows sharing a value of COLUMN\n"
+     "(the column is not a model input)",
+     NULL},
+    {"l2", "L", "--data logistic: L2 penalty on all weights and intercepts (default 1)", NULL},
+    {"rounds", "R", "--data xgboost: boosting rounds (default 50)", NULL},
+    {"depth", "D", "--data xgboost: max tree depth (default 3)", NULL},
+    {"eta", "E", "--data xgboost: learning rate (default 0.3)", NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
 typedef struct data_state {
     spex_dataset *train, *test;
-    int64_t row;      /* the explained row (of test, or of the original training file) */
-    char *test_path;  /* borrowed option value, NULL when the row comes from the training file */
+    int64_t row;     /* the explained row (of test, or of the original training file) */
+    char *test_path; /* borrowed option value, NULL when the row comes from the training file */
     spex_data_value value;
     spex_learner learner;
 } data_state;
@@ -92,16 +128,15 @@ static spex_dataset *drop_row(const spex_dataset *ds, int64_t k, spex_dataset **
         a->feature_names[j] = strdup(ds->feature_names[j]);
         b->feature_names[j] = strdup(ds->feature_names[j]);
     }
-    for (int64_t g = 0; g < ds->n_groups; g++) a->group_names[g] = strdup(ds->group_names[g]);
+    for (int64_t g = 0; g < ds->n_groups; g++)
+        a->group_names[g] = strdup(ds->group_names[g]);
     *one = b;
     return a;
 }
 
-int cli_target_open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
-                         cli_target *t) {
+static int open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo, cli_target *t) {
     (void)eo;
     const char *train_path = cli_get(o, "data"), *s;
-    if (!train_path) return 1;
     const char *test_path = cli_get(o, "test"), *label = cli_get(o, "label"),
                *group_by = cli_get(o, "group-by");
     spex_data_attr_opts ao = spex_data_attr_opts_default();
@@ -218,23 +253,30 @@ int cli_target_open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opt
             t->names[j] = cli_strf("%s=%s", group_by, tr->group_names[j]);
         } else {
             int64_t fr = !test_path && j >= row ? j + 1 : j;
-            t->names[j] = cli_strf("row %lld (label %s)", (long long)fr,
-                                   tr->class_names[tr->y[j]]);
+            t->names[j] = cli_strf("row %lld (label %s)", (long long)fr, tr->class_names[tr->y[j]]);
         }
     }
-    t->fingerprint = cli_strf("data/1 train=%s test=%s label=%s group_by=%s groups=%lld "
-                              "row=%lld learner=%s value=%s l2=%.17g max_iter=%d rounds=%d "
-                              "depth=%d eta=%.17g lambda=%.17g seed=%llu standardize=%d",
-                              h1, h2, label, group_by ? group_by : "-", (long long)ao.n_groups,
-                              (long long)row,
-                              ao.learn.learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic",
-                              ao.value == SPEX_DATA_MARGIN ? "margin"
-                              : ao.value == SPEX_DATA_PROB ? "prob"
-                                                           : "logloss",
-                              ao.learn.l2, ao.learn.max_iter, ao.learn.rounds, ao.learn.depth,
-                              ao.learn.eta, ao.learn.xgb_lambda,
-                              (unsigned long long)ao.learn.seed, ao.standardize);
+    t->fingerprint =
+        cli_strf("data/1 train=%s test=%s label=%s group_by=%s groups=%lld "
+                 "row=%lld learner=%s value=%s l2=%.17g max_iter=%d rounds=%d "
+                 "depth=%d eta=%.17g lambda=%.17g seed=%llu standardize=%d",
+                 h1, h2, label, group_by ? group_by : "-", (long long)ao.n_groups, (long long)row,
+                 ao.learn.learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic",
+                 ao.value == SPEX_DATA_MARGIN ? "margin"
+                 : ao.value == SPEX_DATA_PROB ? "prob"
+                                              : "logloss",
+                 ao.learn.l2, ao.learn.max_iter, ao.learn.rounds, ao.learn.depth, ao.learn.eta,
+                 ao.learn.xgb_lambda, (unsigned long long)ao.learn.seed, ao.standardize);
     t->label = cli_strf("%s row %lld", test_path ? test_path : train_path, (long long)row);
     t->report = data_report;
     return CLI_OK;
 }
+
+const cli_target_kind cli_target_data = {
+    .name = "data",
+    .main = "data",
+    .usage = "--data TRAIN.csv --label COLUMN --row K",
+    .about = "a prediction by training rows",
+    .opts = data_opts,
+    .open = open_data,
+};

@@ -1,39 +1,55 @@
-/* The mechanistic lens of `spex explain`: --llm M.gguf --heads [--mlp]
- * [--layers A-B] [--ablate zero|mean] (spex/heads.h). target_llm.c reads the
- * prompt and target and hands over here when --heads or --mlp is given; this
- * file parses the lens's options and prints its report: a layer × head grid
- * of first-order values, then the top interactions by component name. */
+/* The --llm --heads target of `spex explain`, the mechanistic lens: the
+ * features are a GGUF model's attention heads and MLP blocks (--heads [--mlp]
+ * [--layers A-B] [--ablate zero|mean], spex/heads.h), ablated while the model
+ * scores the whole prompt and target. Its report: a layer × head grid of
+ * first-order values, then the top interactions by component name. The model
+ * and prompt options it shares with target_llm.c are in cli_llm.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_llm.h"
 #include "target.h"
 #include "spex/heads.h"
 #include "spex/store.h"
 
-struct cli_heads {
-    spex_heads *h;
-    char *settings; /* the settings that change a value, for the fingerprint */
-    char *refs;     /* reference prompts file contents (lines NUL-split) */
-    const char **ref_lines;
+static const cli_opt heads_opts[] = {
+    {"heads", NULL,
+     "--llm: the features are the model's attention heads, L<layer>.H<head>\n"
+     "(the mechanistic lens, spex/heads.h): a mask ablates heads while the\n"
+     "model scores the whole prompt (prefix, prompt, suffix) and target",
+     NULL},
+    {"mlp", NULL, "--llm: the MLP blocks are features too, L<layer>.MLP (alone: only them)", NULL},
+    {"layers", "A-B", "--heads/--mlp: only layers A to B (0-based, inclusive; or one layer A)",
+     NULL},
+    {"ablate", "HOW",
+     "--heads/--mlp: zero (default: an ablated component outputs zero) |\n"
+     "mean (its mean output over --reference-prompts, or over the\n"
+     "prompt's own positions without them)",
+     NULL},
+    {"reference-prompts", "FILE", "--ablate mean: reference prompts, one per line", NULL},
+    {NULL, NULL, NULL, NULL},
 };
 
-int cli_heads_requested(const cli_opt *o) {
-    return cli_get(o, "heads") || cli_get(o, "mlp");
-}
+typedef struct heads_state {
+    cli_llm l;
+    spex_heads *h;
+    char *refs; /* reference prompts file contents (lines NUL-split) */
+    const char **ref_lines;
+    char *value_note;
+} heads_state;
 
-void cli_heads_free(cli_heads *c) {
-    if (!c) return;
-    spex_heads_free(c->h);
-    free(c->settings);
-    free(c->refs);
-    free(c->ref_lines);
-    free(c);
+static void free_heads_state(void *s) {
+    heads_state *st = s;
+    if (!st) return;
+    spex_heads_free(st->h);
+    free(st->refs);
+    free(st->ref_lines);
+    free(st->value_note);
+    cli_llm_close(&st->l);
+    free(st);
 }
-
-spex_heads *cli_heads_lens(cli_heads *c) { return c->h; }
-const char *cli_heads_settings(const cli_heads *c) { return c->settings; }
 
 /* "A-B" or "A" into [*lo, *hi]. */
 static int parse_layers(const char *s, int64_t *lo, int64_t *hi) {
@@ -61,9 +77,10 @@ static int parse_layers(const char *s, int64_t *lo, int64_t *hi) {
 }
 
 /* Splits the reference file into its non-empty lines. */
-static int split_refs(cli_heads *c, int64_t *n) {
+static int split_refs(heads_state *c, int64_t *n) {
     size_t cap = 1;
-    for (const char *p = c->refs; *p; p++) cap += *p == '\n';
+    for (const char *p = c->refs; *p; p++)
+        cap += *p == '\n';
     c->ref_lines = calloc(cap, sizeof *c->ref_lines);
     if (!c->ref_lines) return CLI_INPUT;
     *n = 0;
@@ -78,65 +95,22 @@ static int split_refs(cli_heads *c, int64_t *n) {
     return CLI_OK;
 }
 
-int cli_heads_open(spex_ctx *ctx, const cli_opt *o, spex_llm *m, spex_prompt *p,
-                   cli_heads **out) {
-    *out = NULL;
-    spex_heads_opts ho = spex_heads_opts_default();
-    const char *s, *rfile = cli_get(o, "reference-prompts");
-    ho.heads = cli_get(o, "heads") != NULL;
-    ho.mlps = cli_get(o, "mlp") != NULL;
-    if ((s = cli_get(o, "layers")) && parse_layers(s, &ho.layer_from, &ho.layer_to))
-        return CLI_USAGE;
-    const char *ablate = cli_get(o, "ablate") ? cli_get(o, "ablate") : "zero";
-    if (strcmp(ablate, "zero") && strcmp(ablate, "mean")) {
-        fprintf(stderr, "spex explain: unknown --ablate '%s' (expected zero or mean)\n", ablate);
-        return CLI_USAGE;
-    }
-    ho.mean = !strcmp(ablate, "mean");
-    if (rfile && !ho.mean) {
-        fprintf(stderr, "spex explain: --reference-prompts goes with --ablate mean\n");
-        return CLI_USAGE;
-    }
-    cli_heads *c = calloc(1, sizeof *c);
-    if (!c) return CLI_INPUT;
-    char hex[65] = "-";
-    int rc = CLI_OK;
-    if (rfile) {
-        rc = cli_read_text_file("reference prompts file", rfile, &c->refs);
-        if (!rc) rc = split_refs(c, &ho.n_ref);
-        if (!rc && ho.n_ref == 0) {
-            fprintf(stderr, "spex explain: the reference prompts file '%s' has no prompt\n",
-                    rfile);
-            rc = CLI_INPUT;
-        }
-        if (!rc) spex_sha256_hex(c->refs, strlen(c->refs), hex);
-        ho.ref_prompts = c->ref_lines;
-    }
-    int src = rc ? SPEX_OK : spex_heads_new(ctx, m, p, &ho, &c->h);
-    if (src) {
-        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
-        rc = cli_exit_code(src);
-    }
-    if (!rc) {
-        c->settings = cli_strf("layers=%lld-%lld heads=%d mlps=%d ablate=%s refs=%s",
-                               (long long)ho.layer_from, (long long)ho.layer_to, ho.heads,
-                               ho.mlps, ablate, hex);
-        if (!c->settings) rc = CLI_INPUT;
-    }
-    if (rc) {
-        cli_heads_free(c);
-        return rc;
-    }
-    *out = c;
-    return CLI_OK;
-}
-
 static const char *component_name(const void *h, int64_t i) {
     return spex_heads_feature_name(h, i);
 }
 
-int cli_heads_report(cli_heads *c, spex_ctx *ctx, const spex_result *res, FILE *f) {
-    spex_heads *h = c->h;
+/* The report hook (target.h): what was scored, a layer × head grid of
+ * first-order values, then the top interactions by component name. */
+static int heads_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *f) {
+    heads_state *st = state;
+    cli_llm_put_value(f, st->l.p);
+    fprintf(f, " after \"");
+    char *text = NULL;
+    if (spex_prompt_text(st->l.p, NULL, &text)) return SPEX_E_NOMEM;
+    cli_put_escaped(f, text);
+    spex_free(ctx, text);
+    fprintf(f, "\"\n");
+    spex_heads *h = st->h;
     int64_t n = spex_heads_n_features(h), lmin = INT64_MAX, lmax = -1, hmax = -1;
     for (int64_t i = 0; i < n; i++) {
         int64_t l, hd;
@@ -170,21 +144,27 @@ int cli_heads_report(cli_heads *c, spex_ctx *ctx, const spex_result *res, FILE *
         cell[(l - lmin) * cols + (hd < 0 ? cols - 1 : hd)] = v;
     }
     int tty = isatty(fileno(f));
-    fprintf(f, "\neach component's %s value (order 1; its effect when kept rather than "
-               "ablated):\n\n      ", spex_index_name(res->index));
+    fprintf(f,
+            "\neach component's %s value (order 1; its effect when kept rather than "
+            "ablated):\n\n      ",
+            spex_index_name(res->index));
     for (int64_t j = 0; j < cols; j++) {
         int used = 0;
-        for (int64_t r = 0; r < rows; r++) used |= set[r * cols + j];
+        for (int64_t r = 0; r < rows; r++)
+            used |= set[r * cols + j];
         if (!used) continue;
-        if (j < cols - 1) fprintf(f, "%9s%lld", "H", (long long)j);
-        else fprintf(f, "%10s", "MLP");
+        if (j < cols - 1)
+            fprintf(f, "%9s%lld", "H", (long long)j);
+        else
+            fprintf(f, "%10s", "MLP");
     }
     fputc('\n', f);
     for (int64_t r = 0; r < rows; r++) {
         fprintf(f, "  L%-3lld", (long long)(r + lmin));
         for (int64_t j = 0; j < cols; j++) {
             int used = 0;
-            for (int64_t k = 0; k < rows; k++) used |= set[k * cols + j];
+            for (int64_t k = 0; k < rows; k++)
+                used |= set[k * cols + j];
             if (!used) continue;
             if (!set[r * cols + j]) {
                 fprintf(f, "%10s", "");
@@ -203,3 +183,97 @@ int cli_heads_report(cli_heads *c, spex_ctx *ctx, const spex_result *res, FILE *
     spex_free(ctx, set);
     return SPEX_OK;
 }
+
+/* The HTML hook (target.h): components are chips; the note says what was
+ * scored. */
+static int heads_html(void *state, spex_html_opts *ho) {
+    heads_state *st = state;
+    free(st->value_note);
+    if (!(st->value_note = cli_llm_value_note(st->l.p))) return SPEX_E_NOMEM;
+    ho->notes = (const char *const *)&st->value_note;
+    ho->n_notes = 1;
+    return SPEX_OK;
+}
+
+/* the prompt lens's own options, refused here */
+static const char *const units_only[] = {"unit", "segments-sep", "mask", NULL};
+
+static int claims_heads(const cli_opt *o) {
+    return cli_get(o, "heads") || cli_get(o, "mlp");
+}
+
+static int open_heads(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo, cli_target *t) {
+    (void)eo;
+    int rc = cli_llm_check(o, units_only,
+                           " is for prompt units; with --heads/--mlp the whole prompt is kept "
+                           "and components are ablated");
+    if (rc) return rc;
+    spex_prompt_opts po = spex_prompt_opts_default();
+    heads_state *st = calloc(1, sizeof *st);
+    if (!st) return CLI_INPUT;
+    t->state = st;
+    t->free_state = free_heads_state;
+    if ((rc = cli_llm_open(ctx, o, &po, &st->l))) return rc;
+
+    spex_heads_opts ho = spex_heads_opts_default();
+    const char *s, *rfile = cli_get(o, "reference-prompts");
+    ho.heads = cli_get(o, "heads") != NULL;
+    ho.mlps = cli_get(o, "mlp") != NULL;
+    if ((s = cli_get(o, "layers")) && parse_layers(s, &ho.layer_from, &ho.layer_to))
+        return CLI_USAGE;
+    const char *ablate = cli_get(o, "ablate") ? cli_get(o, "ablate") : "zero";
+    if (strcmp(ablate, "zero") && strcmp(ablate, "mean")) {
+        fprintf(stderr, "spex explain: unknown --ablate '%s' (expected zero or mean)\n", ablate);
+        return CLI_USAGE;
+    }
+    ho.mean = !strcmp(ablate, "mean");
+    if (rfile && !ho.mean) {
+        fprintf(stderr, "spex explain: --reference-prompts goes with --ablate mean\n");
+        return CLI_USAGE;
+    }
+    char hex[65] = "-";
+    if (rfile) {
+        rc = cli_read_text_file("reference prompts file", rfile, &st->refs);
+        if (!rc) rc = split_refs(st, &ho.n_ref);
+        if (!rc && ho.n_ref == 0) {
+            fprintf(stderr, "spex explain: the reference prompts file '%s' has no prompt\n", rfile);
+            rc = CLI_INPUT;
+        }
+        if (rc) return rc;
+        spex_sha256_hex(st->refs, strlen(st->refs), hex);
+        ho.ref_prompts = st->ref_lines;
+    }
+    int src = spex_heads_new(ctx, st->l.m, st->l.p, &ho, &st->h);
+    if (src) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return cli_exit_code(src);
+    }
+    if (spex_heads_valuefn(st->h, &t->vf)) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return CLI_INPUT;
+    }
+    t->n = spex_heads_n_features(st->h);
+    t->names = calloc((size_t)t->n, sizeof *t->names);
+    for (int64_t j = 0; t->names && j < t->n; j++)
+        t->names[j] = strdup(spex_heads_feature_name(st->h, j));
+    char *fp = cli_strf("llm-heads/1 sha256=%s layers=%lld-%lld heads=%d mlps=%d ablate=%s "
+                        "refs=%s",
+                        st->l.hex, (long long)ho.layer_from, (long long)ho.layer_to, ho.heads,
+                        ho.mlps, ablate, hex);
+    t->fingerprint = cli_llm_fp_prompt(fp, &st->l, spex_prompt_contrast(st->l.p));
+    t->label = cli_llm_label(&st->l, "llm heads");
+    t->report = heads_report;
+    t->html = heads_html;
+    return CLI_OK;
+}
+
+const cli_target_kind cli_target_heads = {
+    .name = "heads",
+    .main = "llm",
+    .usage = "--llm M.gguf --prompt TEXT --heads",
+    .about = "an LLM's answer by heads and MLPs",
+    .opts = heads_opts,
+    .shared = cli_llm_opts,
+    .claims = claims_heads,
+    .open = open_heads,
+};

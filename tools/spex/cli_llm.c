@@ -1,0 +1,116 @@
+/* The pieces the two --llm targets share (cli_llm.h): the --llm option
+ * table, the checks, the loading of model and prompt, and the value line. */
+#include "cli_llm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "spex/store.h"
+
+const cli_opt cli_llm_opts[] = {
+    {"llm", "FILE",
+     "explain a GGUF language model's answer by the units of a prompt\n"
+     "(spex/prompt.h); needs --prompt or --prompt-file",
+     NULL},
+    {"prompt", "TEXT", "--llm: the prompt whose units are the features", NULL},
+    {"prompt-file", "FILE", "--llm: read the prompt from FILE", NULL},
+    {"prefix", "TEXT", "--llm: fixed text before the prompt, never ablated (joined by a space)",
+     NULL},
+    {"suffix", "TEXT", "--llm: fixed text after the prompt, never ablated (joined by a space)",
+     NULL},
+    {"target", "TEXT",
+     "--llm: value = log p(TEXT | masked prompt) (default: the model's\n"
+     "greedy answer to the full prompt, up to 8 tokens, cut at a line\n"
+     "break or end of text)",
+     NULL},
+    {"contrast", "TEXT", "--llm: value = log p(target) - log p(TEXT)", NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+int cli_llm_check(const cli_opt *o, const char *const *foreign, const char *why) {
+    if (!cli_get(o, "prompt") == !cli_get(o, "prompt-file")) {
+        fprintf(stderr, "spex explain: --llm needs exactly one of --prompt TEXT and "
+                        "--prompt-file FILE\n");
+        return CLI_USAGE;
+    }
+    for (; *foreign; foreign++)
+        if (cli_get(o, *foreign)) {
+            fprintf(stderr, "spex explain: --%s%s\n", *foreign, why);
+            return CLI_USAGE;
+        }
+    if (cli_get(o, "n")) {
+        fprintf(stderr, "spex explain: --n is for --exec; the prompt gives --llm its n\n");
+        return CLI_USAGE;
+    }
+    return CLI_OK;
+}
+
+int cli_llm_open(spex_ctx *ctx, const cli_opt *o, spex_prompt_opts *po, cli_llm *l) {
+    memset(l, 0, sizeof *l);
+    const char *pfile = cli_get(o, "prompt-file");
+    l->model = cli_get(o, "llm");
+    l->prompt = cli_get(o, "prompt");
+    po->prefix = cli_get(o, "prefix");
+    po->suffix = cli_get(o, "suffix");
+    po->target = cli_get(o, "target");
+    po->contrast = cli_get(o, "contrast");
+    if (po->contrast && !po->target) {
+        fprintf(stderr, "spex explain: --contrast B needs --target A (value: log p(A) - "
+                        "log p(B))\n");
+        return CLI_USAGE;
+    }
+    int rc;
+    if (pfile && (rc = cli_read_text_file("prompt file", pfile, &l->text))) return rc;
+    if (!l->prompt) l->prompt = l->text;
+    if (!*l->prompt) {
+        fprintf(stderr, "spex explain: the prompt%s%s%s is empty\n", pfile ? " file '" : "",
+                pfile ? pfile : "", pfile ? "'" : "");
+        return pfile ? CLI_INPUT : CLI_USAGE;
+    }
+    int src = spex_llm_load(ctx, l->model, NULL, &l->m);
+    if (!src) src = spex_sha256_file(ctx, l->model, l->hex);
+    if (!src) src = spex_prompt_new(ctx, l->m, l->prompt, po, &l->p);
+    if (src) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return cli_exit_code(src);
+    }
+    return CLI_OK;
+}
+
+void cli_llm_close(cli_llm *l) {
+    spex_prompt_free(l->p);
+    spex_llm_free(l->m);
+    free(l->text);
+    memset(l, 0, sizeof *l);
+}
+
+char *cli_llm_fp_prompt(char *fp, const cli_llm *l, const char *contrast) {
+    fp = cli_fp_add(fp, "prefix", spex_prompt_prefix(l->p));
+    fp = cli_fp_add(fp, "suffix", spex_prompt_suffix(l->p));
+    fp = cli_fp_add(fp, "target", spex_prompt_target(l->p));
+    fp = cli_fp_add(fp, "contrast", contrast);
+    return cli_fp_add(fp, "prompt", l->prompt);
+}
+
+char *cli_llm_label(const cli_llm *l, const char *what) {
+    const char *base = strrchr(l->model, '/');
+    return cli_strf("%s %s: %.60s", what, base ? base + 1 : l->model, l->prompt);
+}
+
+void cli_llm_put_value(FILE *f, const spex_prompt *p) {
+    const char *contrast = spex_prompt_contrast(p);
+    fprintf(f, "\nvalue: log p(\"");
+    cli_put_escaped(f, spex_prompt_target(p));
+    if (contrast) {
+        fprintf(f, "\") - log p(\"");
+        cli_put_escaped(f, contrast);
+    }
+    fprintf(f, "\")");
+}
+
+char *cli_llm_value_note(const spex_prompt *p) {
+    const char *contrast = spex_prompt_contrast(p);
+    return contrast
+               ? cli_strf("value: log p(\"%s\") - log p(\"%s\")", spex_prompt_target(p), contrast)
+               : cli_strf("value: log p(\"%s\")", spex_prompt_target(p));
+}
