@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README.md; .ci/run calls it): installs what is missing,
-# builds with warnings as errors, checks the formatting of changed files
+# builds with warnings as errors, checks the architecture (no include or
+# call cycles among src/ parts and CLI files, no target calling another:
+# scripts/check_deps.py) and the formatting of changed files
 # (scripts/check_format.sh), runs every test, then builds again with
 # AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again
 # (except those labelled "accuracy": method accuracy on the real model,
@@ -16,7 +18,8 @@ bash scripts/setup.sh
 echo "== build (warnings as errors)"
 cmake -S . -B build -DSPEX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
-echo "== formatting of changed files"
+echo "== architecture (no include or call cycles) and formatting of changed files"
+python3 scripts/check_deps.py build
 bash scripts/check_format.sh
 echo "== tests"
 (cd build && ctest --output-on-failure -j"$jobs")
