@@ -71,33 +71,30 @@ static const tensor_spec llama_top[] = {
     {"output.weight", T_OPT_MAT, SZ_DIM, SZ_VOCAB, TOP(output)}, /* absent: token_embd */
 };
 
-static const tensor_spec llama_blk[] = {
-    {"attn_norm.weight", T_VEC, SZ_DIM, SZ_1, BLK(attn_norm)},
-    {"ffn_norm.weight", T_VEC, SZ_DIM, SZ_1, BLK(ffn_norm)},
-    {"attn_output.weight", T_MAT, SZ_DIM, SZ_DIM, BLK(wo)},
-    {"ffn_up.weight", T_MAT, SZ_DIM, SZ_FFN, BLK(wu)},
-    {"ffn_down.weight", T_MAT, SZ_FFN, SZ_DIM, BLK(wd)},
-    {"attn_q.weight", T_MAT, SZ_DIM, SZ_DIM, BLK(wq)},
-    {"attn_k.weight", T_MAT, SZ_DIM, SZ_KV, BLK(wk)},
-    {"attn_v.weight", T_MAT, SZ_DIM, SZ_KV, BLK(wv)},
-    {"ffn_gate.weight", T_MAT, SZ_DIM, SZ_FFN, BLK(wg)},
-};
+/* llama's block, which qwen2 extends */
+#define LLAMA_BLK_SPECS                                                                            \
+    {"attn_norm.weight", T_VEC, SZ_DIM, SZ_1, BLK(attn_norm)},                                     \
+        {"ffn_norm.weight", T_VEC, SZ_DIM, SZ_1, BLK(ffn_norm)},                                   \
+        {"attn_output.weight", T_MAT, SZ_DIM, SZ_DIM, BLK(wo)},                                    \
+        {"ffn_up.weight", T_MAT, SZ_DIM, SZ_FFN, BLK(wu)},                                         \
+        {"ffn_down.weight", T_MAT, SZ_FFN, SZ_DIM, BLK(wd)},                                       \
+        {"attn_q.weight", T_MAT, SZ_DIM, SZ_DIM, BLK(wq)},                                         \
+        {"attn_k.weight", T_MAT, SZ_DIM, SZ_KV, BLK(wk)},                                          \
+        {"attn_v.weight", T_MAT, SZ_DIM, SZ_KV, BLK(wv)},                                          \
+        {"ffn_gate.weight", T_MAT, SZ_DIM, SZ_FFN, BLK(wg)},
 
-/* llama's block and the q, k, v biases */
+static const tensor_spec llama_blk[] = {LLAMA_BLK_SPECS};
+
+/* llama's block and the q, k, v biases (unformatted: clang-format would
+ * join the macro to the next entry) */
+// clang-format off
 static const tensor_spec qwen2_blk[] = {
-    {"attn_norm.weight", T_VEC, SZ_DIM, SZ_1, BLK(attn_norm)},
-    {"ffn_norm.weight", T_VEC, SZ_DIM, SZ_1, BLK(ffn_norm)},
-    {"attn_output.weight", T_MAT, SZ_DIM, SZ_DIM, BLK(wo)},
-    {"ffn_up.weight", T_MAT, SZ_DIM, SZ_FFN, BLK(wu)},
-    {"ffn_down.weight", T_MAT, SZ_FFN, SZ_DIM, BLK(wd)},
-    {"attn_q.weight", T_MAT, SZ_DIM, SZ_DIM, BLK(wq)},
-    {"attn_k.weight", T_MAT, SZ_DIM, SZ_KV, BLK(wk)},
-    {"attn_v.weight", T_MAT, SZ_DIM, SZ_KV, BLK(wv)},
-    {"ffn_gate.weight", T_MAT, SZ_DIM, SZ_FFN, BLK(wg)},
+    LLAMA_BLK_SPECS
     {"attn_q.bias", T_VEC, SZ_DIM, SZ_1, BLK(bq)},
     {"attn_k.bias", T_VEC, SZ_KV, SZ_1, BLK(bk)},
     {"attn_v.bias", T_VEC, SZ_KV, SZ_1, BLK(bv)},
 };
+// clang-format on
 
 static const tensor_spec gpt2_top[] = {
     {"token_embd.weight", T_MAT, SZ_DIM, SZ_VOCAB, TOP(embd)},
