@@ -27,19 +27,25 @@ extern "C" {
 #endif
 
 typedef enum spex_method {
-    SPEX_METHOD_EXACT = 0, /* all 2^n masks, n <= 20 */
-    SPEX_METHOD_SPEX,      /* sparse Fourier transform with BCH-coded sampling */
-    SPEX_METHOD_PROXYSPEX, /* gradient-boosted-tree proxy */
-    SPEX_METHOD_LASSO,     /* LASSO over all subsets up to max_order */
-    SPEX_METHOD_KERNELSHAP /* marginal regression baseline */
+    SPEX_METHOD_EXACT = 0,  /* all 2^n masks, n <= 20 */
+    SPEX_METHOD_SPEX,       /* sparse Fourier transform with BCH-coded sampling */
+    SPEX_METHOD_PROXYSPEX,  /* gradient-boosted-tree proxy */
+    SPEX_METHOD_LASSO,      /* LASSO over all subsets up to max_order */
+    SPEX_METHOD_KERNELSHAP, /* marginal regression baseline */
+    SPEX_METHOD_AUTO        /* exact when all 2^n masks fit the budget, else
+                               ProxySPEX (the best measured on real model
+                               functions, bench/RESULTS.md); the default */
 } spex_method;
 
 typedef enum spex_decoder { SPEX_DECODER_SOFT = 0, SPEX_DECODER_HARD = 1 } spex_decoder;
 
 typedef struct spex_explain_opts {
-    spex_method method;             /* default SPEX_METHOD_EXACT */
-    int64_t budget;                 /* most model queries; 0 = the method's default */
-    int max_order;                  /* K: highest interaction order reported (default 2) */
+    spex_method method;             /* default SPEX_METHOD_AUTO */
+    int64_t budget;                 /* most model queries; 0 = the method's default
+                                       (auto: spex_auto_budget(n)) */
+    int max_order;                  /* K: highest interaction order of the reported
+                                       index (default 2); the surrogate's own
+                                       degree is .degree */
     spex_index index;               /* default SPEX_INDEX_FOURIER */
     uint64_t seed;                  /* every random choice derives from it (default 1) */
     int64_t batch_size;             /* masks per value-function call (default 256) */
@@ -48,10 +54,24 @@ typedef struct spex_explain_opts {
                                        borrowed; NULL = none (default) */
     spex_store_policy store_policy; /* when the cache fails: go on without it
                                        (default) or stop with its error */
+    int degree;                     /* D: the surrogate's highest interaction order
+                                       (SPEX's decoded weight and code design,
+                                       LASSO/Faith-Banzhaf columns, a cap on
+                                       ProxySPEX's trees and growth); 0 = the
+                                       highest the budget affords, up to
+                                       SPEX_AUTO_DEGREE_MAX (default) */
 } spex_explain_opts;
 
+/* The highest degree chosen when spex_explain_opts.degree is 0: real model
+ * functions carry interactions of order 3 to 5 (bench/RESULTS.md). */
+#define SPEX_AUTO_DEGREE_MAX 5
+
 SPEX_API spex_explain_opts spex_explain_opts_default(void);
-/* "exact", "spex", "proxyspex", "lasso", "kernelshap". */
+/* The budget of method auto when none is given, for n features: all 2^n
+ * masks when they number at most 2,048 (exact), else 50 queries per feature,
+ * at least 2,000 and at most 10,000. */
+SPEX_API int64_t spex_auto_budget(int64_t n);
+/* "exact", "spex", "proxyspex", "lasso", "kernelshap", "auto". */
 SPEX_API int spex_method_parse(spex_ctx *ctx, const char *name, spex_method *out);
 SPEX_API const char *spex_method_name(spex_method m);
 
@@ -152,6 +172,9 @@ typedef struct spex_result {
     double seconds_solve;     /* everything else */
     spex_details details;     /* the method's own account (parameters chosen,
                                  what it found); kind NONE when none */
+    int degree;               /* the surrogate's highest possible order (n for
+                                 exact; 0 when unknown: an older result file) */
+    int method_auto;          /* 1 when method auto chose .method */
 } spex_result;
 
 /* spex_details_text of r->details. */

@@ -36,6 +36,11 @@ SPEX_API int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f
 SPEX_API int spex_result_write_csv(spex_ctx *ctx, const spex_result *r, int64_t top, FILE *f);
 /* A human-readable table of the top interactions with a summary line. */
 SPEX_API int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_t top, FILE *f);
+/* The method as the reports name it, snprintf-style: its name, why method
+ * auto chose it, and the surrogate's degree, e.g.
+ * "proxyspex (chosen by auto: 2^15 masks exceed the budget of 2000) ·
+ * surrogate degree 5". */
+SPEX_API int spex_result_method_text(const spex_result *r, char *buf, size_t cap);
 /* Reads a result file; SPEX_E_PARSE / _RANGE with file, line and column or
  * the key at fault. *out owned by the caller. A "details" object must hold
  * every field of its method, each of its type and in range (unknown keys are

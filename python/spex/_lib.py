@@ -80,7 +80,8 @@ class QueryStore(Structure):  # spex_query_store (spex/query.h)
 class ExplainOpts(Structure):  # spex_explain_opts (spex/explain.h)
     _fields_ = [("method", c_int), ("budget", c_int64), ("max_order", c_int),
                 ("index", c_int), ("seed", c_uint64), ("batch_size", c_int64),
-                ("decoder", c_int), ("store", POINTER(QueryStore)), ("store_policy", c_int)]
+                ("decoder", c_int), ("store", POINTER(QueryStore)), ("store_policy", c_int),
+                ("degree", c_int)]
 
 
 class StoreOpts(Structure):  # spex_store_opts (spex/store.h)

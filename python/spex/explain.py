@@ -67,7 +67,8 @@ def _default_key(fn, n):
     return f"python/1 fn={mod}.{name} n={n}"
 
 
-def explain(fn, n=None, method="auto", budget=None, index="fourier", max_order=2, seed=1,
+def explain(fn, n=None, method="auto", budget=None, index="fourier", max_order=2, degree=None,
+            seed=1,
             cache=None, cache_key=None, cache_fail="continue", threads=1, feature_names=None,
             batch_size=256, decoder="soft", progress=False):
     """Explains `fn` and returns a spex.Result.
@@ -76,14 +77,17 @@ def explain(fn, n=None, method="auto", budget=None, index="fourier", max_order=2
         and returning `batch` numbers (a shapiq Game works as it is), or a
         spex lens (spex.Game, Model.prompt(...), Model.heads(...), spex.Data).
     n: number of features (a lens knows its own).
-    method: 'exact' (all 2^n masks, n <= 20), 'spex', 'proxyspex', 'lasso',
-        'kernelshap', or 'auto': exact when every mask fits in the budget
-        (default budget: 2^n for n <= 12), else proxyspex.
-    budget: most model queries (None: the method's default).
+    method: 'auto' (default: exact when every mask fits in the budget, else
+        proxyspex; Result.method_auto says it chose), 'exact' (all 2^n
+        masks, n <= 20), 'spex', 'proxyspex', 'lasso', 'kernelshap'.
+    budget: most model queries (None: the method's default; for auto 2^n
+        when n <= 11, else 50 per feature within 2,000..10,000).
     index, max_order: the reported index (C or shapiq name: 'fsii'/'FSII',
         'ksii'/'k-SII', 'mobius'/'Moebius', 'sv', 'bv', 'sii', 'bii', 'stii',
-        'fbii', 'fourier') and its highest order; SPEX also decodes up to
-        max_order.
+        'fbii', 'fourier') and its highest order.
+    degree: the surrogate's highest interaction order (SPEX's decoding,
+        LASSO/Faith-Banzhaf columns, a cap on ProxySPEX); None: the highest
+        the budget affords, up to 5 (Result.degree says which).
     seed: every random choice derives from it.
     cache: path of a query cache (SQLite, as `spex explain --cache`): answers
         found there are not asked again, new ones are saved as each batch
@@ -118,16 +122,15 @@ def explain(fn, n=None, method="auto", budget=None, index="fourier", max_order=2
     n = int(n)
     if n < 1:
         raise ValueError(f"n must be at least 1 (got {n})")
-    if str(method) == "auto":
-        if budget is None:
-            method = "exact" if n <= 12 else "proxyspex"
-        else:
-            method = "exact" if n <= 20 and 2 ** n <= int(budget) else "proxyspex"
     eo = L.explain_opts_default()
     eo.method = method_code(ctx, method)
     if budget is not None:
         eo.budget = int(budget)
     eo.max_order = int(max_order)
+    if degree is not None:
+        if not 1 <= int(degree) <= 63:
+            raise ValueError(f"degree must be in 1..63 (got {degree})")
+        eo.degree = int(degree)
     eo.index = index_code(ctx, index)
     eo.seed = int(seed)
     eo.batch_size = int(batch_size)

@@ -29,7 +29,8 @@ class Result:
     `max_order`, {subset tuple: value}, largest |value| first); `n`,
     `features` (names), `method`, `index`, `budget`, `queries` (distinct masks
     used), `queries_cached`, `queries_new`, `seed`, `seconds` ({'queries',
-    'solve'}) and `details` (the method's own account)."""
+    'solve'}), `details` (the method's own account), `degree` (the
+    surrogate's highest order) and `method_auto` (method 'auto' chose it)."""
 
     def __init__(self, doc):
         self._doc = doc
@@ -38,6 +39,8 @@ class Result:
         self.method = doc.get("method")
         self.index = doc.get("index")
         self.max_order = int(doc.get("max_order", 0))
+        self.degree = int(doc.get("degree", 0))  # 0: unknown (an older file)
+        self.method_auto = bool(doc.get("method_auto", False))
         self.budget = int(doc.get("budget", 0))
         self.queries = int(doc.get("queries", 0))
         self.queries_cached = int(doc.get("queries_cached", 0))

@@ -58,8 +58,13 @@ typedef struct spexi_proxy_opts {
     int paired;        /* complement pairs in the masks (default 0) */
     int grow_rounds;   /* rounds of hierarchy-guided growth (default
                           6; 0: off; proxyspex_grow.c) */
+    int max_order;     /* highest order of a term (growth included); 0 =
+                          the deepest tree's depth (default) */
 } spexi_proxy_opts;
 spexi_proxy_opts spexi_proxy_opts_default(void);
+/* Caps po at interactions of order <= degree (0: no cap): clips the grid's
+ * depths and sets max_order. */
+void spexi_proxy_cap_degree(spexi_proxy_opts *po, int degree);
 
 typedef struct spexi_proxy_info {
     int max_depth, rounds;

@@ -1,17 +1,22 @@
 /*
  * Baselines for honest comparison (DESIGN.md §3), on the same uniform random
  * masks as ProxySPEX (sampling.c):
- *   lasso       LASSO over all subsets 1 <= |S| <= K (K = max_order), on the
+ *   lasso       LASSO over all subsets 1 <= |S| <= D (D = the degree), on the
  *               ±1 Fourier features (-1)^{<m,S>}, penalty by 5-fold CV
  *               (spex_lasso_cv): the coefficients are the Fourier surrogate
  *               directly, and under uniform masks the columns are nearly
  *               orthogonal, which suits coordinate descent.
  *   kernelshap  Faith-Banzhaf regression: least squares on the 0/1 Möbius
- *               features Π_{i∈S} m_i of all subsets |S| <= K (the FBII of
- *               DESIGN.md's appendix with uniform weights; at K = 1 the
+ *               features Π_{i∈S} m_i of all subsets |S| <= D (the FBII of
+ *               DESIGN.md's appendix with uniform weights; at D = 1 the
  *               Banzhaf values), converted to Fourier form. A marginal
- *               method: it sees interactions only up to order K.
- * Both refuse designs above SPEX_BASELINE_MAX_CELLS doubles (lower --max-order).
+ *               method: it sees interactions only up to order D.
+ * Both refuse designs above SPEX_BASELINE_MAX_CELLS doubles (lower --degree).
+ * An automatic degree (opts->degree = 0) is the highest, from max_order up
+ * to max(SPEX_AUTO_DEGREE_MAX, max_order), whose design fits: at most
+ * SPEX_BASELINE_AUTO_COLS columns (LASSO's cross-validated path costs
+ * rows x columns per sweep) and, for least squares, at most half as many
+ * columns as masks, so the fit stays well determined.
  */
 #include "algo/algo_int.h"
 
@@ -24,6 +29,7 @@
 
 #define SPEX_BASELINE_MAX_CELLS ((int64_t)48 * 1000 * 1000)
 #define SPEX_BASELINE_DEFAULT_BUDGET 5000
+#define SPEX_BASELINE_AUTO_COLS 10000
 
 /* Number of subsets 1 <= |S| <= K of n features, or -1 above limit. */
 static int64_t count_subsets(int64_t n, int K, int64_t limit) {
@@ -65,6 +71,7 @@ typedef struct {
     int32_t *subs;
     int *lens;
     int64_t rows, cols;
+    int K; /* the degree: subsets 1 <= |S| <= K */
 } design;
 
 static void design_free(spex_ctx *ctx, design *d) {
@@ -76,22 +83,39 @@ static void design_free(spex_ctx *ctx, design *d) {
     spex_free(ctx, d->lens);
 }
 
+/* The automatic degree (see the top of the file); never below the reported
+ * order (as before --degree existed), so that build() reports a design that
+ * does not fit. */
+static int auto_degree(int64_t n, int64_t rows, int max_order, int fourier) {
+    int want = max_order > SPEX_AUTO_DEGREE_MAX ? max_order : SPEX_AUTO_DEGREE_MAX;
+    if (want > 63) want = 63;
+    int floor = max_order < 1 ? 1 : max_order > 63 ? 63 : max_order;
+    for (int K = want; K > floor; K--) {
+        int64_t cols = count_subsets(n, K, SPEX_BASELINE_AUTO_COLS);
+        if (cols < 0 || cols > SPEX_BASELINE_MAX_CELLS / rows) continue;
+        if (!fourier && cols + 1 > rows / 2) continue;
+        return K;
+    }
+    return floor;
+}
+
 /* Samples and queries the masks, builds the design (fourier: ±1, else 0/1). */
 static int build(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                  int fourier, const char *method, design *d) {
     memset(d, 0, sizeof *d);
-    int K = opts->max_order > 63 ? 63 : opts->max_order;
     int64_t count = opts->budget > 0 ? spex_query_budget_left(q) : SPEX_BASELINE_DEFAULT_BUDGET;
     int rc = spexi_uniform_masks(ctx, n, count, opts->seed, 0, &d->ms);
     if (rc) return rc;
     d->rows = spex_masks_count(d->ms);
     if (d->rows < 2)
         return spex_seterr(ctx, SPEX_E_BUDGET, "method %s needs at least 2 masks", method);
+    int K = opts->degree > 0 ? opts->degree : auto_degree(n, d->rows, opts->max_order, fourier);
+    d->K = K;
     d->cols = count_subsets(n, K, SPEX_BASELINE_MAX_CELLS);
     if (d->cols < 0 || d->cols > SPEX_BASELINE_MAX_CELLS / d->rows)
         return spex_seterr(ctx, SPEX_E_RANGE,
                            "method %s: all subsets of up to %d of %lld features over %lld masks "
-                           "exceed %lld design cells; lower --max-order or --budget",
+                           "exceed %lld design cells; lower --degree or --budget",
                            method, K, (long long)n, (long long)d->rows,
                            (long long)SPEX_BASELINE_MAX_CELLS);
     d->y = spex_malloc(ctx, (size_t)d->rows * sizeof *d->y);
@@ -134,7 +158,6 @@ int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain
                      spex_coefs **fourier, spex_details *details) {
     *fourier = NULL;
     design d;
-    int K = opts->max_order > 63 ? 63 : opts->max_order;
     int rc = build(ctx, q, n, opts, 1, "lasso", &d);
     spex_fit_info info;
     memset(&info, 0, sizeof info);
@@ -143,13 +166,13 @@ int spexi_algo_lasso(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain
         lo.seed = opts->seed;
         rc = spex_lasso_cv(ctx, d.X, d.rows, d.cols, d.y, NULL, &lo, d.beta, &info);
     }
-    if (!rc) rc = to_coefs(ctx, n, K, &d, info.b0, fourier);
+    if (!rc) rc = to_coefs(ctx, n, d.K, &d, info.b0, fourier);
     if (!rc && details) {
         memset(details, 0, sizeof *details);
         details->kind = SPEX_DETAILS_LASSO;
         details->u.linear.masks = d.rows;
         details->u.linear.columns = d.cols;
-        details->u.linear.max_order = K;
+        details->u.linear.max_order = d.K;
         details->u.linear.alpha = info.alpha;
         details->u.linear.nonzero = info.n_nonzero;
         details->u.linear.cv_r2 = info.cv_r2;
@@ -168,13 +191,12 @@ int spexi_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_ex
                           spex_coefs **fourier, spex_details *details) {
     *fourier = NULL;
     design d;
-    int K = opts->max_order > 63 ? 63 : opts->max_order;
     spex_coefs *mob = NULL;
     int rc = build(ctx, q, n, opts, 0, "kernelshap", &d);
     spex_fit_info info;
     memset(&info, 0, sizeof info);
     if (!rc) rc = spex_lstsq(ctx, d.X, d.rows, d.cols, d.y, NULL, NULL, d.beta, &info);
-    if (!rc) rc = to_coefs(ctx, n, K, &d, info.b0, &mob);
+    if (!rc) rc = to_coefs(ctx, n, d.K, &d, info.b0, &mob);
     if (!rc) rc = spex_mobius_to_fourier(mob, fourier);
     if (!rc) {
         double v;
@@ -185,7 +207,7 @@ int spexi_algo_kernelshap(spex_ctx *ctx, spex_query *q, int64_t n, const spex_ex
         details->kind = SPEX_DETAILS_KERNELSHAP;
         details->u.linear.masks = d.rows;
         details->u.linear.columns = d.cols;
-        details->u.linear.max_order = K;
+        details->u.linear.max_order = d.K;
         details->u.linear.alpha = info.alpha;
         details->u.linear.nonzero = info.n_nonzero;
         details->u.linear.cv_r2 = info.cv_r2;

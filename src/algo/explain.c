@@ -5,12 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const method_names[] = {"exact", "spex", "proxyspex", "lasso", "kernelshap"};
+static const char *const method_names[] = {"exact", "spex",       "proxyspex",
+                                           "lasso", "kernelshap", "auto"};
 
 spex_explain_opts spex_explain_opts_default(void) {
     spex_explain_opts o;
     memset(&o, 0, sizeof o);
-    o.method = SPEX_METHOD_EXACT;
+    o.method = SPEX_METHOD_AUTO;
     o.max_order = 2;
     o.index = SPEX_INDEX_FOURIER;
     o.seed = 1;
@@ -26,12 +27,40 @@ int spex_method_parse(spex_ctx *ctx, const char *name, spex_method *out) {
             return SPEX_OK;
         }
     return spex_seterr(ctx, SPEX_E_INVAL,
-                       "unknown method '%s' (expected exact, spex, proxyspex, lasso or kernelshap)",
+                       "unknown method '%s' (expected auto, exact, spex, proxyspex, lasso or "
+                       "kernelshap)",
                        name);
 }
 
 const char *spex_method_name(spex_method m) {
     return (unsigned)m < sizeof method_names / sizeof *method_names ? method_names[m] : "?";
+}
+
+int64_t spex_auto_budget(int64_t n) {
+    if (n <= 11) return n < 0 ? 1 : (int64_t)1 << n; /* at most 2,048: exact */
+    int64_t b = 50 * n;
+    return b < 2000 ? 2000 : b > 10000 ? 10000 : b;
+}
+
+/* Method auto: exact when every mask fits the budget (spex_auto_budget(n)
+ * when none is given), else ProxySPEX, the most faithful on the real model
+ * functions of bench/RESULTS.md at every budget measured. */
+static void resolve_auto(int64_t n, spex_explain_opts *o, int *chosen) {
+    *chosen = 0;
+    if (o->method != SPEX_METHOD_AUTO) return;
+    if (o->budget == 0) o->budget = spex_auto_budget(n);
+    o->method =
+        n <= 62 && ((int64_t)1 << n) <= o->budget ? SPEX_METHOD_EXACT : SPEX_METHOD_PROXYSPEX;
+    *chosen = 1;
+}
+
+/* The degree a method is asked for when opts.degree is 0: up to
+ * SPEX_AUTO_DEGREE_MAX, and at least the reported order. SPEX lowers it
+ * further to what its budget affords (make_plan), LASSO and Faith-Banzhaf
+ * regression to what their design affords (baselines.c). */
+static int wanted_degree(const spex_explain_opts *o) {
+    if (o->degree > 0) return o->degree;
+    return o->max_order > SPEX_AUTO_DEGREE_MAX ? o->max_order : SPEX_AUTO_DEGREE_MAX;
 }
 
 int spex_result_new(spex_ctx *ctx, int64_t n, spex_result **out) {
@@ -92,6 +121,13 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
         return spex_seterr(ctx, SPEX_E_RANGE, "max order %d must be >= 1", o.max_order);
     if (o.budget < 0)
         return spex_seterr(ctx, SPEX_E_RANGE, "budget %lld must be >= 0", (long long)o.budget);
+    if (o.degree < 0 || o.degree > 63)
+        return spex_seterr(ctx, SPEX_E_RANGE, "degree %d must be 0 (automatic) or 1..63", o.degree);
+    int chosen;
+    resolve_auto(vf->n, &o, &chosen);
+    /* exact and the baselines resolve an automatic degree themselves */
+    if (o.method == SPEX_METHOD_SPEX || o.method == SPEX_METHOD_PROXYSPEX)
+        o.degree = wanted_degree(&o);
     spex_query_opts qo = spex_query_opts_default();
     qo.batch_size = o.batch_size;
     qo.budget = o.budget;
@@ -138,6 +174,21 @@ int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts 
     res->queries_cached = spex_query_n_cached(q);
     res->queries_new = res->queries - res->queries_cached;
     res->details = details;
+    res->method_auto = chosen;
+    switch (o.method) {
+    case SPEX_METHOD_SPEX:
+        res->degree = details.u.spex.t;
+        break;
+    case SPEX_METHOD_LASSO:
+    case SPEX_METHOD_KERNELSHAP:
+        res->degree = details.u.linear.max_order;
+        break;
+    case SPEX_METHOD_PROXYSPEX:
+        res->degree = o.degree;
+        break;
+    default:
+        res->degree = vf->n > 63 ? 63 : (int)vf->n;
+    }
     rc = spex_result_set_index(res, o.index, o.max_order);
     if (rc) goto done;
     res->seconds_queries = spex_query_seconds(q);

@@ -75,6 +75,21 @@ spexi_proxy_opts spexi_proxy_opts_default(void) {
     return o;
 }
 
+void spexi_proxy_cap_degree(spexi_proxy_opts *po, int degree) {
+    if (degree <= 0) return;
+    po->max_order = degree;
+    /* a tree of depth d holds interactions of order <= d: clip the grid's
+     * depths to the degree, keeping each depth once */
+    int m = 0;
+    for (int i = 0; i < po->n_depths; i++) {
+        int d = po->depths[i] < degree ? po->depths[i] : degree, dup = 0;
+        for (int j = 0; j < m; j++)
+            dup |= po->depths[j] == d;
+        if (!dup) po->depths[m++] = d;
+    }
+    po->n_depths = m;
+}
+
 int spexi_gbt_fourier(spex_ctx *ctx, spexi_gbt *g, int64_t n, double base_score, spex_coefs **out) {
     const char *const *dump = NULL;
     int64_t n_trees = 0;
@@ -466,8 +481,8 @@ int spexi_proxy_surrogate(spex_ctx *ctx, const spex_masks *ms, const double *y, 
         if (best_beta[c] != 0.0) rc = spex_coefs_set(out, idx, len, best_beta[c]);
     }
     if (!rc && po->grow_rounds > 0) {
-        int max_order = 0;
-        for (int i = 0; i < po->n_depths; i++)
+        int max_order = po->max_order;
+        for (int i = 0; !po->max_order && i < po->n_depths; i++)
             if (po->depths[i] > max_order) max_order = po->depths[i];
         double t0 = spex_now();
         rc = spexi_proxy_grow(ctx, ms, y, max_order, cap, po->grow_rounds, seed, best_mse, &out,
@@ -545,5 +560,6 @@ int spexi_algo_proxyspex_opts(spex_ctx *ctx, spex_query *q, int64_t n,
 int spexi_algo_proxyspex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_opts *opts,
                          spex_coefs **fourier, spex_details *details) {
     spexi_proxy_opts po = spexi_proxy_opts_default();
+    spexi_proxy_cap_degree(&po, opts->degree);
     return spexi_algo_proxyspex_opts(ctx, q, n, opts, &po, fourier, details);
 }

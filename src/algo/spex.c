@@ -610,7 +610,8 @@ int spexi_algo_spex(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain_
     s.n = n;
     s.words = spex_bits_words(n);
     int64_t budget = opts->budget > 0 ? spex_query_budget_left(q) : 0;
-    int rc = make_plan(ctx, n, budget, opts->max_order, &s.pl);
+    int rc =
+        make_plan(ctx, n, budget, opts->degree > 0 ? opts->degree : SPEX_AUTO_DEGREE_MAX, &s.pl);
     spex_coefs *found = NULL;
     spex_masks *extra = NULL;
     double *extra_vals = NULL;

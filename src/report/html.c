@@ -408,7 +408,9 @@ int spex_result_write_html(spex_ctx *ctx, const spex_result *r, const spex_html_
     if (o.validation && o.n_validation > 0) put_validation(f, r, &o);
 
     fputs("<h2>Settings and costs</h2>\n<table class=\"settings\">\n", f);
-    put_row(f, "method", "%s", spex_method_name(r->method));
+    char how[160];
+    spex_result_method_text(r, how, sizeof how);
+    put_row(f, "method", "%s", how);
     if (r->budget > 0)
         put_row(f, "budget", "%lld", (long long)r->budget);
     else
@@ -417,7 +419,8 @@ int spex_result_write_html(spex_ctx *ctx, const spex_result *r, const spex_html_
             (long long)r->queries_cached, (long long)r->queries_new);
     put_row(f, "seconds", "%.3f s querying, %.3f s solving", r->seconds_queries, r->seconds_solve);
     put_row(f, "index", "%s", spex_index_name(r->index));
-    put_row(f, "max order", "%d", r->max_order);
+    put_row(f, "max order", "%d (of the index)", r->max_order);
+    if (r->degree > 0) put_row(f, "surrogate degree", "%d", r->degree);
     put_row(f, "seed", "%llu", (unsigned long long)r->seed);
     put_row(f, "features", "%lld", (long long)r->n);
     char details[512];

@@ -269,6 +269,8 @@ int spex_result_write_json(spex_ctx *ctx, const spex_result *r, FILE *f) {
             (unsigned long long)r->seed);
     fprintf(f, " \"queries_cached\": %lld, \"queries_new\": %lld,\n", (long long)r->queries_cached,
             (long long)r->queries_new);
+    fprintf(f, " \"degree\": %d, \"method_auto\": %s,\n", r->degree,
+            r->method_auto ? "true" : "false");
     fputs(" \"fourier\": ", f);
     write_coefs(f, r->fourier);
     fprintf(f, ",\n \"index\": \"%s\", \"max_order\": %d,\n \"interactions\": ",
@@ -326,15 +328,29 @@ int spex_result_write_csv(spex_ctx *ctx, const spex_result *r, int64_t top, FILE
     return SPEX_OK;
 }
 
+int spex_result_method_text(const spex_result *r, char *buf, size_t cap) {
+    char why[96] = "", deg[48] = "";
+    if (r->method_auto && r->method == SPEX_METHOD_EXACT)
+        snprintf(why, sizeof why, " (chosen by auto: all 2^%lld masks fit the budget)",
+                 (long long)r->n);
+    else if (r->method_auto)
+        snprintf(why, sizeof why, " (chosen by auto: 2^%lld masks exceed the budget of %lld)",
+                 (long long)r->n, (long long)r->budget);
+    if (r->degree > 0 && r->method != SPEX_METHOD_EXACT)
+        snprintf(deg, sizeof deg, " · surrogate degree %d", r->degree);
+    return snprintf(buf, cap, "%s%s%s", spex_method_name(r->method), why, deg);
+}
+
 int spex_result_write_table(spex_ctx *ctx, const spex_result *r, int64_t top, FILE *f) {
     int64_t total = r->interactions ? spex_coefs_count(r->interactions) : 0;
     int64_t count = top > 0 && top < total ? top : total;
+    char how[160];
+    spex_result_method_text(r, how, sizeof how);
     fprintf(f,
             "method %s · n = %lld features · %lld model queries (%lld from the cache, %lld new) "
             "· %.3f s querying, %.3f s solving\n",
-            spex_method_name(r->method), (long long)r->n, (long long)r->queries,
-            (long long)r->queries_cached, (long long)r->queries_new, r->seconds_queries,
-            r->seconds_solve);
+            how, (long long)r->n, (long long)r->queries, (long long)r->queries_cached,
+            (long long)r->queries_new, r->seconds_queries, r->seconds_solve);
     char details[512];
     if (spex_result_details_text(r, details, sizeof details) > 0) fprintf(f, "%s\n", details);
     fprintf(f, "index %s up to order %d: top %lld of %lld nonzero values\n\n",
@@ -473,6 +489,13 @@ static int result_from_json(spex_ctx *ctx, json_t *root, const char *path, spex_
     json_t *jnew = json_object_get(root, "queries_new");
     r->queries_new = jnew ? json_integer_value(jnew) : r->queries - r->queries_cached;
     r->seed = (uint64_t)json_integer_value(json_object_get(root, "seed"));
+    /* absent in files from before --degree: 0 = unknown, not chosen by auto */
+    json_t *jdeg = json_object_get(root, "degree");
+    if (!rc && jdeg &&
+        (!json_is_integer(jdeg) || json_integer_value(jdeg) < 0 || json_integer_value(jdeg) > 63))
+        rc = spex_seterr(ctx, SPEX_E_PARSE, "%s: \"degree\" must be an integer in 0..63", path);
+    if (!rc && jdeg) r->degree = (int)json_integer_value(jdeg);
+    r->method_auto = json_is_true(json_object_get(root, "method_auto"));
     spex_coefs_free(r->fourier);
     r->fourier = NULL;
     if (!rc)

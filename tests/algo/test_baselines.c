@@ -8,6 +8,7 @@
 #include "algo/algo_int.h"
 #include "spex/backend.h"
 #include "spex/explain.h"
+#include "spex/report.h"
 #include "spex/rng.h"
 #include "spex/transform.h"
 
@@ -28,6 +29,7 @@ static spex_result *run(spex_ctx *ctx, spex_game *g, spex_method m, int64_t budg
     spex_explain_opts eo = spex_explain_opts_default();
     eo.method = m;
     eo.budget = budget;
+    eo.degree = order;
     eo.max_order = order;
     spex_result *res = NULL;
     int rc = spex_explain(ctx, &vf, &eo, &res);
@@ -180,6 +182,7 @@ static void test_lasso_noisy_closed_form(void **state) {
     spex_explain_opts eo = spex_explain_opts_default();
     eo.budget = 1 << n;
     eo.max_order = 2;
+    eo.degree = 2;
     spex_coefs *F;
     spex_details details;
     CHECK_RC(ctx, spexi_algo_lasso(ctx, q, n, &eo, &F, &details));
@@ -251,7 +254,11 @@ static void test_budget_and_limits(void **state) {
     eo.budget = 20000;
     eo.max_order = 5;
     CHECK(spex_explain(ctx, &vf, &eo, &res) == SPEX_E_RANGE);
-    CHECK(strstr(spex_errmsg(ctx), "max-order") != NULL);
+    CHECK(strstr(spex_errmsg(ctx), "--degree") != NULL);
+    eo.max_order = 2;
+    eo.degree = 5;
+    CHECK(spex_explain(ctx, &vf, &eo, &res) == SPEX_E_RANGE);
+    CHECK(strstr(spex_errmsg(ctx), "--degree") != NULL);
     spex_valuefn_release(&vf);
     spex_game_free(g);
     spex_ctx_free(ctx);
@@ -315,6 +322,65 @@ static void test_alloc_faults(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* The automatic degree and method. On all 2^7 masks of a degree-3 game:
+ * Faith-Banzhaf regression takes the highest degree with at most half as
+ * many columns as masks (3: 63 columns for 128 masks) and, since the game
+ * lies in the span of its columns, reproduces every mask's value; LASSO
+ * takes degree 5 (119 columns). Method auto runs exact when all masks fit
+ * the budget (the default budget included), else ProxySPEX at degree 5. */
+static void test_auto_degree_and_method(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const int n = 7;
+    spex_game *g = random_game(ctx, n, 12, 3, 9);
+    spex_valuefn vf;
+    spex_game_valuefn(g, 0, 1, &vf);
+    spex_explain_opts eo = spex_explain_opts_default();
+    CHECK(eo.method == SPEX_METHOD_AUTO && eo.degree == 0 && eo.max_order == 2);
+    eo.budget = 1 << n;
+    eo.method = SPEX_METHOD_KERNELSHAP;
+    spex_result *res = NULL;
+    CHECK_RC(ctx, spex_explain(ctx, &vf, &eo, &res));
+    CHECK(res->degree == 3 && res->details.u.linear.columns == 63 && !res->method_auto);
+    double r2;
+    CHECK_RC(ctx, spex_faithfulness(ctx, &vf, res->fourier, 0, 1, &r2));
+    CHECK_NEAR(r2, 1.0, 1e-9);
+    spex_result_free(res);
+    eo.method = SPEX_METHOD_LASSO;
+    CHECK_RC(ctx, spex_explain(ctx, &vf, &eo, &res));
+    CHECK(res->degree == 5 && res->details.u.linear.columns == 7 + 21 + 35 + 35 + 21);
+    spex_result_free(res);
+    /* the reported order stays a floor: at --max-order 6, degree 6 */
+    eo.max_order = 6;
+    CHECK_RC(ctx, spex_explain(ctx, &vf, &eo, &res));
+    CHECK(res->degree == 6 && res->max_order == 6);
+    spex_result_free(res);
+    eo.max_order = 2;
+    eo.method = SPEX_METHOD_AUTO;
+    eo.budget = 0;
+    CHECK(spex_auto_budget(n) == 128 && spex_auto_budget(11) == 2048);
+    CHECK(spex_auto_budget(12) == 2000 && spex_auto_budget(100) == 5000);
+    CHECK(spex_auto_budget(1000) == 10000);
+    CHECK_RC(ctx, spex_explain(ctx, &vf, &eo, &res));
+    CHECK(res->method == SPEX_METHOD_EXACT && res->method_auto && res->budget == 128);
+    CHECK(res->queries == 128 && res->degree == n);
+    spex_result_free(res);
+    eo.budget = 100;
+    CHECK_RC(ctx, spex_explain(ctx, &vf, &eo, &res));
+    CHECK(res->method == SPEX_METHOD_PROXYSPEX && res->method_auto && res->degree == 5);
+    CHECK(res->queries <= 100);
+    char line[200];
+    spex_result_method_text(res, line, sizeof line);
+    CHECK(!strcmp(line, "proxyspex (chosen by auto: 2^7 masks exceed the budget of 100) · "
+                        "surrogate degree 5"));
+    spex_result_free(res);
+    eo.degree = -1;
+    CHECK(spex_explain(ctx, &vf, &eo, &res) == SPEX_E_RANGE);
+    spex_valuefn_release(&vf);
+    spex_game_free(g);
+    spex_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_banzhaf),
@@ -322,6 +388,7 @@ int main(void) {
         cmocka_unit_test(test_lasso_soft_threshold),
         cmocka_unit_test(test_lasso_noisy_closed_form),
         cmocka_unit_test(test_budget_and_limits),
+        cmocka_unit_test(test_auto_degree_and_method),
         cmocka_unit_test(test_alloc_faults),
     };
     SPEX_RUN_TESTS(tests);

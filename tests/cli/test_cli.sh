@@ -18,7 +18,9 @@ expect 1 "unknown interaction index 'shapley'" "$spex" explain --game examples/m
 expect 1 "--max-order expects an integer" "$spex" explain --game examples/movie_review.json --max-order two
 expect 1 "needs --n" "$spex" explain --exec cat
 expect 1 "needs a value" "$spex" explain --game
-expect 1 "budget" "$spex" explain --game examples/movie_review.json --budget 100
+expect 1 "budget" "$spex" explain --game examples/movie_review.json --method exact --budget 100
+expect 1 "--degree expects an integer" "$spex" explain --game examples/movie_review.json --degree x
+expect 1 "degree" "$spex" explain --game examples/movie_review.json --degree 0
 
 # --- input errors (exit 2)
 game '{"n": 4, "coefs": [[[0], 1.0], [[1, 2], 0.5' bad_syntax.json

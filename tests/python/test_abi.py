@@ -40,5 +40,7 @@ def test_struct_layouts(tmp_path):
 
 def test_defaults_read_back():
     eo = L.explain_opts_default()
-    assert (eo.method, eo.max_order, eo.index, eo.seed, eo.batch_size) == (0, 2, 0, 1, 256)
+    assert (eo.method, eo.max_order, eo.index, eo.seed, eo.batch_size) == (5, 2, 0, 1, 256)
+    assert eo.degree == 0  # automatic
+    assert L.method_name(5) == b"auto"
     assert not eo.store

@@ -45,7 +45,8 @@ def game_fn(path):
 CASES = [("sparse_fourier_n1000_s100.json", "spex", 5000, 5, "fourier"),
          ("sparse_fourier_n128_s20.json", "spex", 3000, 3, "fsii"),
          ("sparse_fourier_n32_s20.json", "proxyspex", 800, 3, "ksii"),
-         ("sparse_fourier_n32_s20.json", "lasso", 1500, 2, "stii")]
+         ("sparse_fourier_n32_s20.json", "lasso", 1500, 2, "stii"),
+         ("sparse_fourier_n32_s20.json", "kernelshap", 1500, 2, "fbii")]
 
 
 @pytest.mark.parametrize("name,method,budget,order,index", CASES)
@@ -58,6 +59,7 @@ def test_equals_cli_on_games(tmp_path, name, method, budget, order, index):
     r = spex.explain(spex.Game(path, seed=3), method=method, budget=budget, max_order=order,
                      index=index, seed=3, threads=2)
     assert (r.queries, r.method, r.index) == (ref.queries, ref.method, ref.index)
+    assert (r.degree, r.method_auto) == (ref.degree, ref.method_auto)
     assert r.fourier == ref.fourier
     assert r.interactions == ref.interactions
     # the same game as a Python function: the same support, values to rounding
@@ -90,6 +92,24 @@ def test_planted_python_function_recovered(method, budget):
     masks = np.random.default_rng(0).random((200, n)) < 0.5
     np.testing.assert_allclose(r.predict(masks), planted(masks), atol=1e-3)
     assert r.top(1, names=True)[0][0] == ("x0", "x5")
+
+
+def test_auto_method_and_degree():
+    # the default method: exact when all 2^n masks fit the (default) budget
+    r = spex.explain(planted, n=10, max_order=3, index="mobius")
+    assert (r.method, r.method_auto, r.budget, r.queries) == ("exact", True, 1024, 1024)
+    assert r.interactions[(2, 7, 9)] == pytest.approx(-2.0, abs=1e-9)
+    # else proxyspex at the automatic degree 5
+    r = spex.explain(planted, n=24, budget=1500, max_order=2, index="fsii", seed=2)
+    assert (r.method, r.method_auto, r.degree) == ("proxyspex", True, 5)
+    # an explicit degree: Faith-Banzhaf regression of degree 3 holds the
+    # order-3 term exactly although the reported index is of order 2
+    r = spex.explain(planted, n=10, method="kernelshap", budget=1024, max_order=2,
+                     degree=3, index="fourier")
+    assert (r.method, r.method_auto, r.degree) == ("kernelshap", False, 3)
+    assert r.fourier[(2, 7, 9)] == pytest.approx(2.0 / 8, abs=1e-9)
+    with pytest.raises(ValueError, match="degree"):
+        spex.explain(planted, n=10, degree=0)
 
 
 def test_exception_keeps_answers_and_cache(tmp_path):

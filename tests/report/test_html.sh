@@ -64,8 +64,9 @@ render() {
 render movie
 check movie "$tmp/movie.dom" '<div class="chips">' '<svg class="bars"' '<svg class="arcs"' \
     '>not<' '>bad<' '>loved<' '>really<' 'not × bad' \
-    '<th>method</th><td>exact</td>' '<th>queries</th><td>1024 (0 cached, 1024 new)</td>' \
-    '<th>index</th><td>fsii</td>' '<th>max order</th><td>2</td>' '<th>seconds</th>' \
+    '<th>method</th><td>exact (chosen by auto: all 2^10 masks fit the budget)</td>' \
+    '<th>queries</th><td>1024 (0 cached, 1024 new)</td>' \
+    '<th>index</th><td>fsii</td>' '<th>max order</th><td>2 (of the index)</td>' '<th>seconds</th>' \
     'class="legend-scale"'
 count movie "$tmp/movie.dom" 'class="feat"' 10
 count movie "$tmp/movie.dom" 'class="bar"' 10

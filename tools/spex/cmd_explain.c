@@ -15,20 +15,34 @@
  * (targets.c) and are joined in front of these by explain_opts(). */
 static const cli_opt general_opts[] = {
     {"method", "M",
-     "exact: all 2^n masks, n <= 20 (default)\n"
+     "auto (default): exact when all 2^n masks fit the budget, else\n"
+     "  proxyspex, the most faithful on real model functions\n"
+     "  (bench/RESULTS.md); the report says which it chose\n"
+     "exact: all 2^n masks, n <= 20\n"
      "spex: sparse Fourier transform, BCH-coded sampling\n"
      "proxyspex: boosted-tree proxy (XGBoost, 5-fold CV grid) on uniform\n"
      "  masks, exact Fourier extraction, truncation chosen by CV, ridge\n"
      "  refit; budget default 5000; --threads T runs the CV fits in parallel\n"
      "lasso: LASSO over the ±1 Fourier features of all subsets up to\n"
-     "  --max-order on uniform masks (CV penalty; budget default 5000)\n"
+     "  --degree on uniform masks (CV penalty; budget default 5000)\n"
      "kernelshap: Faith-Banzhaf regression (least squares on 0/1 Moebius\n"
-     "  features up to --max-order; order 1 = Banzhaf values)",
+     "  features up to --degree; degree 1 = Banzhaf values)",
      NULL},
-    {"budget", "N", "most model queries to spend (default: the method's own)", NULL},
+    {"budget", "N",
+     "most model queries to spend (default: for auto, all 2^n masks when\n"
+     "n <= 11, else 50 per feature within 2,000..10,000; for the others\n"
+     "the method's own)",
+     NULL},
+    {"degree", "D",
+     "the surrogate's highest interaction order: spex decodes and\n"
+     "designs its code for it, lasso and kernelshap take all subsets up to\n"
+     "it, proxyspex caps its trees and growth at it (default: the highest\n"
+     "the budget affords, up to 5 and at least --max-order; the report\n"
+     "says which)",
+     NULL},
     {"max-order", "K",
-     "highest interaction order reported (default 2); spex also\n"
-     "decodes interactions up to this order only",
+     "highest interaction order of the reported index (default 2); it\n"
+     "does not limit the surrogate (see --degree)",
      NULL},
     {"index", "NAME",
      "fourier | mobius | sv | bv | sii | bii | ksii | stii | fsii | fbii\n"
@@ -270,6 +284,8 @@ int cmd_explain(int argc, char **argv) {
         eo.budget = v;
     if (!rc && (s = cli_get(o, "max-order")) && !(rc = cli_int("max-order", s, 1, 64, &v)))
         eo.max_order = (int)v;
+    if (!rc && (s = cli_get(o, "degree")) && !(rc = cli_int("degree", s, 1, 63, &v)))
+        eo.degree = (int)v;
     if (!rc && (s = cli_get(o, "top")) && !(rc = cli_int("top", s, 0, INT64_MAX, &v))) top = v;
     int64_t validate = 0;
     if (!rc && (s = cli_get(o, "validate")) && !(rc = cli_int("validate", s, 1, 1000, &v)))
