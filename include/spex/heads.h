@@ -33,11 +33,11 @@ extern "C" {
 #endif
 
 typedef struct spex_heads_opts {
-    int64_t layer_from;  /* first layer (default 0) */
-    int64_t layer_to;    /* last layer, inclusive (default -1: the model's last) */
-    int heads;           /* attention heads are features (default 1) */
-    int mlps;            /* MLP blocks are features (default 0) */
-    int mean;            /* 0 (default): ablated outputs are zero; 1: their mean */
+    int64_t layer_from;             /* first layer (default 0) */
+    int64_t layer_to;               /* last layer, inclusive (default -1: the model's last) */
+    int heads;                      /* attention heads are features (default 1) */
+    int mlps;                       /* MLP blocks are features (default 0) */
+    int mean;                       /* 0 (default): ablated outputs are zero; 1: their mean */
     const char *const *ref_prompts; /* mean ablation: reference prompts (texts,
                                        BOS added); NULL: the explained prompt */
     int64_t n_ref;
@@ -54,6 +54,15 @@ typedef struct spex_heads spex_heads;
  * prompt's), the engine's errors, SPEX_E_NOMEM. */
 SPEX_API int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt,
                             const spex_heads_opts *opts, spex_heads **out);
+/* The lens over a task: k prompts (each with its own target and contrast,
+ * all built with m; borrowed, they must outlive *out), the value of a mask
+ * the mean over the prompts of each one's value under the same ablation —
+ * which components matter for the task, as circuit-discovery work measures
+ * it. Mean ablation without reference prompts averages over the positions
+ * of every prompt. spex_heads_new is the task of one prompt. Errors as
+ * spex_heads_new, naming the prompt at fault; SPEX_E_INVAL when k < 1. */
+SPEX_API int spex_heads_new_task(spex_ctx *ctx, spex_llm *m, spex_prompt *const *prompts, int64_t k,
+                                 const spex_heads_opts *opts, spex_heads **out);
 SPEX_API void spex_heads_free(spex_heads *h);
 
 SPEX_API int64_t spex_heads_n_features(const spex_heads *h);

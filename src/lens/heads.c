@@ -22,16 +22,18 @@
 struct spex_heads {
     spex_ctx *ctx;
     spex_llm *m;
-    int32_t *seqs[2];
-    int64_t lens[2], from[2];
-    int n_seqs;
+    int64_t n_prompts;    /* the task's prompts; the value is their mean */
+    int32_t **seqs;       /* (n_prompts, 2): target [, contrast] sequences */
+    int64_t *lens, *from; /* (n_prompts, 2) */
+    int *n_seqs;          /* per prompt: 1, or 2 with a contrast */
     int64_t n, L, H;
     int64_t *layer, *head;       /* per feature; head -1 for an MLP block */
     char *names;                 /* n names of NAME_LEN bytes */
     float *head_mean, *mlp_mean; /* (L * dim) each; NULL: zero ablation */
 };
 
-#define NAME_LEN 48 /* "L%lld.H%lld" of two 20-digit numbers fits */
+#define NAME_LEN 48
+#define HEADS_SEQS_PER_CALL 1024 /* "L%lld.H%lld" of two 20-digit numbers fits */
 
 spex_heads_opts spex_heads_opts_default(void) {
     spex_heads_opts o;
@@ -44,8 +46,12 @@ spex_heads_opts spex_heads_opts_default(void) {
 void spex_heads_free(spex_heads *h) {
     if (!h) return;
     spex_ctx *ctx = h->ctx;
-    spex_free(ctx, h->seqs[0]);
-    spex_free(ctx, h->seqs[1]);
+    for (int64_t i = 0; h->seqs && i < 2 * h->n_prompts; i++)
+        spex_free(ctx, h->seqs[i]);
+    spex_free(ctx, h->seqs);
+    spex_free(ctx, h->lens);
+    spex_free(ctx, h->from);
+    spex_free(ctx, h->n_seqs);
     spex_free(ctx, h->layer);
     spex_free(ctx, h->head);
     spex_free(ctx, h->names);
@@ -54,7 +60,7 @@ void spex_heads_free(spex_heads *h) {
     spex_free(ctx, h);
 }
 
-/* Mean outputs over the reference prompts (or the prompt itself). */
+/* Mean outputs over the reference prompts (or the task's own prompts). */
 static int compute_means(spex_heads *h, const spex_heads_opts *o) {
     spex_llm_info info;
     spex_llm_get_info(h->m, &info);
@@ -62,9 +68,19 @@ static int compute_means(spex_heads *h, const spex_heads_opts *o) {
     h->head_mean = spex_malloc(h->ctx, nf * sizeof(float));
     h->mlp_mean = spex_malloc(h->ctx, nf * sizeof(float));
     if (!h->head_mean || !h->mlp_mean) return SPEX_E_NOMEM;
-    if (!o->ref_prompts) {
-        const int32_t *seq = h->seqs[0];
-        return spex_llm_component_means(h->m, 1, &seq, &h->from[0], h->head_mean, h->mlp_mean);
+    if (!o->ref_prompts) { /* each prompt's positions before its target */
+        int64_t k = h->n_prompts;
+        const int32_t **seq = spex_malloc(h->ctx, (size_t)k * sizeof *seq);
+        int64_t *len = spex_malloc(h->ctx, (size_t)k * sizeof *len);
+        int rc = seq && len ? SPEX_OK : SPEX_E_NOMEM;
+        for (int64_t i = 0; !rc && i < k; i++) {
+            seq[i] = h->seqs[2 * i];
+            len[i] = h->from[2 * i];
+        }
+        if (!rc) rc = spex_llm_component_means(h->m, k, seq, len, h->head_mean, h->mlp_mean);
+        spex_free(h->ctx, seq);
+        spex_free(h->ctx, len);
+        return rc;
     }
     int64_t nr = o->n_ref;
     int32_t **toks = spex_calloc(h->ctx, (size_t)(nr > 0 ? nr : 1), sizeof *toks);
@@ -91,7 +107,13 @@ static int compute_means(spex_heads *h, const spex_heads_opts *o) {
 
 int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt, const spex_heads_opts *opts,
                    spex_heads **out) {
+    return spex_heads_new_task(ctx, m, &prompt, 1, opts, out);
+}
+
+int spex_heads_new_task(spex_ctx *ctx, spex_llm *m, spex_prompt *const *prompts, int64_t k,
+                        const spex_heads_opts *opts, spex_heads **out) {
     *out = NULL;
+    if (k < 1) return spex_seterr(ctx, SPEX_E_INVAL, "a task needs at least one prompt");
     spex_heads_opts def = spex_heads_opts_default();
     const spex_heads_opts *o = opts ? opts : &def;
     spex_llm_info info;
@@ -108,13 +130,20 @@ int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt, const spex_h
     if (!h) return SPEX_E_NOMEM;
     h->ctx = ctx;
     h->m = m;
+    h->n_prompts = k;
     h->L = L;
     h->H = H;
     int64_t per_layer = (o->heads ? H : 0) + (o->mlps ? 1 : 0), cap = (hi - lo + 1) * per_layer;
     h->layer = spex_malloc(ctx, (size_t)cap * sizeof *h->layer);
     h->head = spex_malloc(ctx, (size_t)cap * sizeof *h->head);
     h->names = spex_malloc(ctx, (size_t)cap * NAME_LEN);
-    int rc = h->layer && h->head && h->names ? SPEX_OK : SPEX_E_NOMEM;
+    h->seqs = spex_calloc(ctx, (size_t)(2 * k), sizeof *h->seqs);
+    h->lens = spex_calloc(ctx, (size_t)(2 * k), sizeof *h->lens);
+    h->from = spex_calloc(ctx, (size_t)(2 * k), sizeof *h->from);
+    h->n_seqs = spex_calloc(ctx, (size_t)k, sizeof *h->n_seqs);
+    int rc = h->layer && h->head && h->names && h->seqs && h->lens && h->from && h->n_seqs
+                 ? SPEX_OK
+                 : SPEX_E_NOMEM;
     for (int64_t l = lo; !rc && l <= hi; l++)
         for (int64_t j = o->heads ? 0 : H; j <= H; j++) {
             if (j == H && !o->mlps) break;
@@ -127,7 +156,15 @@ int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt, const spex_h
                 snprintf(h->names + h->n * NAME_LEN, NAME_LEN, "L%lld.MLP", (long long)l);
             h->n++;
         }
-    if (!rc) rc = spex_prompt_sequences(prompt, NULL, h->seqs, h->lens, h->from, &h->n_seqs);
+    for (int64_t i = 0; !rc && i < k; i++) {
+        rc = spex_prompt_sequences(prompts[i], NULL, h->seqs + 2 * i, h->lens + 2 * i,
+                                   h->from + 2 * i, &h->n_seqs[i]);
+        if (rc && rc != SPEX_E_NOMEM && k > 1) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", spex_errmsg(ctx));
+            spex_seterr(ctx, rc, "prompt %lld of the task: %s", (long long)i + 1, why);
+        }
+    }
     if (!rc && o->mean) rc = compute_means(h, o);
     if (rc) {
         if (rc == SPEX_E_NOMEM) spex_seterr(ctx, rc, "out of memory");
@@ -149,12 +186,13 @@ void spex_heads_feature(const spex_heads *h, int64_t i, int64_t *layer, int64_t 
     *head = h->head[i];
 }
 
-int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
-    int64_t nb = spex_masks_count(batch), ns = h->n_seqs, per = h->L * h->H + h->L;
-    for (int64_t i = 0; i < nb; i++)
-        out[i] = NAN;
-    if (nb == 0) return SPEX_OK;
-    /* one ablation per mask, its sequences consecutive (they share it) */
+/* Masks [b0, b1) of batch into out: one engine call, one ablation per mask,
+ * the sequences of every prompt of the task consecutive behind it (they
+ * share it; a contrast reuses its prompt's keys and values). */
+static int eval_chunk(spex_heads *h, const spex_masks *batch, int64_t b0, int64_t b1, double *out) {
+    int64_t nb = b1 - b0, per = h->L * h->H + h->L, ns = 0;
+    for (int64_t p = 0; p < h->n_prompts; p++)
+        ns += h->n_seqs[p];
     uint8_t *flags = spex_calloc(h->ctx, (size_t)(nb * per), 1);
     spex_llm_ablation *abl = spex_calloc(h->ctx, (size_t)nb, sizeof *abl);
     const spex_llm_ablation **which = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *which);
@@ -163,8 +201,8 @@ int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
     int64_t *from = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *from);
     double *lp = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *lp);
     int rc = flags && abl && which && seqs && lens && from && lp ? SPEX_OK : SPEX_E_NOMEM;
-    for (int64_t b = 0; !rc && b < nb; b++) {
-        const uint64_t *row = spex_masks_crow(batch, b);
+    for (int64_t b = 0, e = 0; !rc && b < nb; b++) {
+        const uint64_t *row = spex_masks_crow(batch, b0 + b);
         uint8_t *fh = flags + b * per, *fm = fh + h->L * h->H;
         for (int64_t i = 0; i < h->n; i++)
             if (!spex_bits_get(row, i)) {
@@ -174,16 +212,23 @@ int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
                     fm[h->layer[i]] = 1;
             }
         abl[b] = (spex_llm_ablation){fh, fm, h->head_mean, h->mlp_mean};
-        for (int64_t c = 0; c < ns; c++) {
-            which[b * ns + c] = &abl[b];
-            seqs[b * ns + c] = h->seqs[c];
-            lens[b * ns + c] = h->lens[c];
-            from[b * ns + c] = h->from[c];
-        }
+        for (int64_t p = 0; p < h->n_prompts; p++)
+            for (int c = 0; c < h->n_seqs[p]; c++, e++) {
+                which[e] = &abl[b];
+                seqs[e] = h->seqs[2 * p + c];
+                lens[e] = h->lens[2 * p + c];
+                from[e] = h->from[2 * p + c];
+            }
     }
     if (!rc) rc = spex_llm_score_ablated_batch(h->m, nb * ns, seqs, lens, from, which, lp);
-    for (int64_t b = 0; !rc && b < nb; b++)
-        out[b] = ns == 2 ? lp[2 * b] - lp[2 * b + 1] : lp[b];
+    for (int64_t b = 0, e = 0; !rc && b < nb; b++) {
+        double sum = 0;
+        for (int64_t p = 0; p < h->n_prompts; p++) {
+            sum += h->n_seqs[p] == 2 ? lp[e] - lp[e + 1] : lp[e];
+            e += h->n_seqs[p];
+        }
+        out[b0 + b] = sum / (double)h->n_prompts;
+    }
     spex_free(h->ctx, flags);
     spex_free(h->ctx, abl);
     spex_free(h->ctx, which);
@@ -191,6 +236,20 @@ int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
     spex_free(h->ctx, lens);
     spex_free(h->ctx, from);
     spex_free(h->ctx, lp);
+    return rc;
+}
+
+int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
+    int64_t nb = spex_masks_count(batch);
+    for (int64_t i = 0; i < nb; i++)
+        out[i] = NAN;
+    /* a task of many prompts: chunks of masks, so one engine call holds at
+     * most about HEADS_SEQS_PER_CALL sequences (bounded scratch) */
+    int64_t per_mask = 2 * h->n_prompts, step = HEADS_SEQS_PER_CALL / per_mask;
+    if (step < 1) step = 1;
+    int rc = SPEX_OK;
+    for (int64_t b0 = 0; !rc && b0 < nb; b0 += step)
+        rc = eval_chunk(h, batch, b0, b0 + step < nb ? b0 + step : nb, out);
     if (rc == SPEX_E_NOMEM) return spex_seterr(h->ctx, rc, "out of memory");
     return rc;
 }

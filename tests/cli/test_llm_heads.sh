@@ -77,4 +77,45 @@ expect 2 'has no prompt' "$spex" explain "${H[@]}" --heads --ablate mean \
 expect 2 'cannot open the reference prompts file' "$spex" explain "${H[@]}" --heads \
     --ablate mean --reference-prompts "$tmp/nope"
 
+# a task (--prompts): exact over layer 0's heads, the task's Fourier
+# coefficients are the mean of each prompt's own (the transform is linear)
+printf 'the food was not good .\t negative\t positive\n# comment\n\nthe staff were very friendly .\t positive\n' \
+    >"$tmp/task.tsv"
+T=(--llm "$MODEL" --prefix Review: --suffix Sentiment: --heads --layers 0 --method exact
+   --format json --no-cache --quiet)
+"$spex" explain "${T[@]}" --prompt "the food was not good ." --target " negative" \
+    --contrast " positive" >"$tmp/t1.json" &&
+    "$spex" explain "${T[@]}" --prompt "the staff were very friendly ." --target " positive" \
+        >"$tmp/t2.json" &&
+    "$spex" explain "${T[@]}" --prompts "$tmp/task.tsv" >"$tmp/task.json" ||
+    bad "task runs"
+python3 - "$tmp/t1.json" "$tmp/t2.json" "$tmp/task.json" <<'PY' && ok || bad "task = mean of the prompts"
+import json, sys
+a, b, t = (json.load(open(p)) for p in sys.argv[1:4])
+fa = {tuple(e["s"]): e["v"] for e in a["fourier"]}
+fb = {tuple(e["s"]): e["v"] for e in b["fourier"]}
+ft = {tuple(e["s"]): e["v"] for e in t["fourier"]}
+keys = set(fa) | set(fb) | set(ft)
+worst = max(abs(ft.get(k, 0) - (fa.get(k, 0) + fb.get(k, 0)) / 2) for k in keys)
+print("task vs mean of the two prompts: largest difference %.2e over %d coefficients" % (worst, len(keys)))
+assert worst < 1e-9 and len(keys) > 4
+assert max(abs(fa.get(k, 0) - fb.get(k, 0)) for k in keys) > 1e-2  # the prompts differ
+PY
+expect 0 '' "$spex" explain --llm "$MODEL" --prefix Review: \
+    --suffix Sentiment: --heads --layers 0 --method exact --no-cache --quiet \
+    --prompts "$tmp/task.tsv"
+grep -q 'value: the mean over 2 prompts' "$tmp/out" && ok || bad "task report: $(head -c 300 "$tmp/out")"
+printf 'no tab here\n' >"$tmp/badtask.tsv"
+expect 2 'badtask.tsv, line 1: expected PROMPT<TAB>TARGET' "$spex" explain --llm "$MODEL" \
+    --heads --prompts "$tmp/badtask.tsv" --quiet --no-cache
+expect 1 'each line gives its own target' "$spex" explain --llm "$MODEL" --heads \
+    --prompts "$tmp/task.tsv" --target " yes" --quiet --no-cache
+expect 1 'exactly one of --prompt' "$spex" explain --llm "$MODEL" --heads \
+    --prompts "$tmp/task.tsv" --prompt "x" --quiet --no-cache
+expect 1 '--prompts goes with --heads' "$spex" explain --llm "$MODEL" \
+    --prompts "$tmp/task.tsv" --quiet --no-cache
+printf '# nothing\n' >"$tmp/emptytask.tsv"
+expect 2 'has no prompt' "$spex" explain --llm "$MODEL" --heads \
+    --prompts "$tmp/emptytask.tsv" --quiet --no-cache
+
 finish

@@ -9,6 +9,7 @@
 #include "test_util.h"
 
 #include "spex/heads.h"
+#include "spex/rng.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static char *patched_model(spex_ctx *ctx, int64_t hl, int64_t head, int64_t ml) 
         int64_t n_in = t.ne[0], n_out = t.ne[1], hd = n_in / 4; /* 4 query heads */
         float *w = (float *)(buf + ((const uint8_t *)t.data - buf));
         for (int64_t r = 0; r < n_out; r++)
-            for (int64_t i = head * hd; i < (head + 1) * hd; i++) w[r * n_in + i] = 0;
+            for (int64_t i = head * hd; i < (head + 1) * hd; i++)
+                w[r * n_in + i] = 0;
     }
     if (ml >= 0) {
         snprintf(name, sizeof name, "blk.%lld.ffn_down.weight", (long long)ml);
@@ -70,7 +72,8 @@ static spex_masks *zero_masks(spex_ctx *ctx, int64_t n, int64_t k) {
     spex_masks *b;
     uint64_t *row;
     CHECK_RC(ctx, spex_masks_new(ctx, n, k, &b));
-    for (int64_t i = 0; i < k; i++) CHECK_RC(ctx, spex_masks_append_zero(b, &row));
+    for (int64_t i = 0; i < k; i++)
+        CHECK_RC(ctx, spex_masks_append_zero(b, &row));
     return b;
 }
 
@@ -123,7 +126,8 @@ static void check_against_patch(int reference) {
     /* the ablation must matter, or the comparison proves nothing */
     CHECK(moved > 1e-2);
     printf("%s kernels: ablated vs patched file within %.2g; the ablation moves log-probs by "
-           "up to %.3f\n", reference ? "reference" : "fast", worst, moved);
+           "up to %.3f\n",
+           reference ? "reference" : "fast", worst, moved);
     spex_llm_free(m);
     spex_llm_free(p);
     unlink(path);
@@ -165,7 +169,8 @@ static void test_mean_ablation_identity(void **state) {
     spex_llm_ablation a = {heads, mlps, hm, mm};
     CHECK_RC(ctx, spex_llm_set_ablation(m, &a));
     CHECK_RC(ctx, spex_llm_next_logprobs(m, &bos, 1, got));
-    for (int64_t i = 0; i < info.n_vocab; i++) CHECK_NEAR(got[i], want[i], 1e-9);
+    for (int64_t i = 0; i < info.n_vocab; i++)
+        CHECK_NEAR(got[i], want[i], 1e-9);
     /* zero ablation of the same components does change the output */
     spex_llm_ablation z = {heads, mlps, NULL, NULL};
     CHECK_RC(ctx, spex_llm_set_ablation(m, &z));
@@ -221,7 +226,8 @@ static void test_heads_lens(void **state) {
         spex_bits_set(spex_masks_row(ms, 1), i, i != 11 && i != 4);
         spex_bits_set(spex_masks_row(ms, 2), i, i % 3 == 0);
     }
-    for (int64_t i = 0; i < 6; i++) spex_bits_set(spex_masks_row(one, 0), i, 1);
+    for (int64_t i = 0; i < 6; i++)
+        spex_bits_set(spex_masks_row(one, 0), i, 1);
     double v[3], v2[3], full_m, full_p;
     CHECK_RC(ctx, spex_heads_eval(h, ms, v));
     CHECK_RC(ctx, spex_prompt_eval(pm, one, &full_m));
@@ -231,9 +237,10 @@ static void test_heads_lens(void **state) {
     CHECK(fabs(full_p - full_m) > 1e-2);
     spex_ctx_set_threads(ctx, 2);
     CHECK_RC(ctx, spex_heads_eval(h, ms, v2));
-    for (int i = 0; i < 3; i++) CHECK(v2[i] == v[i]);
-    printf("heads lens: full %.4f, head L2.H1 + L0.MLP off %.4f (patched file %.4f)\n", v[0],
-           v[1], full_p);
+    for (int i = 0; i < 3; i++)
+        CHECK(v2[i] == v[i]);
+    printf("heads lens: full %.4f, head L2.H1 + L0.MLP off %.4f (patched file %.4f)\n", v[0], v[1],
+           full_p);
     spex_heads_free(h);
     /* mean ablation over reference prompts; layer range and errors */
     const char *refs[] = {"Review: the service was great . Sentiment:",
@@ -249,7 +256,8 @@ static void test_heads_lens(void **state) {
     CHECK(!strcmp(spex_heads_feature_name(h, 0), "L2.H0"));
     double w[3];
     spex_masks *m8 = zero_masks(ctx, 8, 1);
-    for (int64_t i = 0; i < 8; i++) spex_bits_set(spex_masks_row(m8, 0), i, 1);
+    for (int64_t i = 0; i < 8; i++)
+        spex_bits_set(spex_masks_row(m8, 0), i, 1);
     CHECK_RC(ctx, spex_heads_eval(h, m8, w));
     CHECK_NEAR(w[0], full_m, 1e-12);
     spex_bits_set(spex_masks_row(m8, 0), 0, 0);
@@ -274,12 +282,86 @@ static void test_heads_lens(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* A task (spex_heads_new_task): the value of each mask is the mean of the
+ * single-prompt lenses' values (each checked against patched files above)
+ * over prompts with their own targets, with and without a contrast; 200
+ * masks take more than one engine call (the lens chunks a batch). */
+static void test_heads_task(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_llm *m;
+    CHECK_RC(ctx, spex_llm_load(ctx, MODEL, NULL, &m));
+    const char *reviews[3] = {"the food was not good .", "the staff were very friendly .",
+                              "the room was never clean but the view was lovely ."};
+    const char *targets[3] = {" negative", " positive", " positive"};
+    const char *contrasts[3] = {" positive", NULL, " negative"};
+    spex_prompt *ps[3];
+    spex_heads *one[3], *task;
+    spex_heads_opts ho = spex_heads_opts_default();
+    for (int i = 0; i < 3; i++) {
+        spex_prompt_opts po = spex_prompt_opts_default();
+        po.prefix = "Review:";
+        po.suffix = "Sentiment:";
+        po.target = targets[i];
+        po.contrast = contrasts[i];
+        CHECK_RC(ctx, spex_prompt_new(ctx, m, reviews[i], &po, &ps[i]));
+        CHECK_RC(ctx, spex_heads_new(ctx, m, ps[i], &ho, &one[i]));
+    }
+    CHECK_RC(ctx, spex_heads_new_task(ctx, m, ps, 3, &ho, &task));
+    CHECK(spex_heads_n_features(task) == 16);
+    const int64_t nb = 200;
+    spex_masks *ms = zero_masks(ctx, 16, nb);
+    spex_rng r;
+    spex_rng_seed(&r, 5);
+    for (int64_t b = 0; b < nb; b++)
+        spex_rng_bits(&r, spex_masks_row(ms, b), spex_masks_words(ms), 16);
+    double *v = malloc(4 * (size_t)nb * sizeof *v);
+    CHECK_RC(ctx, spex_heads_eval(task, ms, v));
+    for (int i = 0; i < 3; i++)
+        CHECK_RC(ctx, spex_heads_eval(one[i], ms, v + (i + 1) * nb));
+    double spread = 0;
+    for (int64_t b = 0; b < nb; b++) {
+        double mean = (v[nb + b] + v[2 * nb + b] + v[3 * nb + b]) / 3;
+        CHECK_NEAR(v[b], mean, 1e-9);
+        spread += fabs(v[nb + b] - v[3 * nb + b]);
+    }
+    CHECK(spread / (double)nb > 1e-2); /* the prompts' values differ */
+    spex_heads_free(task);
+    CHECK(spex_heads_new_task(ctx, m, ps, 0, &ho, &task) == SPEX_E_INVAL);
+    /* mean ablation over the task's own prompts runs and moves the value */
+    ho.mean = 1;
+    CHECK_RC(ctx, spex_heads_new_task(ctx, m, ps, 3, &ho, &task));
+    double w[2];
+    spex_masks *two = zero_masks(ctx, 16, 2);
+    for (int64_t i = 0; i < 16; i++)
+        spex_bits_set(spex_masks_row(two, 0), i, 1);
+    CHECK_RC(ctx, spex_heads_eval(task, two, w));
+    double full = 0, u[2];
+    for (int i = 0; i < 3; i++) {
+        CHECK_RC(ctx, spex_heads_eval(one[i], two, u)); /* zero ablation: row 0 is all kept */
+        full += u[0] / 3;
+    }
+    CHECK_NEAR(w[0], full, 1e-9); /* nothing ablated: the means do not matter */
+    CHECK(isfinite(w[1]) && fabs(w[1] - w[0]) > 1e-3);
+    spex_heads_free(task);
+    for (int i = 0; i < 3; i++) {
+        spex_heads_free(one[i]);
+        spex_prompt_free(ps[i]);
+    }
+    spex_masks_free(ms);
+    spex_masks_free(two);
+    free(v);
+    spex_llm_free(m);
+    spex_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zero_ablation_fast),
         cmocka_unit_test(test_zero_ablation_reference),
         cmocka_unit_test(test_mean_ablation_identity),
         cmocka_unit_test(test_heads_lens),
+        cmocka_unit_test(test_heads_task),
     };
     SPEX_RUN_TESTS(tests);
 }

@@ -27,17 +27,20 @@ const cli_opt cli_llm_opts[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-int cli_llm_check(const cli_opt *o, const char *const *foreign, const char *why) {
-    if (!cli_get(o, "prompt") == !cli_get(o, "prompt-file")) {
-        fprintf(stderr, "spex explain: --llm needs exactly one of --prompt TEXT and "
-                        "--prompt-file FILE\n");
-        return CLI_USAGE;
-    }
+int cli_llm_check(const cli_opt *o, const char *const *foreign, const char *why, const char *alt) {
     for (; *foreign; foreign++)
         if (cli_get(o, *foreign)) {
             fprintf(stderr, "spex explain: --%s%s\n", *foreign, why);
             return CLI_USAGE;
         }
+    int given = !!cli_get(o, "prompt") + !!cli_get(o, "prompt-file") + !!(alt && cli_get(o, alt));
+    if (given != 1) {
+        fprintf(stderr,
+                "spex explain: --llm needs exactly one of --prompt TEXT%s%s%s and "
+                "--prompt-file FILE\n",
+                alt ? ", --" : "", alt ? alt : "", alt ? " FILE" : "");
+        return CLI_USAGE;
+    }
     if (cli_get(o, "n")) {
         fprintf(stderr, "spex explain: --n is for --exec; the prompt gives --llm its n\n");
         return CLI_USAGE;
@@ -67,9 +70,19 @@ int cli_llm_open(spex_ctx *ctx, const cli_opt *o, spex_prompt_opts *po, cli_llm 
                 pfile ? pfile : "", pfile ? "'" : "");
         return pfile ? CLI_INPUT : CLI_USAGE;
     }
+    if ((rc = cli_llm_load(ctx, o, l))) return rc;
+    int src = spex_prompt_new(ctx, l->m, l->prompt, po, &l->p);
+    if (src) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return cli_exit_code(src);
+    }
+    return CLI_OK;
+}
+
+int cli_llm_load(spex_ctx *ctx, const cli_opt *o, cli_llm *l) {
+    l->model = cli_get(o, "llm");
     int src = spex_llm_load(ctx, l->model, NULL, &l->m);
     if (!src) src = spex_sha256_file(ctx, l->model, l->hex);
-    if (!src) src = spex_prompt_new(ctx, l->m, l->prompt, po, &l->p);
     if (src) {
         fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
         return cli_exit_code(src);

@@ -24,10 +24,15 @@ typedef struct cli_llm {
 } cli_llm;
 
 /* The checks every --llm lens makes before its own options: exactly one of
- * --prompt and --prompt-file; none of the options in `foreign` (the other
- * lens's, NULL-terminated), each reported as "--<name><why>"; no --n.
- * Prints the problem and returns CLI_USAGE, else CLI_OK. */
-int cli_llm_check(const cli_opt *o, const char *const *foreign, const char *why);
+ * --prompt, --prompt-file and (when alt is not NULL) --<alt>, the lens's own
+ * way to give prompts; none of the options in `foreign` (the other lens's,
+ * NULL-terminated), each reported as "--<name><why>"; no --n. Prints the
+ * problem and returns CLI_USAGE, else CLI_OK. */
+int cli_llm_check(const cli_opt *o, const char *const *foreign, const char *why, const char *alt);
+/* Loads the --llm model and its SHA-256 into l (l->m, l->hex, l->model);
+ * cli_llm_open does it too. Prints the problem and returns an exit status
+ * on failure. */
+int cli_llm_load(spex_ctx *ctx, const cli_opt *o, cli_llm *l);
 /* Fills the --prefix/--suffix/--target/--contrast fields of *po, reads the
  * prompt, loads the model and builds the prompt (spex_prompt_new) into *l.
  * Prints the problem and returns an exit status on failure; call

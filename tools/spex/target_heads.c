@@ -29,12 +29,21 @@ static const cli_opt heads_opts[] = {
      "prompt's own positions without them)",
      NULL},
     {"reference-prompts", "FILE", "--ablate mean: reference prompts, one per line", NULL},
+    {"prompts", "FILE",
+     "--heads/--mlp, instead of --prompt: a task, one prompt per line as\n"
+     "PROMPT<TAB>TARGET[<TAB>CONTRAST] (--prefix/--suffix added to each;\n"
+     "empty lines and lines starting with # skipped); the value of a mask\n"
+     "is the mean over the prompts of each one's value",
+     NULL},
     {NULL, NULL, NULL, NULL},
 };
 
 typedef struct heads_state {
     cli_llm l;
     spex_heads *h;
+    char *task;            /* --prompts file contents (lines split in place) */
+    spex_prompt **prompts; /* the task's prompts; prompts[0] is l.p (owned by l) */
+    int64_t n_prompts;
     char *refs; /* reference prompts file contents (lines NUL-split) */
     const char **ref_lines;
     char *value_note;
@@ -44,6 +53,10 @@ static void free_heads_state(void *s) {
     heads_state *st = s;
     if (!st) return;
     spex_heads_free(st->h);
+    for (int64_t i = 1; i < st->n_prompts; i++)
+        spex_prompt_free(st->prompts[i]);
+    free(st->prompts);
+    free(st->task);
     free(st->refs);
     free(st->ref_lines);
     free(st->value_note);
@@ -95,6 +108,65 @@ static int split_refs(heads_state *c, int64_t *n) {
     return CLI_OK;
 }
 
+/* Reads the --prompts file into the task's prompts (built with the model
+ * already loaded in st->l; prefix and suffix from po): st->prompts[0] becomes
+ * st->l.p and the file's text st->l.prompt (fingerprint and label). */
+static int read_task(spex_ctx *ctx, const char *path, spex_prompt_opts *po, heads_state *st) {
+    int rc = cli_read_text_file("prompts file", path, &st->task);
+    if (rc) return rc;
+    size_t cap = 1;
+    for (const char *p = st->task; *p; p++)
+        cap += *p == '\n';
+    char *text = strdup(st->task);
+    st->prompts = calloc(cap, sizeof *st->prompts);
+    if (!text || !st->prompts) {
+        free(text);
+        fprintf(stderr, "spex explain: out of memory\n");
+        return CLI_INPUT;
+    }
+    st->l.text = text; /* freed by cli_llm_close */
+    st->l.prompt = text;
+    int lineno = 0;
+    for (char *line = st->task; line && !rc;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        lineno++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\r') line[--len] = 0;
+        char *next = nl ? nl + 1 : NULL;
+        if (!len || line[0] == '#') {
+            line = next;
+            continue;
+        }
+        char *tab = strchr(line, '\t'), *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
+        if (!tab || !tab[1] || tab == line || (tab2 && (!tab2[1] || tab2 == tab + 1)) ||
+            (tab2 && strchr(tab2 + 1, '\t'))) {
+            fprintf(stderr,
+                    "spex explain: %s, line %d: expected PROMPT<TAB>TARGET[<TAB>CONTRAST] "
+                    "(non-empty fields)\n",
+                    path, lineno);
+            return CLI_INPUT;
+        }
+        *tab = 0;
+        if (tab2) *tab2 = 0;
+        po->target = tab + 1;
+        po->contrast = tab2 ? tab2 + 1 : NULL;
+        spex_prompt **dst = st->n_prompts ? &st->prompts[st->n_prompts] : &st->l.p;
+        int src = spex_prompt_new(ctx, st->l.m, line, po, dst);
+        if (src) {
+            fprintf(stderr, "spex explain: %s, line %d: %s\n", path, lineno, spex_errmsg(ctx));
+            return cli_exit_code(src);
+        }
+        st->prompts[st->n_prompts++] = *dst;
+        line = next;
+    }
+    if (st->n_prompts == 0) {
+        fprintf(stderr, "spex explain: the prompts file '%s' has no prompt\n", path);
+        return CLI_INPUT;
+    }
+    return CLI_OK;
+}
+
 static const char *component_name(const void *h, int64_t i) {
     return spex_heads_feature_name(h, i);
 }
@@ -103,7 +175,15 @@ static const char *component_name(const void *h, int64_t i) {
  * first-order values, then the top interactions by component name. */
 static int heads_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *f) {
     heads_state *st = state;
-    cli_llm_put_value(f, st->l.p);
+    if (st->n_prompts > 1) {
+        fprintf(f,
+                "\nvalue: the mean over %lld prompts of log p(target) [- log p(contrast)], "
+                "each line's own; the first:",
+                (long long)st->n_prompts);
+        cli_llm_put_value(f, st->l.p);
+    } else {
+        cli_llm_put_value(f, st->l.p);
+    }
     fprintf(f, " after \"");
     char *text = NULL;
     if (spex_prompt_text(st->l.p, NULL, &text)) return SPEX_E_NOMEM;
@@ -206,14 +286,31 @@ static int open_heads(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *
     (void)eo;
     int rc = cli_llm_check(o, units_only,
                            " is for prompt units; with --heads/--mlp the whole prompt is kept "
-                           "and components are ablated");
+                           "and components are ablated",
+                           "prompts");
     if (rc) return rc;
+    const char *task = cli_get(o, "prompts");
+    if (task && (cli_get(o, "target") || cli_get(o, "contrast"))) {
+        fprintf(stderr, "spex explain: with --prompts each line gives its own target and "
+                        "contrast (PROMPT<TAB>TARGET[<TAB>CONTRAST]); drop --target/--contrast\n");
+        return CLI_USAGE;
+    }
     spex_prompt_opts po = spex_prompt_opts_default();
     heads_state *st = calloc(1, sizeof *st);
     if (!st) return CLI_INPUT;
     t->state = st;
     t->free_state = free_heads_state;
-    if ((rc = cli_llm_open(ctx, o, &po, &st->l))) return rc;
+    if (task) {
+        po.prefix = cli_get(o, "prefix");
+        po.suffix = cli_get(o, "suffix");
+        if ((rc = cli_llm_load(ctx, o, &st->l)) || (rc = read_task(ctx, task, &po, st))) return rc;
+    } else {
+        if ((rc = cli_llm_open(ctx, o, &po, &st->l))) return rc;
+        st->prompts = malloc(sizeof *st->prompts);
+        if (!st->prompts) return CLI_INPUT;
+        st->prompts[0] = st->l.p;
+        st->n_prompts = 1;
+    }
 
     spex_heads_opts ho = spex_heads_opts_default();
     const char *s, *rfile = cli_get(o, "reference-prompts");
@@ -243,7 +340,7 @@ static int open_heads(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *
         spex_sha256_hex(st->refs, strlen(st->refs), hex);
         ho.ref_prompts = st->ref_lines;
     }
-    int src = spex_heads_new(ctx, st->l.m, st->l.p, &ho, &st->h);
+    int src = spex_heads_new_task(ctx, st->l.m, st->prompts, st->n_prompts, &ho, &st->h);
     if (src) {
         fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
         return cli_exit_code(src);
@@ -256,10 +353,12 @@ static int open_heads(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *
     t->names = calloc((size_t)t->n, sizeof *t->names);
     for (int64_t j = 0; t->names && j < t->n; j++)
         t->names[j] = strdup(spex_heads_feature_name(st->h, j));
+    /* a task's file text stands for the prompt (every line's target and
+     * contrast in it); a single prompt keeps the fingerprint it always had */
     char *fp = cli_strf("llm-heads/1 sha256=%s layers=%lld-%lld heads=%d mlps=%d ablate=%s "
-                        "refs=%s",
+                        "refs=%s%s",
                         st->l.hex, (long long)ho.layer_from, (long long)ho.layer_to, ho.heads,
-                        ho.mlps, ablate, hex);
+                        ho.mlps, ablate, hex, task ? " task=1" : "");
     t->fingerprint = cli_llm_fp_prompt(fp, &st->l, spex_prompt_contrast(st->l.p));
     t->label = cli_llm_label(&st->l, "llm heads");
     t->report = heads_report;

@@ -112,12 +112,12 @@ static int llm_html(void *state, spex_html_opts *ho) {
 }
 
 /* the mechanistic lens's own options, refused here */
-static const char *const heads_only[] = {"layers", "ablate", "reference-prompts", NULL};
+static const char *const heads_only[] = {"layers", "ablate", "reference-prompts", "prompts", NULL};
 
 static int open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo, cli_target *t) {
     (void)eo;
     const char *s;
-    int rc = cli_llm_check(o, heads_only, " goes with --heads or --mlp");
+    int rc = cli_llm_check(o, heads_only, " goes with --heads or --mlp", NULL);
     if (rc) return rc;
     spex_prompt_opts po = spex_prompt_opts_default();
     if ((s = cli_get(o, "unit")) && spex_prompt_unit_parse(ctx, s, &po.unit)) {
