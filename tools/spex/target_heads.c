@@ -180,10 +180,8 @@ static int heads_report(void *state, spex_ctx *ctx, const spex_result *res, FILE
                 "\nvalue: the mean over %lld prompts of log p(target) [- log p(contrast)], "
                 "each line's own; the first:",
                 (long long)st->n_prompts);
-        cli_llm_put_value(f, st->l.p);
-    } else {
-        cli_llm_put_value(f, st->l.p);
     }
+    cli_llm_put_value(f, st->l.p);
     fprintf(f, " after \"");
     char *text = NULL;
     if (spex_prompt_text(st->l.p, NULL, &text)) return SPEX_E_NOMEM;
