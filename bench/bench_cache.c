@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
     spex_store *st = NULL;
     spex_masks *m = NULL;
     double *a = malloc((size_t)count * sizeof *a), *b = malloc((size_t)count * sizeof *b);
-    spex_valuefn vf = {eval_sum, NULL, NULL, n, "popcount"};
+    spex_valuefn vf = {eval_sum, NULL, NULL, n, "popcount", NULL};
     spex_query_store qs;
     int rc = spex_store_open(ctx, path, NULL, &st);
     if (!rc) rc = spex_store_bind(st, "bench popcount", NULL, n, &qs);

@@ -116,7 +116,7 @@ int main(int argc, char **argv) {
         for (int64_t j = 0; j < d; j++)
             m.mean[j] += ds->x[i * d + j] / (double)ds->n_rows;
     }
-    spex_valuefn vf = {tab_eval, &m, NULL, d, "xgboost on a masked row"};
+    spex_valuefn vf = {tab_eval, &m, NULL, d, "xgboost on a masked row", NULL};
 
     /* held-out masks and their values; the first value is asked again in a
      * batch of its own: the same answer means one model throughout */

@@ -70,7 +70,7 @@ PROGRESS_FN = CFUNCTYPE(None, c_void_p, c_int64, c_int64)
 
 class ValueFn(Structure):  # spex_valuefn (spex/value.h)
     _fields_ = [("eval", c_void_p), ("user", c_void_p), ("destroy", c_void_p),
-                ("n", c_int64), ("name", c_char_p)]
+                ("n", c_int64), ("name", c_char_p), ("eval_stream", c_void_p)]
 
 
 class QueryStore(Structure):  # spex_query_store (spex/query.h)

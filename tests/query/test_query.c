@@ -38,7 +38,7 @@ static void test_dedup_and_budget(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
     counter c = {ctx, 0, 0, -1, -1};
-    spex_valuefn vf = {eval_counter, &c, NULL, 70, "counter"};
+    spex_valuefn vf = {eval_counter, &c, NULL, 70, "counter", NULL};
     spex_query_opts qo = spex_query_opts_default();
     qo.batch_size = 7;
     qo.budget = 50;
@@ -84,7 +84,7 @@ static void test_failure_keeps_answers(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
     counter c = {ctx, 0, 0, 13, -1};
-    spex_valuefn vf = {eval_counter, &c, NULL, 10, "counter"};
+    spex_valuefn vf = {eval_counter, &c, NULL, 10, "counter", NULL};
     spex_query_opts qo = spex_query_opts_default();
     qo.batch_size = 5;
     spex_query *q;
@@ -119,7 +119,7 @@ static void test_nan_is_an_error(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
     counter c = {ctx, 0, 0, -1, 4};
-    spex_valuefn vf = {eval_counter, &c, NULL, 10, "counter"};
+    spex_valuefn vf = {eval_counter, &c, NULL, 10, "counter", NULL};
     spex_query *q;
     CHECK_RC(ctx, spex_query_new(ctx, &vf, NULL, &q));
     spex_masks *m;

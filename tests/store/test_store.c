@@ -76,7 +76,7 @@ static void tmp_path(char *buf, size_t cap, const char *name) {
 static int64_t run_once(spex_ctx *ctx, const spex_query_store *qs, spex_store_policy pol,
                         const spex_masks *m, int64_t batch, int want_rc, int64_t *n_cached) {
     counter c = {ctx, 0, -1};
-    spex_valuefn vf = {eval_counter, &c, NULL, spex_masks_n(m), "counter"};
+    spex_valuefn vf = {eval_counter, &c, NULL, spex_masks_n(m), "counter", NULL};
     spex_query_opts qo = spex_query_opts_default();
     qo.batch_size = batch;
     qo.store = qs;
@@ -200,7 +200,7 @@ static void test_failed_batch_saved(void **state) {
     CHECK_RC(ctx, spex_masks_new(ctx, 20, 16, &m));
     random_masks(m, 100, 3);
     counter c = {ctx, 0, 45}; /* dies inside the 5th batch of 10 */
-    spex_valuefn vf = {eval_counter, &c, NULL, 20, "counter"};
+    spex_valuefn vf = {eval_counter, &c, NULL, 20, "counter", NULL};
     spex_query_opts qo = spex_query_opts_default();
     qo.batch_size = 10;
     qo.store = &qs;
@@ -449,7 +449,7 @@ static void test_two_processes(void **state) {
             if (!rc) rc = spex_store_open(c2, path, NULL, &st);
             if (!rc) rc = spex_store_bind(st, "f", NULL, 100, &qs);
             counter c = {c2, 0, -1};
-            spex_valuefn vf = {eval_counter, &c, NULL, 100, "counter"};
+            spex_valuefn vf = {eval_counter, &c, NULL, 100, "counter", NULL};
             spex_query_opts qo = spex_query_opts_default();
             qo.batch_size = 20;
             qo.store = &qs;
