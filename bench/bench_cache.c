@@ -41,9 +41,12 @@ int main(int argc, char **argv) {
     int64_t n = 128, count = 100000;
     const char *dir = "/tmp";
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--n")) n = strtoll(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--masks")) count = strtoll(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
+        if (!strcmp(argv[i], "--n"))
+            n = strtoll(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--masks"))
+            count = strtoll(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--dir"))
+            dir = argv[i + 1];
     }
     if (n < 1 || count < 1) return 1;
     char path[1024];
@@ -66,15 +69,18 @@ int main(int argc, char **argv) {
     }
     double t_none = 0, t_save = 0, t_hit = 0;
     int64_t c0 = 0, c1 = 0, c2 = 0;
-    if (!rc) rc = run(ctx, &vf, NULL, m, a, &t_none, &c0);          /* no cache */
-    if (!rc) rc = run(ctx, &vf, &qs, m, b, &t_save, &c1);           /* all new: saved */
+    if (!rc) rc = run(ctx, &vf, NULL, m, a, &t_none, &c0); /* no cache */
+    if (!rc) rc = run(ctx, &vf, &qs, m, b, &t_save, &c1);  /* all new: saved */
     for (int64_t i = 0; !rc && i < count; i++)
-        if (a[i] != b[i]) rc = spex_seterr(ctx, SPEX_E_INTERNAL, "save run differs at %lld", (long long)i);
-    if (!rc) rc = run(ctx, &vf, &qs, m, b, &t_hit, &c2);            /* all cached */
+        if (a[i] != b[i])
+            rc = spex_seterr(ctx, SPEX_E_INTERNAL, "save run differs at %lld", (long long)i);
+    if (!rc) rc = run(ctx, &vf, &qs, m, b, &t_hit, &c2); /* all cached */
     for (int64_t i = 0; !rc && i < count; i++)
-        if (a[i] != b[i]) rc = spex_seterr(ctx, SPEX_E_INTERNAL, "cached run differs at %lld", (long long)i);
+        if (a[i] != b[i])
+            rc = spex_seterr(ctx, SPEX_E_INTERNAL, "cached run differs at %lld", (long long)i);
     if (!rc && (c1 != 0 || c2 != count))
-        rc = spex_seterr(ctx, SPEX_E_INTERNAL, "cached counts %lld, %lld", (long long)c1, (long long)c2);
+        rc = spex_seterr(ctx, SPEX_E_INTERNAL, "cached counts %lld, %lld", (long long)c1,
+                         (long long)c2);
     if (rc) {
         fprintf(stderr, "bench_cache: %s\n", spex_errmsg(ctx));
     } else {
@@ -88,7 +94,8 @@ int main(int argc, char **argv) {
     spex_game *g = NULL;
     spex_valuefn gv = {0};
     if (!rc) {
-        const char *js = "{\"n\": 14, \"coefs\": [[[], 0.5], [[1], 1.0], [[2, 9], -0.7], [[3, 5, 13], 0.3]]}";
+        const char *js =
+            "{\"n\": 14, \"coefs\": [[[], 0.5], [[1], 1.0], [[2, 9], -0.7], [[3, 5, 13], 0.3]]}";
         rc = spex_game_parse(ctx, js, strlen(js), "bench game", &g);
         if (!rc) rc = spex_game_valuefn(g, 0, 1, &gv);
         if (!rc) rc = spex_store_bind(st, "bench game", NULL, 14, &qs);
@@ -109,7 +116,8 @@ int main(int argc, char **argv) {
         double s_cached = spex_now() - t0;
         if (!rc && (r2->queries_cached != 16384 || r2->queries_new != 0))
             rc = spex_seterr(ctx, SPEX_E_INTERNAL, "re-run not fully cached");
-        if (rc) fprintf(stderr, "bench_cache: %s\n", spex_errmsg(ctx));
+        if (rc)
+            fprintf(stderr, "bench_cache: %s\n", spex_errmsg(ctx));
         else
             printf("\nexact, n = 14 (16384 masks, a game evaluated in-process): no cache %.3f s, "
                    "first run with cache %.3f s, fully cached re-run %.3f s (%.2f µs per cached "

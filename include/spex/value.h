@@ -29,18 +29,20 @@ extern "C" {
 #endif
 
 typedef int (*spex_value_fn)(void *user, const spex_masks *batch, double *out);
-/* Receives one answer of the current batch as soon as it is known: index i in the batch, value v. */
+/* Receives one answer of the current batch as soon as it is known: index i in the batch, value v.
+ */
 typedef void (*spex_answer_fn)(void *sink, int64_t i, double v);
-/* Optional streaming form of eval: same contract as eval, plus calls answer(sink, i, v) for each mask as it is answered (any order, each index at most once). */
+/* Optional streaming form of eval: same contract as eval, plus calls answer(sink, i, v) for each
+ * mask as it is answered (any order, each index at most once). */
 typedef int (*spex_value_stream_fn)(void *user, const spex_masks *batch, double *out,
                                     spex_answer_fn answer, void *sink);
 
 typedef struct spex_valuefn {
-    spex_value_fn eval;         /* evaluates a batch; see the failure contract */
-    void *user;                 /* passed to eval and destroy */
-    void (*destroy)(void *user);/* frees user (may be NULL) */
-    int64_t n;                  /* number of features */
-    const char *name;           /* short description for messages; borrowed */
+    spex_value_fn eval;               /* evaluates a batch; see the failure contract */
+    void *user;                       /* passed to eval and destroy */
+    void (*destroy)(void *user);      /* frees user (may be NULL) */
+    int64_t n;                        /* number of features */
+    const char *name;                 /* short description for messages; borrowed */
     spex_value_stream_fn eval_stream; /* optional (NULL): the query engine then uses eval */
 } spex_valuefn;
 

@@ -10,7 +10,9 @@
  * served: writes go out of a 64 KiB staging buffer that is refilled straight
  * from the packed masks, so a 100,000-feature line is never built whole;
  * reads fill a capped line buffer (EXEC_LINE_MAX) and every complete line is
- * parsed at once into out[]. Because writing never waits for reading or the
+ * parsed at once into out[] (and, through eval_stream, handed to the query
+ * engine's answer callback at once, so it reaches the cache before the batch
+ * ends). Because writing never waits for reading or the
  * other way round, a program that answers before it has read its whole input,
  * or one whose answers fill its stdout pipe while we still have input for it,
  * cannot deadlock us, whatever n and the batch size. The batch ends when every
@@ -106,6 +108,8 @@ typedef struct exec_vf {
     int failed_worker;  /* worker that caused the failure, -1: none in particular */
     int fail_code;
     char fail_msg[512];
+    spex_answer_fn answer; /* during a streamed batch: told of each answer line */
+    void *sink;
 } exec_vf;
 
 typedef struct sigpipe_guard {
@@ -275,6 +279,7 @@ static int take_line(exec_vf *x, worker *w, const char *line, size_t len, double
     }
     out[mask] = v;
     w->n_answers++;
+    if (x->answer) x->answer(x->sink, mask, v);
     return SPEX_OK;
 }
 
@@ -531,8 +536,7 @@ static void exec_salvage(exec_vf *x, double *out) {
     spex_seterr(x->ctx, code, "%s", msg);
 }
 
-static int exec_eval(void *user, const spex_masks *batch, double *out) {
-    exec_vf *x = user;
+static int exec_eval_batch(exec_vf *x, const spex_masks *batch, double *out) {
     int64_t count = spex_masks_count(batch);
     for (int64_t i = 0; i < count; i++)
         out[i] = NAN;
@@ -572,6 +576,22 @@ static int exec_eval(void *user, const spex_masks *batch, double *out) {
     if (x->c_locale) uselocale(old_loc);
     sigpipe_restore(&sg);
     return rc;
+}
+
+/* eval_stream: every answer line is passed on as soon as it is parsed. */
+static int exec_eval_stream(void *user, const spex_masks *batch, double *out, spex_answer_fn answer,
+                            void *sink) {
+    exec_vf *x = user;
+    x->answer = answer;
+    x->sink = sink;
+    int rc = exec_eval_batch(x, batch, out);
+    x->answer = NULL;
+    x->sink = NULL;
+    return rc;
+}
+
+static int exec_eval(void *user, const spex_masks *batch, double *out) {
+    return exec_eval_stream(user, batch, out, NULL, NULL);
 }
 
 /* Closes the pipes, lets the workers exit on their own after a success,
@@ -738,6 +758,7 @@ int spex_exec_open(spex_ctx *ctx, const char *cmd, int64_t n, const spex_exec_op
     x->failed = 0;
     rc = SPEX_OK;
     out->eval = exec_eval;
+    out->eval_stream = exec_eval_stream;
     out->user = x;
     out->destroy = exec_destroy;
     out->n = n;

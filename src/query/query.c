@@ -17,6 +17,16 @@
  *      after each batch saves its finite answers to the store in one
  *      transaction, before the next batch is asked: a kill loses at most
  *      the batch in flight, and a re-run finds the rest in step 2.
+ *      A value function with eval_stream reports answers as they arrive;
+ *      the sink (stream_answer) collects them and commits them to the
+ *      store once QUERY_COMMIT_ANSWERS have gathered or QUERY_COMMIT_S has
+ *      passed since the last commit, whichever comes first, so a kill in
+ *      the middle of a long batch loses fewer than QUERY_COMMIT_ANSWERS.
+ *      The sink runs on the backend's thread inside eval_stream; the time
+ *      rule is checked when an answer arrives (the engine has no thread of
+ *      its own), so an answer waits at most until the next one arrives,
+ *      63 more arrive, or the batch ends. The rest of the batch is saved
+ *      as before when eval_stream returns.
  * A store failure under SPEX_STORE_CONTINUE is recorded once and the store
  * is left alone for the rest of the run; under SPEX_STORE_STOP it is
  * returned like a value-function failure (answers so far are kept).
@@ -28,6 +38,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Streamed answers are committed in groups: at most this many wait. */
+#define QUERY_COMMIT_ANSWERS 64
+/* ... or after this many seconds since the last commit. */
+#define QUERY_COMMIT_S 1.0
 
 struct spex_query {
     spex_ctx *ctx;
@@ -236,6 +251,58 @@ static int from_store(spex_query *q, int64_t first_new, int64_t n_new, int64_t *
     return rc;
 }
 
+/* One batch of a streaming value function: answers not yet in the store
+ * gather in keep/kept until commit_pending saves them. */
+typedef struct stream_sink {
+    spex_query *q;
+    const spex_masks *batch;
+    spex_masks *keep; /* (len) rows waiting for a commit */
+    double *kept;     /* (len) their answers */
+    int64_t n_kept;
+    unsigned char *stored; /* (len) 1: batch row i went to keep already */
+    int64_t len;
+    double last_commit; /* spex_now() of the last commit (or batch start) */
+    int rc;             /* a store failure that stops (SPEX_STORE_STOP) */
+    char msg[512];      /* its message: the value function may overwrite ctx's */
+} stream_sink;
+
+/* Saves what keep holds in one transaction (store_failed decides on errors). */
+static int commit_pending(stream_sink *s) {
+    spex_query *q = s->q;
+    int rc = SPEX_OK;
+    if (q->store && s->n_kept) {
+        spex_masks_truncate(s->keep, s->n_kept); /* an append that failed for memory */
+        double t = spex_now();
+        rc = store_failed(q, q->store->save(q->store->user, s->keep, s->kept));
+        q->seconds += spex_now() - t;
+        s->last_commit = spex_now();
+    }
+    spex_masks_clear(s->keep);
+    s->n_kept = 0;
+    return rc;
+}
+
+/* Queues batch row i (answered v) for the store, once. */
+static void keep_answer(stream_sink *s, int64_t i, double v) {
+    if (s->stored[i] || !isfinite(v)) return; /* a bad value is reported after the batch */
+    s->stored[i] = 1;
+    if (!spex_masks_append(s->keep, spex_masks_crow(s->batch, i))) s->kept[s->n_kept++] = v;
+}
+
+/* spex_answer_fn given to eval_stream. */
+static void stream_answer(void *sink, int64_t i, double v) {
+    stream_sink *s = sink;
+    if (i < 0 || i >= s->len || s->rc || !s->q->store) return;
+    keep_answer(s, i, v);
+    if (s->n_kept >= QUERY_COMMIT_ANSWERS || spex_now() - s->last_commit >= QUERY_COMMIT_S) {
+        int rc = commit_pending(s);
+        if (rc) {
+            s->rc = rc;
+            snprintf(s->msg, sizeof s->msg, "%s", spex_errmsg(s->q->ctx));
+        }
+    }
+}
+
 int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
     spex_ctx *ctx = q->ctx;
     int64_t count = spex_masks_count(masks);
@@ -246,8 +313,7 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
     int64_t first_new = spex_masks_count(q->seen);
     int64_t *where = spex_malloc(ctx, (size_t)(count ? count : 1) * sizeof *where);
     double *vals = NULL;
-    double *kept = NULL;
-    spex_masks *batch = NULL, *keep = NULL;
+    spex_masks *batch = NULL;
     int rc = where ? SPEX_OK : SPEX_E_NOMEM;
     /* 1. look up every row; append the unseen ones as pending */
     for (int64_t i = 0; !rc && i < count; i++) {
@@ -273,51 +339,61 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
         todo = spex_malloc(ctx, (size_t)(n_new ? n_new : 1) * sizeof *todo);
         rc = todo ? from_store(q, first_new, n_new, todo, &n_todo) : SPEX_E_NOMEM;
     }
-    /* 3. ask the rest in batches; save each batch's answers at once */
-    int64_t bs = q->opts.batch_size;
+    /* 3. ask the rest in batches; save answers as they arrive (eval_stream)
+     * or when the batch returns */
+    int64_t bs = q->opts.batch_size, cap = bs < n_todo ? bs : n_todo;
+    stream_sink sink = {0};
+    sink.q = q;
     if (!rc && n_todo) {
-        rc = spex_masks_new(ctx, q->vf->n, bs < n_todo ? bs : n_todo, &batch);
-        if (!rc) rc = spex_masks_new(ctx, q->vf->n, bs < n_todo ? bs : n_todo, &keep);
-        if (!rc) vals = spex_malloc(ctx, (size_t)(bs < n_todo ? bs : n_todo) * sizeof *vals);
-        if (!rc) kept = spex_malloc(ctx, (size_t)(bs < n_todo ? bs : n_todo) * sizeof *kept);
-        if (!rc && (!vals || !kept)) rc = SPEX_E_NOMEM;
+        rc = spex_masks_new(ctx, q->vf->n, cap, &batch);
+        if (!rc) rc = spex_masks_new(ctx, q->vf->n, cap, &sink.keep);
+        if (!rc) vals = spex_malloc(ctx, (size_t)cap * sizeof *vals);
+        if (!rc) sink.kept = spex_malloc(ctx, (size_t)cap * sizeof *sink.kept);
+        if (!rc) sink.stored = spex_malloc(ctx, (size_t)cap);
+        if (!rc && (!vals || !sink.kept || !sink.stored)) rc = SPEX_E_NOMEM;
     }
     for (int64_t start = 0; !rc && start < n_todo; start += bs) {
         int64_t len = n_todo - start < bs ? n_todo - start : bs;
         spex_masks_clear(batch);
-        spex_masks_clear(keep);
+        spex_masks_clear(sink.keep);
         for (int64_t i = 0; !rc && i < len; i++)
             rc = spex_masks_append(batch, spex_masks_crow(q->seen, todo[start + i]));
         if (rc) break;
-        for (int64_t i = 0; i < len; i++)
+        for (int64_t i = 0; i < len; i++) {
             vals[i] = NAN;
+            sink.stored[i] = 0;
+        }
+        sink.batch = batch;
+        sink.len = len;
+        sink.n_kept = 0;
+        sink.rc = SPEX_OK;
         double t0 = spex_now();
-        int vrc = q->vf->eval(q->vf->user, batch, vals);
+        sink.last_commit = t0;
+        int vrc = q->vf->eval_stream && q->store
+                      ? q->vf->eval_stream(q->vf->user, batch, vals, stream_answer, &sink)
+                      : q->vf->eval(q->vf->user, batch, vals);
         q->seconds += spex_now() - t0;
-        /* keep every finite answer, even from a failed batch */
-        int64_t bad = -1, n_kept = 0;
+        /* keep every finite answer, even from a failed batch; those the sink
+         * has not committed yet are committed now */
+        int64_t bad = -1;
         for (int64_t i = 0; i < len; i++) {
             if (isfinite(vals[i])) {
                 q->vals[todo[start + i]] = vals[i];
                 q->n_asked++;
-                if (q->store && !spex_masks_append(keep, spex_masks_crow(batch, i)))
-                    kept[n_kept++] = vals[i];
+                if (q->store) keep_answer(&sink, i, vals[i]);
             } else if (bad < 0 && vrc == SPEX_OK) {
                 bad = i;
             }
         }
-        int src = SPEX_OK;
-        if (q->store && n_kept) {
-            spex_masks_truncate(keep, n_kept); /* an append that failed for memory */
-            char saved[512];
-            snprintf(saved, sizeof saved, "%s", vrc ? spex_errmsg(ctx) : "");
-            double t_save = spex_now();
-            src = store_failed(q, q->store->save(q->store->user, keep, kept));
-            q->seconds += spex_now() - t_save;
-            if (vrc) spex_seterr(ctx, vrc, "%s", saved); /* the value error wins */
-        }
-        if (vrc != SPEX_OK) {
+        /* the value error wins over the store's: keep its message */
+        char saved[512];
+        snprintf(saved, sizeof saved, "%s", vrc ? spex_errmsg(ctx) : sink.msg);
+        int src = sink.rc ? sink.rc : commit_pending(&sink);
+        if (vrc) {
+            spex_seterr(ctx, vrc, "%s", saved);
             rc = vrc;
+        } else if (sink.rc) {
+            rc = spex_seterr(ctx, sink.rc, "%s", saved);
         } else if (src != SPEX_OK) {
             rc = src;
         } else if (bad >= 0) {
@@ -337,9 +413,10 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
         drop_pending(q, first_new);
     }
     spex_masks_free(batch);
-    spex_masks_free(keep);
+    spex_masks_free(sink.keep);
     spex_free(ctx, vals);
-    spex_free(ctx, kept);
+    spex_free(ctx, sink.kept);
+    spex_free(ctx, sink.stored);
     spex_free(ctx, todo);
     spex_free(ctx, where);
     return rc;

@@ -11,17 +11,7 @@ spex=$1
 . tests/lib.sh # $tmp, the cache in it, ok/bad/expect/finish
 
 # a slow program (about 1.5 ms a mask) that logs every mask it has answered
-cat >"$tmp/f.py" <<'PY'
-import sys, time
-log = open(sys.argv[1], "a")
-for line in sys.stdin:
-    m = line.strip()
-    x = [int(c) for c in m]
-    time.sleep(0.0015)
-    print(1.5*x[0] - 2*x[3] + 0.75*x[1]*x[4] + 0.5*x[2]*x[5]*x[7] - x[9]*x[11], flush=True)
-    log.write(m + "\n")
-    log.flush()
-PY
+cp tests/store/slow_logged.py "$tmp/f.py"
 B=32
 args=(--n 16 --method spex --seed 3 --budget 1500 --batch-size $B --top 0 --format json --quiet)
 # The command (and so the cache's fingerprint) is the same for every run:

@@ -27,7 +27,8 @@ typedef struct {
 /* f(m) = sum of (j + 1) over kept features j. */
 static double truth(const uint64_t *row, int64_t n) {
     double s = 0;
-    for (int64_t j = 0; j < n; j++) s += spex_bits_get(row, j) * (double)(j + 1);
+    for (int64_t j = 0; j < n; j++)
+        s += spex_bits_get(row, j) * (double)(j + 1);
     return s;
 }
 
@@ -360,7 +361,8 @@ static void test_bad_files(void **state) {
     unsigned char junk[8192];
     spex_rng r;
     spex_rng_seed(&r, 8);
-    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)spex_rng_u64(&r);
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)spex_rng_u64(&r);
     write_bytes(path, junk, sizeof junk);
     CHECK(try_use(ctx, path, m) == SPEX_E_PARSE);
     CHECK(strstr(spex_errmsg(ctx), "garbage.sqlite") && strstr(spex_errmsg(ctx), "corrupt"));
@@ -538,10 +540,14 @@ static void test_explain_reuse(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sha256),         cmocka_unit_test(test_cache_first),
-        cmocka_unit_test(test_failed_batch_saved), cmocka_unit_test(test_read_only),
-        cmocka_unit_test(test_unwritable),     cmocka_unit_test(test_disk_full),
-        cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_two_processes),
+        cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_cache_first),
+        cmocka_unit_test(test_failed_batch_saved),
+        cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_unwritable),
+        cmocka_unit_test(test_disk_full),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_two_processes),
         cmocka_unit_test(test_explain_reuse),
     };
     SPEX_RUN_TESTS(tests);
