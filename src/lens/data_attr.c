@@ -92,6 +92,12 @@ typedef struct da_worker {
     int rc; /* error of the first failing mask of this worker */
     int64_t fail_i;
     char msg[512];
+    /* eval_stream: each re-training's answer goes to answer(sink, ...) as
+     * soon as it is known, one worker at a time (the sink may commit to the
+     * cache: it is not thread-safe) */
+    spex_answer_fn answer;
+    void *sink;
+    pthread_mutex_t *lock;
 } da_worker;
 
 static void *da_run(void *arg) {
@@ -131,6 +137,11 @@ static void *da_run(void *arg) {
             continue;
         }
         k->out[i] = score_value(a->o.value, s, K, a->y);
+        if (k->answer) {
+            pthread_mutex_lock(k->lock);
+            k->answer(k->sink, i, k->out[i]);
+            pthread_mutex_unlock(k->lock);
+        }
     }
     if (wctx) {
         spex_free(wctx, rows);
@@ -140,8 +151,10 @@ static void *da_run(void *arg) {
     return NULL;
 }
 
-static int da_eval(void *user, const spex_masks *batch, double *out) {
+static int da_eval_stream(void *user, const spex_masks *batch, double *out, spex_answer_fn answer,
+                          void *sink) {
     data_attr *a = user;
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     int64_t cnt = spex_masks_count(batch);
     if (cnt == 0) return SPEX_OK;
     int64_t T = spex_ctx_threads(a->ctx);
@@ -158,7 +171,7 @@ static int da_eval(void *user, const spex_masks *batch, double *out) {
     }
     int started = 0;
     for (int w = 0; w < W; w++)
-        ws[w] = (da_worker){a, batch, out, w, W, 0, -1, {0}};
+        ws[w] = (da_worker){a, batch, out, w, W, 0, -1, {0}, answer, sink, &lock};
     for (int w = 1; w < W; w++) {
         if (pthread_create(&tids[w], NULL, da_run, &ws[w])) break;
         started = w;
@@ -177,7 +190,12 @@ static int da_eval(void *user, const spex_masks *batch, double *out) {
                          (long long)ws[first].fail_i, ws[first].msg);
     spex_free(a->ctx, ws);
     spex_free(a->ctx, tids);
+    pthread_mutex_destroy(&lock);
     return rc;
+}
+
+static int da_eval(void *user, const spex_masks *batch, double *out) {
+    return da_eval_stream(user, batch, out, NULL, NULL);
 }
 
 static void da_destroy(void *user) {
@@ -275,6 +293,7 @@ int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dat
     snprintf(a->name, sizeof a->name, "data attribution (%s)",
              o.learn.learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic");
     vf->eval = da_eval;
+    vf->eval_stream = da_eval_stream;
     vf->user = a;
     vf->destroy = da_destroy;
     vf->n = n;

@@ -221,6 +221,19 @@ static void test_groups(void **state) {
 }
 
 /* Answers are bit-identical for 1, 2 and 3 threads. */
+/* Answers streamed by eval_stream (the sink is called one worker at a time). */
+typedef struct {
+    int times[24];
+    double v[24];
+} streamed;
+
+static void take_answer(void *sink, int64_t i, double v) {
+    streamed *s = sink;
+    if (i < 0 || i >= 24) return;
+    s->times[i]++;
+    s->v[i] = v;
+}
+
 static void test_threads(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
@@ -260,6 +273,15 @@ static void test_threads(void **state) {
         CHECK(!memcmp(out[0], out[1], sizeof out[0]) && !memcmp(out[0], out[2], sizeof out[0]));
         for (int i = 0; i < 24; i++)
             CHECK(isfinite(out[0][i]));
+        /* eval_stream on 3 threads: every answer streamed once, equal to out[] */
+        streamed sm = {{0}, {0}};
+        double so[24];
+        CHECK(vf.eval_stream != NULL);
+        CHECK_RC(ctx, vf.eval_stream(vf.user, b, so, take_answer, &sm));
+        for (int i = 0; i < 24; i++) {
+            CHECK(sm.times[i] == 1);
+            CHECK(sm.v[i] == out[0][i] && so[i] == out[0][i]);
+        }
         spex_ctx_set_threads(ctx, 1);
         spex_masks_free(b);
         spex_valuefn_release(&vf);
