@@ -13,7 +13,11 @@
  * masks new to this run are first looked up in the store; only the missing
  * ones are sent to the value function, and each batch's answers are saved
  * to the store as soon as the batch returns (also from a batch that failed
- * part-way). The budget counts every distinct mask used in the run, cached
+ * part-way). A value function with eval_stream (spex/value.h) has its
+ * answers committed while the batch runs, in groups of at most 64 or once a
+ * second has passed since the last commit (checked as answers arrive), so a
+ * killed process loses at most the last group; the answer sink may write to
+ * the store and must be called from one thread at a time. The budget counts every distinct mask used in the run, cached
  * or new, so a cached, resumed or uninterrupted run makes the same choices.
  *
  * Example:
