@@ -17,8 +17,8 @@
  * answers committed while the batch runs, in groups of at most 64 or once a
  * second has passed since the last commit (checked as answers arrive), so a
  * killed process loses at most the last group; the answer sink may write to
- * the store and must be called from one thread at a time. The budget counts every distinct mask used in the run, cached
- * or new, so a cached, resumed or uninterrupted run makes the same choices.
+ * the store and must be called from one thread at a time. The budget counts every distinct mask
+ * used in the run, cached or new, so a cached, resumed or uninterrupted run makes the same choices.
  *
  * Example:
  *     spex_query *q;
@@ -61,9 +61,9 @@ typedef enum spex_store_policy {
 } spex_store_policy;
 
 typedef struct spex_query_opts {
-    int64_t batch_size; /* masks per value-function call (default 256) */
-    int64_t budget;     /* most distinct masks used in this run; 0 = no limit */
-    const spex_query_store *store; /* borrowed; NULL = none (default) */
+    int64_t batch_size;             /* masks per value-function call (default 256) */
+    int64_t budget;                 /* most distinct masks used in this run; 0 = no limit */
+    const spex_query_store *store;  /* borrowed; NULL = none (default) */
     spex_store_policy store_policy; /* default SPEX_STORE_CONTINUE */
 } spex_query_opts;
 

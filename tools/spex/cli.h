@@ -71,6 +71,7 @@ void cli_print_top_interactions(FILE *f, const spex_result *res, int64_t n,
 
 int cmd_explain(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_work(int argc, char **argv);
 /* The default query cache file ($XDG_CACHE_HOME/spex/cache.sqlite, else
  * ~/.cache/spex/cache.sqlite) into buf; -1 when neither is set or it does
  * not fit. */

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "target.h"
 #include "spex/explain.h"
+#include "spex/plan.h"
 #include "spex/report.h"
 #include "spex/store.h"
 
@@ -71,6 +72,11 @@ static const cli_opt general_opts[] = {
      "(default $XDG_CACHE_HOME/spex/cache.sqlite, else ~/.cache/spex/...)",
      NULL},
     {"no-cache", NULL, "neither read nor write the query cache", NULL},
+    {"plan", "FILE",
+     "ask nothing: write the masks this run would ask, with the target's\n"
+     "fingerprint, to FILE for 'spex work' shards (every method; not with\n"
+     "--validate, whose masks depend on the result)",
+     NULL},
     {"cache-fail", "MODE",
      "when the cache cannot be opened or written (read-only, disk full,\n"
      "corrupt): continue without it, with a warning (default) | stop",
@@ -120,7 +126,7 @@ static int main_first(const cli_target_kind *const *k) {
 /* The table cmd_explain parses (malloc'ed, {NULL}-terminated): every
  * target's options in registry order, a table shared by several targets
  * once, then the general ones. NULL after printing the problem. */
-static cli_opt *explain_opts(void) {
+cli_opt *cli_explain_opts(void) {
     size_t n = sizeof general_opts / sizeof *general_opts;
     for (const cli_target_kind *const *k = cli_target_kinds; *k; k++)
         for (int pass = 0; pass < 2; pass++)
@@ -176,8 +182,7 @@ static void explain_help(FILE *f) {
 
 /* Opens the one target the options name (target.h: claims, then the main
  * option alone). */
-static int target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo,
-                       cli_target *t) {
+int cli_target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo, cli_target *t) {
     const cli_target_kind *const *ks = cli_target_kinds, *pick = NULL;
     const char *named = NULL;
     int given = 0;
@@ -235,8 +240,32 @@ static int fail(spex_ctx *ctx, int rc) {
     return cli_exit_code(rc);
 }
 
+/* --plan FILE: the masks the method would ask (spex/plan.h), nothing asked. */
+static int write_plan(spex_ctx *ctx, const char *path, const cli_target *t,
+                      const spex_explain_opts *eo) {
+    if (!t->fingerprint) return fail(ctx, spex_seterr(ctx, SPEX_E_NOMEM, "out of memory"));
+    spex_masks *m = NULL;
+    int rc = spex_plan_masks(ctx, eo, t->n, &m);
+    if (rc) return fail(ctx, rc);
+    char fp[65];
+    spex_sha256_hex(t->fingerprint, strlen(t->fingerprint), fp);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        spex_masks_free(m);
+        fprintf(stderr, "spex explain: cannot write the plan '%s'\n", path);
+        return CLI_INPUT;
+    }
+    rc = spex_plan_write(ctx, f, fp, m);
+    if (fclose(f) && !rc) rc = spex_seterr(ctx, SPEX_E_IO, "closing '%s' failed", path);
+    if (!rc)
+        fprintf(stderr, "spex explain: plan of %lld masks written to %s (method %s)\n",
+                (long long)spex_masks_count(m), path, spex_method_name(eo->method));
+    spex_masks_free(m);
+    return rc ? fail(ctx, rc) : CLI_OK;
+}
+
 int cmd_explain(int argc, char **argv) {
-    cli_opt *o = explain_opts();
+    cli_opt *o = cli_explain_opts();
     if (!o) return CLI_INPUT;
     if (cli_parse("explain", o, argc, argv, 2)) {
         free(o);
@@ -306,6 +335,11 @@ int cmd_explain(int argc, char **argv) {
             rc = CLI_USAGE;
         }
     }
+    if (!rc && cli_get(o, "plan") && validate) {
+        fprintf(stderr, "spex explain: --plan and --validate exclude each other (validation "
+                        "masks depend on the result)\n");
+        rc = CLI_USAGE;
+    }
     if (!rc && cli_get(o, "no-cache") && cli_get(o, "cache")) {
         fprintf(stderr, "spex explain: --cache and --no-cache exclude each other\n");
         rc = CLI_USAGE;
@@ -326,8 +360,12 @@ int cmd_explain(int argc, char **argv) {
     cli_progress prog;
     cli_progress_init(&prog, cli_get(o, "quiet") != NULL);
     spex_ctx_set_progress(ctx, cli_progress_cb, &prog);
-    rc = target_open(ctx, o, &eo, &t);
+    rc = cli_target_open(ctx, o, &eo, &t);
     if (rc) goto done;
+    if (cli_get(o, "plan")) {
+        rc = write_plan(ctx, cli_get(o, "plan"), &t, &eo);
+        goto done;
+    }
     if (!cli_get(o, "no-cache")) {
         src = open_cache(ctx, o, &t, &store, &qs);
         if (src && cache_stop) {

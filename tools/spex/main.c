@@ -16,7 +16,9 @@ static void usage(FILE *f) {
           "commands:\n"
           "  explain   explain a value function: a game file, an external program, a\n"
           "            language model's answer to a prompt, or a model's training set\n"
-          "  cache     inspect or prune the query cache (stats | list | clear)\n"
+          "  cache     inspect, prune or merge query caches (stats | list | clear | merge)\n"
+          "  work      answer one shard of a plan ('spex explain ... --plan FILE') into a\n"
+          "            cache (Slurm job arrays, GNU parallel, Kubernetes Indexed Jobs)\n"
           "  eval      faithfulness (R^2) of a result against a game\n"
           "  topk      the K features whose joint ablation changes a result most\n"
           "  llm-info      a GGUF language model's architecture, sizes, tensor types\n"
@@ -57,6 +59,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "explain")) return cmd_explain(argc, argv);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc, argv);
     if (!strcmp(cmd, "cache")) return cmd_cache(argc, argv);
+    if (!strcmp(cmd, "work")) return cmd_work(argc, argv);
     if (!strcmp(cmd, "llm-info")) return cmd_llm_info(argc, argv);
     if (!strcmp(cmd, "llm-score")) return cmd_llm_score(argc, argv);
     if (!strcmp(cmd, "llm-generate")) return cmd_llm_generate(argc, argv);

@@ -54,6 +54,13 @@ typedef struct cli_target_kind {
     int (*open)(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo, cli_target *t);
 } cli_target_kind;
 
+/* cmd_explain.c, shared with cmd_work.c: the option table of `spex explain`
+ * (every target's options and the general ones; malloc'ed, {NULL}-
+ * terminated, NULL after printing the problem), and opening the one target
+ * the parsed options name (an exit status after printing the problem). */
+cli_opt *cli_explain_opts(void);
+int cli_target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo, cli_target *t);
+
 /* targets.c: every kind, in --help order, NULL-terminated. */
 extern const cli_target_kind *const cli_target_kinds[];
 void cli_target_close(cli_target *t);
