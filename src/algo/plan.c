@@ -35,6 +35,7 @@ static int plannable(spex_method m) {
     case SPEX_METHOD_PROXYSPEX:
     case SPEX_METHOD_LASSO:
     case SPEX_METHOD_KERNELSHAP:
+    case SPEX_METHOD_AUTO: /* exact or ProxySPEX, chosen from n and the budget alone */
         return 1;
     }
     return 0;

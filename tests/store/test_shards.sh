@@ -113,6 +113,8 @@ if command -v parallel >/dev/null; then
     else
         bad "GNU parallel recipe"
     fi
+elif [ -n "${CI:-}" ]; then
+    bad "GNU parallel is not installed (scripts/setup.sh installs it): its recipe cannot run"
 else
     echo "GNU parallel not installed: its recipe was not run"
 fi
