@@ -8,7 +8,7 @@ pkgs=(build-essential cmake pkg-config
       libjansson-dev libcmocka-dev
       clang libclang-rt-14-dev clang-format python3 chromium
       python3-numpy python3-pytest python3-torch python3-setuptools python3-pip python3-venv
-      parallel)
+      parallel libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

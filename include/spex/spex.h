@@ -33,6 +33,7 @@
 #include "spex/heads.h"
 #include "spex/learn.h"
 #include "spex/llm.h"
+#include "spex/mpi.h"
 #include "spex/plan.h"
 #include "spex/prompt.h"
 

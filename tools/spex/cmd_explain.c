@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpi.h"
 #include "target.h"
 #include "spex/explain.h"
 #include "spex/plan.h"
@@ -128,6 +129,8 @@ static int main_first(const cli_target_kind *const *k) {
  * once, then the general ones. NULL after printing the problem. */
 cli_opt *cli_explain_opts(void) {
     size_t n = sizeof general_opts / sizeof *general_opts;
+    for (const cli_opt *p = cli_mpi_opts; p->name; p++)
+        n++;
     for (const cli_target_kind *const *k = cli_target_kinds; *k; k++)
         for (int pass = 0; pass < 2; pass++)
             for (const cli_opt *p = pass ? (*k)->opts : (*k)->shared; p && p->name; p++)
@@ -145,6 +148,8 @@ cli_opt *cli_explain_opts(void) {
             o[m++] = *p;
     }
     for (const cli_opt *p = general_opts; p->name; p++)
+        o[m++] = *p;
+    for (const cli_opt *p = cli_mpi_opts; p->name; p++)
         o[m++] = *p;
     for (size_t i = 0; i < m; i++) {
         o[i].value = NULL;
@@ -178,6 +183,10 @@ static void explain_help(FILE *f) {
         cli_help_lines(f, (*k)->opts);
     }
     cli_help_group(f, "options", general_opts);
+    fprintf(f, "\nUnder 'mpirun -n N spex explain ...' (a build with MPI), rank 0 runs the method\n"
+               "and owns the cache; ranks 1..N-1 each open the target once and answer the\n"
+               "chunks of masks rank 0 hands out. The result is the serial run's.\n");
+    cli_help_group(f, "MPI options", cli_mpi_opts);
 }
 
 /* Opens the one target the options name (target.h: claims, then the main
@@ -277,6 +286,12 @@ int cmd_explain(int argc, char **argv) {
         return CLI_OK;
     }
     spex_ctx *ctx = spex_ctx_new();
+    spex_mpi *mp = NULL;
+    if (ctx && spex_mpi_open(ctx, NULL, NULL, &mp)) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        spex_ctx_free(ctx);
+        ctx = NULL;
+    }
     if (!ctx) {
         free(o);
         return CLI_INPUT;
@@ -345,6 +360,7 @@ int cmd_explain(int argc, char **argv) {
         rc = CLI_USAGE;
     }
     if (rc) {
+        spex_mpi_close(mp);
         spex_ctx_free(ctx);
         free(o);
         return rc;
@@ -358,10 +374,14 @@ int cmd_explain(int argc, char **argv) {
     spex_query_store qs;
     spex_result *res = NULL;
     cli_progress prog;
-    cli_progress_init(&prog, cli_get(o, "quiet") != NULL);
+    /* one progress display: rank 0's */
+    cli_progress_init(&prog, cli_get(o, "quiet") != NULL || spex_mpi_rank(mp) > 0);
     spex_ctx_set_progress(ctx, cli_progress_cb, &prog);
     rc = cli_target_open(ctx, o, &eo, &t);
     if (rc) goto done;
+    int worker = 0;
+    rc = cli_mpi_attach(ctx, mp, o, "explain", &t, &eo, &worker);
+    if (rc || worker) goto done;
     if (cli_get(o, "plan")) {
         rc = write_plan(ctx, cli_get(o, "plan"), &t, &eo);
         goto done;
@@ -448,8 +468,9 @@ int cmd_explain(int argc, char **argv) {
 done:
     cli_validation_clear(&val);
     spex_result_free(res);
-    cli_target_close(&t);
+    cli_target_close(&t); /* (stops the MPI workers) */
     spex_store_close(store);
+    spex_mpi_close(mp);
     spex_ctx_free(ctx);
     free(o);
     return rc;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpi.h"
 #include "target.h"
 #include "spex/plan.h"
 #include "spex/query.h"
@@ -190,6 +191,11 @@ int cmd_work(int argc, char **argv) {
     if (!rc) rc = pick_shard(o, &I, &N);
     spex_ctx *ctx = rc ? NULL : spex_ctx_new();
     if (!rc && !ctx) rc = CLI_INPUT;
+    spex_mpi *mp = NULL;
+    if (!rc && spex_mpi_open(ctx, NULL, NULL, &mp)) {
+        fprintf(stderr, "spex work: %s\n", spex_errmsg(ctx));
+        rc = CLI_INPUT;
+    }
     spex_explain_opts eo = spex_explain_opts_default();
     int cache_stop = 1; /* a shard that cannot save its answers is pointless */
     if (!rc && (s = cli_get(o, "seed")) && !(rc = cli_int("seed", s, 0, INT64_MAX, &v)))
@@ -200,6 +206,7 @@ int cmd_work(int argc, char **argv) {
         eo.batch_size = v;
     if (!rc && (s = cli_get(o, "cache-fail")) && !strcmp(s, "continue")) cache_stop = 0;
     if (rc) {
+        spex_mpi_close(mp);
         spex_ctx_free(ctx);
         free(o);
         return rc;
@@ -213,7 +220,7 @@ int cmd_work(int argc, char **argv) {
     double *vals = NULL;
     char fp[65], have[65];
     cli_progress prog;
-    cli_progress_init(&prog, cli_get(o, "quiet") != NULL);
+    cli_progress_init(&prog, cli_get(o, "quiet") != NULL || spex_mpi_rank(mp) > 0);
     spex_ctx_set_progress(ctx, cli_progress_cb, &prog);
     rc = read_plan(ctx, plan, fp, &m);
     if (!rc) rc = cli_target_open(ctx, o, &eo, &t);
@@ -233,6 +240,9 @@ int cmd_work(int argc, char **argv) {
         rc = CLI_USAGE;
         goto done;
     }
+    int worker = 0;
+    rc = cli_mpi_attach(ctx, mp, o, "work", &t, &eo, &worker);
+    if (rc || worker) goto done;
     /* mask k of the plan when k mod N = I */
     int64_t total = spex_masks_count(m);
     int src = spex_masks_new(ctx, t.n, total / N + 1, &mine);
@@ -274,7 +284,8 @@ done:
     spex_store_close(store);
     spex_masks_free(mine);
     spex_masks_free(m);
-    cli_target_close(&t);
+    cli_target_close(&t); /* (stops the MPI workers) */
+    spex_mpi_close(mp);
     spex_ctx_free(ctx);
     free(o);
     return rc;

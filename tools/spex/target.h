@@ -12,12 +12,13 @@
 #include "spex/value.h"
 
 typedef struct cli_target {
-    spex_valuefn vf;   /* the value function (released by cli_target_close) */
-    int64_t n;         /* features */
-    char **names;      /* n feature names (malloc'ed) or NULL for x0.. */
-    char *fingerprint; /* cache key: every setting that changes the value (malloc'ed) */
-    char *label;       /* short description for `spex cache list` (malloc'ed) */
-    void *state;       /* lens state, freed by free_state after vf is released */
+    spex_valuefn vf;    /* the value function (released by cli_target_close) */
+    spex_valuefn inner; /* under MPI, on rank 0: the target's own, kept for its state */
+    int64_t n;          /* features */
+    char **names;       /* n feature names (malloc'ed) or NULL for x0.. */
+    char *fingerprint;  /* cache key: every setting that changes the value (malloc'ed) */
+    char *label;        /* short description for `spex cache list` (malloc'ed) */
+    void *state;        /* lens state, freed by free_state after vf is released */
     void (*free_state)(void *state);
     /* optional: a lens's own report after the table (e.g. the prompt shaded
      * by feature); NULL for none */

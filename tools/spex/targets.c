@@ -24,6 +24,7 @@ const cli_target_kind *const cli_target_kinds[] = {CLI_TARGETS(ENTRY) NULL};
 
 void cli_target_close(cli_target *t) {
     spex_valuefn_release(&t->vf);
+    spex_valuefn_release(&t->inner);
     if (t->free_state) t->free_state(t->state);
     if (t->names)
         for (int64_t j = 0; j < t->n; j++)
