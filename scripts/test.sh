@@ -31,7 +31,10 @@ cmake -S . -B build-asan -DSPEX_WERROR=ON -DSPEX_SANITIZE=ON -DSPEX_BENCH=OFF \
       -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build-asan -j"$jobs"
 echo "== tests under sanitizers"
+# (Open MPI's own allocations kept until exit are not reported: tests/lsan.supp)
+supp=$(pwd)/tests/lsan.supp
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+   LSAN_OPTIONS=suppressions=$supp \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" \
    -LE 'accuracy|packaging')
 

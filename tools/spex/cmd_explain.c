@@ -273,6 +273,30 @@ static int write_plan(spex_ctx *ctx, const char *path, const cli_target *t,
     return rc ? fail(ctx, rc) : CLI_OK;
 }
 
+/* The run settings shared with spex work (target.h). */
+int cli_run_opts(spex_ctx *ctx, const cli_opt *o, const char *cmd, spex_explain_opts *eo,
+                 int *cache_stop) {
+    const char *s;
+    int64_t v;
+    int rc = CLI_OK;
+    if ((s = cli_get(o, "seed")) && !(rc = cli_int("seed", s, 0, INT64_MAX, &v)))
+        eo->seed = (uint64_t)v;
+    if (!rc && (s = cli_get(o, "threads")) && !(rc = cli_int("threads", s, 1, 1024, &v)))
+        spex_ctx_set_threads(ctx, (int)v);
+    if (!rc && (s = cli_get(o, "batch-size")) && !(rc = cli_int("batch-size", s, 1, 1 << 24, &v)))
+        eo->batch_size = v;
+    if (!rc && (s = cli_get(o, "cache-fail"))) {
+        if (!strcmp(s, "stop") || !strcmp(s, "continue")) {
+            *cache_stop = !strcmp(s, "stop");
+        } else {
+            fprintf(stderr, "spex %s: unknown --cache-fail '%s' (expected continue or stop)\n", cmd,
+                    s);
+            rc = CLI_USAGE;
+        }
+    }
+    return rc;
+}
+
 int cmd_explain(int argc, char **argv) {
     cli_opt *o = cli_explain_opts();
     if (!o) return CLI_INPUT;
@@ -334,22 +358,8 @@ int cmd_explain(int argc, char **argv) {
     int64_t validate = 0;
     if (!rc && (s = cli_get(o, "validate")) && !(rc = cli_int("validate", s, 1, 1000, &v)))
         validate = v;
-    if (!rc && (s = cli_get(o, "seed")) && !(rc = cli_int("seed", s, 0, INT64_MAX, &v)))
-        eo.seed = (uint64_t)v;
-    if (!rc && (s = cli_get(o, "threads")) && !(rc = cli_int("threads", s, 1, 1024, &v)))
-        spex_ctx_set_threads(ctx, (int)v);
-    if (!rc && (s = cli_get(o, "batch-size")) && !(rc = cli_int("batch-size", s, 1, 1 << 24, &v)))
-        eo.batch_size = v;
     int cache_stop = 0;
-    if (!rc && (s = cli_get(o, "cache-fail"))) {
-        if (!strcmp(s, "stop"))
-            cache_stop = 1;
-        else if (strcmp(s, "continue")) {
-            fprintf(stderr, "spex explain: unknown --cache-fail '%s' (expected continue or stop)\n",
-                    s);
-            rc = CLI_USAGE;
-        }
-    }
+    if (!rc) rc = cli_run_opts(ctx, o, "explain", &eo, &cache_stop);
     if (!rc && cli_get(o, "plan") && validate) {
         fprintf(stderr, "spex explain: --plan and --validate exclude each other (validation "
                         "masks depend on the result)\n");

@@ -181,13 +181,13 @@ int cmd_work(int argc, char **argv) {
                     *k);
             rc = CLI_USAGE;
         }
-    const char *plan = cli_get(o, "plan"), *s;
+    const char *plan = cli_get(o, "plan");
     if (!rc && !plan) {
         fprintf(stderr,
                 "spex work: give --plan FILE (written by 'spex explain ... --plan FILE')\n");
         rc = CLI_USAGE;
     }
-    int64_t I = 0, N = 1, v;
+    int64_t I = 0, N = 1;
     if (!rc) rc = pick_shard(o, &I, &N);
     spex_ctx *ctx = rc ? NULL : spex_ctx_new();
     if (!rc && !ctx) rc = CLI_INPUT;
@@ -198,13 +198,7 @@ int cmd_work(int argc, char **argv) {
     }
     spex_explain_opts eo = spex_explain_opts_default();
     int cache_stop = 1; /* a shard that cannot save its answers is pointless */
-    if (!rc && (s = cli_get(o, "seed")) && !(rc = cli_int("seed", s, 0, INT64_MAX, &v)))
-        eo.seed = (uint64_t)v;
-    if (!rc && (s = cli_get(o, "threads")) && !(rc = cli_int("threads", s, 1, 1024, &v)))
-        spex_ctx_set_threads(ctx, (int)v);
-    if (!rc && (s = cli_get(o, "batch-size")) && !(rc = cli_int("batch-size", s, 1, 1 << 24, &v)))
-        eo.batch_size = v;
-    if (!rc && (s = cli_get(o, "cache-fail")) && !strcmp(s, "continue")) cache_stop = 0;
+    if (!rc) rc = cli_run_opts(ctx, o, "work", &eo, &cache_stop);
     if (rc) {
         spex_mpi_close(mp);
         spex_ctx_free(ctx);

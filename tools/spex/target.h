@@ -61,6 +61,11 @@ typedef struct cli_target_kind {
  * the parsed options name (an exit status after printing the problem). */
 cli_opt *cli_explain_opts(void);
 int cli_target_open(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo, cli_target *t);
+/* --seed, --threads, --batch-size into eo and ctx, --cache-fail into
+ * *cache_stop (left as is when not given); CLI_USAGE after printing the
+ * problem (cmd names the command). */
+int cli_run_opts(spex_ctx *ctx, const cli_opt *o, const char *cmd, spex_explain_opts *eo,
+                 int *cache_stop);
 
 /* targets.c: every kind, in --help order, NULL-terminated. */
 extern const cli_target_kind *const cli_target_kinds[];
