@@ -23,6 +23,9 @@ for line in sys.stdin:
     time.sleep(0.05)
     print(line.count("1") * 0.5 - ("11" in line), flush=True)
 PY
+parts=${PARTS:-sleep big data batch}
+q() { python3 -c "import json,sys; print(json.load(sys.stdin)['seconds']['queries'])"; }
+has() { [[ " $parts " == *" $1 "* ]]; }
 n=11 # exact: all 2048 masks, a negligible solve
 target=(--exec "python3 $tmp/sleep.py" --n $n --method exact --no-cache --quiet --format json)
 now() { date +%s.%N; }
@@ -34,15 +37,13 @@ wall() { # wall CMD...: seconds
     echo "$t1 - $t0" | bc -l
 }
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the start"
-echo
-echo "Sleeping value function (50 ms a mask), exact over n = $n (2048 masks):"
-echo
-echo "| workers | MPI wall s | MPI efficiency | shards wall s | shards efficiency |"
-echo "|---:|---:|---:|---:|---:|"
-t1=$(wall "$spex" explain "${target[@]}")
-printf '| serial | %.1f | 1.00 | | |\n' "$t1"
+# scaling W (ideal serial time t1, n): MPI and shards rows
+scaling() {
+local t1=$1 n=$2
+shift 2
+local target=(--exec "python3 $tmp/sleep.py" --n $n --method exact --no-cache --quiet --format json)
 "$spex" explain "${target[@]}" --plan "$tmp/plan" 2>/dev/null
-for w in "${workers[@]}"; do
+for w in "$@"; do
     tm=$(wall mpirun --oversubscribe -n $((w + 1)) "$spex" explain "${target[@]}")
     # shards: plan (made above), W concurrent shards, merge, final explain
     rm -f "$tmp"/s*.sqlite "$tmp/all.sqlite"
@@ -60,7 +61,27 @@ for w in "${workers[@]}"; do
     printf '| %d | %.1f | %.2f | %.1f | %.2f |\n' "$w" "$tm" "$(echo "$t1 / ($w * $tm)" | bc -l)" \
         "$ts" "$(echo "$t1 / ($w * $ts)" | bc -l)"
 done
+}
+if has sleep; then
+    echo
+    echo "Sleeping value function (50 ms a mask), exact over n = $n (2048 masks, 102.4 s of sleep):"
+    echo
+    echo "| workers | MPI wall s | MPI efficiency | shards wall s | shards efficiency |"
+    echo "|---:|---:|---:|---:|---:|"
+    t1=$(wall "$spex" explain "${target[@]}")
+    printf '| serial | %.1f | 1.00 | | |\n' "$t1"
+    scaling "$t1" $n "${workers[@]}"
+fi
+if has big; then
+    echo
+    echo "The same, n = 14 (16,384 masks): efficiency against the work, 819.2 s of sleep:"
+    echo
+    echo "| workers | MPI wall s | MPI efficiency | shards wall s | shards efficiency |"
+    echo "|---:|---:|---:|---:|---:|"
+    scaling 819.2 14 8 16
+fi
 
+if has data; then
 echo
 echo "Data lens (re-training a logistic regression per mask), 256 digits, LASSO, 600 masks;"
 echo "querying seconds from the result file:"
@@ -69,7 +90,6 @@ head -257 ../shared/data/digits.csv >"$tmp/train.csv"
 sed -n '1p;1502p' ../shared/data/digits.csv >"$tmp/test.csv"
 data=(--data "$tmp/train.csv" --label label --test "$tmp/test.csv" --row 0 --method lasso
       --budget 600 --no-cache --quiet --format json)
-q() { python3 -c "import json,sys; print(json.load(sys.stdin)['seconds']['queries'])"; }
 echo "| run | querying s | speed-up |"
 echo "|---|---:|---:|"
 d1=$("$spex" explain "${data[@]}" | q)
@@ -78,6 +98,8 @@ d2=$(mpirun --oversubscribe -n 3 "$spex" explain "${data[@]}" | q)
 printf '| MPI, 2 worker ranks | %.2f | %.2f |\n' "$d2" "$(echo "$d1 / $d2" | bc -l)"
 dt=$("$spex" explain "${data[@]}" --threads 2 | q)
 printf '| serial, --threads 2 | %.2f | %.2f |\n' "$dt" "$(echo "$d1 / $dt" | bc -l)"
+fi
+if has batch; then
 
 echo
 echo "MPI cost per batch: a game (microseconds a mask), 20,000 masks in batches of 64,"
@@ -89,4 +111,5 @@ gs=$("$spex" explain "${g[@]}" | q)
 gm=$(mpirun -n 2 "$spex" explain "${g[@]}" | q)
 echo "| serial s | MPI s | batches | MPI cost per batch |"
 echo "|---:|---:|---:|---:|"
-printf '| %.3f | %.3f | %d | %.0f µs |\n' "$gs" "$gm" 313 "$(echo "($gm - $gs) / 313 * 1e6" | bc -l)"
+printf '| %.3f | %.3f | %d | %.0f µs |\n' "$gs" "$gm" 313 "$(echo "($gm - $gs) / 313 * 1000000" | bc -l)"
+fi

@@ -8,10 +8,11 @@
  *   DONE   worker -> 0   int64 seq, count, rc, count doubles, the error text
  *   STOP   0 -> worker   empty: spex_mpi_serve returns
  * Rank 0's eval splits the batch into contiguous chunks as it sends them
- * (guided self-scheduling: a chunk is the smaller of what takes chunk_s
- * seconds at the rate measured so far and a 1/(2W) share of what is left,
- * at least one mask), so every worker gets work while there is work and the
- * last chunks of a batch are short. Both sides poll (MPI_Iprobe) with a
+ * (guided self-scheduling: a 1/(2W) share of what is left, but at least
+ * what takes 50 ms and at most what takes chunk_s seconds at the rate
+ * measured so far, and at least one mask), so every worker gets work while
+ * there is work, the last chunks of a batch are short, and fast masks do
+ * not drown in messages. Both sides poll (MPI_Iprobe) with a
  * sleep that grows from 50 us to 2 ms: Open MPI's blocking receive spins,
  * which on an oversubscribed node steals the CPU of the workers' models.
  * A worker holds at most one chunk; rank 0 sends only to idle workers, so a
@@ -335,15 +336,24 @@ typedef struct batch_run {
     size_t rcap;
 } batch_run;
 
+#define CHUNK_MIN_S 0.05
+
 /* Chunk size for the next send (guided self-scheduling, see the top). */
 static int64_t next_chunk_size(const batch_run *r) {
     const spex_mpi *mp = r->mp;
     int64_t left = spex_masks_count(r->b) - r->next;
     int64_t workers = mp->size - 1;
     int64_t share = (left + 2 * workers - 1) / (2 * workers);
-    int64_t by_time = mp->sec_per_mask > 0 ? (int64_t)(mp->opts.chunk_s / mp->sec_per_mask) : 1;
-    int64_t c = share < by_time ? share : by_time;
-    return c < 1 ? 1 : c;
+    if (mp->sec_per_mask <= 0) return 1; /* the first chunks measure the rate */
+    double spm = mp->sec_per_mask;
+    /* a chunk shorter than CHUNK_MIN_S costs more in messages than its
+     * share of the load balance gains: fast masks go in large chunks */
+    double least = CHUNK_MIN_S / spm, most = mp->opts.chunk_s / spm;
+    double c = (double)share;
+    if (c < least) c = least;
+    if (c > most) c = most;
+    if (c > (double)left) c = (double)left;
+    return c < 1 ? 1 : (int64_t)c;
 }
 
 static int send_chunk(batch_run *r, int w, int64_t k) {
