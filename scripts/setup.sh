@@ -5,10 +5,13 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libopenblas-dev liblapacke-dev libxgboost-dev libsqlite3-dev
-      libjansson-dev libcmocka-dev
+      libjansson-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev
       clang libclang-rt-14-dev clang-format python3 chromium
       python3-numpy python3-pytest python3-torch python3-setuptools python3-pip python3-venv
       parallel libopenmpi-dev openmpi-bin)
+# the npm client test (tests/serve) installs the official openai package with
+# npm; a Node.js that already brings npm (e.g. nodesource's) is kept
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -81,5 +81,6 @@ int cmd_topk(int argc, char **argv);
 int cmd_llm_info(int argc, char **argv);
 int cmd_llm_score(int argc, char **argv);
 int cmd_llm_generate(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

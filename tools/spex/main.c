@@ -23,7 +23,8 @@ static void usage(FILE *f) {
           "  topk      the K features whose joint ablation changes a result most\n"
           "  llm-info      a GGUF language model's architecture, sizes, tensor types\n"
           "  llm-score     log-probability of a continuation under a GGUF model (JSON)\n"
-          "  llm-generate  greedy continuation of a prompt under a GGUF model\n\n"
+          "  llm-generate  greedy continuation of a prompt under a GGUF model\n"
+          "  serve     a GGUF model through spex's engine over HTTP (OpenAI/vLLM scoring)\n\n"
           "options:\n"
           "  --help    this text ('spex COMMAND --help' for a command's options)\n"
           "  --version the version\n\n"
@@ -64,6 +65,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "llm-score")) return cmd_llm_score(argc, argv);
     if (!strcmp(cmd, "llm-generate")) return cmd_llm_generate(argc, argv);
     if (!strcmp(cmd, "topk")) return cmd_topk(argc, argv);
+    if (!strcmp(cmd, "serve")) return cmd_serve(argc, argv);
     /* more commands: one line each, above this comment */
     fprintf(stderr, "spex: unknown command '%s' (see 'spex --help')\n", cmd);
     return CLI_USAGE;

@@ -1,0 +1,348 @@
+/* spex serve's request handlers (serve_int.h): a parsed request run on the
+ * engine and its JSON reply, in the shapes OpenAI, vLLM and llama-server
+ * clients read. No HTTP here (serve.c does that), so tests and the fuzz
+ * target call these directly.
+ *
+ * HOW IT WORKS
+ * A completion request's prompts are tokenized (text) or taken as given
+ * (ids), then visited in token order: spex_llm_token_logprobs reuses the KV
+ * cache of the previous prompt for the common prefix, so the ablated
+ * variants of one prompt that a spex client sends in one request cost about
+ * their differing suffixes only. Greedy generation (max_tokens > 0) follows
+ * per prompt; with echo the generated tokens' log-probs are scored with the
+ * prompt's in one teacher-forced pass. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/serve_int.h"
+
+/* A finite double as a JSON real, else null (JSON has no inf/NaN). */
+static json_t *real_or_null(double v) {
+    json_t *r = json_real(v);
+    return r ? r : json_null();
+}
+
+static int reply_json(spexi_reply *out, int status, json_t *o) {
+    out->status = status;
+    out->body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(o);
+    return out->body ? SPEX_OK : SPEX_E_NOMEM;
+}
+
+/* {"error": {"message", "type", "code"}} as OpenAI and vLLM send it. */
+static int reply_error(spexi_reply *out, int status, const char *msg) {
+    const char *type = status == 401   ? "authentication_error"
+                       : status == 404 ? "not_found_error"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request_error";
+    json_t *o =
+        json_pack("{s:{s:s,s:s,s:i}}", "error", "message", msg, "type", type, "code", status);
+    return reply_json(out, status, o);
+}
+
+/* The HTTP status of a failed parse: the client's fault unless memory ran out. */
+static int status_of(int rc) {
+    return rc == SPEX_E_NOMEM || rc == SPEX_E_INTERNAL ? 500 : 400;
+}
+
+typedef struct prompt_run {
+    int32_t *tok; /* owned: prompt tokens then generated ones */
+    int64_t n_prompt, n_gen;
+    double *lp;  /* owned: n_prompt + n_gen - 1 teacher-forced log-probs of tokens 1.. */
+    int stopped; /* generation ended at EOS */
+} prompt_run;
+
+typedef struct order_key {
+    const int32_t *tok;
+    int64_t n, idx;
+} order_key;
+
+static int cmp_order(const void *a, const void *b) {
+    const order_key *x = a, *y = b;
+    for (int64_t k = 0; k < x->n && k < y->n; k++)
+        if (x->tok[k] != y->tok[k]) return x->tok[k] < y->tok[k] ? -1 : 1;
+    if (x->n != y->n) return x->n < y->n ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Appends the pieces of tok[0..n) to a logprobs object's arrays. */
+static int put_tokens(spex_llm *m, const int32_t *tok, int64_t n, const double *lp, int first_null,
+                      json_t *tokens, json_t *lps, json_t *offs, size_t *off) {
+    for (int64_t j = 0; j < n; j++) {
+        const char *piece;
+        size_t len;
+        int rc = spex_llm_token_piece(m, tok[j], &piece, &len);
+        if (rc) return rc;
+        json_t *t = json_stringn(piece, len); /* NULL for a byte piece that is not UTF-8 */
+        json_array_append_new(tokens, t ? t : json_string("\xef\xbf\xbd"));
+        json_array_append_new(lps, j == 0 && first_null ? json_null() : real_or_null(lp[j]));
+        json_array_append_new(offs, json_integer((json_int_t)*off));
+        *off += len;
+    }
+    return SPEX_OK;
+}
+
+/* One choice of the reply. */
+static int make_choice(spex_ctx *ctx, spex_llm *m, const spexi_completion_req *r, int64_t i,
+                       const prompt_run *pr, json_t **out) {
+    spex_llm_info info;
+    spex_llm_get_info(m, &info);
+    char *ptext = NULL, *gtext = NULL;
+    int rc = spex_llm_detokenize(m, pr->tok, pr->n_prompt, 0, &ptext);
+    if (!rc) rc = spex_llm_detokenize(m, pr->tok + pr->n_prompt, pr->n_gen, 0, &gtext);
+    if (rc) {
+        spex_free(ctx, ptext);
+        return rc;
+    }
+    json_t *c = json_object();
+    size_t plen = strlen(ptext);
+    /* a text prompt is echoed as given; ids as their pieces */
+    const char *echo_text = r->prompts[i].text ? r->prompts[i].text : ptext;
+    size_t echo_len = r->prompts[i].text ? r->prompts[i].text_len : plen;
+    size_t glen = strlen(gtext);
+    char *text = malloc((r->echo ? echo_len : 0) + glen + 1);
+    if (!c || !text) rc = SPEX_E_NOMEM;
+    if (!rc) {
+        size_t k = 0;
+        if (r->echo) {
+            memcpy(text, echo_text, echo_len);
+            k = echo_len;
+        }
+        memcpy(text + k, gtext, glen);
+        json_object_set_new(c, "index", json_integer((json_int_t)i));
+        json_t *t = json_stringn(text, k + glen);
+        json_object_set_new(c, "text", t ? t : json_string(""));
+        json_object_set_new(c, "finish_reason", json_string(pr->stopped ? "stop" : "length"));
+    }
+    if (!rc && r->logprobs >= 0) {
+        json_t *lo = json_object(), *tokens = json_array(), *lps = json_array(),
+               *offs = json_array(), *top = json_array();
+        size_t off = 0;
+        if (r->echo) /* lp[j - 1] is token j's */
+            rc = put_tokens(m, pr->tok, 1, NULL, 1, tokens, lps, offs, &off);
+        if (!rc && r->echo && pr->n_prompt > 1)
+            rc = put_tokens(m, pr->tok + 1, pr->n_prompt - 1, pr->lp, 0, tokens, lps, offs, &off);
+        if (!r->echo) off = 0;
+        if (!rc)
+            rc = put_tokens(m, pr->tok + pr->n_prompt, pr->n_gen, pr->lp + pr->n_prompt - 1, 0,
+                            tokens, lps, offs, &off);
+        for (size_t j = 0; j < json_array_size(tokens); j++)
+            json_array_append_new(top, json_null());
+        json_object_set_new(lo, "tokens", tokens);
+        json_object_set_new(lo, "token_logprobs", lps);
+        json_object_set_new(lo, "top_logprobs", top);
+        json_object_set_new(lo, "text_offset", offs);
+        json_object_set_new(c, "logprobs", lo);
+    } else if (!rc) {
+        json_object_set_new(c, "logprobs", json_null());
+    }
+    if (!rc && r->prompt_logprobs >= 0) { /* vLLM: [null, {"id": {"logprob", ...}}, ...] */
+        json_t *pl = json_array(), *ids = json_array();
+        for (int64_t j = 0; j < pr->n_prompt; j++) {
+            json_array_append_new(ids, json_integer(pr->tok[j]));
+            if (j == 0) {
+                json_array_append_new(pl, json_null());
+                continue;
+            }
+            const char *piece;
+            size_t len;
+            spex_llm_token_piece(m, pr->tok[j], &piece, &len);
+            char key[16];
+            snprintf(key, sizeof key, "%d", pr->tok[j]);
+            json_t *d = json_stringn(piece, len);
+            json_array_append_new(pl, json_pack("{s:{s:o,s:o}}", key, "logprob",
+                                                real_or_null(pr->lp[j - 1]), "decoded_token",
+                                                d ? d : json_string("")));
+        }
+        json_object_set_new(c, "prompt_logprobs", pl);
+        json_object_set_new(c, "prompt_token_ids", ids);
+    }
+    free(text);
+    spex_free(ctx, ptext);
+    spex_free(ctx, gtext);
+    if (rc) {
+        json_decref(c);
+        return rc;
+    }
+    *out = c;
+    return SPEX_OK;
+}
+
+static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
+                          const spex_serve_opts *opts, const char *body, size_t len,
+                          spexi_reply *out) {
+    spex_llm_info info;
+    spex_llm_get_info(m, &info);
+    spexi_req_limits lim = {info.n_vocab, opts->max_prompts, info.n_ctx};
+    spexi_completion_req r;
+    int rc = spexi_parse_completion(ctx, body, len, &lim, &r);
+    if (rc) return reply_error(out, status_of(rc), spex_errmsg(ctx));
+    if (r.model && model_id && strcmp(r.model, model_id)) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "the model '%.200s' does not exist: this server serves '%.200s'",
+                 r.model, model_id);
+        spexi_completion_req_clear(ctx, &r);
+        return reply_error(out, 404, msg);
+    }
+    int64_t n = r.n_prompts;
+    prompt_run *runs = spex_calloc(ctx, (size_t)n, sizeof *runs);
+    order_key *keys = spex_calloc(ctx, (size_t)n, sizeof *keys);
+    int status = 400;
+    if (!runs || !keys) rc = SPEX_E_NOMEM;
+    for (int64_t i = 0; !rc && i < n; i++) {
+        spexi_prompt_in *p = &r.prompts[i];
+        if (p->text) {
+            rc = spex_llm_tokenize(m, p->text, p->text_len, 1, &runs[i].tok, &runs[i].n_prompt);
+        } else {
+            runs[i].tok = spex_malloc(ctx, (size_t)p->n_ids * sizeof *runs[i].tok);
+            if (!runs[i].tok)
+                rc = SPEX_E_NOMEM;
+            else
+                memcpy(runs[i].tok, p->ids, (size_t)p->n_ids * sizeof *runs[i].tok);
+            runs[i].n_prompt = p->n_ids;
+        }
+        if (!rc && runs[i].n_prompt + r.max_tokens > info.n_ctx)
+            rc = spex_seterr(ctx, SPEX_E_RANGE,
+                             "prompt %lld: %lld tokens + max_tokens %lld exceed the context "
+                             "length %lld",
+                             (long long)i, (long long)runs[i].n_prompt, (long long)r.max_tokens,
+                             (long long)info.n_ctx);
+        if (!rc && runs[i].n_prompt < 1)
+            rc = spex_seterr(ctx, SPEX_E_INVAL, "prompt %lld has no tokens", (long long)i);
+        keys[i] = (order_key){runs[i].tok, runs[i].n_prompt, i};
+    }
+    if (!rc) qsort(keys, (size_t)n, sizeof *keys, cmp_order);
+    if (rc && rc != SPEX_E_NOMEM)
+        status = 400;
+    else if (rc)
+        status = 500;
+    for (int64_t k = 0; !rc && k < n; k++) {
+        prompt_run *pr = &runs[keys[k].idx];
+        if (r.max_tokens > 0) {
+            int32_t *gen = NULL;
+            int64_t ng = 0;
+            rc = spex_llm_generate(m, pr->tok, pr->n_prompt, r.max_tokens, &gen, &ng);
+            int32_t *all = rc ? NULL : spex_realloc(ctx, pr->tok, (size_t)(pr->n_prompt + ng), 4);
+            if (!rc && !all) rc = SPEX_E_NOMEM;
+            if (!rc) {
+                memcpy(all + pr->n_prompt, gen, (size_t)ng * sizeof *gen);
+                pr->tok = all;
+                pr->n_gen = ng;
+                pr->stopped = ng > 0 && gen[ng - 1] == info.eos;
+            }
+            spex_free(ctx, gen);
+        }
+        int64_t nt = pr->n_prompt + pr->n_gen;
+        int want_lp = r.logprobs >= 0 || r.prompt_logprobs >= 0;
+        if (!rc && want_lp && !(pr->lp = spex_calloc(ctx, (size_t)(nt > 1 ? nt - 1 : 1), 8)))
+            rc = SPEX_E_NOMEM;
+        if (!rc && want_lp && nt > 1) rc = spex_llm_token_logprobs(m, pr->tok, nt, 1, pr->lp);
+        if (rc) status = 500;
+    }
+    json_t *choices = json_array();
+    for (int64_t i = 0; !rc && i < n; i++) {
+        json_t *c = NULL;
+        rc = make_choice(ctx, m, &r, i, &runs[i], &c);
+        if (!rc) json_array_append_new(choices, c);
+        if (rc) status = 500;
+    }
+    int64_t n_prompt_tok = 0, n_gen_tok = 0;
+    for (int64_t i = 0; runs && i < n; i++) {
+        n_prompt_tok += runs[i].n_prompt;
+        n_gen_tok += runs[i].n_gen;
+        spex_free(ctx, runs[i].tok);
+        spex_free(ctx, runs[i].lp);
+    }
+    spex_free(ctx, runs);
+    spex_free(ctx, keys);
+    spexi_completion_req_clear(ctx, &r);
+    if (rc) {
+        json_decref(choices);
+        return reply_error(out, status, rc == SPEX_E_NOMEM ? "out of memory" : spex_errmsg(ctx));
+    }
+    char id[64];
+    snprintf(id, sizeof id, "cmpl-spex-%lld", (long long)time(NULL));
+    json_t *o = json_pack(
+        "{s:s,s:s,s:I,s:s,s:o,s:{s:I,s:I,s:I}}", "id", id, "object", "text_completion", "created",
+        (json_int_t)time(NULL), "model", model_id ? model_id : "spex", "choices", choices, "usage",
+        "prompt_tokens", (json_int_t)n_prompt_tok, "completion_tokens", (json_int_t)n_gen_tok,
+        "total_tokens", (json_int_t)(n_prompt_tok + n_gen_tok));
+    return reply_json(out, 200, o);
+}
+
+static int run_tokenize(spex_ctx *ctx, spex_llm *m, const char *body, size_t len,
+                        spexi_reply *out) {
+    spexi_tokenize_req r;
+    int rc = spexi_parse_tokenize(ctx, body, len, &r);
+    if (rc) return reply_error(out, status_of(rc), spex_errmsg(ctx));
+    int32_t *tok = NULL;
+    int64_t nt = 0;
+    rc = spex_llm_tokenize(m, r.text, r.text_len, r.add_special, &tok, &nt);
+    spexi_tokenize_req_clear(ctx, &r);
+    if (rc) return reply_error(out, 500, spex_errmsg(ctx));
+    spex_llm_info info;
+    spex_llm_get_info(m, &info);
+    json_t *a = json_array();
+    for (int64_t i = 0; i < nt; i++)
+        json_array_append_new(a, json_integer(tok[i]));
+    spex_free(ctx, tok);
+    return reply_json(out, 200,
+                      json_pack("{s:o,s:I,s:I}", "tokens", a, "count", (json_int_t)nt,
+                                "max_model_len", (json_int_t)info.n_ctx));
+}
+
+static int run_detokenize(spex_ctx *ctx, spex_llm *m, const char *body, size_t len,
+                          spexi_reply *out) {
+    spex_llm_info info;
+    spex_llm_get_info(m, &info);
+    spexi_req_limits lim = {info.n_vocab, 1, info.n_ctx};
+    spexi_detokenize_req r;
+    int rc = spexi_parse_detokenize(ctx, body, len, &lim, &r);
+    if (rc) return reply_error(out, status_of(rc), spex_errmsg(ctx));
+    char *text = NULL;
+    rc = spex_llm_detokenize(m, r.ids, r.n_ids, 0, &text);
+    spexi_detokenize_req_clear(ctx, &r);
+    if (rc) return reply_error(out, 500, spex_errmsg(ctx));
+    json_t *t = json_string(text); /* NULL when the pieces are not UTF-8 */
+    spex_free(ctx, text);
+    if (!t) return reply_error(out, 400, "the tokens do not decode to UTF-8 text");
+    json_t *o = json_object();
+    json_object_set(o, "content", t);
+    json_object_set_new(o, "prompt", t);
+    return reply_json(out, 200, o);
+}
+
+int spexi_serve_handle(spex_ctx *ctx, spex_llm *m, const char *model_id,
+                       const spex_serve_opts *opts, const char *method, const char *path,
+                       const char *body, size_t len, spexi_reply *out) {
+    out->status = 500;
+    out->body = NULL;
+    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+    if (!strcmp(path, "/health")) {
+        if (!get) return reply_error(out, 405, "use GET for /health");
+        return reply_json(out, 200, json_pack("{s:s}", "status", "ok"));
+    }
+    if (!strcmp(path, "/v1/models")) {
+        if (!get) return reply_error(out, 405, "use GET for /v1/models");
+        spex_llm_info info;
+        spex_llm_get_info(m, &info);
+        return reply_json(out, 200,
+                          json_pack("{s:s,s:[{s:s,s:s,s:s,s:I}]}", "object", "list", "data", "id",
+                                    model_id ? model_id : "spex", "object", "model", "owned_by",
+                                    "spex", "max_model_len", (json_int_t)info.n_ctx));
+    }
+    int comp = !strcmp(path, "/v1/completions"), tok = !strcmp(path, "/tokenize"),
+        detok = !strcmp(path, "/detokenize");
+    if (!comp && !tok && !detok) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "no such endpoint: %.200s", path);
+        return reply_error(out, 404, msg);
+    }
+    if (!post) return reply_error(out, 405, "use POST");
+    if (comp) return run_completion(ctx, m, model_id, opts, body, len, out);
+    if (tok) return run_tokenize(ctx, m, body, len, out);
+    return run_detokenize(ctx, m, body, len, out);
+}
