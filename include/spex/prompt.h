@@ -39,6 +39,9 @@
  * max_answer_tokens tokens, cut before EOS and before the first line break.
  * Batches are scored with spex_llm_score_tokens_batch, reusing the KV cache
  * across shared prefixes; kernels use the threads of the model's context.
+ * A prompt made by spex_prompt_new_scored goes through its scorer instead
+ * (the same units, masked texts and targets; values from the scorer), and
+ * its value function streams answers (value.h eval_stream) as they come.
  *
  * Example:
  *     spex_prompt_opts po = spex_prompt_opts_default();
@@ -71,16 +74,16 @@ typedef enum spex_prompt_unit {
 } spex_prompt_unit;
 
 typedef struct spex_prompt_opts {
-    spex_prompt_unit unit;      /* default SPEX_PROMPT_WORD */
-    const char *segments_sep;   /* SEGMENT: the separator; NULL: "\n" */
-    const char *replace;        /* NULL (default): removed units are deleted
-                                   with their whitespace; else each removed
-                                   unit becomes this text */
-    const char *prefix;         /* never ablated; NULL or "": none */
-    const char *suffix;         /* never ablated; NULL or "": none */
-    const char *target;         /* scored continuation; NULL: the greedy answer */
-    const char *contrast;       /* NULL: none; else value = lp(target) - lp(contrast) */
-    int64_t max_answer_tokens;  /* greedy answer length cap (default 8) */
+    spex_prompt_unit unit;     /* default SPEX_PROMPT_WORD */
+    const char *segments_sep;  /* SEGMENT: the separator; NULL: "\n" */
+    const char *replace;       /* NULL (default): removed units are deleted
+                                  with their whitespace; else each removed
+                                  unit becomes this text */
+    const char *prefix;        /* never ablated; NULL or "": none */
+    const char *suffix;        /* never ablated; NULL or "": none */
+    const char *target;        /* scored continuation; NULL: the greedy answer */
+    const char *contrast;      /* NULL: none; else value = lp(target) - lp(contrast) */
+    int64_t max_answer_tokens; /* greedy answer length cap (default 8) */
 } spex_prompt_opts;
 
 SPEX_API spex_prompt_opts spex_prompt_opts_default(void);
@@ -100,6 +103,43 @@ typedef struct spex_prompt spex_prompt;
  * spex_prompt_free. */
 SPEX_API int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt,
                              const spex_prompt_opts *opts, spex_prompt **out);
+
+/* What the lens needs from a language model, for a model it does not run
+ * itself (a server: spex/remote.h). spex_prompt_new wraps a spex_llm in
+ * one. Token ids are the model's; arrays and strings returned are owned by
+ * the caller (spex_free with the lens's ctx). Each call returns SPEX_OK or
+ * an error code with a message on the ctx. */
+typedef struct spex_prompt_scorer {
+    void *user;
+    /* Tokens of n texts (texts[i]: lens[i] bytes), BOS first when add_bos
+     * (as the model adds it): toks[i] (owned), n_toks[i]. */
+    int (*tokenize)(void *user, int64_t n, const char *const *texts, const size_t *lens,
+                    int add_bos, int32_t **toks, int64_t *n_toks);
+    /* The text of tokens, their pieces concatenated (no space stripped). */
+    int (*detokenize)(void *user, const int32_t *tokens, int64_t n, char **text);
+    /* The greedy answer after tokens: at most max_tokens tokens, ended
+     * before EOS and before the first line break ("" when it ends at once). */
+    int (*answer)(void *user, const int32_t *tokens, int64_t n, int64_t max_tokens, char **text);
+    /* out[i] = sum over j in [from[i], lens[i]) of log p(seqs[i][j] |
+     * seqs[i][0..j)), natural log; answer(sink, i, out[i]) as each is
+     * known (answer may be NULL). On failure the unanswered out[i] are NaN
+     * and the answered ones stay (value.h's contract). */
+    int (*score)(void *user, int64_t n, const int32_t *const *seqs, const int64_t *lens,
+                 const int64_t *from, double *out, spex_answer_fn answer, void *sink);
+    /* The continuation's tokens: 0: llama.cpp's rule (those of
+     * context+continuation beyond the context's, which must be a prefix;
+     * else the mask is NaN); 1: lm-evaluation-harness's (trailing spaces of
+     * the context move to the continuation; encode context+continuation
+     * and split at the length of the encoded context). Equal where the
+     * prefix holds and the context ends without a space. */
+    int harness_split;
+} spex_prompt_scorer;
+
+/* As spex_prompt_new, scored through sc (copied; sc->user is borrowed and
+ * must outlive *out). The greedy answer, token units and masks all go
+ * through sc. */
+SPEX_API int spex_prompt_new_scored(spex_ctx *ctx, const spex_prompt_scorer *sc, const char *prompt,
+                                    const spex_prompt_opts *opts, spex_prompt **out);
 SPEX_API void spex_prompt_free(spex_prompt *p);
 
 /* Number of units (the features). */

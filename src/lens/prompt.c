@@ -25,7 +25,9 @@ typedef struct unit {
 
 struct spex_prompt {
     spex_ctx *ctx;
-    spex_llm *m; /* borrowed; NULL: texts only */
+    spex_llm *m;           /* borrowed; NULL: texts only or a scorer's */
+    spex_prompt_scorer sc; /* what scores: m's adapter (below) or a given one */
+    int scored;            /* 1: sc is usable (a model or a given scorer) */
     unit *units;
     int64_t n, cap;
     char *prefix, *suffix, *replace; /* prefix/suffix "" when none */
@@ -161,26 +163,76 @@ static int split_segments(spex_prompt *p, const char *s, const char *sep) {
     return SPEX_OK;
 }
 
-/* Token units: the engine's tokens of the prompt (no BOS); a piece's leading
- * spaces are its lead. */
+/* Token units: the model's tokens of the prompt (no BOS); a piece's
+ * leading spaces are its lead. */
 static int split_tokens(spex_prompt *p, const char *s) {
     int32_t *tok = NULL;
     int64_t nt = 0;
-    int rc = spex_llm_tokenize(p->m, s, strlen(s), 0, &tok, &nt);
+    size_t len = strlen(s);
+    int rc = p->sc.tokenize(p->sc.user, 1, &s, &len, 0, &tok, &nt);
     for (int64_t i = 0; !rc && i < nt; i++) {
-        const char *piece;
+        char *piece = NULL;
         size_t plen, k = 0;
-        rc = spex_llm_token_piece(p->m, tok[i], &piece, &plen);
+        rc = p->sc.detokenize(p->sc.user, &tok[i], 1, &piece);
         if (rc) break;
+        plen = strlen(piece);
         while (k < plen && piece[k] == ' ')
             k++;
-        if (k == plen) { /* a piece of spaces only: keep it as text */
+        if (k == plen) /* a piece of spaces only: keep it as text */
             rc = add_unit(p, "", 0, piece, plen);
-            continue;
-        }
-        rc = add_unit(p, piece, k, piece + k, plen - k);
+        else
+            rc = add_unit(p, piece, k, piece + k, plen - k);
+        spex_free(p->ctx, piece);
     }
     spex_free(p->ctx, tok);
+    return rc;
+}
+
+/* ---- the scorer of an in-process model (spex/prompt.h) ---- */
+
+static int local_tokenize(void *user, int64_t n, const char *const *texts, const size_t *lens,
+                          int add_bos, int32_t **toks, int64_t *n_toks) {
+    spex_llm *m = ((spex_prompt *)user)->m;
+    int rc = SPEX_OK;
+    for (int64_t i = 0; !rc && i < n; i++)
+        rc = spex_llm_tokenize(m, texts[i], lens[i], add_bos, &toks[i], &n_toks[i]);
+    return rc;
+}
+
+static int local_detokenize(void *user, const int32_t *tokens, int64_t n, char **text) {
+    return spex_llm_detokenize(((spex_prompt *)user)->m, tokens, n, 0, text);
+}
+
+static int local_answer(void *user, const int32_t *tokens, int64_t n, int64_t max_tokens,
+                        char **text) {
+    spex_prompt *p = user;
+    spex_llm *m = p->m;
+    int32_t *gen = NULL;
+    int64_t ng = 0, keep = 0;
+    spex_llm_info info;
+    spex_llm_get_info(m, &info);
+    int rc = spex_llm_generate(m, tokens, n, max_tokens, &gen, &ng);
+    while (!rc && keep < ng && gen[keep] != info.eos) {
+        const char *piece;
+        size_t len;
+        rc = spex_llm_token_piece(m, gen[keep], &piece, &len);
+        if (!rc && memchr(piece, '\n', len)) break;
+        keep++;
+    }
+    if (!rc) rc = spex_llm_detokenize(m, gen, keep, 0, text);
+    spex_free(p->ctx, gen);
+    return rc;
+}
+
+static int local_score(void *user, int64_t n, const int32_t *const *seqs, const int64_t *lens,
+                       const int64_t *from, double *out, spex_answer_fn answer, void *sink) {
+    int rc = spex_llm_score_tokens_batch(((spex_prompt *)user)->m, n, seqs, lens, from, 1, out);
+    for (int64_t i = 0; i < n; i++) {
+        if (rc)
+            out[i] = NAN;
+        else if (answer)
+            answer(sink, i, out[i]);
+    }
     return rc;
 }
 
@@ -292,41 +344,51 @@ int spex_prompt_text(spex_prompt *p, const uint64_t *mask, char **out) {
 /* The model's greedy answer to the full prompt (spex/prompt.h). */
 static int greedy_answer(spex_prompt *p, int64_t max_tokens) {
     char *text = NULL;
-    int32_t *tok = NULL, *gen = NULL;
-    int64_t nt = 0, ng = 0;
-    spex_llm_info info;
-    spex_llm_get_info(p->m, &info);
+    int32_t *tok = NULL;
+    int64_t nt = 0;
     int rc = spex_prompt_text(p, NULL, &text);
-    if (!rc) rc = spex_llm_tokenize(p->m, text, strlen(text), 1, &tok, &nt);
-    if (!rc) rc = spex_llm_generate(p->m, tok, nt, max_tokens, &gen, &ng);
-    int64_t keep = 0;
-    while (!rc && keep < ng && gen[keep] != info.eos) {
-        const char *piece;
-        size_t len;
-        rc = spex_llm_token_piece(p->m, gen[keep], &piece, &len);
-        if (!rc && memchr(piece, '\n', len)) break;
-        keep++;
-    }
-    if (!rc && keep == 0)
+    size_t len = text ? strlen(text) : 0;
+    if (!rc) rc = p->sc.tokenize(p->sc.user, 1, (const char *const *)&text, &len, 1, &tok, &nt);
+    if (!rc) rc = p->sc.answer(p->sc.user, tok, nt, max_tokens, &p->target);
+    if (!rc && !*p->target) {
+        spex_free(p->ctx, p->target);
+        p->target = NULL;
         rc = spex_seterr(p->ctx, SPEX_E_VALUE,
                          "the model's greedy answer to the full prompt is empty (it ends or "
                          "breaks the line at once); give a target");
-    if (!rc) rc = spex_llm_detokenize(p->m, gen, keep, 0, &p->target);
+    }
     spex_free(p->ctx, text);
     spex_free(p->ctx, tok);
-    spex_free(p->ctx, gen);
     return rc;
 }
 
+/* Both constructors: m (in-process) or sc (given), or neither (texts only). */
+static int prompt_new(spex_ctx *ctx, spex_llm *m, const spex_prompt_scorer *sc, const char *prompt,
+                      const spex_prompt_opts *opts, spex_prompt **out);
+
 int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt, const spex_prompt_opts *opts,
                     spex_prompt **out) {
+    return prompt_new(ctx, m, NULL, prompt, opts, out);
+}
+
+int spex_prompt_new_scored(spex_ctx *ctx, const spex_prompt_scorer *sc, const char *prompt,
+                           const spex_prompt_opts *opts, spex_prompt **out) {
+    if (!sc || !sc->tokenize || !sc->detokenize || !sc->answer || !sc->score) {
+        *out = NULL;
+        return spex_seterr(ctx, SPEX_E_INVAL, "the scorer lacks a function");
+    }
+    return prompt_new(ctx, NULL, sc, prompt, opts, out);
+}
+
+static int prompt_new(spex_ctx *ctx, spex_llm *m, const spex_prompt_scorer *sc, const char *prompt,
+                      const spex_prompt_opts *opts, spex_prompt **out) {
     *out = NULL;
     spex_prompt_opts def = spex_prompt_opts_default();
     const spex_prompt_opts *o = opts ? opts : &def;
     if (!prompt || !*prompt) return spex_seterr(ctx, SPEX_E_INVAL, "the prompt is empty");
     if ((unsigned)o->unit > SPEX_PROMPT_SEGMENT)
         return spex_seterr(ctx, SPEX_E_INVAL, "unknown unit %d", (int)o->unit);
-    if (o->unit == SPEX_PROMPT_TOKEN && !m)
+    if (o->unit == SPEX_PROMPT_TOKEN && !m && !sc)
         return spex_seterr(ctx, SPEX_E_INVAL, "token units need a model");
     if (o->contrast && !o->target)
         return spex_seterr(ctx, SPEX_E_INVAL, "a contrast needs a target");
@@ -341,6 +403,14 @@ int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt, const spex_p
     if (!p) return SPEX_E_NOMEM;
     p->ctx = ctx;
     p->m = m;
+    if (sc) {
+        p->sc = *sc;
+        p->scored = 1;
+    } else if (m) {
+        p->sc =
+            (spex_prompt_scorer){p, local_tokenize, local_detokenize, local_answer, local_score, 0};
+        p->scored = 1;
+    }
     int rc = SPEX_OK;
     p->prefix = spex_strdup(ctx, o->prefix ? o->prefix : "");
     p->suffix = spex_strdup(ctx, o->suffix ? o->suffix : "");
@@ -371,7 +441,7 @@ int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt, const spex_p
     if (!rc && p->n > SPEX_MAX_FEATURES)
         rc = spex_seterr(ctx, SPEX_E_RANGE, "the prompt has %lld units, more than %lld",
                          (long long)p->n, (long long)SPEX_MAX_FEATURES);
-    if (!rc && m && !p->target) rc = greedy_answer(p, o->max_answer_tokens);
+    if (!rc && p->scored && !p->target) rc = greedy_answer(p, o->max_answer_tokens);
     if (rc) {
         if (rc == SPEX_E_NOMEM) spex_seterr(ctx, rc, "out of memory");
         spex_prompt_free(p);
@@ -381,128 +451,200 @@ int spex_prompt_new(spex_ctx *ctx, spex_llm *m, const char *prompt, const spex_p
     return SPEX_OK;
 }
 
-/* Tokens of text (with BOS) and of text + cont; SPEX_E_VALUE when cont adds
- * no token or text's tokens are not a prefix of the joint tokenization. On
- * success *seq (owned) holds the joint tokens and *from the prompt's count. */
-static int joint_tokens(spex_prompt *p, const char *text, size_t len, const char *cont, sbuf *tmp,
-                        int32_t **seq, int64_t *n_seq, int64_t *from) {
-    int32_t *pt = NULL, *jt = NULL;
-    int64_t np = 0, nj = 0;
-    *seq = NULL;
-    tmp->len = 0;
-    sb_put(tmp, text, len);
-    sb_put(tmp, cont, strlen(cont));
-    if (tmp->err) return spex_seterr(p->ctx, SPEX_E_NOMEM, "out of memory");
-    int rc = spex_llm_tokenize(p->m, text, len, 1, &pt, &np);
-    if (!rc) rc = spex_llm_tokenize(p->m, tmp->s, tmp->len, 1, &jt, &nj);
-    if (!rc && (nj <= np || memcmp(pt, jt, (size_t)np * sizeof *pt)))
-        rc = SPEX_E_VALUE; /* the caller names the mask */
-    spex_free(p->ctx, pt);
-    if (rc) {
-        spex_free(p->ctx, jt);
-        return rc;
+/* The token sequences of nb masks (masks[i] NULL: all kept): for mask i
+ * and continuation c (target, then contrast) seqs[i * nc + c] (owned),
+ * lens[], from[] (the context's count). bad[i] = 1 when mask i cannot be
+ * scored (its continuation adds no token or, under llama.cpp's rule, the
+ * context's tokens are not a prefix); first_bad describes the first. All
+ * texts of the batch go to the scorer's tokenizer in one call. */
+static int masks_sequences(spex_prompt *p, int64_t nb, const uint64_t *const *masks, int32_t **seqs,
+                           int64_t *lens, int64_t *from, int *bad, char *first_bad,
+                           size_t first_bad_size) {
+    int nc = p->contrast ? 2 : 1, per = 1 + nc;
+    int64_t nt = nb * per;
+    char **texts = spex_calloc(p->ctx, (size_t)nt, sizeof *texts);
+    size_t *tlen = spex_calloc(p->ctx, (size_t)nt, sizeof *tlen);
+    int32_t **toks = spex_calloc(p->ctx, (size_t)nt, sizeof *toks);
+    int64_t *ntok = spex_calloc(p->ctx, (size_t)nt, sizeof *ntok);
+    sbuf body = {p->ctx, NULL, 0, 0, 0}, text = {p->ctx, NULL, 0, 0, 0};
+    int rc = texts && tlen && toks && ntok ? SPEX_OK : SPEX_E_NOMEM;
+    for (int64_t i = 0; !rc && i < nb; i++) {
+        rc = build_text(p, masks[i], &body, &text);
+        size_t keep = text.len;
+        if (p->sc.harness_split) /* trailing whitespace moves to the continuation */
+            while (keep > 0 && is_ws(text.s[keep - 1]))
+                keep--;
+        for (int c = 0; !rc && c <= nc; c++) {
+            const char *cont = c == 0 ? "" : c == 1 ? p->target : p->contrast;
+            size_t cl = strlen(cont), n = c == 0 ? keep : text.len + cl;
+            char *t = spex_malloc(p->ctx, n + 1);
+            if (!t) {
+                rc = SPEX_E_NOMEM;
+                break;
+            }
+            memcpy(t, text.s, c == 0 ? keep : text.len);
+            if (c) memcpy(t + text.len, cont, cl);
+            t[n] = 0;
+            texts[i * per + c] = t;
+            tlen[i * per + c] = n;
+        }
     }
-    *seq = jt;
-    *n_seq = nj;
-    *from = np;
-    return SPEX_OK;
+    if (!rc) rc = p->sc.tokenize(p->sc.user, nt, (const char *const *)texts, tlen, 1, toks, ntok);
+    for (int64_t i = 0; !rc && i < nb; i++) {
+        bad[i] = 0;
+        const int32_t *ct = toks[i * per];
+        int64_t np = ntok[i * per];
+        for (int c = 0; c < nc; c++) {
+            int32_t *jt = toks[i * per + 1 + c];
+            int64_t nj = ntok[i * per + 1 + c];
+            if (nj <= np || (!p->sc.harness_split && memcmp(ct, jt, (size_t)np * sizeof *ct))) {
+                if (!bad[i] && first_bad && !*first_bad)
+                    snprintf(first_bad, first_bad_size,
+                             "masked prompt '%s': the tokens of the %s do not extend the "
+                             "prompt's (%s)",
+                             texts[i * per], c ? "contrast" : "target",
+                             p->sc.harness_split ? "it adds no token"
+                                                 : "llama.cpp's continuation convention");
+                bad[i] = 1;
+            }
+        }
+        for (int c = 0; c < nc; c++) {
+            seqs[i * nc + c] = bad[i] ? NULL : toks[i * per + 1 + c];
+            if (!bad[i]) toks[i * per + 1 + c] = NULL;
+            lens[i * nc + c] = ntok[i * per + 1 + c];
+            from[i * nc + c] = np;
+        }
+    }
+    for (int64_t j = 0; toks && j < nt; j++)
+        spex_free(p->ctx, toks[j]);
+    for (int64_t j = 0; texts && j < nt; j++)
+        spex_free(p->ctx, texts[j]);
+    spex_free(p->ctx, texts);
+    spex_free(p->ctx, tlen);
+    spex_free(p->ctx, toks);
+    spex_free(p->ctx, ntok);
+    spex_free(p->ctx, body.s);
+    spex_free(p->ctx, text.s);
+    if (rc == SPEX_E_NOMEM) return spex_seterr(p->ctx, rc, "out of memory");
+    return rc;
 }
 
-int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
+/* Turns the scorer's per-sequence answers into per-mask ones: a mask is
+ * answered when all its sequences (target, contrast) are. */
+typedef struct mask_sink {
+    spex_answer_fn answer;
+    void *sink;
+    const int64_t *owner; /* sequence -> mask */
+    double *lp;           /* per sequence */
+    uint8_t *got;         /* per sequence */
+    double *out;          /* per mask */
+    int nc;
+} mask_sink;
+
+static void seq_answered(void *user, int64_t j, double v) {
+    mask_sink *ms = user;
+    if (ms->got[j]) return;
+    ms->got[j] = 1;
+    ms->lp[j] = v;
+    int64_t base = j - j % ms->nc;
+    for (int c = 0; c < ms->nc; c++)
+        if (!ms->got[base + c]) return;
+    double mv = ms->nc == 2 ? ms->lp[base] - ms->lp[base + 1] : ms->lp[base];
+    ms->out[ms->owner[base]] = mv;
+    if (ms->answer) ms->answer(ms->sink, ms->owner[base], mv);
+}
+
+static int prompt_eval_stream(spex_prompt *p, const spex_masks *batch, double *out,
+                              spex_answer_fn answer, void *sink) {
     int64_t nb = spex_masks_count(batch);
-    int n_cont = p->contrast ? 2 : 1;
-    if (!p->m || !p->target)
+    int nc = p->contrast ? 2 : 1;
+    if (!p->scored || !p->target)
         return spex_seterr(p->ctx, SPEX_E_INVAL, "this prompt was built without a model");
     for (int64_t i = 0; i < nb; i++)
         out[i] = NAN;
     if (nb == 0) return SPEX_OK;
-    int64_t cap = nb * n_cont, k = 0, bad = -1;
+    int64_t cap = nb * nc, k = 0;
+    const uint64_t **masks = spex_calloc(p->ctx, (size_t)nb, sizeof *masks);
+    int *bad = spex_calloc(p->ctx, (size_t)nb, sizeof *bad);
     int32_t **seqs = spex_calloc(p->ctx, (size_t)cap, sizeof *seqs);
     int64_t *lens = spex_calloc(p->ctx, (size_t)cap, sizeof *lens);
     int64_t *from = spex_calloc(p->ctx, (size_t)cap, sizeof *from);
     int64_t *owner = spex_calloc(p->ctx, (size_t)cap, sizeof *owner);
     double *lp = spex_calloc(p->ctx, (size_t)cap, sizeof *lp);
+    uint8_t *got = spex_calloc(p->ctx, (size_t)cap, 1);
     char first_bad[512] = "";
-    int rc = seqs && lens && from && owner && lp ? SPEX_OK : SPEX_E_NOMEM;
-    /* (nb, n_cont) token sequences: target (and contrast) after each masked prompt */
+    int rc = masks && bad && seqs && lens && from && owner && lp && got ? SPEX_OK : SPEX_E_NOMEM;
+    for (int64_t i = 0; !rc && i < nb; i++)
+        masks[i] = spex_masks_crow(batch, i);
+    if (!rc) rc = masks_sequences(p, nb, masks, seqs, lens, from, bad, first_bad, sizeof first_bad);
+    /* the scorable masks' sequences, packed: (k / nc, nc) */
     for (int64_t i = 0; !rc && i < nb; i++) {
-        int nc = 0;
-        rc = spex_prompt_sequences(p, spex_masks_crow(batch, i), &seqs[k], &lens[k], &from[k], &nc);
-        for (int c = 0; c < nc; c++)
+        if (bad[i]) continue;
+        for (int c = 0; c < nc; c++) {
+            seqs[k] = seqs[i * nc + c];
+            if (k != i * nc + c) seqs[i * nc + c] = NULL;
+            lens[k] = lens[i * nc + c];
+            from[k] = from[i * nc + c];
             owner[k++] = i;
-        if (rc == SPEX_E_VALUE) { /* this mask cannot be scored: NaN, go on */
-            if (bad < 0) {
-                bad = i;
-                snprintf(first_bad, sizeof first_bad, "masked %s", spex_errmsg(p->ctx));
-            }
-            rc = SPEX_OK;
         }
     }
+    mask_sink ms = {answer, sink, owner, lp, got, out, nc};
     if (!rc && k > 0)
-        rc = spex_llm_score_tokens_batch(p->m, k, (const int32_t *const *)seqs, lens, from, 1, lp);
-    if (!rc)
-        for (int64_t j = 0; j < k; j += n_cont)
-            out[owner[j]] = n_cont == 2 ? lp[j] - lp[j + 1] : lp[j];
-    else
-        for (int64_t i = 0; i < nb; i++)
-            out[i] = NAN;
-    for (int64_t j = 0; seqs && j < k; j++)
+        rc = p->sc.score(p->sc.user, k, (const int32_t *const *)seqs, lens, from, lp, seq_answered,
+                         &ms);
+    for (int64_t j = 0; seqs && j < cap; j++)
         spex_free(p->ctx, seqs[j]);
+    spex_free(p->ctx, masks);
+    spex_free(p->ctx, bad);
     spex_free(p->ctx, seqs);
     spex_free(p->ctx, lens);
     spex_free(p->ctx, from);
     spex_free(p->ctx, owner);
     spex_free(p->ctx, lp);
+    spex_free(p->ctx, got);
     if (rc == SPEX_E_NOMEM) return spex_seterr(p->ctx, rc, "out of memory");
     if (rc) return rc;
-    return bad >= 0 ? spex_seterr(p->ctx, SPEX_E_VALUE, "%s", first_bad) : SPEX_OK;
+    return *first_bad ? spex_seterr(p->ctx, SPEX_E_VALUE, "%s", first_bad) : SPEX_OK;
+}
+
+int spex_prompt_eval(spex_prompt *p, const spex_masks *batch, double *out) {
+    return prompt_eval_stream(p, batch, out, NULL, NULL);
 }
 
 int spex_prompt_sequences(spex_prompt *p, const uint64_t *mask, int32_t *seqs[2], int64_t lens[2],
                           int64_t from[2], int *n_seqs) {
-    int n_cont = p->contrast ? 2 : 1;
+    int n_cont = p->contrast ? 2 : 1, bad = 0;
     for (int c = 0; c < n_cont; c++)
         seqs[c] = NULL; /* seqs[1] exists only with a contrast */
     *n_seqs = 0;
-    if (!p->m || !p->target)
+    if (!p->scored || !p->target)
         return spex_seterr(p->ctx, SPEX_E_INVAL, "this prompt was built without a model");
-    sbuf body = {p->ctx, NULL, 0, 0, 0}, text = {p->ctx, NULL, 0, 0, 0},
-         tmp = {p->ctx, NULL, 0, 0, 0};
-    int rc = build_text(p, mask, &body, &text);
-    for (int c = 0; !rc && c < n_cont; c++) {
-        rc = joint_tokens(p, text.s, text.len, c ? p->contrast : p->target, &tmp, &seqs[c],
-                          &lens[c], &from[c]);
-        if (rc == SPEX_E_VALUE)
-            spex_seterr(p->ctx, rc,
-                        "prompt '%s': the tokens of the %s do not extend the prompt's "
-                        "(llama.cpp's continuation convention)",
-                        text.s, c ? "contrast" : "target");
-    }
-    if (rc) {
-        spex_free(p->ctx, seqs[0]);
-        seqs[0] = NULL;
-    } else {
-        *n_seqs = n_cont;
-    }
-    spex_free(p->ctx, body.s);
-    spex_free(p->ctx, text.s);
-    spex_free(p->ctx, tmp.s);
-    if (rc == SPEX_E_NOMEM) return spex_seterr(p->ctx, rc, "out of memory");
-    return rc;
+    char first_bad[512] = "";
+    int rc = masks_sequences(p, 1, &mask, seqs, lens, from, &bad, first_bad, sizeof first_bad);
+    if (rc) return rc;
+    if (bad) return spex_seterr(p->ctx, SPEX_E_VALUE, "%s", first_bad);
+    *n_seqs = n_cont;
+    return SPEX_OK;
 }
 
 static int prompt_eval_cb(void *user, const spex_masks *batch, double *out) {
     return spex_prompt_eval(user, batch, out);
 }
 
+static int prompt_eval_stream_cb(void *user, const spex_masks *batch, double *out,
+                                 spex_answer_fn answer, void *sink) {
+    return prompt_eval_stream(user, batch, out, answer, sink);
+}
+
 int spex_prompt_valuefn(spex_prompt *p, spex_valuefn *out) {
     memset(out, 0, sizeof *out);
-    if (!p->m || !p->target)
+    if (!p->scored || !p->target)
         return spex_seterr(p->ctx, SPEX_E_INVAL, "this prompt was built without a model");
     out->eval = prompt_eval_cb;
+    out->eval_stream = prompt_eval_stream_cb;
     out->user = p;
     out->destroy = NULL;
     out->n = p->n;
-    out->name = "llm prompt";
+    out->name = p->m ? "llm prompt" : "remote llm prompt";
     return SPEX_OK;
 }
