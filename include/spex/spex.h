@@ -36,6 +36,8 @@
 #include "spex/mpi.h"
 #include "spex/plan.h"
 #include "spex/prompt.h"
+#include "spex/remote.h"
+#include "spex/serve.h"
 
 #include "spex/report.h"
 

@@ -27,6 +27,32 @@ const cli_opt cli_llm_opts[] = {
     {NULL, NULL, NULL, NULL},
 };
 
+const cli_opt cli_server_opts[] = {
+    {"server", "URL[,URL...]",
+     "explain the answer of a model behind inference servers (vLLM,\n"
+     "SGLang, spex serve, OpenAI-compatible; several URLs: a pool serving\n"
+     "one model) by the units of a prompt; the --llm prompt options apply",
+     NULL},
+    {"api", "A",
+     "--server: auto (default: probe) | vllm (prompt_logprobs) | openai\n"
+     "(echo + logprobs)",
+     NULL},
+    {"model", "NAME", "--server: the model to ask for (default: the one the server lists)", NULL},
+    {"concurrency", "N", "--server: requests in flight per endpoint (default 4)", NULL},
+    {"prompts-per-request", "N", "--server: masked prompts in one request (default 32, max 64)",
+     NULL},
+    {"retries", "N",
+     "--server: tries again a request that failed (connection, timeout,\n"
+     "429, 5xx, a reply cut short) up to N times, waiting 0.25 s doubled\n"
+     "each time (default 6)",
+     NULL},
+    {"api-key-env", "VAR",
+     "--server: send the API key in environment variable VAR (default\n"
+     "OPENAI_API_KEY when set); keys are never taken on the command line",
+     NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
 int cli_llm_check(const cli_opt *o, const char *const *foreign, const char *why, const char *alt) {
     for (; *foreign; foreign++)
         if (cli_get(o, *foreign)) {
@@ -45,6 +71,54 @@ int cli_llm_check(const cli_opt *o, const char *const *foreign, const char *why,
         fprintf(stderr, "spex explain: --n is for --exec; the prompt gives --llm its n\n");
         return CLI_USAGE;
     }
+    return CLI_OK;
+}
+
+/* Connects to the --server pool (spex/remote.h). */
+static int open_server(spex_ctx *ctx, const cli_opt *o, cli_llm *l) {
+    spex_remote_opts ro = spex_remote_opts_default();
+    const char *s;
+    int64_t v;
+    int rc = CLI_OK;
+    if ((s = cli_get(o, "api")) && spex_remote_api_parse(ctx, s, &ro.api)) {
+        fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
+        return CLI_USAGE;
+    }
+    if ((s = cli_get(o, "concurrency")) && !(rc = cli_int("concurrency", s, 1, 1024, &v)))
+        ro.concurrency = (int)v;
+    if (!rc && (s = cli_get(o, "retries")) && !(rc = cli_int("retries", s, 0, 100, &v)))
+        ro.max_retries = (int)v;
+    if (!rc && (s = cli_get(o, "prompts-per-request")) &&
+        !(rc = cli_int("prompts-per-request", s, 1, 64, &v)))
+        ro.prompts_per_request = (int)v;
+    if (rc) return rc;
+    ro.model = cli_get(o, "model");
+    const char *kv = cli_get(o, "api-key-env");
+    ro.api_key = getenv(kv ? kv : "OPENAI_API_KEY");
+    if (kv && !ro.api_key) {
+        fprintf(stderr, "spex explain: --api-key-env %s: the variable is not set\n", kv);
+        return CLI_USAGE;
+    }
+    /* URL[,URL...] */
+    const char *list = cli_get(o, "server");
+    char *copy = strdup(list);
+    const char **urls = calloc(strlen(list) / 2 + 2, sizeof *urls);
+    int n = 0;
+    for (char *save = NULL, *u = copy ? strtok_r(copy, ",", &save) : NULL; u && urls;
+         u = strtok_r(NULL, ",", &save))
+        urls[n++] = u;
+    ro.urls = urls;
+    ro.n_urls = n;
+    int src = copy && urls ? spex_remote_open(ctx, &ro, &l->r)
+                           : spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
+    free(urls);
+    free(copy);
+    if (src) {
+        fprintf(stderr, "spex explain: --server: %s\n", spex_errmsg(ctx));
+        return cli_exit_code(src);
+    }
+    l->model = spex_remote_model(l->r);
+    fprintf(stderr, "spex explain: --server: %s\n", spex_remote_note(l->r));
     return CLI_OK;
 }
 
@@ -70,8 +144,16 @@ int cli_llm_open(spex_ctx *ctx, const cli_opt *o, spex_prompt_opts *po, cli_llm 
                 pfile ? pfile : "", pfile ? "'" : "");
         return pfile ? CLI_INPUT : CLI_USAGE;
     }
-    if ((rc = cli_llm_load(ctx, o, l))) return rc;
-    int src = spex_prompt_new(ctx, l->m, l->prompt, po, &l->p);
+    int src;
+    if (cli_get(o, "server")) {
+        if ((rc = open_server(ctx, o, l))) return rc;
+        spex_prompt_scorer sc;
+        spex_remote_scorer(l->r, &sc);
+        src = spex_prompt_new_scored(ctx, &sc, l->prompt, po, &l->p);
+    } else {
+        if ((rc = cli_llm_load(ctx, o, l))) return rc;
+        src = spex_prompt_new(ctx, l->m, l->prompt, po, &l->p);
+    }
     if (src) {
         fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
         return cli_exit_code(src);
@@ -93,6 +175,7 @@ int cli_llm_load(spex_ctx *ctx, const cli_opt *o, cli_llm *l) {
 void cli_llm_close(cli_llm *l) {
     spex_prompt_free(l->p);
     spex_llm_free(l->m);
+    spex_remote_free(l->r);
     free(l->text);
     memset(l, 0, sizeof *l);
 }
@@ -103,6 +186,11 @@ char *cli_llm_fp_prompt(char *fp, const cli_llm *l, const char *contrast) {
     fp = cli_fp_add(fp, "target", spex_prompt_target(l->p));
     fp = cli_fp_add(fp, "contrast", contrast);
     return cli_fp_add(fp, "prompt", l->prompt);
+}
+
+char *cli_llm_model_key(const cli_llm *l) {
+    return l->r ? cli_strf("server-model=%s", spex_remote_model(l->r))
+                : cli_strf("sha256=%s", l->hex);
 }
 
 char *cli_llm_label(const cli_llm *l, const char *what) {

@@ -8,6 +8,12 @@
 
 #include "cli.h"
 #include "spex/prompt.h"
+#include "spex/remote.h"
+
+/* --server, --api, --model, --concurrency, --prompts-per-request,
+ * --api-key-env: a model behind inference servers (spex/remote.h), the
+ * prompt lens's other way to reach a model. */
+extern const cli_opt cli_server_opts[];
 
 /* --llm, --prompt, --prompt-file, --prefix, --suffix, --target, --contrast
  * ({NULL}-terminated; values unused): the `shared` table of both kinds. */
@@ -15,13 +21,18 @@ extern const cli_opt cli_llm_opts[];
 
 /* A loaded model and prompt (cli_llm_close releases them). */
 typedef struct cli_llm {
-    spex_llm *m;
+    spex_llm *m;    /* the model, in process (--llm) ... */
+    spex_remote *r; /* ... or behind servers (--server) */
     spex_prompt *p;
-    const char *model;  /* the --llm path (borrowed option value) */
+    const char *model;  /* the --llm path (borrowed option value), or the served model's id */
     const char *prompt; /* the prompt text: --prompt, or the file's contents */
     char *text;         /* the --prompt-file contents (malloc'ed) or NULL */
-    char hex[65];       /* SHA-256 of the model file */
+    char hex[65];       /* SHA-256 of the model file (--llm) */
 } cli_llm;
+
+/* "sha256=<file's>" (--llm) or "server-model=<id>" (--server): the model's
+ * part of a cache fingerprint, never a URL or a key (malloc'ed). */
+char *cli_llm_model_key(const cli_llm *l);
 
 /* The checks every --llm lens makes before its own options: exactly one of
  * --prompt, --prompt-file and (when alt is not NULL) --<alt>, the lens's own
@@ -34,7 +45,8 @@ int cli_llm_check(const cli_opt *o, const char *const *foreign, const char *why,
  * on failure. */
 int cli_llm_load(spex_ctx *ctx, const cli_opt *o, cli_llm *l);
 /* Fills the --prefix/--suffix/--target/--contrast fields of *po, reads the
- * prompt, loads the model and builds the prompt (spex_prompt_new) into *l.
+ * prompt, loads the model (--llm) or connects to the servers (--server,
+ * saying on stderr what it found) and builds the prompt into *l.
  * Prints the problem and returns an exit status on failure; call
  * cli_llm_close either way. */
 int cli_llm_open(spex_ctx *ctx, const cli_opt *o, spex_prompt_opts *po, cli_llm *l);

@@ -119,6 +119,16 @@ static int open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo
     const char *s;
     int rc = cli_llm_check(o, heads_only, " goes with --heads or --mlp", NULL);
     if (rc) return rc;
+    if (cli_get(o, "server") && (cli_get(o, "heads") || cli_get(o, "mlp"))) {
+        fprintf(stderr, "spex explain: --heads and --mlp ablate the model's insides: they need "
+                        "the model in process (--llm FILE), not --server\n");
+        return CLI_USAGE;
+    }
+    for (const cli_opt *p = cli_server_opts + 1; !cli_get(o, "server") && p->name; p++)
+        if (cli_get(o, p->name)) {
+            fprintf(stderr, "spex explain: --%s goes with --server\n", p->name);
+            return CLI_USAGE;
+        }
     spex_prompt_opts po = spex_prompt_opts_default();
     if ((s = cli_get(o, "unit")) && spex_prompt_unit_parse(ctx, s, &po.unit)) {
         fprintf(stderr, "spex explain: --unit: %s\n", spex_errmsg(ctx));
@@ -157,8 +167,10 @@ static int open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo
         t->names[j] = strdup(spex_prompt_unit_text(p, j));
     /* every setting that changes a value; the target as resolved (a greedy
      * answer is a function of the model and the full prompt) */
+    char *key = cli_llm_model_key(&st->l);
     char *fp =
-        cli_strf("llm-prompt/1 sha256=%s unit=%s", st->l.hex, spex_prompt_unit_name(po.unit));
+        key ? cli_strf("llm-prompt/1 %s unit=%s", key, spex_prompt_unit_name(po.unit)) : NULL;
+    free(key);
     fp = cli_fp_add(fp, "sep",
                     po.unit == SPEX_PROMPT_SEGMENT ? (po.segments_sep ? po.segments_sep : "\n")
                                                    : NULL);
@@ -169,6 +181,18 @@ static int open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo
     t->html = llm_html;
     return CLI_OK;
 }
+
+/* The same lens with the model behind inference servers (cli_llm.c
+ * connects; everything after is shared). */
+const cli_target_kind cli_target_server = {
+    .name = "server",
+    .main = "server",
+    .usage = "--server URL --prompt TEXT",
+    .about = "a served LLM's answer by units",
+    .opts = cli_server_opts,
+    .shared = cli_llm_opts,
+    .open = open_llm,
+};
 
 const cli_target_kind cli_target_llm = {
     .name = "llm",

@@ -12,6 +12,7 @@
     X(exec)                                                                                        \
     X(llm)                                                                                         \
     X(heads)                                                                                       \
+    X(server) /* target_llm.c: the prompt lens over --server */                                    \
     X(data)
 
 #define DECLARE(name) extern const cli_target_kind cli_target_##name;
