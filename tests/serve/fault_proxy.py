@@ -14,12 +14,21 @@ import http.server
 import json
 import socket
 import sys
+import threading
 import urllib.request
 
 backend, port_file, faults_path, log_path = sys.argv[1:5]
 
 
+lock = threading.Lock()  # requests run in threads: one fault each
+
+
 def next_fault():
+    with lock:
+        return take_fault()
+
+
+def take_fault():
     try:
         lines = open(faults_path).read().split()
     except OSError:
@@ -59,7 +68,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
         fault = next_fault() if self.path == "/v1/completions" else "ok"
-        with open(log_path, "a") as log:
+        with lock, open(log_path, "a") as log:
             log.write(f"{self.path} {fault}\n")
         if fault == "503":
             return self.reply(503, b'{"error":{"message":"busy"}}', [("Retry-After", "0")])
