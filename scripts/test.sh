@@ -16,7 +16,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 bash scripts/setup.sh
 
 echo "== build (warnings as errors)"
-cmake -S . -B build -DSPEX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DSPEX_WERROR=ON -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 echo "== architecture (no include or call cycles) and formatting of changed files"
 python3 scripts/check_deps.py build

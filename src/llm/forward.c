@@ -42,7 +42,7 @@ int spexi_scratch_alloc(spex_llm *m, int nt) {
                {&s->hb2, C * F},
                {&s->xb, C * D},
                {&s->logits, C * (double)I->n_vocab},
-               {&s->rows, nt * (F > D ? F : D)},
+               {&s->rows, nt * (double)spexi_matmul_rows_floats(F > D ? I->ffn_dim : I->dim)},
                {&s->scores, nt * (double)I->n_ctx}};
     enum { N_BUF = sizeof buf / sizeof buf[0] };
     double total = 0;

@@ -15,7 +15,14 @@
  * (each element needs at least one byte, each string eight), and every size
  * product is overflow-checked. Errors name the key or tensor and the byte
  * offset where the bad value starts.
+ *
+ * Files of BIG_FILE bytes or more (real models) are read into anonymous
+ * memory on transparent huge pages instead of mapped: the matmul streams
+ * every weight once per chunk, and through 4 KiB page-cache pages the TLB
+ * misses alone took a fifth of a 1.1B model's time (measured, F16, pp64).
+ * Resident size is the same as a mapping's (the file's size).
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, madvise */
 #include "llm/llm_int.h"
 
 #include <errno.h>
@@ -506,6 +513,39 @@ int spex_gguf_open_buffer(spex_ctx *ctx, const void *data, size_t size, const ch
     return gguf_new(ctx, data ? data : (const void *)"", size, 0, name ? name : "buffer", out);
 }
 
+enum { BIG_FILE = 256 << 20 };
+
+/* The file's size bytes, read-only: read into huge-page anonymous memory
+ * when big (the HOW IT WORKS above), else mapped; MAP_FAILED on failure
+ * (errno set). Either way munmap frees it. */
+static void *map_file(int fd, size_t size) {
+#ifdef MADV_HUGEPAGE
+    if (size >= BIG_FILE) {
+        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return p;
+        (void)madvise(p, size, MADV_HUGEPAGE); /* a hint: without it, small pages */
+        size_t got = 0;
+        while (got < size) {
+            ssize_t r = pread(fd, (char *)p + got, size - got, (off_t)got);
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                int e = r < 0 ? errno : EIO;
+                munmap(p, size);
+                errno = e;
+                return MAP_FAILED;
+            }
+            got += (size_t)r;
+        }
+        if (mprotect(p, size, PROT_READ) == 0) return p;
+        int e = errno;
+        munmap(p, size);
+        errno = e;
+        return MAP_FAILED;
+    }
+#endif
+    return mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+}
+
 int spex_gguf_open(spex_ctx *ctx, const char *path, spex_gguf **out) {
     *out = NULL;
     int fd = open(path, O_RDONLY);
@@ -536,10 +576,11 @@ int spex_gguf_open(spex_ctx *ctx, const char *path, spex_gguf **out) {
         close(fd);
         return spex_seterr(ctx, SPEX_E_IO, "%s: file too large to map", path);
     }
-    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *p = map_file(fd, (size_t)st.st_size);
+    int err = errno;
     close(fd);
     if (p == MAP_FAILED)
-        return spex_seterr(ctx, SPEX_E_IO, "%s: cannot map: %s", path, strerror(errno));
+        return spex_seterr(ctx, SPEX_E_IO, "%s: cannot map or read: %s", path, strerror(err));
     return gguf_new(ctx, p, (size_t)st.st_size, 1, path, out);
 }
 

@@ -2,8 +2,8 @@
  * Builds a spex_llm from a GGUF file: the hyper-parameters from the
  * "<arch>.*" keys, the tensors an architecture reads (a table per
  * architecture: names and shapes in the model's sizes, and where each one
- * goes), the RoPE tables, the KV cache and the fast path's packed weight
- * copies. forward.c runs the model, kernels.c holds its kernels.
+ * goes), the RoPE tables and the KV cache. forward.c runs the model,
+ * matmul.c and kernels.c hold its kernels.
  *
  * Architectures (general.architecture):
  *   llama  RMSNorm, RoPE on adjacent pairs (2i, 2i+1), grouped-query
@@ -17,15 +17,10 @@
  * Weight matrices stay in the mapped file; norm weights and biases are
  * copied as floats into one slab (spex_llm.vecs).
  *
- * HOW IT WORKS (the fast path's weights)
- * At load every weight matrix that goes through matmul gets an F32 copy
- * packed in panels of 8 rows, (n_in, 8) each, row r in lane r mod 8 (a
- * quantised matrix is dequantised once, with the same dequantiser that
- * would otherwise run per row and use, so the values are the same bits).
- * The copies are made only while they total <= 1 GiB (PACK_AT_LOAD_MAX);
- * bigger models keep dotting rows straight from the mapped file (kernels.c
- * describes the tiles). RoPE angles come from cos/sin tables (n_ctx,
- * n_rot/2) made here. The reference path ignores the copies.
+ * Weight matrices are never copied: matmul.c reads them where they lie in
+ * the mapping, so memory is about the file size plus the KV cache and a
+ * chunk's scratch. RoPE angles come from cos/sin tables (n_ctx, n_rot/2)
+ * made here.
  */
 #include "llm/model_int.h"
 
@@ -140,55 +135,6 @@ static const spexi_arch archs[] = {
     {"gpt2", SPEXI_NORM_LAYER, SPEXI_ROPE_NONE, SPEXI_MLP_GELU, gpt2_top, N_OF(gpt2_top), gpt2_blk,
      N_OF(gpt2_blk), gpt2_wire},
 };
-
-/* The fast path's packed F32 copies of the weight matrices (wmat.pk;
- * quantised ones dequantised with the fast path's dequantiser, the same
- * bits as dequantising a row per use) are made at load when they total at
- * most this many bytes; bigger models dot each row straight from the mapped
- * file, dequantising quantised rows as they use them. */
-#define PACK_AT_LOAD_MAX ((double)(1 << 30))
-
-/* Weight matrix k of the 7 n_layers + 1 that go through matmul. */
-static spexi_wmat *mat_at(spex_llm *m, int64_t k) {
-    if (k == 7 * m->info.n_layers) return &m->output;
-    spexi_layer *ly = &m->layers[k / 7];
-    spexi_wmat *all[7] = {&ly->wq, &ly->wk, &ly->wv, &ly->wo, &ly->wg, &ly->wu, &ly->wd};
-    return all[k % 7];
-}
-
-static int pack_weights(spex_llm *m) {
-    const spex_llm_info *I = &m->info;
-    int64_t n_mats = 7 * I->n_layers + 1, max_in = I->ffn_dim > I->dim ? I->ffn_dim : I->dim;
-    double total = (double)max_in * 4.0; /* + one dequantised row */
-    for (int64_t k = 0; k < n_mats; k++) {
-        const spexi_wmat *w = mat_at(m, k);
-        total += (double)w->n_in * (double)((w->n_out + 7) / 8 * 8) * 4.0;
-    }
-    if (total > PACK_AT_LOAD_MAX) return SPEX_OK;
-    float *dst = m->wcopy = spex_malloc(m->ctx, (size_t)total);
-    if (!dst) return SPEX_E_NOMEM;
-    float *row = dst + (size_t)(total / 4.0) - max_in;
-    spexi_deq_fn deq = spexi_pick_dequant(0);
-    for (int64_t k = 0; k < n_mats; k++) {
-        spexi_wmat *w = mat_at(m, k);
-        int64_t n_in = w->n_in, n_pan = (w->n_out + 7) / 8;
-        memset(dst, 0, (size_t)(n_pan * 8 * n_in) * sizeof(float));
-        for (int64_t r = 0; r < w->n_out; r++) {
-            const uint8_t *src = w->data + (size_t)r * w->row_size;
-            const float *wr = (const float *)(const void *)src;
-            if (w->type != SPEX_TENSOR_F32) {
-                deq(w->type, src, n_in, row);
-                wr = row;
-            }
-            float *pan = dst + (r / 8) * n_in * 8 + r % 8;
-            for (int64_t i = 0; i < n_in; i++)
-                pan[i * 8] = wr[i];
-        }
-        w->pk = dst;
-        dst += n_pan * 8 * n_in;
-    }
-    return SPEX_OK;
-}
 
 static int get_key_int(spex_ctx *ctx, const spex_gguf *g, const char *key, int64_t def, int64_t lo,
                        int64_t hi, int64_t *out) {
@@ -512,9 +458,10 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
         goto done;
     }
     m->vc = m->kc + (size_t)cache / 2;
-    if ((rc = make_rope_tables(m, path)) || (rc = pack_weights(m))) goto done;
+    if ((rc = make_rope_tables(m, path))) goto done;
     m->reference = o.reference;
     m->kv_f16 = o.kv_f16;
+    m->isa = spexi_isa_best();
     m->dot = spexi_pick_dot(m->reference);
     m->deq = spexi_pick_dequant(m->reference);
 done:
@@ -539,7 +486,6 @@ void spex_llm_free(spex_llm *m) {
     spex_free(ctx, m->kc);
     spex_free(ctx, m->cache_tok);
     spex_free(ctx, m->rope_cos);
-    spex_free(ctx, m->wcopy);
     spex_free(ctx, m->s.slab);
     spex_free(ctx, m->abl_heads);
     spex_free(ctx, m->abl_mlps);

@@ -18,10 +18,10 @@ typedef struct spexi_wmat {
     int64_t n_in, n_out;
     size_t row_size;
     const uint8_t *data;
-    /* the fast path's copy, or NULL: ceil(n_out / 8) panels of (n_in, 8),
-     * rows 8p..8p+7 interleaved (zero rows past n_out) */
-    const float *pk;
 } spexi_wmat;
+
+/* Kernel sets of the fast matmul (matmul.c), by what the CPU runs. */
+enum { SPEXI_ISA_PORTABLE = 0, SPEXI_ISA_AVX2 = 1, SPEXI_ISA_AVX512 = 2 };
 
 /* The weights of one block. Vectors point into spex_llm.vecs; a NULL one is
  * absent in the architecture. */
@@ -57,7 +57,7 @@ typedef struct spexi_scratch {
     float *hb2;    /* (CHUNK, ffn) MLP up projection (SwiGLU) */
     float *xb;     /* (CHUNK, dim) a block's normalised input; at the end the final hidden states */
     float *logits; /* (CHUNK, n_vocab) */
-    float *rows;   /* (n_threads, max(dim, ffn)) a dequantised weight row per thread */
+    float *rows;   /* (n_threads, spexi_matmul_rows_floats(max(dim, ffn))) dequantised weights */
     float *scores; /* (n_threads, n_ctx) attention scores per thread */
     int n_threads;
     float *slab; /* owned: all of the above */
@@ -80,8 +80,8 @@ struct spex_llm {
     float *rope_cos, *rope_sin;
     spexi_layer *layers;
     spexi_wmat embd, output;
-    float *wcopy; /* slab of the wmat.pk copies */
     int reference, kv_f16;
+    int isa; /* SPEXI_ISA_* of the fast matmul: the best the CPU has, found at load */
     spexi_dot_fn dot;
     spexi_deq_fn deq;
     /* KV cache: (n_layers, n_ctx, kv_dim) each, valid for cache_tok[0..n_cached) */
@@ -105,12 +105,10 @@ struct spex_llm {
 /* dot(a, b) over n: the reference (double accumulation) or the fastest
  * the CPU runs. */
 spexi_dot_fn spexi_pick_dot(int reference);
+/* The portable dot product: 8 lanes, added in a fixed order. */
+float spexi_dot_portable(const float *a, const float *b, int64_t n);
 /* Worker threads of a forward pass: 1 on the reference path. */
 int spexi_n_threads(const spex_llm *m);
-/* out (T, W.n_out) = x (T, W.n_in) . W^T. rows: n_threads * n_in floats
- * for dequantised rows. */
-void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_t T, float *out,
-                  float *rows);
 /* Norm of a block's input over rows of dim: LayerNorm with bias b or
  * RMSNorm (b unused), by the architecture. */
 void spexi_block_norm(const spex_llm *m, float *y, const float *x, const float *w, const float *b,
@@ -126,6 +124,23 @@ void spexi_add_bias(float *x, const float *b, int64_t T, int64_t n);
  * (n_rot / 2) divide the frequencies, or NULL. */
 void spexi_rope_tables(float *cs, float *sn, int64_t n_ctx, int64_t n_rot, double base,
                        double scale, const float *factors);
+
+/* ------------------------------------------------------- matmul.c -- */
+
+/* out (T, W.n_out) = x (T, W.n_in) . W^T, W read where it lies in the file.
+ * rows: n_threads * spexi_matmul_rows_floats(W.n_in) floats of working
+ * memory for dequantised weights. */
+void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_t T, float *out,
+                  float *rows);
+/* Floats of spexi_matmul's working memory per thread for inputs <= max_in. */
+int64_t spexi_matmul_rows_floats(int64_t max_in);
+/* The best SPEXI_ISA_* this CPU runs. */
+int spexi_isa_best(void);
+/* "portable", "avx2", "avx512". */
+const char *spexi_isa_name(int isa);
+/* Makes the fast matmul use kernel set isa (tests run every set the CPU
+ * has); SPEX_E_INVAL for one the CPU lacks. */
+int spexi_set_isa(spex_llm *m, int isa);
 
 /* ------------------------------------------------------ forward.c -- */
 

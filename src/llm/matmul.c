@@ -1,0 +1,311 @@
+/*
+ * The matrix product of the forward pass, out (T, n_out) = x (T, n_in) . W^T,
+ * on a weight matrix W where it lies in the mapped GGUF file (F32 rows are
+ * read in place; F16, BF16 and the quantised types are dequantised a tile of
+ * rows at a time, never copied whole). forward.c and score.c call it for
+ * every weight matrix.
+ *
+ * Kernel sets, chosen at load by the CPU (spex_llm.isa, spexi_isa_best):
+ * AVX-512F (16 lanes), AVX2 + FMA (8 lanes), portable C; and the reference
+ * (one row at a time, double accumulation, one thread), the test oracle
+ * that the goldens are checked with.
+ *
+ * HOW IT WORKS (tiles)
+ * Threads split the output rows in tiles of TILE_ROWS. A thread dequantises
+ * its tile's rows (TILE_ROWS x n_in floats: at n_in = 5632 360 KiB, which
+ * stays in L2) with the fast row dequantiser, then sweeps the chunk's
+ * positions in groups of up to MK_T, and in each group the tile in groups of
+ * up to MK_R rows: a micro-kernel keeps the MK_R x MK_T dot products in
+ * vector registers, loading each weight slice once for MK_T positions and
+ * each activation slice once for MK_R rows. So each weight is read from the
+ * file once per chunk (not once per position) and from cache MK_T-fold
+ * fewer times than a row-by-row product.
+ * Every output is one lane-split sum over i = 0, 1, .., n_in - 1 (lanes
+ * i mod L, added in a fixed order), whatever the group shapes, the tile and
+ * the thread that computes it: results are bit-identical for any thread
+ * count and any position of a row in a batch.
+ */
+#include "llm/model_int.h"
+
+#include <omp.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SPEX_HAVE_X86 1
+#endif
+
+enum { TILE_ROWS = 16 };
+
+/* A micro-kernel: out[t * ldo + r] = dot(w + r * n_in, x + t * n_in) for
+ * r < nr <= MK_R, t < nt <= MK_T. */
+typedef void (*mk_fn)(const float *w, int64_t n_in, int nr, const float *x, int nt, float *out,
+                      int64_t ldo);
+
+/* ------------------------------------------------------ portable -- */
+
+static void mk_portable(const float *w, int64_t n_in, int nr, const float *x, int nt, float *out,
+                        int64_t ldo) {
+    for (int t = 0; t < nt; t++)
+        for (int r = 0; r < nr; r++)
+            out[t * ldo + r] = spexi_dot_portable(w + r * n_in, x + t * n_in, n_in);
+}
+
+#ifdef SPEX_HAVE_X86
+/* ------------------------------------------------------- AVX2 + FMA -- */
+
+enum { MK2_R = 4, MK2_T = 3 };
+
+__attribute__((target("avx2,fma"))) static float hsum8_mm(__m256 s) {
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    lo = _mm_hadd_ps(lo, lo);
+    lo = _mm_hadd_ps(lo, lo);
+    return _mm_cvtss_f32(lo);
+}
+
+/* (NR rows, NT positions) in NR * NT accumulators of 8 lanes; the n_in mod 8
+ * tail is added after the lane sum. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+mk2_body(const float *w, int64_t n_in, int NR, const float *x, int NT, float *out, int64_t ldo) {
+    __m256 acc[MK2_R][MK2_T];
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 3
+        for (int t = 0; t < NT; t++)
+            acc[r][t] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n_in; i += 8) {
+        __m256 xv[MK2_T];
+#pragma GCC unroll 3
+        for (int t = 0; t < NT; t++)
+            xv[t] = _mm256_loadu_ps(x + t * n_in + i);
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; r++) {
+            __m256 wv = _mm256_loadu_ps(w + r * n_in + i);
+#pragma GCC unroll 3
+            for (int t = 0; t < NT; t++)
+                acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 3
+        for (int t = 0; t < NT; t++) {
+            float v = hsum8_mm(acc[r][t]);
+            for (int64_t j = i; j < n_in; j++)
+                v += w[r * n_in + j] * x[t * n_in + j];
+            out[t * ldo + r] = v;
+        }
+}
+
+__attribute__((target("avx2,fma"))) static void
+mk_avx2(const float *w, int64_t n_in, int nr, const float *x, int nt, float *out, int64_t ldo) {
+#define MK(R, T)                                                                                   \
+    case R * 8 + T:                                                                                \
+        mk2_body(w, n_in, R, x, T, out, ldo);                                                      \
+        break
+    switch (nr * 8 + nt) {
+        MK(4, 3);
+        MK(4, 2);
+        MK(4, 1);
+        MK(3, 3);
+        MK(3, 2);
+        MK(3, 1);
+        MK(2, 3);
+        MK(2, 2);
+        MK(2, 1);
+        MK(1, 3);
+        MK(1, 2);
+        MK(1, 1);
+    default:
+        break;
+    }
+#undef MK
+}
+
+/* ---------------------------------------------------------- AVX-512 -- */
+
+enum { MK5_R = 4, MK5_T = 4 };
+
+/* (NR rows, NT positions) in NR * NT accumulators of 16 lanes; the n_in mod
+ * 16 tail through masked loads (zeros past the end), so every input goes
+ * through the lanes. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+mk5_body(const float *w, int64_t n_in, int NR, const float *x, int NT, float *out, int64_t ldo) {
+    __m512 acc[MK5_R][MK5_T];
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            acc[r][t] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n_in; i += 16) {
+        __m512 xv[MK5_T];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            xv[t] = _mm512_loadu_ps(x + t * n_in + i);
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; r++) {
+            __m512 wv = _mm512_loadu_ps(w + r * n_in + i);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+                acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+    if (i < n_in) {
+        __mmask16 k = (__mmask16)((1u << (n_in - i)) - 1);
+        __m512 xv[MK5_T];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            xv[t] = _mm512_maskz_loadu_ps(k, x + t * n_in + i);
+#pragma GCC unroll 4
+        for (int r = 0; r < NR; r++) {
+            __m512 wv = _mm512_maskz_loadu_ps(k, w + r * n_in + i);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+                acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            out[t * ldo + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+__attribute__((target("avx512f"))) static void
+mk_avx512(const float *w, int64_t n_in, int nr, const float *x, int nt, float *out, int64_t ldo) {
+#define MK(R, T)                                                                                   \
+    case R * 8 + T:                                                                                \
+        mk5_body(w, n_in, R, x, T, out, ldo);                                                      \
+        break
+    switch (nr * 8 + nt) {
+        MK(4, 4);
+        MK(4, 3);
+        MK(4, 2);
+        MK(4, 1);
+        MK(3, 4);
+        MK(3, 3);
+        MK(3, 2);
+        MK(3, 1);
+        MK(2, 4);
+        MK(2, 3);
+        MK(2, 2);
+        MK(2, 1);
+        MK(1, 4);
+        MK(1, 3);
+        MK(1, 2);
+        MK(1, 1);
+    default:
+        break;
+    }
+#undef MK
+}
+#endif
+
+/* ------------------------------------------------------ selection -- */
+
+int spexi_isa_best(void) {
+#ifdef SPEX_HAVE_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return SPEXI_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SPEXI_ISA_AVX2;
+#endif
+    return SPEXI_ISA_PORTABLE;
+}
+
+const char *spexi_isa_name(int isa) {
+    static const char *const names[] = {"portable", "avx2", "avx512"};
+    return isa >= 0 && isa <= SPEXI_ISA_AVX512 ? names[isa] : "?";
+}
+
+int spexi_set_isa(spex_llm *m, int isa) {
+    if (isa < SPEXI_ISA_PORTABLE || isa > spexi_isa_best())
+        return spex_seterr(m->ctx, SPEX_E_INVAL, "kernel set '%s' is not supported by this CPU",
+                           spexi_isa_name(isa));
+    m->isa = isa;
+    return SPEX_OK;
+}
+
+/* ------------------------------------------------------- the product -- */
+
+/* One row at a time, each dequantised by the reference dequantiser and
+ * dotted with every position by m->dot (dot_ref on the reference path). */
+static void matmul_rows(const spex_llm *m, const spexi_wmat *w, const float *x, int64_t T,
+                        float *out, float *rows) {
+    int64_t n_in = w->n_in, n_out = w->n_out;
+    for (int64_t r = 0; r < n_out; r++) {
+        const uint8_t *row = w->data + (size_t)r * w->row_size;
+        const float *wr;
+        if (w->type == SPEX_TENSOR_F32) {
+            wr = (const float *)(const void *)row;
+        } else {
+            m->deq(w->type, row, n_in, rows);
+            wr = rows;
+        }
+        for (int64_t t = 0; t < T; t++)
+            out[t * n_out + r] = m->dot(x + t * n_in, wr, n_in);
+    }
+}
+
+int64_t spexi_matmul_rows_floats(int64_t max_in) {
+    return TILE_ROWS * max_in;
+}
+
+void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_t T, float *out,
+                  float *rows) {
+    if (m->reference) {
+        matmul_rows(m, w, x, T, out, rows);
+        return;
+    }
+    int nt = spexi_n_threads(m);
+    int64_t n_in = w->n_in, n_out = w->n_out, n_tiles = (n_out + TILE_ROWS - 1) / TILE_ROWS;
+    mk_fn mk = mk_portable;
+    int mk_r = 4, mk_t = 4;
+#ifdef SPEX_HAVE_X86
+    if (m->isa == SPEXI_ISA_AVX512) {
+        mk = mk_avx512;
+        mk_r = MK5_R;
+        mk_t = MK5_T;
+    } else if (m->isa == SPEXI_ISA_AVX2) {
+        mk = mk_avx2;
+        mk_r = MK2_R;
+        mk_t = MK2_T;
+    }
+#endif
+    /* threads only pay off past ~2^18 multiply-adds per call */
+    int par = nt > 1 && (double)n_out * (double)n_in * (double)T >= 262144.0;
+#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    for (int64_t u = 0; u < n_tiles; u++) {
+        int64_t r0 = u * TILE_ROWS, n_r = n_out - r0 < TILE_ROWS ? n_out - r0 : TILE_ROWS;
+        const uint8_t *src = w->data + (size_t)r0 * w->row_size;
+        const float *wt;
+        if (w->type == SPEX_TENSOR_F32) {
+            wt = (const float *)(const void *)src;
+        } else {
+            float *buf = rows + (size_t)omp_get_thread_num() * TILE_ROWS * (size_t)n_in;
+            for (int64_t r = 0; r < n_r; r++)
+                m->deq(w->type, src + (size_t)r * w->row_size, n_in, buf + r * n_in);
+            wt = buf;
+        }
+        /* the next tile's bytes are fetched towards L2 a few lines per
+         * micro-kernel call while this one computes (a static schedule
+         * gives each thread consecutive tiles); otherwise its dequantiser
+         * waits on memory. All at once would overflow the miss queue. */
+        const char *pf = (const char *)(src + (size_t)n_r * w->row_size);
+        size_t pf_n = u + 1 < n_tiles
+                          ? (size_t)(n_out - r0 - n_r < TILE_ROWS ? n_out - r0 - n_r : TILE_ROWS) *
+                                w->row_size
+                          : 0;
+        size_t n_calls = (size_t)((T + mk_t - 1) / mk_t) * (size_t)((n_r + mk_r - 1) / mk_r);
+        size_t pf_step = (pf_n / 64 + n_calls - 1) / n_calls * 64, pf_o = 0;
+        for (int64_t t = 0; t < T; t += mk_t) {
+            int tn = T - t < mk_t ? (int)(T - t) : mk_t;
+            for (int64_t r = 0; r < n_r; r += mk_r) {
+                int rn = n_r - r < mk_r ? (int)(n_r - r) : mk_r;
+                for (size_t e = pf_o + pf_step; pf_o < e && pf_o < pf_n; pf_o += 64)
+                    __builtin_prefetch(pf + pf_o, 0, 2);
+                mk(wt + r * n_in, n_in, rn, x + t * n_in, tn, out + t * n_out + r0 + r, n_out);
+            }
+        }
+    }
+}

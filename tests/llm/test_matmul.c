@@ -1,0 +1,192 @@
+/* The fast matrix product (src/llm/matmul.c) against the reference one (the
+ * scalar dequantiser and double-accumulated dot products) on every weight
+ * type the engine reads and every kernel set the CPU runs (portable, AVX2,
+ * AVX-512; the ones this CPU lacks are reported as skipped): random blocks
+ * (random quant bytes, sane random scales), shapes with partial tiles and
+ * partial vectors. Also: bit-identical results for 1 and 2 threads and for a
+ * position computed alone or inside a chunk. */
+#include "test_util.h"
+
+#include "llm/model_int.h"
+
+#include <stdlib.h>
+
+/* Bytes offsets of the IEEE-half scales in a block of each type (-1 ends). */
+static const int *half_offsets(int type) {
+    static const int q4_0[] = {0, -1}, q4_1[] = {0, 2, -1}, q2_k[] = {80, 82, -1},
+                     q3_k[] = {108, -1}, q6_k[] = {208, -1};
+    switch (type) {
+    case SPEX_TENSOR_Q4_0:
+    case SPEX_TENSOR_Q5_0:
+    case SPEX_TENSOR_Q8_0:
+        return q4_0;
+    case SPEX_TENSOR_Q4_1:
+    case SPEX_TENSOR_Q5_1:
+    case SPEX_TENSOR_Q4_K:
+    case SPEX_TENSOR_Q5_K:
+        return q4_1;
+    case SPEX_TENSOR_Q2_K:
+        return q2_k;
+    case SPEX_TENSOR_Q3_K:
+        return q3_k;
+    case SPEX_TENSOR_Q6_K:
+        return q6_k;
+    default:
+        return NULL;
+    }
+}
+
+static uint64_t rng_next(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+static float rng_unif(uint64_t *s) { /* [-1, 1) */
+    return (float)((double)rng_next(s) / 2147483648.0 * 2.0 - 1.0);
+}
+
+static void put_half(uint8_t *p, float f) {
+    uint16_t h = spexi_f32_to_f16(f);
+    p[0] = (uint8_t)h;
+    p[1] = (uint8_t)(h >> 8);
+}
+
+/* n_out rows of n_in weights of type: random bytes with scales in
+ * [-scale, scale]; F32/F16/BF16 elements in [-0.1, 0.1]. */
+static uint8_t *random_matrix(int type, int64_t n_in, int64_t n_out, uint64_t *s,
+                              size_t *row_size) {
+    int64_t be = spex_tensor_block_elems(type);
+    size_t bs = spex_tensor_block_size(type);
+    *row_size = (size_t)(n_in / be) * bs;
+    size_t n = *row_size * (size_t)n_out;
+    uint8_t *d = malloc(n + 64);
+    assert_non_null(d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = (uint8_t)rng_next(s);
+    if (type == SPEX_TENSOR_F32)
+        for (size_t i = 0; i < n / 4; i++) {
+            float f = 0.1f * rng_unif(s);
+            memcpy(d + 4 * i, &f, 4);
+        }
+    else if (type == SPEX_TENSOR_F16)
+        for (size_t i = 0; i < n / 2; i++)
+            put_half(d + 2 * i, 0.1f * rng_unif(s));
+    else if (type == SPEX_TENSOR_BF16)
+        for (size_t i = 0; i < n / 2; i++) {
+            float f = 0.1f * rng_unif(s);
+            uint32_t b;
+            memcpy(&b, &f, 4);
+            d[2 * i] = (uint8_t)(b >> 16);
+            d[2 * i + 1] = (uint8_t)(b >> 24);
+        }
+    else
+        for (size_t k = 0; k < n / bs; k++)
+            for (const int *o = half_offsets(type); *o >= 0; o++)
+                put_half(d + k * bs + *o, 0.01f * rng_unif(s));
+    return d;
+}
+
+/* A model shell carrying what spexi_matmul reads. */
+static void shell(spex_llm *m, spex_ctx *ctx, int reference, int isa) {
+    memset(m, 0, sizeof *m);
+    m->ctx = ctx;
+    m->reference = reference;
+    m->isa = isa;
+    m->dot = spexi_pick_dot(reference);
+    m->deq = spexi_pick_dequant(reference);
+}
+
+static void check_type(spex_ctx *ctx, int type, int64_t n_in, int64_t n_out, uint64_t seed) {
+    enum { T = 37 }; /* past one micro-kernel's positions, not a multiple of them */
+    uint64_t s = seed;
+    size_t row_size;
+    uint8_t *data = random_matrix(type, n_in, n_out, &s, &row_size);
+    spexi_wmat w = {type, n_in, n_out, row_size, data};
+    float *x = malloc(sizeof(float) * T * (size_t)n_in);
+    float *ref = malloc(sizeof(float) * T * (size_t)n_out);
+    float *fast = malloc(sizeof(float) * T * (size_t)n_out);
+    float *fast2 = malloc(sizeof(float) * T * (size_t)n_out);
+    float *one = malloc(sizeof(float) * (size_t)n_out);
+    float *deq = malloc(sizeof(float) * (size_t)n_in * (size_t)n_out);
+    float *rows = malloc(sizeof(float) * 2 * (size_t)spexi_matmul_rows_floats(n_in));
+    assert_true(x && ref && fast && fast2 && one && deq && rows);
+    for (int64_t i = 0; i < T * n_in; i++)
+        x[i] = rng_unif(&s);
+    for (int64_t r = 0; r < n_out; r++)
+        CHECK_RC(ctx, spex_tensor_to_f32(ctx, type, data + r * row_size, n_in, deq + r * n_in));
+    spex_llm m;
+    shell(&m, ctx, 1, SPEXI_ISA_PORTABLE);
+    spexi_matmul(&m, &w, x, T, ref, rows);
+    /* tolerance of each output: 1e-6 of sum |w x| (float sums of n_in
+     * products err by at most ~n_in / lanes * 2^-24 of that) */
+    for (int isa = SPEXI_ISA_PORTABLE; isa <= SPEXI_ISA_AVX512; isa++) {
+        if (isa > spexi_isa_best()) {
+            printf("  %-5s %-8s skipped (not on this CPU)\n", spex_tensor_type_name(type),
+                   spexi_isa_name(isa));
+            continue;
+        }
+        shell(&m, ctx, 0, isa);
+        spex_ctx_set_threads(ctx, 1);
+        spexi_matmul(&m, &w, x, T, fast, rows);
+        spex_ctx_set_threads(ctx, 2);
+        spexi_matmul(&m, &w, x, T, fast2, rows);
+        spexi_matmul(&m, &w, x + 5 * n_in, 1, one, rows);
+        double worst = 0;
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t r = 0; r < n_out; r++) {
+                double mag = 0;
+                for (int64_t i = 0; i < n_in; i++)
+                    mag += fabs((double)deq[r * n_in + i] * x[t * n_in + i]);
+                double got = fast[t * n_out + r], want = ref[t * n_out + r];
+                CHECK_NEAR(got, want, 1e-6 * mag + 1e-30);
+                if (mag > 0 && fabs(got - want) / mag > worst) worst = fabs(got - want) / mag;
+                CHECK(fast2[t * n_out + r] == fast[t * n_out + r]);
+                if (t == 5) CHECK(one[r] == fast[t * n_out + r]);
+            }
+        printf("  %-5s %-8s n_in %4lld n_out %3lld: worst |fast - ref| / sum|w x| = %.2g "
+               "(tolerance 1e-6); 1 = 2 threads, alone = in a chunk\n",
+               spex_tensor_type_name(type), spexi_isa_name(isa), (long long)n_in, (long long)n_out,
+               worst);
+    }
+    free(data);
+    free(x);
+    free(ref);
+    free(fast);
+    free(fast2);
+    free(one);
+    free(deq);
+    free(rows);
+}
+
+static void test_all_types(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    static const int types[] = {
+        SPEX_TENSOR_F32,  SPEX_TENSOR_F16,  SPEX_TENSOR_BF16, SPEX_TENSOR_Q4_0, SPEX_TENSOR_Q4_1,
+        SPEX_TENSOR_Q5_0, SPEX_TENSOR_Q5_1, SPEX_TENSOR_Q8_0, SPEX_TENSOR_Q2_K, SPEX_TENSOR_Q3_K,
+        SPEX_TENSOR_Q4_K, SPEX_TENSOR_Q5_K, SPEX_TENSOR_Q6_K};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+        /* 768: three K-quant super-blocks; 37 rows: partial tiles (16) and
+         * micro-kernel groups (4) */
+        check_type(ctx, types[k], 768, 37, 1000 + k);
+    /* float types with n_in not a multiple of any vector width */
+    check_type(ctx, SPEX_TENSOR_F32, 100, 19, 7);
+    check_type(ctx, SPEX_TENSOR_F16, 37, 5, 8);
+    spex_ctx_free(ctx);
+}
+
+static void test_isa_errors(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    spex_llm m;
+    shell(&m, ctx, 0, SPEXI_ISA_PORTABLE);
+    CHECK(spexi_set_isa(&m, spexi_isa_best()) == SPEX_OK);
+    CHECK(spexi_set_isa(&m, 99) == SPEX_E_INVAL);
+    CHECK(strstr(spex_errmsg(ctx), "not supported") != NULL);
+    spex_ctx_free(ctx);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_all_types),
+                                       cmocka_unit_test(test_isa_errors)};
+    SPEX_RUN_TESTS(tests);
+}
