@@ -268,6 +268,9 @@ data_value_parse = _fn("spex_data_value_parse", c_int, P, c_char_p, POINTER(c_in
 data_attr_opts_default = _fn("spex_data_attr_opts_default", DataAttrOpts)
 data_attr_open = _fn("spex_data_attr_open", c_int, P, POINTER(Dataset), POINTER(Dataset),
                      c_int64, POINTER(DataAttrOpts), POINTER(ValueFn))
+data_attr_open_task = _fn("spex_data_attr_open_task", c_int, P, POINTER(Dataset),
+                          POINTER(Dataset), POINTER(c_int64), c_int64, POINTER(DataAttrOpts),
+                          POINTER(ValueFn))
 version = _fn("spex_version", c_char_p)
 
 # OpenBLAS (linked by libspex): the CLI runs it on one thread unless

@@ -329,22 +329,68 @@ class HeadsLens(Lens):
         self.close()
 
 
+def _task_rows(rows, n_file, path):
+    """The rows of a task: "all", a text of rows and ranges A-B separated by
+    commas (the CLI's --rows), or row numbers; each within the file."""
+    if isinstance(rows, str):
+        if rows == "all":
+            out = list(range(n_file))
+        else:
+            out = []
+            for part in rows.split(","):
+                a, _, b = part.partition("-")
+                if not a.isdigit() or (b and not b.isdigit()) or int(b or a) < int(a):
+                    raise ValueError(f"rows '{rows}': expected all, or rows and ranges A-B "
+                                     f"(A <= B) separated by commas, such as 0-99,120")
+                out.extend(range(int(a), int(b or a) + 1))
+    else:
+        out = [int(r) for r in rows]
+    if not out:
+        raise ValueError("rows: a task needs at least one test row")
+    for r in out:
+        if not 0 <= r < n_file:
+            raise ValueError(f"rows: row {r} is outside the {n_file} data rows of {path}")
+    return out
+
+
+def _runs(rows):
+    """Rows as runs of consecutive numbers, "0-99,120" (the CLI's cache key)."""
+    out, i = [], 0
+    while i < len(rows):
+        j = i
+        while j + 1 < len(rows) and rows[j + 1] == rows[j] + 1:
+            j += 1
+        out.append(f"{rows[i]}-{rows[j]}" if j > i else f"{rows[i]}")
+        i = j + 1
+    return ",".join(out)
+
+
 class Data(Lens):
     """The data-attribution lens (`spex explain --data TRAIN.csv`): training
     rows (or groups: group_by=column, groups=G contiguous groups) are the
     features; a mask keeps some, the learner is re-trained on them, and the
     value is its output on one test row (`row` of `test`, or without a test
-    file row `row` of the training file, held out of it as the CLI does).
-    learner 'logistic' (l2, max_iter) or 'xgboost' (rounds, depth, eta);
-    value 'margin', 'prob' or 'logloss'. threads: re-training threads."""
+    file row `row` of the training file, held out of it as the CLI does), or
+    with `rows` instead of `row` (`--rows`: "all", a text such as "0-99,120",
+    or a list of row numbers; needs `test`) its mean over those rows of
+    `test`, each mask still training one model. learner 'logistic' (l2,
+    max_iter) or 'xgboost' (rounds, depth, eta); value 'margin', 'prob',
+    'logloss' or 'accuracy' (1 when the true class scores strictly highest;
+    with rows, the fraction right). threads: re-training threads."""
 
-    def __init__(self, train, label, row, test=None, group_by=None, groups=0,
+    def __init__(self, train, label, row=None, test=None, group_by=None, groups=0,
                  learner="logistic", value="margin", l2=1.0, max_iter=None, rounds=None,
-                 depth=None, eta=None, standardize=True, threads=1):
+                 depth=None, eta=None, standardize=True, threads=1, rows=None):
         super().__init__()
         L.ctx_set_threads(self.ctx.ptr, int(threads))
         self._tmp = []
-        train, test, row = os.fspath(train), (os.fspath(test) if test else None), int(row)
+        if (row is None) == (rows is None):
+            raise ValueError("give one of row (one explained row) and rows (a task: the mean "
+                             "over test rows)")
+        if rows is not None and test is None:
+            raise ValueError("rows needs test, the file of the rows it averages over")
+        train, test = os.fspath(train), (os.fspath(test) if test else None)
+        row = int(row) if row is not None else None
         held_out = test is None
         if test is None:  # hold the row out of the training file
             with open(train, encoding="utf-8") as fh:
@@ -380,8 +426,18 @@ class Data(Lens):
             raise ValueError("groups and group_by exclude each other")
         ao.n_groups = int(groups)
         ao.standardize = 1 if standardize else 0
-        self.ctx.check(L.data_attr_open(self.ctx.ptr, self._train, self._test, self._test_row,
-                                        ctypes.byref(ao), ctypes.byref(self.vf)), "data")
+        if rows is None:
+            self.ctx.check(L.data_attr_open(self.ctx.ptr, self._train, self._test,
+                                            self._test_row, ctypes.byref(ao),
+                                            ctypes.byref(self.vf)), "data")
+            which = f"row={self._test_row}"
+        else:
+            self.rows = _task_rows(rows, self._test.contents.n_rows, test)
+            arr = (ctypes.c_int64 * len(self.rows))(*self.rows)
+            self.ctx.check(L.data_attr_open_task(self.ctx.ptr, self._train, self._test, arr,
+                                                 len(self.rows), ctypes.byref(ao),
+                                                 ctypes.byref(self.vf)), "data")
+            which = f"rows={_runs(self.rows)}"
         self.n = int(self.vf.n)
         ds = self._train.contents
         if ds.group:
@@ -407,12 +463,13 @@ class Data(Lens):
             hexes.append(h.value.decode())
         self.fingerprint = (f"python-data/1 train={hexes[0]} test={hexes[1]} label={label} "
                             f"group_by={group_by or '-'} groups={ao.n_groups} "
-                            f"row={self._test_row} learner={learner} value={value} "
+                            f"{which} learner={learner} value={value} "
                             f"l2={ao.learn.l2!r} max_iter={ao.learn.max_iter} "
                             f"rounds={ao.learn.rounds} depth={ao.learn.depth} "
                             f"eta={ao.learn.eta!r} lambda={ao.learn.xgb_lambda!r} "
                             f"seed={ao.learn.seed} standardize={ao.standardize}")
-        self.label = f"data {os.path.basename(str(train))} row {row}"
+        self.label = (f"data {os.path.basename(str(train))} row {row}" if rows is None else
+                      f"data {os.path.basename(str(test))} rows {_runs(self.rows)}")
 
     def _write(self, lines):
         fd, path = tempfile.mkstemp(prefix="spex-data-", suffix=".csv")

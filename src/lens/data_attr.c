@@ -2,7 +2,8 @@
  * The data-attribution value function (spex/data.h, DESIGN.md §1): features
  * are training rows or groups of rows; a mask keeps a subset; the learner is
  * re-trained on it from scratch; the value is the model's output on one test
- * row (the true class's margin, its probability, or its log-loss).
+ * row (the true class's margin, its probability, its log-loss, or whether it
+ * is right), or the mean of that over many test rows (a task).
  *
  * HOW IT WORKS
  * Features map to row lists (CSR: feat_off, feat_rows): one row each, G
@@ -11,7 +12,10 @@
  * W = min(threads, masks) worker threads, worker w taking masks w, w+W, ...;
  * each worker has its own context and scratch, and each answer depends only
  * on its mask (the kept rows, in increasing order, and the fixed learner
- * settings), so results are bit-identical for any thread count. A mask that
+ * settings), so results are bit-identical for any thread count. A task of R
+ * test rows trains once per mask and scores the R rows with that one model
+ * (spex_learn_fit_predict_many); the value is the sum of the R row values in
+ * row order, divided by R, so one row gives exactly its value. A mask that
  * fails gets NaN; the error of the first failing mask (in batch order) is
  * reported, and the answers of all others are kept (value.h contract).
  */
@@ -39,10 +43,17 @@ int spex_data_value_parse(spex_ctx *ctx, const char *name, spex_data_value *out)
         *out = SPEX_DATA_PROB;
     else if (!strcmp(name, "logloss"))
         *out = SPEX_DATA_LOGLOSS;
+    else if (!strcmp(name, "accuracy"))
+        *out = SPEX_DATA_ACCURACY;
     else
         return spex_seterr(ctx, SPEX_E_INVAL,
-                           "unknown value '%s' (expected margin, prob or logloss)", name);
+                           "unknown value '%s' (expected margin, prob, logloss or accuracy)", name);
     return SPEX_OK;
+}
+
+const char *spex_data_value_name(spex_data_value v) {
+    static const char *const names[] = {"margin", "prob", "logloss", "accuracy"};
+    return (int)v >= 0 && (int)v < (int)(sizeof names / sizeof *names) ? names[v] : "?";
 }
 
 void spex_data_group_range(int64_t n_rows, int64_t n_groups, int64_t j, int64_t *begin,
@@ -63,8 +74,9 @@ typedef struct data_attr {
     int64_t n;          /* features */
     int64_t *feat_off;  /* n + 1 */
     int64_t *feat_rows; /* train->n_rows */
-    double *x;          /* the test row */
-    int y;              /* its class */
+    int64_t n_x;        /* test rows of the task (1 for one row) */
+    double *x;          /* (n_x, n_features) the test rows */
+    int *y;             /* n_x their classes */
     double *mu, *sd;    /* standardisation or NULL */
     char name[64];
 } data_attr;
@@ -80,6 +92,7 @@ static double score_value(spex_data_value v, const double *s, int K, int y) {
         se += exp(s[c] - m);
     double lse = m + log(se);
     if (v == SPEX_DATA_MARGIN) return s[y] - best;
+    if (v == SPEX_DATA_ACCURACY) return s[y] > best ? 1.0 : 0.0;
     if (v == SPEX_DATA_PROB) return exp(s[y] - lse);
     return lse - s[y];
 }
@@ -107,7 +120,8 @@ static void *da_run(void *arg) {
     int64_t N = a->train->n_rows, cnt = spex_masks_count(k->batch);
     int K = a->train->n_classes;
     int64_t *rows = wctx ? spex_malloc(wctx, (size_t)N * sizeof *rows) : NULL;
-    double *s = wctx ? spex_malloc(wctx, (size_t)K * sizeof *s) : NULL;
+    double *s =
+        wctx ? spex_calloc(wctx, (size_t)a->n_x, (size_t)K * sizeof *s) : NULL; /* (n_x, K) */
     k->rc = SPEX_OK;
     k->fail_i = -1;
     for (int64_t i = k->w; i < cnt; i += k->W) {
@@ -126,8 +140,8 @@ static void *da_run(void *arg) {
             if (m[j >> 6] >> (j & 63) & 1)
                 for (int64_t t = a->feat_off[j]; t < a->feat_off[j + 1]; t++)
                     rows[nr++] = a->feat_rows[t];
-        int rc =
-            spex_learn_fit_predict(wctx, a->train, rows, nr, a->mu, a->sd, &a->o.learn, a->x, s);
+        int rc = spex_learn_fit_predict_many(wctx, a->train, rows, nr, a->mu, a->sd, &a->o.learn,
+                                             a->x, a->n_x, s);
         if (rc) {
             if (!k->rc) {
                 k->rc = rc;
@@ -136,7 +150,10 @@ static void *da_run(void *arg) {
             }
             continue;
         }
-        k->out[i] = score_value(a->o.value, s, K, a->y);
+        double sum = 0;
+        for (int64_t r = 0; r < a->n_x; r++)
+            sum += score_value(a->o.value, s + r * K, K, a->y[r]);
+        k->out[i] = sum / (double)a->n_x;
         if (k->answer) {
             pthread_mutex_lock(k->lock);
             k->answer(k->sink, i, k->out[i]);
@@ -205,6 +222,7 @@ static void da_destroy(void *user) {
     spex_free(ctx, a->feat_off);
     spex_free(ctx, a->feat_rows);
     spex_free(ctx, a->x);
+    spex_free(ctx, a->y);
     spex_free(ctx, a->mu);
     spex_free(ctx, a->sd);
     spex_free(ctx, a);
@@ -212,14 +230,27 @@ static void da_destroy(void *user) {
 
 int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dataset *test,
                         int64_t test_row, const spex_data_attr_opts *opts, spex_valuefn *vf) {
+    return spex_data_attr_open_task(ctx, train, test, &test_row, 1, opts, vf);
+}
+
+int spex_data_attr_open_task(spex_ctx *ctx, const spex_dataset *train, const spex_dataset *test,
+                             const int64_t *rows, int64_t n_rows, const spex_data_attr_opts *opts,
+                             spex_valuefn *vf) {
     memset(vf, 0, sizeof *vf);
     spex_data_attr_opts o = opts ? *opts : spex_data_attr_opts_default();
     int64_t N = train->n_rows, d = train->n_features;
-    if (test_row < 0 || test_row >= test->n_rows)
-        return spex_seterr(ctx, SPEX_E_RANGE,
-                           "test row %lld is out of range (the test set has "
-                           "%lld rows, numbered from 0)",
-                           (long long)test_row, (long long)test->n_rows);
+    int64_t R = rows ? n_rows : test->n_rows;
+    if (R < 1)
+        return spex_seterr(ctx, SPEX_E_INVAL, "a task needs at least one test row (got %lld)",
+                           (long long)R);
+    for (int64_t r = 0; rows && r < R; r++)
+        if (rows[r] < 0 || rows[r] >= test->n_rows)
+            return spex_seterr(ctx, SPEX_E_RANGE,
+                               "test row %lld is out of range (the test set has "
+                               "%lld rows, numbered from 0)",
+                               (long long)rows[r], (long long)test->n_rows);
+    if ((int)o.value < 0 || (int)o.value > (int)SPEX_DATA_ACCURACY)
+        return spex_seterr(ctx, SPEX_E_INVAL, "unknown data value %d", (int)o.value);
     if (test->n_features != d)
         return spex_seterr(ctx, SPEX_E_INVAL,
                            "the test set has %lld features, the training set %lld",
@@ -234,9 +265,12 @@ int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dat
     if (o.learn.learner == SPEX_LEARNER_LOGISTIC && !(o.learn.l2 > 0))
         return spex_seterr(ctx, SPEX_E_INVAL, "the logistic learner needs l2 > 0 (got %g)",
                            o.learn.l2);
-    if (test->y[test_row] >= train->n_classes)
-        return spex_seterr(ctx, SPEX_E_INVAL, "test row %lld has a class the training set lacks",
-                           (long long)test_row);
+    for (int64_t r = 0; r < R; r++) {
+        int64_t t = rows ? rows[r] : r;
+        if (test->y[t] < 0 || test->y[t] >= train->n_classes)
+            return spex_seterr(ctx, SPEX_E_INVAL,
+                               "test row %lld has a class the training set lacks", (long long)t);
+    }
     int use_col = o.n_groups == 0 && train->group;
     int64_t n = o.n_groups > 0 ? o.n_groups : use_col ? train->n_groups : N;
     data_attr *a = spex_calloc(ctx, 1, sizeof *a);
@@ -245,12 +279,17 @@ int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dat
     a->train = train;
     a->o = o;
     a->n = n;
-    a->y = test->y[test_row];
+    a->n_x = R;
     a->feat_off = spex_calloc(ctx, (size_t)n + 1, sizeof *a->feat_off);
     a->feat_rows = spex_calloc(ctx, (size_t)N, sizeof *a->feat_rows);
-    a->x = spex_calloc(ctx, (size_t)(d ? d : 1), sizeof *a->x);
-    if (!a->feat_off || !a->feat_rows || !a->x) goto nomem;
-    memcpy(a->x, test->x + test_row * d, (size_t)d * sizeof *a->x);
+    a->x = spex_calloc(ctx, (size_t)R, (size_t)(d ? d : 1) * sizeof *a->x);
+    a->y = spex_calloc(ctx, (size_t)R, sizeof *a->y);
+    if (!a->feat_off || !a->feat_rows || !a->x || !a->y) goto nomem;
+    for (int64_t r = 0; r < R; r++) {
+        int64_t t = rows ? rows[r] : r;
+        memcpy(a->x + r * d, test->x + t * d, (size_t)d * sizeof *a->x);
+        a->y[r] = test->y[t];
+    }
     if (use_col) { /* counting sort by group id, rows in file order */
         for (int64_t i = 0; i < N; i++)
             a->feat_off[train->group[i] + 1]++;
@@ -290,8 +329,12 @@ int spex_data_attr_open(spex_ctx *ctx, const spex_dataset *train, const spex_dat
             a->sd[j] = v > 1e-12 ? v : 1; /* a constant column stays (centred) at 0 */
         }
     }
-    snprintf(a->name, sizeof a->name, "data attribution (%s)",
-             o.learn.learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic");
+    const char *lname = o.learn.learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic";
+    if (R == 1)
+        snprintf(a->name, sizeof a->name, "data attribution (%s)", lname);
+    else
+        snprintf(a->name, sizeof a->name, "data attribution (%s, %lld test rows)", lname,
+                 (long long)R);
     vf->eval = da_eval;
     vf->eval_stream = da_eval_stream;
     vf->user = a;

@@ -3,7 +3,9 @@
 # errors name the file, line and column and exit 2; bad options exit 1; a
 # planted pair of identical training points shows up as the top interaction
 # with --method exact; results do not depend on --threads; held-out rows,
-# groups and the cache fingerprint work.
+# groups and the cache fingerprint work; a task (--rows: the mean over many
+# test rows) has the mean of the per-row runs' exact Fourier transforms
+# (linearity), accuracies in {0, 1/R, ..., 1}, and its own cache keys.
 # Usage: test_data_explain.sh PATH/TO/spex   (run from the project root)
 set -u
 spex=$1
@@ -106,9 +108,87 @@ if grep -q "256 from the cache" "$tmp/out"; then ok; else bad "second run not ca
 "${c[@]}" --l2 2 >"$tmp/out" 2>&1
 if grep -q "0 from the cache" "$tmp/out"; then ok; else bad "--l2 2 reused the cache: $(head -2 "$tmp/out")"; fi
 
+# --- a task (--rows): 40 training rows of breast_cancer.csv in 5 groups,
+# 5 test rows of both classes; the task's exact Fourier transform is the mean
+# of the 5 single-row runs' transforms, for every value
+bc=../shared/data/breast_cancer.csv
+if [ -f "$bc" ]; then
+    head -41 "$bc" >"$tmp/bc_train.csv"
+    sed -n '1p;300,304p' "$bc" >"$tmp/bc_test.csv"
+    bcrun=("$spex" explain --data "$tmp/bc_train.csv" --label target --test "$tmp/bc_test.csv"
+           --groups 5 --method exact --no-cache --quiet --format json --top 0)
+    for v in margin prob logloss accuracy; do
+        "${bcrun[@]}" --value $v --rows all >"$tmp/task_$v.json" 2>"$tmp/err" ||
+            bad "--rows all --value $v: $(cat "$tmp/err")"
+        "${bcrun[@]}" --value $v --rows 1,3-4 >"$tmp/part_$v.json" 2>"$tmp/err" ||
+            bad "--rows 1,3-4 --value $v: $(cat "$tmp/err")"
+        for r in 0 1 2 3 4; do
+            "${bcrun[@]}" --value $v --row $r >"$tmp/one_${v}_$r.json" 2>"$tmp/err" ||
+                bad "--row $r --value $v: $(cat "$tmp/err")"
+        done
+        python3 - "$tmp" $v <<'PY' && ok || bad "--rows --value $v: not the mean of the per-row runs"
+import json, sys
+tmp, v = sys.argv[1], sys.argv[2]
+def F(path):
+    return {tuple(c["s"]): c["v"] for c in json.load(open(path))["fourier"]}
+task, part = F(f"{tmp}/task_{v}.json"), F(f"{tmp}/part_{v}.json")
+one = [F(f"{tmp}/one_{v}_{r}.json") for r in range(5)]
+keys = set(task) | set(part) | set().union(*one)
+for k in keys:
+    mean = sum(o.get(k, 0.0) for o in one) / 5
+    mean3 = sum(one[r].get(k, 0.0) for r in (1, 3, 4)) / 3
+    assert abs(task.get(k, 0.0) - mean) < 1e-9, (k, task.get(k), mean)
+    assert abs(part.get(k, 0.0) - mean3) < 1e-9, (k, part.get(k), mean3)
+# the values themselves, back from the transform of every mask of 5 groups
+vals = [sum(c * (-1) ** len(set(k) & {j for j in range(5) if m >> j & 1})
+            for k, c in task.items()) for m in range(32)]
+if v == "accuracy":  # a fraction of the 5 rows
+    assert all(abs(x * 5 - round(x * 5)) < 1e-9 and -1e-9 <= x <= 1 + 1e-9 for x in vals), vals
+    assert abs(vals[0]) < 1e-9, vals[0]  # nothing to learn from: every class ties
+    assert len({round(x * 5) for x in vals}) > 1, vals
+if v == "prob":
+    assert all(0 < x < 1 for x in vals), vals
+PY
+    done
+    # a single row's accuracy is 0 or 1
+    python3 - "$tmp" <<'PY' && ok || bad "--row --value accuracy not in {0, 1}"
+import json, sys
+F = {tuple(c["s"]): c["v"] for c in json.load(open(f"{sys.argv[1]}/one_accuracy_2.json"))["fourier"]}
+vals = [sum(c * (-1) ** len(set(k) & {j for j in range(5) if m >> j & 1}) for k, c in F.items())
+        for m in range(32)]
+assert all(min(abs(x), abs(x - 1)) < 1e-9 for x in vals), vals
+PY
+    "${bcrun[@]}" --rows all --format table >"$tmp/out" 2>&1
+    if grep -q "mean margin of the true class over 5 rows of .*bc_test.csv (rows 0-4)" "$tmp/out"; then
+        ok; else bad "task report line: $(tail -2 "$tmp/out")"; fi
+    # the cache: a task never answers a single-row run, nor another row set or
+    # value; the same rows however spelt share their answers
+    bc=("$spex" explain --data "$tmp/bc_train.csv" --label target --test "$tmp/bc_test.csv"
+        --groups 5 --method exact --cache "$tmp/task.sqlite" --quiet)
+    "${bc[@]}" --row 0 >/dev/null 2>&1
+    for args in "--rows 0:0 from the cache" "--rows 0-4:0 from the cache" \
+                "--rows all:32 from the cache" "--rows 0,1,2-4:32 from the cache" \
+                "--rows 0-3:0 from the cache" "--rows 0-4 --value accuracy:0 from the cache" \
+                "--row 0:32 from the cache"; do
+        # shellcheck disable=SC2086
+        "${bc[@]}" ${args%%:*} >"$tmp/out" 2>&1
+        if grep -q "${args#*:}" "$tmp/out"; then ok; else bad "cache, ${args%%:*}: $(head -1 "$tmp/out")"; fi
+    done
+    # errors
+    expect 1 "--rows needs --test" "$spex" explain --data "$tmp/bc_train.csv" --label target --rows all --no-cache
+    expect 1 "--row and --rows exclude each other" "${bcrun[@]}" --rows all --row 0
+    expect 1 "unknown value 'mse' \(expected margin, prob, logloss or accuracy\)" "${bcrun[@]}" --rows all --value mse
+    expect 1 "--rows '3-1': expected all, or rows and ranges" "${bcrun[@]}" --rows 3-1
+    expect 1 "--rows '0,,2'" "${bcrun[@]}" --rows 0,,2
+    expect 1 "--rows 'x'" "${bcrun[@]}" --rows x
+    expect 2 "bc_test.csv: --rows: row 5 is out of range: the file has 5 data rows" "${bcrun[@]}" --rows 0-5
+else
+    bad "$bc is missing (the task tests need it)"
+fi
+
 # --- help documents the options
 "$spex" explain --help >"$tmp/help"
-for opt in data label test row learner value groups group-by l2 rounds depth eta; do
+for opt in data label test row rows learner value groups group-by l2 rounds depth eta; do
     if grep -q -- "--$opt " "$tmp/help"; then ok; else bad "--help lacks --$opt"; fi
 done
 

@@ -2,7 +2,8 @@
  * ground truth: re-training on every subset by brute force (the exact
  * method's surrogate must reproduce it), a planted pair of identical training
  * points that only matter together, a planted irrelevant point, defined values
- * for empty and one-class subsets, groups, and thread-count invariance. */
+ * for empty and one-class subsets, groups, thread-count invariance, and the
+ * task lens (many test rows) against the mean of the single-row values. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,19 +31,27 @@ static double oracle_value(spex_data_value v, const double *s, int K, int y) {
     for (int c = 0; c < K; c++)
         se += exp(s[c]);
     if (v == SPEX_DATA_MARGIN) return s[y] - best;
+    if (v == SPEX_DATA_ACCURACY) return s[y] > best; /* right: strictly the top score */
     if (v == SPEX_DATA_PROB) return exp(s[y]) / se;
     return log(se) - s[y];
 }
 
-/* Re-trains on the rows of mask m (bits over rows) and returns the value. */
-static double brute(spex_ctx *ctx, const spex_dataset *tr, const spex_dataset *te,
-                    const spex_data_attr_opts *ao, uint64_t m) {
+/* Re-trains on the rows of mask m (bits over rows) and returns the value on
+ * row r of te. */
+static double brute_row(spex_ctx *ctx, const spex_dataset *tr, const spex_dataset *te,
+                        const spex_data_attr_opts *ao, uint64_t m, int64_t r) {
     int64_t rows[64], nr = 0;
     double s[16];
     for (int64_t i = 0; i < tr->n_rows; i++)
         if (m >> i & 1) rows[nr++] = i;
-    CHECK_RC(ctx, spex_learn_fit_predict(ctx, tr, rows, nr, NULL, NULL, &ao->learn, te->x, s));
-    return oracle_value(ao->value, s, tr->n_classes, te->y[0]);
+    CHECK_RC(ctx, spex_learn_fit_predict(ctx, tr, rows, nr, NULL, NULL, &ao->learn,
+                                         te->x + r * te->n_features, s));
+    return oracle_value(ao->value, s, tr->n_classes, te->y[r]);
+}
+
+static double brute(spex_ctx *ctx, const spex_dataset *tr, const spex_dataset *te,
+                    const spex_data_attr_opts *ao, uint64_t m) {
+    return brute_row(ctx, tr, te, ao, m, 0);
 }
 
 /* Runs the exact method; returns its Fourier surrogate (owned by *res). */
@@ -122,6 +131,17 @@ static void test_planted_pair_and_irrelevant(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* Settings for the tiny sets: learner L (1 = xgboost, 10 rounds), value val,
+ * no standardisation (so brute() re-trains the same model). */
+static spex_data_attr_opts tiny_opts(int L, int val) {
+    spex_data_attr_opts ao = spex_data_attr_opts_default();
+    ao.learn.learner = L ? SPEX_LEARNER_XGBOOST : SPEX_LEARNER_LOGISTIC;
+    ao.learn.rounds = 10;
+    ao.value = (spex_data_value)val;
+    ao.standardize = 0;
+    return ao;
+}
+
 /* Exact results for a tiny multiclass set against re-training on every
  * subset, for both learners and all three values; Fourier by definition. */
 static void test_exact_vs_brute(void **state) {
@@ -134,11 +154,7 @@ static void test_exact_vs_brute(void **state) {
     spex_dataset *te = csv(ctx, "a,b,y\n0.3,0.8,blue\n", NULL, tr);
     for (int L = 0; L < 2; L++)
         for (int val = 0; val < 3; val++) {
-            spex_data_attr_opts ao = spex_data_attr_opts_default();
-            ao.learn.learner = L ? SPEX_LEARNER_XGBOOST : SPEX_LEARNER_LOGISTIC;
-            ao.learn.rounds = 10;
-            ao.value = (spex_data_value)val;
-            ao.standardize = 0;
+            spex_data_attr_opts ao = tiny_opts(L, val);
             spex_valuefn vf;
             CHECK_RC(ctx, spex_data_attr_open(ctx, tr, te, 0, &ao, &vf));
             spex_result *res = NULL;
@@ -327,10 +343,117 @@ static void test_predict_many(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* Every mask of n features (bit i of mask m = feature i), one batch. */
+static spex_masks *all_masks(spex_ctx *ctx, int n) {
+    spex_masks *b = NULL;
+    CHECK_RC(ctx, spex_masks_new(ctx, n, (int64_t)1 << n, &b));
+    for (uint64_t m = 0; m < (1u << n); m++) {
+        uint64_t *row;
+        CHECK_RC(ctx, spex_masks_append_zero(b, &row));
+        row[0] = m;
+    }
+    return b;
+}
+
+/* The task lens (many test rows): for every mask, the empty and the full one
+ * among them, its value is the arithmetic mean over the rows of the
+ * single-row lens's values (and of re-training by brute force), for both
+ * learners, 2 and 3 classes and all four values; accuracy lies in
+ * {0, 1/R, ..., 1} and is 0 for the empty training set (all scores tie). */
+static void test_task_mean(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    const char *trains[] = {"a,b,y\n0,1,0\n1,0.5,1\n0.2,0.1,0\n0.8,0.9,1\n0.1,0.3,1\n0.9,0.2,1\n",
+                            "a,b,y\n0.1,1.2,red\n1.0,0.3,green\n0.2,0.9,blue\n0.9,0.1,red\n"
+                            "0.5,0.5,green\n0.0,0.7,blue\n"};
+    const char *tests[] = {"a,b,y\n0.5,0.5,1\n0.0,1.0,0\n1.0,0.0,1\n0.3,0.7,0\n0.6,0.2,0\n",
+                           "a,b,y\n0.3,0.8,blue\n0.9,0.2,red\n0.6,0.4,green\n0.1,1.0,red\n"
+                           "0.4,0.4,blue\n"};
+    const int64_t some[] = {3, 0, 3, 4}; /* a row list with a repeat */
+    enum { N = 6, M = 1 << N, R = 5 };
+    spex_masks *b = all_masks(ctx, N);
+    int64_t checked = 0;
+    for (int t = 0; t < 2; t++) {
+        spex_dataset *tr = csv(ctx, trains[t], NULL, NULL);
+        spex_dataset *te = csv(ctx, tests[t], NULL, tr);
+        CHECK(te->n_rows == R && tr->n_classes == 2 + t);
+        for (int L = 0; L < 2; L++)
+            for (int val = 0; val < 4; val++) {
+                spex_data_attr_opts ao = tiny_opts(L, val);
+                static double one[R][M], task[M], part[M];
+                spex_valuefn vf;
+                for (int64_t r = 0; r < R; r++) {
+                    CHECK_RC(ctx, spex_data_attr_open(ctx, tr, te, r, &ao, &vf));
+                    CHECK_RC(ctx, vf.eval(vf.user, b, one[r]));
+                    spex_valuefn_release(&vf);
+                }
+                CHECK_RC(ctx, spex_data_attr_open_task(ctx, tr, te, NULL, 0, &ao, &vf));
+                CHECK(vf.n == N);
+                spex_ctx_set_threads(ctx, 2);
+                CHECK_RC(ctx, vf.eval(vf.user, b, task));
+                spex_ctx_set_threads(ctx, 1);
+                spex_valuefn_release(&vf);
+                CHECK_RC(ctx, spex_data_attr_open_task(ctx, tr, te, some, 4, &ao, &vf));
+                CHECK_RC(ctx, vf.eval(vf.user, b, part));
+                spex_valuefn_release(&vf);
+                for (int m = 0; m < M; m++) {
+                    double mean = 0, truth = 0, mean4 = 0;
+                    for (int64_t r = 0; r < R; r++) {
+                        mean += one[r][m];
+                        truth += brute_row(ctx, tr, te, &ao, (uint64_t)m, r);
+                    }
+                    mean /= R;
+                    truth /= R;
+                    for (int k = 0; k < 4; k++)
+                        mean4 += one[some[k]][m] / 4;
+                    CHECK_NEAR(task[m], mean, 1e-12);
+                    CHECK_NEAR(task[m], truth, 1e-9);
+                    CHECK_NEAR(part[m], mean4, 1e-12);
+                    if (val == SPEX_DATA_ACCURACY) {
+                        double k = task[m] * R;
+                        CHECK(task[m] >= 0 && task[m] <= 1);
+                        CHECK_NEAR(k, round(k), 1e-12);
+                    }
+                    checked++;
+                }
+                int varies = 0; /* the masks give more than one value */
+                for (int m = 1; m < M; m++)
+                    varies |= task[m] != task[0];
+                CHECK(varies);
+                if (val == SPEX_DATA_ACCURACY) CHECK_NEAR(task[0], 0.0, 0.0);
+                printf("task of %d rows, %d classes, %s, %s: f(empty) = %.6f, f(full) = %.6f\n", R,
+                       2 + t, L ? "xgboost" : "logistic", spex_data_value_name(ao.value), task[0],
+                       task[M - 1]);
+            }
+        /* errors: no row, a row out of range (named), a bad value */
+        spex_data_attr_opts ao = spex_data_attr_opts_default();
+        spex_valuefn vf;
+        CHECK(spex_data_attr_open_task(ctx, tr, te, some, 0, &ao, &vf) == SPEX_E_INVAL);
+        const int64_t bad[] = {0, 5};
+        CHECK(spex_data_attr_open_task(ctx, tr, te, bad, 2, &ao, &vf) == SPEX_E_RANGE);
+        CHECK(strstr(spex_errmsg(ctx), "test row 5 is out of range") != NULL);
+        ao.value = (spex_data_value)4;
+        CHECK(spex_data_attr_open_task(ctx, tr, te, NULL, 0, &ao, &vf) == SPEX_E_INVAL);
+        spex_dataset_free(te);
+        spex_dataset_free(tr);
+    }
+    CHECK(checked == 2 * 2 * 4 * M);
+    /* the value names round-trip */
+    for (int v = 0; v < 4; v++) {
+        spex_data_value got;
+        CHECK_RC(ctx, spex_data_value_parse(ctx, spex_data_value_name((spex_data_value)v), &got));
+        CHECK((int)got == v);
+    }
+    spex_masks_free(b);
+    spex_ctx_free(ctx);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_planted_pair_and_irrelevant), cmocka_unit_test(test_exact_vs_brute),
-        cmocka_unit_test(test_groups), cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_predict_many)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_planted_pair_and_irrelevant),
+                                       cmocka_unit_test(test_exact_vs_brute),
+                                       cmocka_unit_test(test_groups),
+                                       cmocka_unit_test(test_threads),
+                                       cmocka_unit_test(test_predict_many),
+                                       cmocka_unit_test(test_task_mean)};
     SPEX_RUN_TESTS(tests);
 }

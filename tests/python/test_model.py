@@ -97,6 +97,38 @@ def test_data_lens_equals_cli(tmp_path):
     assert math.isfinite(sum(r.interactions.values()))
 
 
+def test_data_task_equals_cli_and_the_mean(tmp_path):
+    src = open(need(DATA), encoding="utf-8").read().split("\n")
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("\n".join(src[:41]) + "\n")
+    test.write_text("\n".join([src[0]] + src[300:305]) + "\n")
+    args = dict(label="target", test=test, groups=5, value="accuracy")
+    ref = cli(tmp_path, "--data", str(train), "--label", "target", "--test", str(test),
+              "--rows", "all", "--groups", "5", "--value", "accuracy", "--method", "exact")
+    lens = spex.Data(train, rows="all", **args)
+    r = spex.explain(lens, method="exact")
+    assert r.features == ref.features and r.fourier == ref.fourier
+    assert lens.rows == [0, 1, 2, 3, 4] and "rows=0-4" in lens.fingerprint
+    # the task's values are the mean of the single rows' (and fractions of 5)
+    masks = np.array([[m >> j & 1 for j in range(5)] for m in range(32)], bool)
+    task = np.array([r.predict(m) for m in masks])
+    singles = [spex.Data(train, row=k, **args) for k in range(5)]
+    rows = [spex.explain(one, method="exact") for one in singles]
+    mean = np.mean([[q.predict(m) for m in masks] for q in rows], axis=0)
+    assert np.allclose(task, mean, atol=1e-9) and np.allclose(task * 5, np.round(task * 5))
+    part = spex.Data(train, rows=[1, 3, 4], **args)
+    assert part.rows == [1, 3, 4] and spex.Data(train, rows="1,3-4", **args).rows == part.rows
+    keys = {part.fingerprint, lens.fingerprint, singles[0].fingerprint,
+            spex.Data(train, rows=[0], **args).fingerprint}
+    assert len(keys) == 4  # no task shares answers with a single row or another task
+    with pytest.raises(ValueError, match="rows needs test"):
+        spex.Data(train, label="target", rows="all")
+    with pytest.raises(ValueError, match="one of row"):
+        spex.Data(train, row=0, rows="all", **args)
+    with pytest.raises(ValueError, match="outside the 5 data rows"):
+        spex.Data(train, rows="0-5", **args)
+
+
 def test_lens_errors(model):
     with pytest.raises(spex.Error, match="unit"):
         model.prompt(TEXT, unit="paragraph")

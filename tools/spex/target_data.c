@@ -1,8 +1,9 @@
 /* The data-attribution target of `spex explain` (--data TRAIN.csv, spex/data.h):
  * features are training rows (or groups of them), a mask keeps a subset, the
  * learner is re-trained on it, and the value is the new model's output on one
- * test row. Feature names "row <i> (label <y>)" or the group's name; the cache
- * fingerprint is the SHA-256 of the data file(s) and every setting. */
+ * test row (--row) or its mean over many (--rows, a task). Feature names
+ * "row <i> (label <y>)" or the group's name; the cache fingerprint is the
+ * SHA-256 of the data file(s) and every setting, the explained row(s) too. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,8 @@ static const cli_opt data_opts[] = {
      "explain a prediction by the training examples: features are the\n"
      "rows of TRAIN.csv (header row, numeric columns, a label column);\n"
      "a mask keeps a subset, the learner is re-trained on it from scratch\n"
-     "and the value is its output on the explained row; needs --label, --row",
+     "and the value is its output on the explained row; needs --label and\n"
+     "--row (or --rows with --test)",
      NULL},
     {"label", "COLUMN", "--data: the class column (numbers or text)", NULL},
     {"test", "TEST.csv",
@@ -23,13 +25,21 @@ static const cli_opt data_opts[] = {
      "row --row of TRAIN.csv is explained and held out of training",
      NULL},
     {"row", "K", "--data: the explained row, 0 = the first data row", NULL},
+    {"rows", "SPEC",
+     "--data with --test, instead of --row: a task, the value is the mean\n"
+     "over these rows of TEST.csv of each one's value (mean margin,\n"
+     "accuracy, log-loss): all, or rows and ranges such as 0-99,120\n"
+     "(0 = the first data row); each mask still trains one model",
+     NULL},
     {"learner", "L",
      "--data: logistic (L2-regularised logistic/softmax regression, L-BFGS;\n"
      "default) | xgboost (binary:logistic / multi:softprob, 1 thread, seed 0)",
      NULL},
     {"value", "V",
      "--data: margin (default: true class's score minus the best other;\n"
-     "log-odds for 2 classes) | prob (its softmax probability) | logloss",
+     "log-odds for 2 classes) | prob (its softmax probability) | logloss\n"
+     "| accuracy (1 when the true class scores strictly highest, else 0;\n"
+     "with --rows the fraction of rows predicted right)",
      NULL},
     {"groups", "G",
      "--data: features are G contiguous blocks of rows (block g = rows\n"
@@ -50,6 +60,9 @@ typedef struct data_state {
     spex_dataset *train, *test;
     int64_t row;     /* the explained row (of test, or of the original training file) */
     char *test_path; /* borrowed option value, NULL when the row comes from the training file */
+    int64_t *rows;   /* --rows: the task's n_rows rows of test (malloc'ed), else NULL */
+    int64_t n_rows;
+    char *rows_key; /* --rows: the rows as runs "0-99,120" (malloc'ed), else NULL */
     spex_data_value value;
     spex_learner learner;
 } data_state;
@@ -59,6 +72,8 @@ static void free_data(void *p) {
     if (!s) return;
     spex_dataset_free(s->train);
     spex_dataset_free(s->test);
+    free(s->rows);
+    free(s->rows_key);
     free(s);
 }
 
@@ -67,11 +82,19 @@ static int data_report(void *state, spex_ctx *ctx, const spex_result *res, FILE 
     (void)res;
     data_state *s = state;
     const spex_dataset *t = s->test;
-    static const char *const vname[] = {"margin of the true class", "probability of the true class",
-                                        "log-loss"};
-    fprintf(f, "\nvalue: the re-trained %s model's %s on %s row %lld (label %s)\n",
-            s->learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic", vname[s->value],
-            s->test_path ? "test" : "held-out training", (long long)s->row,
+    static const char *const vname[] = {
+        "margin of the true class", "probability of the true class", "log-loss",
+        "correctness (1 when the true class scores highest, else 0)"};
+    const char *lname = s->learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic";
+    if (s->rows) {
+        fprintf(f, "\nvalue: the re-trained %s model's %s%s over %lld rows of %s (rows %s)\n",
+                lname, s->value == SPEX_DATA_ACCURACY ? "accuracy" : "mean ",
+                s->value == SPEX_DATA_ACCURACY ? "" : vname[s->value], (long long)s->n_rows,
+                s->test_path, s->rows_key);
+        return 0;
+    }
+    fprintf(f, "\nvalue: the re-trained %s model's %s on %s row %lld (label %s)\n", lname,
+            vname[s->value], s->test_path ? "test" : "held-out training", (long long)s->row,
             t->class_names[t->y[0]]);
     return 0;
 }
@@ -134,11 +157,103 @@ static spex_dataset *drop_row(const spex_dataset *ds, int64_t k, spex_dataset **
     return a;
 }
 
+/* A row number of --rows at *p: decimal digits only, at most SPEX_CSV_MAX_ROWS;
+ * -1 on anything else. Advances *p past it. */
+static int64_t rows_number(const char **p) {
+    int64_t v = 0;
+    const char *q = *p;
+    if (*q < '0' || *q > '9') return -1;
+    for (; *q >= '0' && *q <= '9'; q++)
+        if ((v = v * 10 + (*q - '0')) > SPEX_CSV_MAX_ROWS) return -1;
+    *p = q;
+    return v;
+}
+
+/* --rows SPEC: "all" or a comma-separated list of rows K and ranges A-B
+ * (A <= B; repeats count twice). With n_file < 0 only the syntax is checked
+ * (CLI_USAGE after printing the problem); else the rows of path, a file of
+ * n_file data rows, go to *out (malloc'ed, *n_out of them; CLI_INPUT after
+ * printing the problem when one is out of range). */
+static int parse_rows(const char *spec, const char *path, int64_t n_file, int64_t **out,
+                      int64_t *n_out) {
+    int64_t cnt = 0, k = 0, *rows = NULL;
+    int all = !strcmp(spec, "all");
+    for (const char *p = spec; !all && (*p || p == spec);) { /* pass 1: syntax, count */
+        int64_t a = rows_number(&p), b = a;
+        if (a >= 0 && *p == '-') {
+            p++;
+            b = rows_number(&p);
+        }
+        if (a < 0 || b < a || (*p && *p != ',') || (*p == ',' && !p[1]) ||
+            (cnt += b - a + 1) > SPEX_CSV_MAX_ROWS) {
+            fprintf(stderr,
+                    "spex explain: --rows '%s': expected all, or rows and ranges A-B (A <= B) "
+                    "separated by commas, such as 0-99,120, at most %lld rows in all\n",
+                    spec, (long long)SPEX_CSV_MAX_ROWS);
+            return CLI_USAGE;
+        }
+        if (*p == ',') p++;
+    }
+    if (n_file < 0) return CLI_OK;
+    if (all) cnt = n_file;
+    if (cnt < 1) {
+        fprintf(stderr, "spex explain: %s: --rows all: the file has no data row\n", path);
+        return CLI_INPUT;
+    }
+    if (!(rows = malloc((size_t)cnt * sizeof *rows))) {
+        fprintf(stderr, "spex explain: out of memory\n");
+        return CLI_INPUT;
+    }
+    for (const char *p = spec; all ? k < cnt : *p != 0;) { /* pass 2: the rows */
+        int64_t a = all ? k : rows_number(&p), b = a;
+        if (!all && *p == '-') {
+            p++;
+            b = rows_number(&p);
+        }
+        if (!all && *p == ',') p++;
+        if (b >= n_file) {
+            fprintf(stderr,
+                    "spex explain: %s: --rows: row %lld is out of range: the file has %lld "
+                    "data rows (numbered from 0)\n",
+                    path, (long long)b, (long long)n_file);
+            free(rows);
+            return CLI_INPUT;
+        }
+        for (int64_t r = a; r <= b; r++)
+            rows[k++] = r;
+    }
+    *out = rows;
+    *n_out = cnt;
+    return CLI_OK;
+}
+
+/* The rows as runs of consecutive numbers, "0-99,120" (malloc'ed; NULL when
+ * out of memory): the cache key and the label of a task, whatever --rows
+ * spelled them as. */
+static char *rows_runs(const int64_t *rows, int64_t n) {
+    size_t cap = (size_t)n * 20 + 1, len = 0; /* rows < SPEX_CSV_MAX_ROWS: 8 digits */
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    s[0] = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i;
+        while (j + 1 < n && rows[j + 1] == rows[j] + 1)
+            j++;
+        if (j > i)
+            len += (size_t)snprintf(s + len, cap - len, "%s%lld-%lld", i ? "," : "",
+                                    (long long)rows[i], (long long)rows[j]);
+        else
+            len += (size_t)snprintf(s + len, cap - len, "%s%lld", i ? "," : "", (long long)rows[i]);
+        i = j + 1;
+    }
+    return s;
+}
+
 static int open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo, cli_target *t) {
     (void)eo;
     const char *train_path = cli_get(o, "data"), *s;
     const char *test_path = cli_get(o, "test"), *label = cli_get(o, "label"),
-               *group_by = cli_get(o, "group-by");
+               *group_by = cli_get(o, "group-by"), *rows_spec = cli_get(o, "rows");
     spex_data_attr_opts ao = spex_data_attr_opts_default();
     int64_t row = 0, v;
     double d;
@@ -146,12 +261,25 @@ static int open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *e
         fprintf(stderr, "spex explain: --data needs --label COLUMN, the class column\n");
         return CLI_USAGE;
     }
-    if (!(s = cli_get(o, "row"))) {
-        fprintf(stderr, "spex explain: --data needs --row K, the explained row (0 = the first "
-                        "data row of --test, or of --data without --test)\n");
+    s = cli_get(o, "row");
+    if (s && rows_spec) {
+        fprintf(stderr, "spex explain: --row and --rows exclude each other (one explained row, "
+                        "or the mean over many)\n");
         return CLI_USAGE;
     }
-    if (cli_int("row", s, 0, INT64_MAX, &row)) return CLI_USAGE;
+    if (rows_spec && !test_path) {
+        fprintf(stderr, "spex explain: --rows needs --test TEST.csv, the file of the rows it "
+                        "averages over\n");
+        return CLI_USAGE;
+    }
+    if (!s && !rows_spec) {
+        fprintf(stderr, "spex explain: --data needs --row K, the explained row (0 = the first "
+                        "data row of --test, or of --data without --test), or --rows with "
+                        "--test\n");
+        return CLI_USAGE;
+    }
+    if (s && cli_int("row", s, 0, INT64_MAX, &row)) return CLI_USAGE;
+    if (rows_spec && parse_rows(rows_spec, NULL, -1, NULL, NULL)) return CLI_USAGE;
     if ((s = cli_get(o, "learner")) && spex_learner_parse(ctx, s, &ao.learn.learner)) {
         fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
         return CLI_USAGE;
@@ -201,12 +329,21 @@ static int open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *e
         full = NULL;
         spex_dataset *test = NULL;
         rc = spex_data_read_csv(ctx, test_path, &co, st->train, &test);
-        if (!rc && row >= test->n_rows)
+        if (!rc && rows_spec) { /* a task: the whole test set, the rows listed */
+            int crc = parse_rows(rows_spec, test_path, test->n_rows, &st->rows, &st->n_rows);
+            if (!crc && !(st->rows_key = rows_runs(st->rows, st->n_rows))) {
+                fprintf(stderr, "spex explain: out of memory\n");
+                crc = CLI_INPUT;
+            }
+            st->test = test;
+            if (crc) return crc;
+            test = NULL;
+        } else if (!rc && row >= test->n_rows)
             rc = spex_seterr(ctx, SPEX_E_RANGE,
                              "%s: --row %lld is out of range: the file has %lld data rows "
                              "(numbered from 0)",
                              test_path, (long long)row, (long long)test->n_rows);
-        if (!rc) {
+        if (!rc && test) {
             /* keep only row K of the test set */
             spex_dataset *one = NULL, *rest = drop_row(test, row, &one);
             if (!rest) rc = spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
@@ -230,7 +367,10 @@ static int open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *e
             rc = spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
     }
     spex_dataset_free(full);
-    if (!rc) rc = spex_data_attr_open(ctx, st->train, st->test, 0, &ao, &t->vf);
+    if (!rc)
+        rc = st->rows ? spex_data_attr_open_task(ctx, st->train, st->test, st->rows, st->n_rows,
+                                                 &ao, &t->vf)
+                      : spex_data_attr_open(ctx, st->train, st->test, 0, &ao, &t->vf);
     char h1[65] = "", h2[65] = "none";
     if (!rc) rc = spex_sha256_file(ctx, train_path, h1);
     if (!rc && test_path) rc = spex_sha256_file(ctx, test_path, h2);
@@ -256,18 +396,24 @@ static int open_data(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *e
             t->names[j] = cli_strf("row %lld (label %s)", (long long)fr, tr->class_names[tr->y[j]]);
         }
     }
+    /* one row: "row=K"; a task: "rows=" its rows as runs, so neither shares
+     * answers with the other, nor with another row set */
+    char *which =
+        st->rows ? cli_strf("rows=%s", st->rows_key) : cli_strf("row=%lld", (long long)row);
     t->fingerprint =
-        cli_strf("data/1 train=%s test=%s label=%s group_by=%s groups=%lld "
-                 "row=%lld learner=%s value=%s l2=%.17g max_iter=%d rounds=%d "
-                 "depth=%d eta=%.17g lambda=%.17g seed=%llu standardize=%d",
-                 h1, h2, label, group_by ? group_by : "-", (long long)ao.n_groups, (long long)row,
-                 ao.learn.learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic",
-                 ao.value == SPEX_DATA_MARGIN ? "margin"
-                 : ao.value == SPEX_DATA_PROB ? "prob"
-                                              : "logloss",
-                 ao.learn.l2, ao.learn.max_iter, ao.learn.rounds, ao.learn.depth, ao.learn.eta,
-                 ao.learn.xgb_lambda, (unsigned long long)ao.learn.seed, ao.standardize);
-    t->label = cli_strf("%s row %lld", test_path ? test_path : train_path, (long long)row);
+        which ? cli_strf("data/1 train=%s test=%s label=%s group_by=%s groups=%lld "
+                         "%s learner=%s value=%s l2=%.17g max_iter=%d rounds=%d "
+                         "depth=%d eta=%.17g lambda=%.17g seed=%llu standardize=%d",
+                         h1, h2, label, group_by ? group_by : "-", (long long)ao.n_groups, which,
+                         ao.learn.learner == SPEX_LEARNER_XGBOOST ? "xgboost" : "logistic",
+                         spex_data_value_name(ao.value), ao.learn.l2, ao.learn.max_iter,
+                         ao.learn.rounds, ao.learn.depth, ao.learn.eta, ao.learn.xgb_lambda,
+                         (unsigned long long)ao.learn.seed, ao.standardize)
+              : NULL;
+    free(which);
+    t->label = st->rows
+                   ? cli_strf("%s rows %s", test_path, st->rows_key)
+                   : cli_strf("%s row %lld", test_path ? test_path : train_path, (long long)row);
     t->report = data_report;
     return CLI_OK;
 }
