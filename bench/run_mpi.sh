@@ -15,6 +15,10 @@ workers=("$@")
 [ ${#workers[@]} -gt 0 ] || workers=(1 2 4 8 16)
 "$spex" explain --help | grep -q mpi-deadline || { echo "spex built without MPI" >&2; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# The value function's interpreter: Debian's python3 by default, since a
+# version-manager shim (pyenv's python3 is a bash script) costs 0.3 s a
+# start, which 17 ranks pay at once and which is not spex's to measure.
+py=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/sleep.py" <<'PY'
@@ -27,7 +31,7 @@ parts=${PARTS:-sleep big data batch}
 q() { python3 -c "import json,sys; print(json.load(sys.stdin)['seconds']['queries'])"; }
 has() { [[ " $parts " == *" $1 "* ]]; }
 n=11 # exact: all 2048 masks, a negligible solve
-target=(--exec "python3 $tmp/sleep.py" --n $n --method exact --no-cache --quiet --format json)
+target=(--exec "$py $tmp/sleep.py" --n $n --method exact --no-cache --quiet --format json)
 now() { date +%s.%N; }
 wall() { # wall CMD...: seconds
     local t0 t1
@@ -36,12 +40,12 @@ wall() { # wall CMD...: seconds
     t1=$(now)
     echo "$t1 - $t0" | bc -l
 }
-echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at the start; value function under $py"
 # scaling W (ideal serial time t1, n): MPI and shards rows
 scaling() {
 local t1=$1 n=$2
 shift 2
-local target=(--exec "python3 $tmp/sleep.py" --n $n --method exact --no-cache --quiet --format json)
+local target=(--exec "$py $tmp/sleep.py" --n $n --method exact --no-cache --quiet --format json)
 "$spex" explain "${target[@]}" --plan "$tmp/plan" 2>/dev/null
 for w in "$@"; do
     tm=$(wall mpirun --oversubscribe -n $((w + 1)) "$spex" explain "${target[@]}")
@@ -50,11 +54,11 @@ for w in "$@"; do
     t0=$(now)
     for i in $(seq 0 $((w - 1))); do
         "$spex" work --plan "$tmp/plan" --shard "$i/$w" --cache "$tmp/s$i.sqlite" \
-            --exec "python3 $tmp/sleep.py" --n $n --quiet 2>/dev/null &
+            --exec "$py $tmp/sleep.py" --n $n --quiet 2>/dev/null &
     done
     wait
     "$spex" cache merge "$tmp/all.sqlite" "$tmp"/s*.sqlite >/dev/null
-    "$spex" explain --exec "python3 $tmp/sleep.py" --n $n --method exact --quiet \
+    "$spex" explain --exec "$py $tmp/sleep.py" --n $n --method exact --quiet \
         --cache "$tmp/all.sqlite" --format json >"$tmp/sh.json"
     ts=$(echo "$(now) - $t0" | bc -l)
     grep -q '"queries_new": 0' "$tmp/sh.json" || { echo "shards left masks unanswered" >&2; exit 1; }

@@ -261,7 +261,9 @@ typedef struct stream_sink {
     int64_t n_kept;
     unsigned char *stored; /* (len) 1: batch row i went to keep already */
     int64_t len;
-    double last_commit; /* spex_now() of the last commit (or batch start) */
+    int64_t done0, total; /* progress: answers before this batch, and in all */
+    int64_t n_streamed;   /* answers streamed in this batch */
+    double last_commit;   /* spex_now() of the last commit (or batch start) */
     int rc;             /* a store failure that stops (SPEX_STORE_STOP) */
     char msg[512];      /* its message: the value function may overwrite ctx's */
 } stream_sink;
@@ -293,6 +295,7 @@ static void keep_answer(stream_sink *s, int64_t i, double v) {
 static void stream_answer(void *sink, int64_t i, double v) {
     stream_sink *s = sink;
     if (i < 0 || i >= s->len || s->rc || !s->q->store) return;
+    if (!s->stored[i]) s->n_streamed++;
     keep_answer(s, i, v);
     if (s->n_kept >= QUERY_COMMIT_ANSWERS || spex_now() - s->last_commit >= QUERY_COMMIT_S) {
         int rc = commit_pending(s);
@@ -300,6 +303,8 @@ static void stream_answer(void *sink, int64_t i, double v) {
             s->rc = rc;
             snprintf(s->msg, sizeof s->msg, "%s", spex_errmsg(s->q->ctx));
         }
+        /* progress inside a long batch (MPI batches are minutes) */
+        spex_ctx_progress(s->q->ctx, s->done0 + s->n_streamed, s->total);
     }
 }
 
@@ -366,6 +371,9 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
         sink.batch = batch;
         sink.len = len;
         sink.n_kept = 0;
+        sink.done0 = start;
+        sink.total = n_todo;
+        sink.n_streamed = 0;
         sink.rc = SPEX_OK;
         double t0 = spex_now();
         sink.last_commit = t0;

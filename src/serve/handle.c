@@ -5,8 +5,9 @@
  *
  * HOW IT WORKS
  * A completion request's prompts are tokenized (text) or taken as given
- * (ids), then visited in token order: spex_llm_token_logprobs reuses the KV
- * cache of the previous prompt for the common prefix, so the ablated
+ * (ids), then visited in token order: the log-probs of the prefix shared
+ * with the previous prompt are copied, and spex_llm_token_logprobs reuses
+ * the KV cache of the previous prompt for that prefix, so the ablated
  * variants of one prompt that a spex client sends in one request cost about
  * their differing suffixes only. Greedy generation (max_tokens > 0) follows
  * per prompt; with echo the generated tokens' log-probs are scored with the
@@ -219,6 +220,7 @@ static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
         status = 400;
     else if (rc)
         status = 500;
+    const prompt_run *prev = NULL; /* the last prompt scored */
     for (int64_t k = 0; !rc && k < n; k++) {
         prompt_run *pr = &runs[keys[k].idx];
         if (r.max_tokens > 0) {
@@ -239,7 +241,20 @@ static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
         int want_lp = r.logprobs >= 0 || r.prompt_logprobs >= 0;
         if (!rc && want_lp && !(pr->lp = spex_calloc(ctx, (size_t)(nt > 1 ? nt - 1 : 1), 8)))
             rc = SPEX_E_NOMEM;
-        if (!rc && want_lp && nt > 1) rc = spex_llm_token_logprobs(m, pr->tok, nt, 1, pr->lp);
+        if (!rc && want_lp && nt > 1) {
+            /* token j's log-prob depends on tokens 0..j only: those of the
+             * prefix shared with the previous prompt are copied, and the
+             * engine's KV cache (still the previous prompt's) serves the
+             * rest from where the two differ */
+            int64_t c = 0;
+            if (prev)
+                while (c < nt && c < prev->n_prompt + prev->n_gen && prev->tok[c] == pr->tok[c])
+                    c++;
+            if (c > 1) memcpy(pr->lp, prev->lp, (size_t)(c - 1) * sizeof *pr->lp);
+            int64_t from = c > 1 ? c : 1;
+            if (from < nt) rc = spex_llm_token_logprobs(m, pr->tok, nt, from, pr->lp + from - 1);
+            prev = pr;
+        }
         if (rc) status = 500;
     }
     json_t *choices = json_array();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # MPI workers (issue 16, items 3-4), on one machine with Open MPI:
 # `mpirun --oversubscribe -n 4 spex explain` gives the serial run's result
-# file and cache rows, asking each mask once; an evaluation error on one
+# file and cache rows, asking each mask once, and so do the prompt, heads
+# and data lenses with 2 workers; an evaluation error on one
 # rank comes back as a clear error naming the rank, with the answers
 # received kept; a late chunk (a rank that stalls) is sent to another rank
 # and the result is unchanged; a rank killed mid-run fails the job, and the
@@ -84,6 +85,30 @@ if grep -q "largest |predicted - measured|" "$tmp/out" && [ -s "$tmp/r.html" ]; 
 else
     bad "kernelshap under MPI: $(head -c 300 "$tmp/out")"
 fi
+
+# every other kind of target through the workers gives the serial result:
+# the prompt lens (all 128 masks of 7 words), the heads lens (layer 3's
+# heads), the data lens (re-training on 8 groups of rows)
+M=../shared/models/synth-interact-llama-F32.gguf
+printf 'x1,x2,y\n' >"$tmp/train.csv"
+for i in $(seq 0 31); do echo "$((i % 5)),$((i % 3)),$((i % 2))"; done >>"$tmp/train.csv"
+same_as_serial() { # same_as_serial NAME ARGS...: explain serially and on 2 workers
+    local name=$1
+    shift
+    "$spex" explain "$@" --no-cache --quiet --format json >"$tmp/$name.serial.json" \
+        2>"$tmp/err" || bad "$name serial: $(cat "$tmp/err")"
+    mpirun --oversubscribe -n 3 "$spex" explain "$@" --no-cache --quiet --format json \
+        >"$tmp/$name.mpi.json" 2>"$tmp/err" || bad "$name under MPI: $(cat "$tmp/err")"
+    if same "$tmp/$name.serial.json" "$tmp/$name.mpi.json"; then
+        ok
+    else
+        bad "$name: MPI result differs from serial"
+    fi
+}
+P=(--llm "$M" --prompt "the food was not good ." --target " negative" --method exact)
+same_as_serial llm "${P[@]}"
+same_as_serial heads "${P[@]}" --heads --layers 3
+same_as_serial data --data "$tmp/train.csv" --label y --row 0 --groups 8 --method exact
 
 # 2. an evaluation error on rank 2: exit status 3, the rank named, answers kept
 rm -f "$log"

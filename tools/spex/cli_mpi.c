@@ -47,7 +47,10 @@ int cli_mpi_attach(spex_ctx *ctx, spex_mpi *mp, const cli_opt *o, const char *cm
     }
     t->inner = t->vf;
     t->vf = remote;
-    if (!cli_get(o, "batch-size") && eo->batch_size < 32 * (int64_t)(size - 1))
-        eo->batch_size = 32 * (int64_t)(size - 1);
+    /* Every batch ends with workers idle while the last chunks finish (the
+     * method needs the whole batch), so batches are long: 256 masks per
+     * worker. Answers are saved and progress is shown while a batch runs. */
+    if (!cli_get(o, "batch-size") && eo->batch_size < 256 * (int64_t)(size - 1))
+        eo->batch_size = 256 * (int64_t)(size - 1);
     return CLI_OK;
 }

@@ -14,7 +14,7 @@ extern const cli_opt cli_mpi_opts[];
  * until rank 0 is done and sets *worker (the command then just returns the
  * status). Rank 0: t->vf becomes the workers' value function (the target's
  * own is kept in t->inner, for its state) and, when --batch-size was not
- * given, eo->batch_size grows to 32 masks per worker. Returns an exit status
+ * given, eo->batch_size grows to 256 masks per worker. Returns an exit status
  * after printing the problem. */
 int cli_mpi_attach(spex_ctx *ctx, spex_mpi *mp, const cli_opt *o, const char *cmd, cli_target *t,
                    spex_explain_opts *eo, int *worker);
