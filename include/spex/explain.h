@@ -181,14 +181,24 @@ typedef struct spex_result {
 SPEX_API int spex_result_details_text(const spex_result *r, char *buf, size_t cap);
 
 /* Explains vf; on success *out is a new result (features named x0..x{n-1};
- * set your own by replacing result->features entries with spex_strdup'ed
- * strings). On failure every answer obtained is kept by the query engine
- * and the error (SPEX_E_VALUE, _BUDGET, _RANGE ...) is returned. */
+ * name them with spex_result_set_features). On failure every answer
+ * obtained is kept by the query engine and the error (SPEX_E_VALUE,
+ * _BUDGET, _RANGE ...) is returned. */
 SPEX_API int spex_explain(spex_ctx *ctx, const spex_valuefn *vf, const spex_explain_opts *opts,
                           spex_result **out);
 /* A new empty result for n features (names x0..), used by readers. */
 SPEX_API int spex_result_new(spex_ctx *ctx, int64_t n, spex_result **out);
 SPEX_API void spex_result_free(spex_result *r);
+/* Names r's features, the names every report shows: names[j] (r->n strings,
+ * copied) for feature j, or the name it has when names or names[j] is NULL,
+ * with repeats told apart. A name that occurs more than once becomes
+ * "name#k" at each occurrence, k = 1, 2, ... in feature order (a "name#k"
+ * that is already another feature's name is skipped); a name that occurs
+ * once stays as it is. The names in a result file are these names.
+ *     {"the", "waiter", "felt", "the", "waiter"}
+ *     -> {"the#1", "waiter#1", "felt", "the#2", "waiter#2"}
+ * SPEX_E_NOMEM (r unchanged). */
+SPEX_API int spex_result_set_features(spex_result *r, const char *const *names);
 /* Recomputes r->interactions from r->fourier for r->index / r->max_order. */
 SPEX_API int spex_result_set_index(spex_result *r, spex_index idx, int max_order);
 

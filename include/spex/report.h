@@ -77,12 +77,14 @@ typedef struct spex_html_opts {
     const char *title; /* page title; NULL: "spex explanation" */
     /* Prompt view when prose != 0: the features are runs of text shown in
      * place, between prefix and suffix (never ablated; NULL: none), feature
-     * i preceded by leads[i] (NULL array: one space). Otherwise the features
-     * are a row of labelled chips. */
+     * i preceded by leads[i] (NULL array: one space) and shown as texts[i]
+     * (NULL array: its name; the name, "waiter#2", stays in its tooltip).
+     * Otherwise the features are a row of labelled chips. */
     int prose;
     const char *prefix;
     const char *suffix;
     const char *const *leads; /* r->n strings or NULL; borrowed */
+    const char *const *texts; /* r->n strings or NULL; borrowed */
     int64_t top;              /* interactions in the table; pairwise ones
                                  among them become arcs; <= 0: 20 */
     int64_t max_bars;         /* bars drawn (largest |value| first when

@@ -145,7 +145,8 @@ class Dataset(Structure):  # spex_dataset: the leading counts only (read, never 
 
 class HtmlOpts(Structure):  # spex_html_opts (spex/report.h)
     _fields_ = [("title", c_char_p), ("prose", c_int), ("prefix", c_char_p),
-                ("suffix", c_char_p), ("leads", POINTER(c_char_p)), ("top", c_int64),
+                ("suffix", c_char_p), ("leads", POINTER(c_char_p)),
+                ("texts", POINTER(c_char_p)), ("top", c_int64),
                 ("max_bars", c_int64), ("notes", POINTER(c_char_p)), ("n_notes", c_int64),
                 ("validation", c_void_p), ("n_validation", c_int64)]
 
@@ -194,6 +195,7 @@ index_name = _fn("spex_index_name", c_char_p, c_int)
 explain = _fn("spex_explain", c_int, P, POINTER(ValueFn), POINTER(ExplainOpts), POINTER(P))
 result_free = _fn("spex_result_free", None, P)
 result_set_index = _fn("spex_result_set_index", c_int, P, c_int, c_int)
+result_set_features = _fn("spex_result_set_features", c_int, P, POINTER(c_char_p))
 faithfulness = _fn("spex_faithfulness", c_int, P, POINTER(ValueFn), P, c_int64, c_uint64,
                    POINTER(c_double))
 # coefs.h (spex_result_* hand out no coefs pointer; these serve Result.predict)

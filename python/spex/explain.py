@@ -95,7 +95,9 @@ def explain(fn, n=None, method="auto", budget=None, index="fourier", max_order=2
         qualified name and n; change it when fn changes). cache_fail:
         'continue' (go on without a failing cache) or 'stop'.
     threads: worker threads of the C solver (and of lenses' kernels).
-    feature_names: n names for the report (default x0.. or the lens's).
+    feature_names: n names for the report (default x0.. or the lens's); a
+        name given more than once becomes name#1, name#2, ... (the result's
+        `features`, as in the CLI).
     batch_size: masks per call of fn.
     progress: a callable(done, total), True for tqdm, False for none.
 
@@ -187,6 +189,9 @@ def explain(fn, n=None, method="auto", budget=None, index="fourier", max_order=2
             raise Error(rc, msg)
         if pyvf is not None and pyvf.interrupted:
             raise KeyboardInterrupt("spex: interrupted")
+        if names is not None:  # repeats told apart (waiter#1, waiter#2), as the CLI does
+            arr = (ctypes.c_char_p * n)(*[s.encode() for s in names])
+            ctx.check(L.result_set_features(res, arr), "feature names")
         result = Result._from_c(ctx, res)
     finally:
         prog.close(ctx)
@@ -194,9 +199,6 @@ def explain(fn, n=None, method="auto", budget=None, index="fourier", max_order=2
             L.result_free(res)
         if store:
             L.store_close(store)
-    if names is not None:
-        result._doc["features"] = names
-        result.features = names
     if lens is not None and lens.html_hints:
         result._html_hints = lens.html_hints
     return result

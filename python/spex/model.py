@@ -207,7 +207,7 @@ class PromptLens(Lens):
                 else f'value: log p("{self.target}")')
         self.value_note = note
         self.html_hints = {"prose": True, "prefix": self.prefix, "suffix": self.suffix,
-                           "leads": self.leads, "notes": [note]}
+                           "leads": self.leads, "texts": self.units, "notes": [note]}
 
     def masked_text(self, keep):
         """The prompt text for a mask (sequence of n bools, True = kept)."""
@@ -225,8 +225,8 @@ class PromptLens(Lens):
 
     def report(self, result):
         """The CLI's lens report after the table: the prompt with each unit
-        marked by its first-order value, then the top interactions in
-        words (tools/spex/target_llm.c, without terminal colours)."""
+        marked by its first-order value, then the top interactions by
+        feature name (tools/spex/target_llm.c, without terminal colours)."""
         first = {s[0]: v for s, v in result.interactions.items() if len(s) == 1}
         lines = [f"\n{self.value_note}; each unit marked by its {result.index} value "
                  "(order 1):\n"]
@@ -241,7 +241,7 @@ class PromptLens(Lens):
         lines.append(f"\ntop interactions ({result.index}):")
         shown = [(s, v) for s, v in result.interactions.items() if len(s) >= 2][:5]
         for s, v in shown:
-            lines.append("  " + " × ".join(self.units[j] for j in s) + f": {v:+.3f}")
+            lines.append("  " + " × ".join(result.features[j] for j in s) + f": {v:+.3f}")
         if not shown:
             lines.append("  (none of order 2 or more; try --max-order 2)")
         return "\n".join(lines) + "\n"

@@ -146,6 +146,11 @@ class Result:
                 arr = (ctypes.c_char_p * len(leads))(*[str(x).encode() for x in leads])
                 keep.append(arr)
                 ho.leads = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p))
+            texts = hints.get("texts")
+            if texts is not None:
+                arr = (ctypes.c_char_p * len(texts))(*[str(x).encode() for x in texts])
+                keep.append(arr)
+                ho.texts = ctypes.cast(arr, ctypes.POINTER(ctypes.c_char_p))
         notes = hints.get("notes") or []
         if notes:
             arr = (ctypes.c_char_p * len(notes))(*[str(x).encode() for x in notes])

@@ -138,7 +138,7 @@ static void put_features(FILE *f, const spex_result *r, const spex_html_opts *o,
         fputs("\" title=\"", f);
         put_html(f, r->features[i]);
         fprintf(f, " (x%lld): %+.4g\">", (long long)i, first[i]);
-        put_html(f, r->features[i]);
+        put_html(f, o->prose && o->texts && o->texts[i] ? o->texts[i] : r->features[i]);
         if (!o->prose) fprintf(f, "<sub>%+.2f</sub>", first[i]);
         fputs("</span>", f);
     }

@@ -76,6 +76,53 @@ expect 0 '' "$spex" explain --llm "$MODEL" --prompt "the food was not good" --un
     --prefix Review: --suffix Sentiment: --no-cache --format csv
 [ "$(wc -l <"$tmp/out")" -gt 3 ] && ok || bad "token units csv: $(cat "$tmp/out")"
 
+# repeated words get told-apart names (waiter#1, waiter#2) in every output;
+# the marked prompt and the HTML page show the words themselves in place
+W=(--llm "$MODEL" --prompt "the waiter is never so superb but the waiter felt lovely ." --quiet
+   --method exact --index fsii --max-order 2 --top 0)
+expect 0 '' "$spex" explain "${W[@]}" --out "$tmp/w.json" --html "$tmp/w.html"
+cp "$tmp/out" "$tmp/w.table"
+expect 0 '' "$spex" explain "${W[@]}" --format csv
+cp "$tmp/out" "$tmp/w.csv"
+python3 - "$tmp/w.json" "$tmp/w.table" "$tmp/w.csv" "$tmp/w.html" <<'PY' && ok || bad "repeated names"
+import csv, html, json, re, sys
+r = json.load(open(sys.argv[1]))
+table, page = open(sys.argv[2]).read(), open(sys.argv[4]).read()
+names = ["the#1", "waiter#1", "is", "never", "so", "superb", "but", "the#2", "waiter#2", "felt",
+         "lovely", "."]
+assert r["features"] == names, r["features"]
+# every interaction, by name through its indices, as the table, the CSV and
+# the HTML table show it
+want = {" × ".join(names[j] for j in e["s"]) or "(baseline)" for e in r["interactions"]}
+rows = re.findall(r"^ +\d+ +\d+ +\S+  (.+)$", table.split("\n\n")[1], re.M)
+assert len(rows) == len(r["interactions"]) == 79 and set(rows) == want, (rows, want)
+assert "waiter#1" in rows and "waiter#2" in rows and "the#1 × waiter#2" in rows, rows
+cs = list(csv.DictReader(open(sys.argv[3])))
+assert len(cs) == 79, len(cs)
+for c in cs:
+    idx = [int(j) for j in c["indices"].split()]
+    assert c["features"] == (" x ".join(names[j] for j in idx) or "(baseline)"), c
+# the terminal report: words in place, names in the top interactions
+words = "the waiter is never so superb but the waiter felt lovely .".split()
+assert re.findall(r"(\S+)\[[+-][0-9.]+\]", table) == words, table
+top = table.split("top interactions (fsii):\n")[1].strip().splitlines()
+assert len(top) == 5 and all(f in names for t in top for f in t.strip().rsplit(":", 1)[0].split(" × ")), top
+# the HTML page: names in the tooltips and tables, the words in the prompt view
+feats = re.findall(r'<span class="feat"[^>]* title="([^"]*) \(x(\d+)\)[^"]*">([^<]*)</span>', page)
+assert [(html.unescape(t), int(i), html.unescape(w)) for t, i, w in feats] == \
+    [(n, i, w) for i, (n, w) in enumerate(zip(names, words))], feats
+assert page.count("waiter#2") >= 3 and ">waiter#1<" in page, page
+PY
+# without repeats the names are the words
+expect 0 '' "$spex" explain "${S1[@]}" --method exact --max-order 2 --top 0 --format csv
+python3 - "$tmp/out" <<'PY' && ok || bad "names without repeats: $(head -5 "$tmp/out")"
+import csv, sys
+words = "the food was not very good .".split()
+for c in csv.DictReader(open(sys.argv[1])):
+    names = [words[int(j)] for j in c["indices"].split()]
+    assert c["features"] == (" x ".join(names) or "(baseline)"), c
+PY
+
 # help and bad inputs
 expect 0 '' "$spex" explain --help
 for o in llm prompt prompt-file unit segments-sep mask prefix suffix target contrast validate; do

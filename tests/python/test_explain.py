@@ -254,6 +254,12 @@ def test_result_round_trip_and_rendering(tmp_path):
                          feature_names=[f"f{i}" for i in range(12)])
     assert named.top(1, names=True)[0][0] == ("f0", "f5")
     assert "f0 × f5" in named.table(3)
+    # a name given more than once becomes name#k (k in feature order)
+    rep = spex.explain(planted, n=12, method="exact", index="mobius",
+                       feature_names=["a", "b"] * 6)
+    assert rep.features == [f"{x}#{k}" for k in range(1, 7) for x in "ab"]
+    assert rep.top(1, names=True)[0][0] == ("a#1", "b#3")
+    assert json.loads(rep.to_json())["features"] == rep.features
 
 
 def test_argument_errors():

@@ -2,6 +2,7 @@
 Model.prompt = `spex explain --llm`, Model.heads = `--heads`, spex.Data =
 `--data`; the prompt lens shares the CLI's cache fingerprint."""
 import math
+import re
 import subprocess
 
 import numpy as np
@@ -75,6 +76,17 @@ def test_prompt_lens_spex_equals_cli(tmp_path, model):
     lens = model.prompt(text, prefix="Review:", suffix="Sentiment:", target=" negative")
     r = spex.explain(lens, method="spex", budget=600, max_order=2, index="fbii", threads=2)
     assert r.fourier == ref.fourier and r.interactions == ref.interactions
+    # repeated words told apart as the CLI does; the lens keeps the words
+    assert r.features == ref.features
+    assert lens.feature_names == text.split()
+    assert r.features[:9] == ["the#1", "service", "was#1", "not#1", "bad", "but", "the#2", "food",
+                              "was#2"] and r.features[-2:] == ["cold", "."]
+    html = r.html()
+    assert 'title="not#2 (x9):' in html and 'title="the#3 (x13):' in html
+    assert re.findall(r'<span class="feat"[^>]*>([^<]*)</span>', html) == text.split()
+    shown = lens.report(r).split("top interactions (fbii):\n")[1].splitlines()
+    assert shown and all(f in r.features for ln in shown for f in
+                         ln.strip().rsplit(":", 1)[0].split(" × ")), shown
 
 
 def test_heads_lens_equals_cli(tmp_path, model):

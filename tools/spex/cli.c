@@ -243,8 +243,7 @@ void cli_put_escaped(FILE *f, const char *s) {
     }
 }
 
-void cli_print_top_interactions(FILE *f, const spex_result *res, int64_t n,
-                                const char *(*name)(const void *obj, int64_t i), const void *obj) {
+void cli_print_top_interactions(FILE *f, const spex_result *res) {
     fprintf(f, "\ntop interactions (%s):\n", spex_index_name(res->index));
     int shown = 0;
     for (int64_t i = 0; i < spex_coefs_count(res->interactions) && shown < 5; i++) {
@@ -256,7 +255,7 @@ void cli_print_top_interactions(FILE *f, const spex_result *res, int64_t n,
         fputs("  ", f);
         for (int j = 0; j < len; j++) {
             if (j) fputs(" × ", f);
-            cli_put_escaped(f, idx[j] < n ? name(obj, idx[j]) : "?");
+            cli_put_escaped(f, idx[j] < res->n ? res->features[idx[j]] : "?");
         }
         fprintf(f, ": %+.3f\n", v);
         shown++;

@@ -65,9 +65,8 @@ int cli_read_text_file(const char *what, const char *path, char **out);
 /* Prints text on one line, control characters shown as \n, \t, \xHH. */
 void cli_put_escaped(FILE *f, const char *s);
 /* Prints the five largest interactions of order >= 2 of res in words
- * ("A × B: +0.123"), feature i named by name(obj, i). */
-void cli_print_top_interactions(FILE *f, const spex_result *res, int64_t n,
-                                const char *(*name)(const void *obj, int64_t i), const void *obj);
+ * ("A × B: +0.123"), by res's feature names. */
+void cli_print_top_interactions(FILE *f, const spex_result *res);
 
 int cmd_explain(int argc, char **argv);
 int cmd_cache(int argc, char **argv);

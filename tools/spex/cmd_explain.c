@@ -418,11 +418,11 @@ int cmd_explain(int argc, char **argv) {
         rc = fail(ctx, src);
         goto done;
     }
-    for (int64_t j = 0; t.names && j < res->n; j++) {
-        char *d = t.names[j] ? spex_strdup(ctx, t.names[j]) : NULL;
-        if (!d) continue;
-        spex_free(ctx, res->features[j]);
-        res->features[j] = d;
+    /* the target's names, repeats told apart (waiter#1, waiter#2), for
+     * every report; the cache fingerprint never sees them */
+    if ((src = spex_result_set_features(res, (const char *const *)t.names))) {
+        rc = fail(ctx, src);
+        goto done;
     }
     const char *out_path = cli_get(o, "out");
     if (out_path) {

@@ -167,10 +167,6 @@ static int read_task(spex_ctx *ctx, const char *path, spex_prompt_opts *po, head
     return CLI_OK;
 }
 
-static const char *component_name(const void *h, int64_t i) {
-    return spex_heads_feature_name(h, i);
-}
-
 /* The report hook (target.h): what was scored, a layer × head grid of
  * first-order values, then the top interactions by component name. */
 static int heads_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *f) {
@@ -256,7 +252,7 @@ static int heads_report(void *state, spex_ctx *ctx, const spex_result *res, FILE
         }
         fputc('\n', f);
     }
-    cli_print_top_interactions(f, res, n, component_name, h);
+    cli_print_top_interactions(f, res);
     spex_free(ctx, cell);
     spex_free(ctx, set);
     return SPEX_OK;

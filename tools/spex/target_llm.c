@@ -27,7 +27,7 @@ static const cli_opt prompt_opts[] = {
 
 typedef struct llm_state {
     cli_llm l;
-    const char **leads; /* for the HTML report, built on demand */
+    const char **leads, **texts; /* for the HTML report, built on demand */
     char *value_note;
 } llm_state;
 
@@ -35,13 +35,10 @@ static void free_llm_state(void *s) {
     llm_state *st = s;
     if (!st) return;
     free(st->leads);
+    free(st->texts);
     free(st->value_note);
     cli_llm_close(&st->l);
     free(st);
-}
-
-static const char *unit_name(const void *p, int64_t i) {
-    return spex_prompt_unit_text(p, i);
 }
 
 /* The report hook (target.h): the prompt with each unit marked by its
@@ -86,7 +83,7 @@ static int llm_report(void *state, spex_ctx *ctx, const spex_result *res, FILE *
         cli_put_escaped(f, spex_prompt_suffix(p));
     }
     fputs("\n", f);
-    cli_print_top_interactions(f, res, n, unit_name, p);
+    cli_print_top_interactions(f, res);
     spex_free(ctx, first);
     return SPEX_OK;
 }
@@ -98,14 +95,18 @@ static int llm_html(void *state, spex_html_opts *ho) {
     spex_prompt *p = st->l.p;
     int64_t n = spex_prompt_n_units(p);
     if (!st->leads && !(st->leads = calloc((size_t)n, sizeof *st->leads))) return SPEX_E_NOMEM;
-    for (int64_t i = 0; i < n; i++)
+    if (!st->texts && !(st->texts = calloc((size_t)n, sizeof *st->texts))) return SPEX_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) {
         st->leads[i] = spex_prompt_unit_lead(p, i);
+        st->texts[i] = spex_prompt_unit_text(p, i);
+    }
     free(st->value_note);
     if (!(st->value_note = cli_llm_value_note(p))) return SPEX_E_NOMEM;
     ho->prose = 1;
     ho->prefix = spex_prompt_prefix(p);
     ho->suffix = spex_prompt_suffix(p);
     ho->leads = st->leads;
+    ho->texts = st->texts; /* the words in place; their names (waiter#2) in tooltips */
     ho->notes = (const char *const *)&st->value_note;
     ho->n_notes = 1;
     return SPEX_OK;
