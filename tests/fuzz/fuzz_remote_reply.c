@@ -42,14 +42,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     spexi_parse_content_reply(ctx, b, size, &s);
     spex_free(ctx, s);
     s = NULL;
-    int stopped;
+    int stopped, served;
     spexi_parse_text_reply(ctx, b, size, &s, &stopped);
     spex_free(ctx, s);
     s = NULL;
-    spexi_parse_models_reply(ctx, b, size, NULL, &s);
+    spexi_parse_models_reply(ctx, b, size, NULL, &s, &served);
     spex_free(ctx, s);
     s = NULL;
-    spexi_parse_models_reply(ctx, b, size, "synth", &s);
+    spexi_parse_models_reply(ctx, b, size, "synth", &s, &served);
     spex_free(ctx, s);
     spex_ctx_free(ctx);
     return 0;
