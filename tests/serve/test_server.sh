@@ -86,6 +86,19 @@ B=http://127.0.0.1:$port
 expect 0 "2 endpoints" "$spex" explain --server "$A,$B" --concurrency 2 --prompts-per-request 4 \
     "${P[@]}" --no-cache
 if close "$tmp/out" "$tmp/local.json" 1e-6; then ok; else bad "pool values differ"; fi
+# the server target through MPI workers (issue 16): each worker rank has its
+# own client; same values
+if command -v mpirun >/dev/null && "$spex" explain --help | grep -q mpi-deadline; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export OMPI_MCA_mca_base_component_disable_dlclose=1
+    if ldd "$spex" 2>/dev/null | grep -q libasan; then
+        export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+    fi
+    expect 0 "" mpirun --oversubscribe -n 3 "$spex" explain --server "$A,$B" "${P[@]}" --no-cache
+    if close "$tmp/out" "$tmp/local.json" 1e-6; then ok; else bad "values under MPI differ"; fi
+elif [ -n "${CI:-}" ]; then
+    bad "no mpirun or a spex without MPI in CI"
+fi
 serve c "$M/synth-interact-llama-Q8_0.gguf"
 C=http://127.0.0.1:$port
 expect 3 "different models" "$spex" explain --server "$A,$C" "${P[@]}" --no-cache
