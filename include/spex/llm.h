@@ -227,6 +227,15 @@ SPEX_API void spex_llm_score_result_clear(spex_llm *m, spex_llm_score_result *r)
 SPEX_API int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
                                          const int64_t *lens, const int64_t *from, int reuse_prefix,
                                          double *out);
+/* Teacher forcing for n sequences at once, as spex_llm_token_logprobs for
+ * each: token_logprobs[i][j] = log p(seqs[i][from[i] + j] | the tokens
+ * before) for j < lens[i] - from[i] (from[i] >= 1), visited in token order
+ * with the KV cache reused for common prefixes and the output matrix
+ * applied to many sequences' positions at once; the same bits as one
+ * sequence at a time. */
+SPEX_API int spex_llm_token_logprobs_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
+                                           const int64_t *lens, const int64_t *from,
+                                           double *const *token_logprobs);
 /* Text-level batch: out[i] = log p(continuations[i] | prompts[i]) by the
  * convention above, for n pairs (tokenized, then scored as by
  * spex_llm_score_tokens_batch). SPEX_E_INVAL names the pair whose

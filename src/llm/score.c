@@ -87,13 +87,15 @@ static int cmp_seq_key(const void *a, const void *b) {
  * matrix of a small model) is then read once for many scored tokens. */
 typedef struct pending {
     spex_llm *m;
-    float *rows;                /* (SPEXI_CHUNK, dim) final hidden states */
-    int32_t tok[SPEXI_CHUNK];   /* the token each row scores */
-    int64_t owner[SPEXI_CHUNK]; /* ... for out[owner] */
+    float *rows;              /* (SPEXI_CHUNK, dim) final hidden states */
+    int32_t tok[SPEXI_CHUNK]; /* the token each row scores */
+    double *dst[SPEXI_CHUNK]; /* ... and where its log-prob is added */
     int n;
     const int32_t *seq; /* the sequence being run, and its index */
     int64_t idx;
-    double *out;
+    double *out;        /* sums: out[idx] */
+    double *const *lps; /* or per token: lps[idx][p + 1 - from[idx]] */
+    const int64_t *from;
 } pending;
 
 /* Logits of the pending rows, their log-probabilities added to out[] in
@@ -107,7 +109,7 @@ static void flush_pending(pending *pd) {
     float *logits = m->s.logits;
     spexi_matmul(m, &m->output, pd->rows, pd->n, logits, m->s.rows);
     for (int r = 0; r < pd->n; r++)
-        pd->out[pd->owner[r]] += logprob_of(logits + r * I->n_vocab, I->n_vocab, pd->tok[r]);
+        *pd->dst[r] += logprob_of(logits + r * I->n_vocab, I->n_vocab, pd->tok[r]);
     pd->n = 0;
 }
 
@@ -116,7 +118,7 @@ static void emit_pending(void *user, int64_t p, const float *h) {
     int64_t D = pd->m->info.dim;
     memcpy(pd->rows + pd->n * D, h, (size_t)D * sizeof(float));
     pd->tok[pd->n] = pd->seq[p + 1];
-    pd->owner[pd->n] = pd->idx;
+    pd->dst[pd->n] = pd->lps ? &pd->lps[pd->idx][p + 1 - pd->from[pd->idx]] : &pd->out[pd->idx];
     if (++pd->n == SPEXI_CHUNK) flush_pending(pd);
 }
 
@@ -127,7 +129,7 @@ static void emit_pending(void *user, int64_t p, const float *h) {
  * same ablation. */
 static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const int64_t *lens,
                        const int64_t *from, int reuse_prefix, const spex_llm_ablation *const *abl,
-                       double *out) {
+                       double *out, double *const *lps) {
     for (int64_t i = 0; i < n; i++)
         if (from[i] < 1 || from[i] >= lens[i])
             return spex_seterr(m->ctx, SPEX_E_INVAL,
@@ -141,11 +143,14 @@ static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const
             keys[i] = (seq_key){seqs[i], lens[i], i};
         qsort(keys, (size_t)n, sizeof *keys, cmp_seq_key);
     }
-    pending pd = {.m = m, .out = out};
+    pending pd = {.m = m, .out = out, .lps = lps, .from = from};
     pd.rows = spex_malloc(m->ctx, (size_t)(SPEXI_CHUNK * m->info.dim) * sizeof(float));
     int rc = pd.rows ? SPEX_OK : SPEX_E_NOMEM;
-    for (int64_t i = 0; i < n; i++)
-        out[i] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (out) out[i] = 0;
+        for (int64_t j = 0; lps && j < lens[i] - from[i]; j++)
+            lps[i][j] = 0;
+    }
     const spex_llm_ablation *cur = NULL;
     for (int64_t j = 0; !rc && j < n; j++) {
         int64_t i = keys ? keys[j].idx : j;
@@ -174,13 +179,19 @@ static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const
 int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
                                 const int64_t *lens, const int64_t *from, int reuse_prefix,
                                 double *out) {
-    return score_batch(m, n, seqs, lens, from, reuse_prefix, NULL, out);
+    return score_batch(m, n, seqs, lens, from, reuse_prefix, NULL, out, NULL);
+}
+
+int spex_llm_token_logprobs_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
+                                  const int64_t *lens, const int64_t *from,
+                                  double *const *token_logprobs) {
+    return score_batch(m, n, seqs, lens, from, 1, NULL, NULL, token_logprobs);
 }
 
 int spex_llm_score_ablated_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
                                  const int64_t *lens, const int64_t *from,
                                  const spex_llm_ablation *const *abl, double *out) {
-    return score_batch(m, n, seqs, lens, from, 1, abl, out);
+    return score_batch(m, n, seqs, lens, from, 1, abl, out, NULL);
 }
 
 int spex_llm_tokenize(spex_llm *m, const char *text, size_t len, int add_bos, int32_t **tokens,

@@ -222,9 +222,17 @@ static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
         status = 400;
     else if (rc)
         status = 500;
-    const prompt_run *prev = NULL; /* the last prompt scored */
+    /* 1. generation, and what each prompt's log-probs need: positions from
+     * lp_from on; of those, the ones inside the prefix shared with the
+     * previous prompt in token order are copied from it (token j's log-prob
+     * depends on tokens 0..j only), the rest computed from `calc` on */
+    int want_lp = r.logprobs >= 0 || r.prompt_logprobs >= 0;
+    int64_t *calc = spex_calloc(ctx, (size_t)(n > 0 ? n : 1), sizeof *calc);
+    if (!rc && !calc) rc = SPEX_E_NOMEM;
+    const prompt_run *prev = NULL;
     for (int64_t k = 0; !rc && k < n; k++) {
-        prompt_run *pr = &runs[keys[k].idx];
+        int64_t i = keys[k].idx;
+        prompt_run *pr = &runs[i];
         if (r.max_tokens > 0) {
             int32_t *gen = NULL;
             int64_t ng = 0;
@@ -240,35 +248,59 @@ static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
             spex_free(ctx, gen);
         }
         int64_t nt = pr->n_prompt + pr->n_gen;
-        int want_lp = r.logprobs >= 0 || r.prompt_logprobs >= 0;
         if (!rc && want_lp && !(pr->lp = spex_calloc(ctx, (size_t)(nt > 1 ? nt - 1 : 1), 8)))
             rc = SPEX_E_NOMEM;
-        pr->lp_from = r.lp_from ? r.lp_from[keys[k].idx] : 1;
+        pr->lp_from = r.lp_from ? r.lp_from[i] : 1;
         if (!rc && pr->lp_from > pr->n_prompt)
             rc = spex_seterr(ctx, SPEX_E_INVAL,
                              "\"spex_logprobs_from\"[%lld] = %lld is past the prompt's %lld tokens",
-                             (long long)keys[k].idx, (long long)pr->lp_from,
-                             (long long)pr->n_prompt);
-        if (!rc && want_lp && nt > 1) {
-            /* token j's log-prob depends on tokens 0..j only: those of the
-             * prefix shared with the previous prompt are copied, and the
-             * engine's KV cache (still the previous prompt's) serves the
-             * rest from where the two differ */
-            int64_t c = 0, from = pr->lp_from;
-            if (prev)
-                while (c < nt && c < prev->n_prompt + prev->n_gen && prev->tok[c] == pr->tok[c])
-                    c++;
-            for (int64_t j = 1; j < from; j++)
-                pr->lp[j - 1] = NAN;
-            if (prev && prev->lp_from <= from && c > from) {
-                memcpy(pr->lp + from - 1, prev->lp + from - 1, (size_t)(c - from) * sizeof *pr->lp);
-                from = c;
-            }
-            if (from < nt) rc = spex_llm_token_logprobs(m, pr->tok, nt, from, pr->lp + from - 1);
-            prev = pr;
-        }
-        if (rc) status = rc == SPEX_E_INVAL ? 400 : 500;
+                             (long long)i, (long long)pr->lp_from, (long long)pr->n_prompt);
+        if (rc || !want_lp) continue;
+        for (int64_t j = 1; j < pr->lp_from && j < nt; j++)
+            pr->lp[j - 1] = NAN;
+        int64_t c = 0;
+        if (prev)
+            while (c < nt && c < prev->n_prompt + prev->n_gen && prev->tok[c] == pr->tok[c])
+                c++;
+        calc[i] = prev && prev->lp_from <= pr->lp_from && c > pr->lp_from ? c : pr->lp_from;
+        prev = pr;
     }
+    /* 2. the rest in one engine call (prefix reuse, the output matrix over
+     * many prompts' positions at once) */
+    const int32_t **seqs = NULL;
+    int64_t *lens = NULL, *from = NULL, nb = 0;
+    double **dst = NULL;
+    if (!rc && want_lp) {
+        seqs = spex_calloc(ctx, (size_t)n, sizeof *seqs);
+        lens = spex_calloc(ctx, (size_t)n, sizeof *lens);
+        from = spex_calloc(ctx, (size_t)n, sizeof *from);
+        dst = spex_calloc(ctx, (size_t)n, sizeof *dst);
+        if (!seqs || !lens || !from || !dst) rc = SPEX_E_NOMEM;
+        for (int64_t i = 0; !rc && i < n; i++) {
+            prompt_run *pr = &runs[i];
+            int64_t nt = pr->n_prompt + pr->n_gen;
+            if (calc[i] >= nt) continue;
+            seqs[nb] = pr->tok;
+            lens[nb] = nt;
+            from[nb] = calc[i];
+            dst[nb++] = pr->lp + calc[i] - 1;
+        }
+        if (!rc && nb) rc = spex_llm_token_logprobs_batch(m, nb, seqs, lens, from, dst);
+    }
+    /* 3. the copies, in token order (a prompt's source is done before it) */
+    prev = NULL;
+    for (int64_t k = 0; !rc && want_lp && k < n; k++) {
+        prompt_run *pr = &runs[keys[k].idx];
+        int64_t a = pr->lp_from, b = calc[keys[k].idx];
+        if (b > a) memcpy(pr->lp + a - 1, prev->lp + a - 1, (size_t)(b - a) * sizeof *pr->lp);
+        prev = pr;
+    }
+    spex_free(ctx, seqs);
+    spex_free(ctx, lens);
+    spex_free(ctx, from);
+    spex_free(ctx, dst);
+    spex_free(ctx, calc);
+    if (rc) status = status_of(rc);
     json_t *choices = json_array();
     for (int64_t i = 0; !rc && i < n; i++) {
         json_t *c = NULL;

@@ -224,6 +224,29 @@ static void test_paths_agree(void **state) {
     CHECK_RC(ctx, spex_llm_score_tokens_batch(m, V, (const int32_t *const *)vs, vl, vf, 1, again));
     for (int v = 0; v < V; v++)
         CHECK(again[v] == vreuse[v]);
+    /* per-token log-probs of the variants in one call (from position 3,
+     * every position after it) equal spex_llm_token_logprobs of each alone,
+     * bit for bit, and sum to the batch scorer's values from vf */
+    {
+        double *tl[V], *one = malloc((size_t)vl[0] * sizeof *one);
+        int64_t f3[V];
+        for (int v = 0; v < V; v++) {
+            f3[v] = 3;
+            tl[v] = malloc((size_t)vl[v] * sizeof *tl[v]);
+        }
+        CHECK_RC(ctx, spex_llm_token_logprobs_batch(m, V, (const int32_t *const *)vs, vl, f3, tl));
+        for (int v = 0; v < V; v++) {
+            CHECK_RC(ctx, spex_llm_token_logprobs(m, vs[v], vl[v], 3, one));
+            double sum = 0;
+            for (int64_t j = 0; j < vl[v] - 3; j++) {
+                CHECK(tl[v][j] == one[j]);
+                if (j + 3 >= vf[v]) sum += tl[v][j];
+            }
+            CHECK_NEAR(sum, vreuse[v], 1e-9);
+            free(tl[v]);
+        }
+        free(one);
+    }
     /* the text-level batch gives the same as one-at-a-time scoring */
     {
         const char *pr[3] = {
