@@ -22,7 +22,8 @@
 # ROUNDS (default 5). Environment: MODELS (space-separated GGUF paths;
 # default the synth-interact-llama F32/Q8_0/Q4_0 files and stories260K from
 # ../shared/models), LENGTHS (default 64,128,256), THREADS (default "1 2"),
-# REPS (passes per engine per round, default 10).
+# REPS (passes per engine per round, default 10), RSS (default 1: also a
+# table of peak resident memory per engine and file).
 #
 # What is measured is the same for both: N prompt tokens in one forward pass,
 # logits of the last position only, after one warm-up pass, model load not
@@ -49,7 +50,7 @@ for f in "$LB" "$SB"; do
 done
 
 raw=$(mktemp)
-trap 'rm -f "$raw"' EXIT
+trap 'rm -f "$raw" "$raw.rss"' EXIT
 
 run_llama() { # model threads -> "llama.cpp model t n ts" lines, one per pass
     "$LB" -m "$1" -p "$LENGTHS" -n 0 -t "$2" -r "$REPS" -o jsonl 2>/dev/null |
@@ -104,3 +105,21 @@ sort -k2,2 -k3,3n -k4,4n -k1,1 -k5,5g "$raw" | awk '
         printf "| %s | %s | %s | %.0f | %.0f | %.2fx |\n", name, p[2], p[3], L, S, S / L
       }
     }'
+
+# Peak resident memory of each engine on each file (one pass of the first
+# length at 1 thread; GNU time's maximum RSS), beside the file's size.
+if [ "${RSS:-1}" = 1 ]; then
+    echo
+    echo "| model | file MiB | llama.cpp peak RSS MiB | spex peak RSS MiB |"
+    echo "|---|---:|---:|---:|"
+    first=${LENGTHS%%,*}
+    for m in $MODELS; do
+        /usr/bin/time -f "%M" -o "$raw.rss" "$LB" -m "$m" -p "$first" -n 0 -t 1 -r 1 >/dev/null 2>&1
+        rl=$(tail -1 "$raw.rss")
+        /usr/bin/time -f "%M" -o "$raw.rss" "$SB" "$m" 1 "$first" 1 >/dev/null 2>&1
+        rs=$(tail -1 "$raw.rss")
+        name=${m##*/}
+        printf '| %s | %.0f | %.0f | %.0f |\n' "${name%.gguf}" "$(($(stat -c %s "$m") / 1048576))" \
+            "$((rl / 1024))" "$((rs / 1024))"
+    done
+fi
