@@ -70,6 +70,10 @@ SPEX_API int spex_game_valuefn(spex_game *g, int with_noise, uint64_t seed, spex
 typedef struct spex_exec_opts {
     int n_workers;    /* processes started in parallel (default 1) */
     double timeout_s; /* limit for one batch, seconds; <= 0: none (default 0) */
+    /* a worker alive with answers owed and silent this long gets one notice
+     * (spex_ctx_notice) naming the usual cause, input read in blocks;
+     * <= 0: never (default 10) */
+    double stall_notice_s;
 } spex_exec_opts;
 
 SPEX_API spex_exec_opts spex_exec_opts_default(void);

@@ -83,6 +83,13 @@ SPEX_API void spex_ctx_set_threads(spex_ctx *ctx, int n_threads);
 SPEX_API int spex_ctx_threads(const spex_ctx *ctx);
 SPEX_API void spex_ctx_set_progress(spex_ctx *ctx, spex_progress_fn fn, void *user);
 SPEX_API void spex_ctx_progress(spex_ctx *ctx, int64_t done, int64_t total);
+/* Notices: things a user should know while a run goes on that are not
+ * errors (e.g. "the exec program has not answered for 10 s"). The library
+ * never prints; without a callback a notice is dropped. */
+typedef void (*spex_notice_fn)(void *user, const char *msg);
+SPEX_API void spex_ctx_set_notice(spex_ctx *ctx, spex_notice_fn fn, void *user);
+SPEX_API void spex_ctx_notice(spex_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Allocation through the context. All sizes are overflow-checked; on failure
  * they set SPEX_E_NOMEM on ctx and return NULL. */

@@ -83,11 +83,12 @@ typedef struct worker {
     int out_eof;       /* read() returned 0 */
     /* the current batch's chunk: masks first .. first+count-1 */
     int64_t first, count;
-    int64_t n_filled;  /* masks completely copied into wbuf */
-    int64_t pos;       /* next character of mask n_filled: 0..n-1, n = '\n' */
-    int64_t n_sent;    /* masks completely written to the pipe */
-    int64_t n_answers; /* answers received */
-    char *wbuf;        /* (EXEC_WBUF_SIZE) bytes wbuf[woff..wlen) not yet written */
+    int64_t n_filled;   /* masks completely copied into wbuf */
+    int64_t pos;        /* next character of mask n_filled: 0..n-1, n = '\n' */
+    int64_t n_sent;     /* masks completely written to the pipe */
+    int64_t n_answers;  /* answers received */
+    double quiet_since; /* spex_now() of its chunk's start or its last answer */
+    char *wbuf;         /* (EXEC_WBUF_SIZE) bytes wbuf[woff..wlen) not yet written */
     size_t wlen, woff;
     char *rbuf; /* (EXEC_LINE_MAX) bytes of an incomplete answer line */
     size_t rlen;
@@ -98,6 +99,8 @@ typedef struct exec_vf {
     char *name; /* "exec `CMD`" (CMD shortened), for messages */
     int64_t n;
     double timeout_s;
+    double stall_s;  /* the stall notice's delay; <= 0: none */
+    int stall_noted; /* the notice was given (once per value function) */
     int n_workers;
     worker *w;          /* (n_workers) */
     struct pollfd *pfd; /* (2 n_workers) poll set of one round */
@@ -279,6 +282,7 @@ static int take_line(exec_vf *x, worker *w, const char *line, size_t len, double
     }
     out[mask] = v;
     w->n_answers++;
+    w->quiet_since = spex_now();
     if (x->answer) x->answer(x->sink, mask, v);
     return SPEX_OK;
 }
@@ -475,6 +479,26 @@ static int exec_run_batch(exec_vf *x, const spex_masks *batch, double *out) {
                 if (left <= 0) return child_error(x, w, "stopped reading its input and ");
                 if (wake <= 0 || left < wake) wake = left;
             }
+            /* Masks sent, none answered for stall_s: one notice. The usual
+             * cause is a program that reads its input in blocks and waits for
+             * more; with no --timeout the run would wait forever in silence. */
+            if (x->stall_s > 0 && !x->stall_noted && w->n_sent > w->n_answers && w->pid > 0) {
+                double quiet = spex_now() - w->quiet_since;
+                if (quiet >= x->stall_s) {
+                    x->stall_noted = 1;
+                    spex_ctx_notice(x->ctx,
+                                    "%s: worker %d has not answered for %.0f s (it is running; "
+                                    "%lld of %lld answers given). If it is computing, wait. If "
+                                    "it reads its input in blocks it waits for more forever: "
+                                    "mawk needs -W interactive, Python must read line by line "
+                                    "(for line in sys.stdin) and flush every answer "
+                                    "(print(..., flush=True)). --timeout SEC ends such a run.",
+                                    x->name, w->id, quiet, (long long)w->n_answers,
+                                    (long long)w->count);
+                } else if (wake <= 0 || x->stall_s - quiet < wake) {
+                    wake = x->stall_s - quiet;
+                }
+            }
             if (more_input) {
                 x->pfd[np] = (struct pollfd){w->in_fd, POLLOUT, 0};
                 x->pfd_worker[np++] = -1 - i;
@@ -562,6 +586,7 @@ static int exec_eval_batch(exec_vf *x, const spex_masks *batch, double *out) {
             w->count = base + (i < extra);
             first += w->count;
             w->n_filled = w->n_sent = w->n_answers = w->pos = 0;
+            w->quiet_since = spex_now();
             w->wlen = w->woff = 0;
         }
         x->n_batches++;
@@ -706,7 +731,7 @@ done:
 }
 
 spex_exec_opts spex_exec_opts_default(void) {
-    spex_exec_opts o = {1, 0.0};
+    spex_exec_opts o = {1, 0.0, 10.0};
     return o;
 }
 
@@ -729,6 +754,7 @@ int spex_exec_open(spex_ctx *ctx, const char *cmd, int64_t n, const spex_exec_op
     x->ctx = ctx;
     x->n = n;
     x->timeout_s = isinf(o.timeout_s) ? 0.0 : o.timeout_s;
+    x->stall_s = isnan(o.stall_notice_s) ? 0.0 : o.stall_notice_s;
     x->failed = 1; /* until every worker runs: destroy kills at once */
     x->failed_worker = -1;
     size_t clen = strlen(cmd);

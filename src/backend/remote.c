@@ -82,6 +82,7 @@ struct spex_remote {
     char *model;
     spex_remote_api api;
     char note[512];
+    int spex_ext; /* every endpoint is spex serve: "spex_logprobs_from" */
     CURLM *multi;
     struct curl_slist *headers; /* content type and, with a key, Authorization */
     spex_rng rng;               /* jitter */
@@ -277,15 +278,19 @@ static int run_jobs(spex_remote *r, job *jobs, int64_t n, job_done_fn done, void
         int still = 0;
         curl_multi_perform(r->multi, &still);
         CURLMsg *m;
-        int q;
+        int q, ended = 0;
         while (!rc && (m = curl_multi_info_read(r->multi, &q))) {
             if (m->msg != CURLMSG_DONE) continue;
             job *j = NULL;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             rc = handle_reply(r, j, m->data.result, done, user);
+            ended++;
             if (!rc && j->done) left--;
         }
         if (rc || left == 0) break;
+        /* a request ended: its slot goes to a waiting job at once (a poll
+         * now would sleep until the timeout, nothing being in flight) */
+        if (ended) continue;
         int ms = (int)((wake - spex_now()) * 1000);
         curl_multi_poll(r->multi, NULL, 0, ms < 1 ? 1 : ms, NULL);
     }
@@ -326,16 +331,24 @@ static json_t *ids_array(const int32_t *t, int64_t n) {
 
 /* ---- tokenize / detokenize / answer ---- */
 
+/* Texts per /tokenize request: spex serve takes a list ("content" an
+ * array, its extension); other servers one text a request. */
+#define TOK_PER_REQUEST 64
+
 typedef struct tok_run {
     spex_remote *r;
     int32_t **toks;
     int64_t *n_toks;
+    int64_t n, per; /* texts, and texts per request (1: the plain form) */
 } tok_run;
 
 static int tok_done(void *user, job *j) {
     tok_run *t = user;
-    return spexi_parse_tokens_reply(t->r->ctx, j->resp ? j->resp : "", j->len, &t->toks[j->tag],
-                                    &t->n_toks[j->tag]);
+    const char *b = j->resp ? j->resp : "";
+    int64_t a = j->tag * t->per, k = t->n - a < t->per ? t->n - a : t->per;
+    if (t->per == 1)
+        return spexi_parse_tokens_reply(t->r->ctx, b, j->len, &t->toks[a], &t->n_toks[a]);
+    return spexi_parse_tokens_list_reply(t->r->ctx, b, j->len, k, t->toks + a, t->n_toks + a);
 }
 
 static int r_tokenize(void *user, int64_t n, const char *const *texts, const size_t *lens,
@@ -345,31 +358,40 @@ static int r_tokenize(void *user, int64_t n, const char *const *texts, const siz
         toks[i] = NULL;
         n_toks[i] = 0;
     }
-    job *jobs = new_jobs(r, n);
+    int64_t per = r->spex_ext ? TOK_PER_REQUEST : 1, nj = (n + per - 1) / per;
+    job *jobs = new_jobs(r, nj);
     if (!jobs) return SPEX_E_NOMEM;
     int rc = SPEX_OK;
-    for (int64_t i = 0; i < n && !rc; i++) {
-        json_t *o = json_object();
-        json_t *s = json_stringn(texts[i], lens[i]);
-        if (!s) { /* not UTF-8 */
+    for (int64_t q = 0; q < nj && !rc; q++) {
+        json_t *o = json_object(), *list = per > 1 ? json_array() : NULL, *s = NULL;
+        for (int64_t i = q * per; i < n && i < (q + 1) * per && !rc; i++) {
+            if (!(s = json_stringn(texts[i], lens[i]))) /* not UTF-8 */
+                rc = spex_seterr(r->ctx, SPEX_E_INVAL, "text %lld is not UTF-8", (long long)i);
+            else if (list)
+                json_array_append_new(list, s);
+        }
+        if (rc) {
+            json_decref(list);
             json_decref(o);
-            rc = spex_seterr(r->ctx, SPEX_E_INVAL, "text %lld is not UTF-8", (long long)i);
             break;
         }
-        /* llama-server's and spex serve's names, and vLLM's beside them */
-        json_object_set(o, "content", s);
-        json_object_set_new(o, "prompt", s);
+        if (list) {
+            json_object_set_new(o, "content", list);
+        } else { /* llama-server's and spex serve's names, and vLLM's beside them */
+            json_object_set(o, "content", s);
+            json_object_set_new(o, "prompt", s);
+        }
         json_object_set_new(o, "add_special", json_boolean(add_bos));
         json_object_set_new(o, "add_special_tokens", json_boolean(add_bos));
         json_object_set_new(o, "model", json_string(r->model));
-        jobs[i].path = "/tokenize";
-        jobs[i].body = dump(o);
-        jobs[i].tag = i;
-        if (!jobs[i].body) rc = spex_seterr(r->ctx, SPEX_E_NOMEM, "out of memory");
+        jobs[q].path = "/tokenize";
+        jobs[q].body = dump(o);
+        jobs[q].tag = q;
+        if (!jobs[q].body) rc = spex_seterr(r->ctx, SPEX_E_NOMEM, "out of memory");
     }
-    tok_run t = {r, toks, n_toks};
-    if (!rc) rc = run_jobs(r, jobs, n, tok_done, &t);
-    free_jobs(jobs, n);
+    tok_run t = {r, toks, n_toks, n, per};
+    if (!rc) rc = run_jobs(r, jobs, nj, tok_done, &t);
+    free_jobs(jobs, nj);
     if (rc)
         for (int64_t i = 0; i < n; i++) {
             spex_free(r->ctx, toks[i]);
@@ -445,7 +467,8 @@ static int r_answer(void *user, const int32_t *tokens, int64_t n, int64_t max_to
 
 typedef struct seq_ref {
     const int32_t *t;
-    int64_t len, from, idx;
+    int64_t len, idx;
+    int64_t from; /* the first position summed */
 } seq_ref;
 
 static int cmp_ids(const int32_t *x, int64_t nx, const int32_t *y, int64_t ny) {
@@ -560,8 +583,14 @@ static char *score_body(const spex_remote *r, spex_remote_api api, const seq_ref
     json_object_set_new(o, "model", json_string(r->model));
     json_object_set_new(o, "prompt", p);
     json_object_set_new(o, "temperature", json_real(0));
+    if (r->spex_ext) { /* the positions summed only, and no token generated */
+        json_t *f = json_array();
+        for (int64_t i = a; i < b; i++)
+            json_array_append_new(f, json_integer((json_int_t)order[i].from));
+        json_object_set_new(o, "spex_logprobs_from", f);
+    }
     if (api == SPEX_REMOTE_VLLM) {
-        json_object_set_new(o, "max_tokens", json_integer(1));
+        json_object_set_new(o, "max_tokens", json_integer(r->spex_ext ? 0 : 1));
         json_object_set_new(o, "prompt_logprobs", json_integer(0));
     } else {
         json_object_set_new(o, "max_tokens", json_integer(0));
@@ -590,8 +619,8 @@ static int score_core(spex_remote *r, spex_remote_api api, int64_t n, const int3
     for (int64_t i = 0; i < n; i++) {
         order[i].t = seqs[i];
         order[i].len = lens[i];
-        order[i].from = from[i];
         order[i].idx = i;
+        order[i].from = from[i];
     }
     qsort(order, (size_t)n, sizeof *order, llama ? cmp_cont_seq : cmp_seq);
     /* requests of up to prompts_per_request sequences; under llama-server
@@ -857,6 +886,12 @@ int spex_remote_open(spex_ctx *ctx, const spex_remote_opts *opts, spex_remote **
     if (!rc) {
         r->model = ids[0];
         ids[0] = NULL;
+        /* spex serve scores only the positions asked for (its extension
+         * "spex_logprobs_from"); other servers every prompt position */
+        int n_spex = 0;
+        for (int e = 0; e < r->n_ep; e++)
+            n_spex += owners[e] && !strcmp(owners[e], "spex");
+        r->spex_ext = n_spex == r->n_ep;
     }
     int llamacpp = !rc && owners[0] && !strcmp(owners[0], "llamacpp");
     for (int e = 0; ids && e < r->n_ep; e++)
@@ -877,8 +912,9 @@ int spex_remote_open(spex_ctx *ctx, const spex_remote_opts *opts, spex_remote **
         spex_remote_free(r);
         return rc;
     }
-    snprintf(r->note, sizeof r->note, "%d endpoint%s, model %s, %s dialect (%s)", r->n_ep,
-             r->n_ep == 1 ? "" : "s", r->model, spex_remote_api_name(r->api), how);
+    snprintf(r->note, sizeof r->note, "%d endpoint%s, model %s, %s dialect (%s)%s", r->n_ep,
+             r->n_ep == 1 ? "" : "s", r->model, spex_remote_api_name(r->api), how,
+             r->spex_ext ? "; spex serve: only the target's positions are scored" : "");
     *out = r;
     return SPEX_OK;
 }

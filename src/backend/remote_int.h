@@ -25,13 +25,18 @@ int spexi_parse_score_reply(spex_ctx *ctx, spex_remote_api api, const char *body
 /* {"tokens": [ids]} (llama-server, vLLM, spex serve) -> *toks (owned, spex_free). */
 int spexi_parse_tokens_reply(spex_ctx *ctx, const char *body, size_t len, int32_t **toks,
                              int64_t *n);
+/* spex serve's list form: {"tokens": [[ids], ...]}, k id arrays -> toks[i]
+ * (owned), n[i]; on failure none is kept. */
+int spexi_parse_tokens_list_reply(spex_ctx *ctx, const char *body, size_t len, int64_t k,
+                                  int32_t **toks, int64_t *n);
 /* {"content": text} or {"prompt": text} (detokenize) -> *text (owned). */
 int spexi_parse_content_reply(spex_ctx *ctx, const char *body, size_t len, char **text);
 /* choices[0].text of a completion -> *text (owned), *stopped = finish_reason "stop". */
 int spexi_parse_text_reply(spex_ctx *ctx, const char *body, size_t len, char **text, int *stopped);
 /* /v1/models: want NULL -> the single model listed (SPEX_E_VALUE when there
  * are several or none); else want must be listed. *id owned; with owner
- * not NULL, *owner = that model's "owned_by" (owned; NULL when absent). */
+ * not NULL, *owner = that model's "owned_by" (owned; NULL when absent):
+ * "spex" for spex serve, "llamacpp" for llama-server. */
 int spexi_parse_models_reply(spex_ctx *ctx, const char *body, size_t len, const char *want,
                              char **id, char **owner);
 

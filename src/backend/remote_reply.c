@@ -260,6 +260,26 @@ int spexi_parse_score_reply(spex_ctx *ctx, spex_remote_api api, const char *body
     return rc;
 }
 
+/* A JSON array of token ids -> *toks (owned), *n. */
+static int ids_of(spex_ctx *ctx, json_t *a, const char *body, size_t len, int32_t **toks,
+                  int64_t *n) {
+    if (!json_is_array(a)) return bad_reply(ctx, body, len, "no \"tokens\" array");
+    size_t k = json_array_size(a);
+    int32_t *t = spex_malloc(ctx, (k ? k : 1) * sizeof *t);
+    if (!t) return SPEX_E_NOMEM;
+    for (size_t j = 0; j < k; j++) {
+        json_t *v = json_array_get(a, j);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX) {
+            spex_free(ctx, t);
+            return bad_reply(ctx, body, len, "a token id that is not a non-negative integer");
+        }
+        t[j] = (int32_t)json_integer_value(v);
+    }
+    *toks = t;
+    *n = (int64_t)k;
+    return SPEX_OK;
+}
+
 int spexi_parse_tokens_reply(spex_ctx *ctx, const char *body, size_t len, int32_t **toks,
                              int64_t *n) {
     *toks = NULL;
@@ -267,26 +287,32 @@ int spexi_parse_tokens_reply(spex_ctx *ctx, const char *body, size_t len, int32_
     int rc;
     json_t *o = load(ctx, body, len, &rc);
     if (!o) return rc;
-    json_t *a = json_object_get(o, "tokens");
-    if (!json_is_array(a)) rc = bad_reply(ctx, body, len, "no \"tokens\" array");
-    size_t k = rc ? 0 : json_array_size(a);
-    int32_t *t = rc ? NULL : spex_malloc(ctx, (k ? k : 1) * sizeof *t);
-    if (!rc && !t) rc = SPEX_E_NOMEM;
-    for (size_t j = 0; !rc && j < k; j++) {
-        json_t *v = json_array_get(a, j);
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
-            rc = bad_reply(ctx, body, len, "a token id that is not a non-negative integer");
-        else
-            t[j] = (int32_t)json_integer_value(v);
-    }
+    rc = ids_of(ctx, json_object_get(o, "tokens"), body, len, toks, n);
     json_decref(o);
-    if (rc) {
-        spex_free(ctx, t);
-        return rc;
+    return rc;
+}
+
+int spexi_parse_tokens_list_reply(spex_ctx *ctx, const char *body, size_t len, int64_t k,
+                                  int32_t **toks, int64_t *n) {
+    for (int64_t i = 0; i < k; i++) {
+        toks[i] = NULL;
+        n[i] = 0;
     }
-    *toks = t;
-    *n = (int64_t)k;
-    return SPEX_OK;
+    int rc;
+    json_t *o = load(ctx, body, len, &rc);
+    if (!o) return rc;
+    json_t *a = json_object_get(o, "tokens");
+    if (!json_is_array(a) || (int64_t)json_array_size(a) != k)
+        rc = bad_reply(ctx, body, len, "no \"tokens\" array with one id array per text");
+    for (int64_t i = 0; !rc && i < k; i++)
+        rc = ids_of(ctx, json_array_get(a, (size_t)i), body, len, &toks[i], &n[i]);
+    json_decref(o);
+    if (rc)
+        for (int64_t i = 0; i < k; i++) {
+            spex_free(ctx, toks[i]);
+            toks[i] = NULL;
+        }
+    return rc;
 }
 
 static int dup_string(spex_ctx *ctx, json_t *v, char **out) {

@@ -11,6 +11,8 @@ struct spex_ctx {
     int n_threads;
     spex_progress_fn progress;
     void *progress_user;
+    spex_notice_fn notice;
+    void *notice_user;
 };
 
 #endif

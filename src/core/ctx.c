@@ -103,6 +103,21 @@ void spex_ctx_progress(spex_ctx *ctx, int64_t done, int64_t total) {
     if (ctx && ctx->progress) ctx->progress(ctx->progress_user, done, total);
 }
 
+void spex_ctx_set_notice(spex_ctx *ctx, spex_notice_fn fn, void *user) {
+    ctx->notice = fn;
+    ctx->notice_user = user;
+}
+
+void spex_ctx_notice(spex_ctx *ctx, const char *fmt, ...) {
+    if (!ctx || !ctx->notice) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ctx->notice(ctx->notice_user, msg);
+}
+
 static int alloc_allowed(spex_ctx *ctx) {
     if (!ctx || ctx->fail_after <= 0) return 1;
     if (ctx->fail_after == 1) return 0;

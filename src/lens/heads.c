@@ -239,7 +239,13 @@ static int eval_chunk(spex_heads *h, const spex_masks *batch, int64_t b0, int64_
     return rc;
 }
 
-int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
+/* Streamed, answers go to the query engine (and its cache) a chunk at a
+ * time: a chunk of at most HEADS_STREAM_MASKS masks, about a second's work
+ * on a large model, so that a kill loses little. */
+#define HEADS_STREAM_MASKS 32
+
+static int heads_eval_stream(spex_heads *h, const spex_masks *batch, double *out,
+                             spex_answer_fn answer, void *sink) {
     int64_t nb = spex_masks_count(batch);
     for (int64_t i = 0; i < nb; i++)
         out[i] = NAN;
@@ -247,20 +253,35 @@ int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
      * most about HEADS_SEQS_PER_CALL sequences (bounded scratch) */
     int64_t per_mask = 2 * h->n_prompts, step = HEADS_SEQS_PER_CALL / per_mask;
     if (step < 1) step = 1;
+    if (answer && step > HEADS_STREAM_MASKS) step = HEADS_STREAM_MASKS;
     int rc = SPEX_OK;
-    for (int64_t b0 = 0; !rc && b0 < nb; b0 += step)
-        rc = eval_chunk(h, batch, b0, b0 + step < nb ? b0 + step : nb, out);
+    for (int64_t b0 = 0; !rc && b0 < nb; b0 += step) {
+        int64_t b1 = b0 + step < nb ? b0 + step : nb;
+        rc = eval_chunk(h, batch, b0, b1, out);
+        for (int64_t i = b0; !rc && answer && i < b1; i++)
+            answer(sink, i, out[i]);
+    }
     if (rc == SPEX_E_NOMEM) return spex_seterr(h->ctx, rc, "out of memory");
     return rc;
+}
+
+int spex_heads_eval(spex_heads *h, const spex_masks *batch, double *out) {
+    return heads_eval_stream(h, batch, out, NULL, NULL);
 }
 
 static int heads_eval_cb(void *user, const spex_masks *batch, double *out) {
     return spex_heads_eval(user, batch, out);
 }
 
+static int heads_eval_stream_cb(void *user, const spex_masks *batch, double *out,
+                                spex_answer_fn answer, void *sink) {
+    return heads_eval_stream(user, batch, out, answer, sink);
+}
+
 int spex_heads_valuefn(spex_heads *h, spex_valuefn *out) {
     memset(out, 0, sizeof *out);
     out->eval = heads_eval_cb;
+    out->eval_stream = heads_eval_stream_cb;
     out->user = h;
     out->n = h->n;
     out->name = "llm heads";

@@ -263,9 +263,10 @@ typedef struct stream_sink {
     int64_t len;
     int64_t done0, total; /* progress: answers before this batch, and in all */
     int64_t n_streamed;   /* answers streamed in this batch */
+    int in_eval;          /* 1 while eval_stream runs (its time is counted) */
     double last_commit;   /* spex_now() of the last commit (or batch start) */
-    int rc;             /* a store failure that stops (SPEX_STORE_STOP) */
-    char msg[512];      /* its message: the value function may overwrite ctx's */
+    int rc;               /* a store failure that stops (SPEX_STORE_STOP) */
+    char msg[512];        /* its message: the value function may overwrite ctx's */
 } stream_sink;
 
 /* Saves what keep holds in one transaction (store_failed decides on errors). */
@@ -276,7 +277,8 @@ static int commit_pending(stream_sink *s) {
         spex_masks_truncate(s->keep, s->n_kept); /* an append that failed for memory */
         double t = spex_now();
         rc = store_failed(q, q->store->save(q->store->user, s->keep, s->kept));
-        q->seconds += spex_now() - t;
+        /* a commit inside eval_stream is in the batch's time already */
+        if (!s->in_eval) q->seconds += spex_now() - t;
         s->last_commit = spex_now();
     }
     spex_masks_clear(s->keep);
@@ -377,9 +379,11 @@ int spex_query_eval(spex_query *q, const spex_masks *masks, double *out) {
         sink.rc = SPEX_OK;
         double t0 = spex_now();
         sink.last_commit = t0;
+        sink.in_eval = 1;
         int vrc = q->vf->eval_stream && q->store
                       ? q->vf->eval_stream(q->vf->user, batch, vals, stream_answer, &sink)
                       : q->vf->eval(q->vf->user, batch, vals);
+        sink.in_eval = 0;
         q->seconds += spex_now() - t0;
         /* keep every finite answer, even from a failed batch; those the sink
          * has not committed yet are committed now */

@@ -13,6 +13,7 @@
  * per prompt; with echo the generated tokens' log-probs are scored with the
  * prompt's in one teacher-forced pass. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +53,9 @@ static int status_of(int rc) {
 typedef struct prompt_run {
     int32_t *tok; /* owned: prompt tokens then generated ones */
     int64_t n_prompt, n_gen;
-    double *lp;  /* owned: n_prompt + n_gen - 1 teacher-forced log-probs of tokens 1.. */
-    int stopped; /* generation ended at EOS */
+    double *lp;      /* owned: n_prompt + n_gen - 1 teacher-forced log-probs of tokens 1.. */
+    int64_t lp_from; /* lp[j - 1] is computed for tokens j >= lp_from (NaN before) */
+    int stopped;     /* generation ended at EOS */
 } prompt_run;
 
 typedef struct order_key {
@@ -144,7 +146,7 @@ static int make_choice(spex_ctx *ctx, spex_llm *m, const spexi_completion_req *r
         json_t *pl = json_array(), *ids = json_array();
         for (int64_t j = 0; j < pr->n_prompt; j++) {
             json_array_append_new(ids, json_integer(pr->tok[j]));
-            if (j == 0) {
+            if (j == 0 || j < pr->lp_from) { /* none, or not asked for */
                 json_array_append_new(pl, json_null());
                 continue;
             }
@@ -241,21 +243,31 @@ static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
         int want_lp = r.logprobs >= 0 || r.prompt_logprobs >= 0;
         if (!rc && want_lp && !(pr->lp = spex_calloc(ctx, (size_t)(nt > 1 ? nt - 1 : 1), 8)))
             rc = SPEX_E_NOMEM;
+        pr->lp_from = r.lp_from ? r.lp_from[keys[k].idx] : 1;
+        if (!rc && pr->lp_from > pr->n_prompt)
+            rc = spex_seterr(ctx, SPEX_E_INVAL,
+                             "\"spex_logprobs_from\"[%lld] = %lld is past the prompt's %lld tokens",
+                             (long long)keys[k].idx, (long long)pr->lp_from,
+                             (long long)pr->n_prompt);
         if (!rc && want_lp && nt > 1) {
             /* token j's log-prob depends on tokens 0..j only: those of the
              * prefix shared with the previous prompt are copied, and the
              * engine's KV cache (still the previous prompt's) serves the
              * rest from where the two differ */
-            int64_t c = 0;
+            int64_t c = 0, from = pr->lp_from;
             if (prev)
                 while (c < nt && c < prev->n_prompt + prev->n_gen && prev->tok[c] == pr->tok[c])
                     c++;
-            if (c > 1) memcpy(pr->lp, prev->lp, (size_t)(c - 1) * sizeof *pr->lp);
-            int64_t from = c > 1 ? c : 1;
+            for (int64_t j = 1; j < from; j++)
+                pr->lp[j - 1] = NAN;
+            if (prev && prev->lp_from <= from && c > from) {
+                memcpy(pr->lp + from - 1, prev->lp + from - 1, (size_t)(c - from) * sizeof *pr->lp);
+                from = c;
+            }
             if (from < nt) rc = spex_llm_token_logprobs(m, pr->tok, nt, from, pr->lp + from - 1);
             prev = pr;
         }
-        if (rc) status = 500;
+        if (rc) status = rc == SPEX_E_INVAL ? 400 : 500;
     }
     json_t *choices = json_array();
     for (int64_t i = 0; !rc && i < n; i++) {
@@ -288,22 +300,37 @@ static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
     return reply_json(out, 200, o);
 }
 
-static int run_tokenize(spex_ctx *ctx, spex_llm *m, const char *body, size_t len,
-                        spexi_reply *out) {
-    spexi_tokenize_req r;
-    int rc = spexi_parse_tokenize(ctx, body, len, &r);
-    if (rc) return reply_error(out, status_of(rc), spex_errmsg(ctx));
-    int32_t *tok = NULL;
-    int64_t nt = 0;
-    rc = spex_llm_tokenize(m, r.text, r.text_len, r.add_special, &tok, &nt);
-    spexi_tokenize_req_clear(ctx, &r);
-    if (rc) return reply_error(out, 500, spex_errmsg(ctx));
+static int run_tokenize(spex_ctx *ctx, spex_llm *m, const spex_serve_opts *opts, const char *body,
+                        size_t len, spexi_reply *out) {
     spex_llm_info info;
     spex_llm_get_info(m, &info);
-    json_t *a = json_array();
-    for (int64_t i = 0; i < nt; i++)
-        json_array_append_new(a, json_integer(tok[i]));
-    spex_free(ctx, tok);
+    spexi_req_limits lim = {info.n_vocab, opts->max_prompts, info.n_ctx};
+    spexi_tokenize_req r;
+    int rc = spexi_parse_tokenize(ctx, body, len, &lim, &r);
+    if (rc) return reply_error(out, status_of(rc), spex_errmsg(ctx));
+    json_t *all = json_array(), *a = NULL;
+    int64_t nt = 0;
+    for (int64_t k = 0; !rc && k < r.n_texts; k++) {
+        int32_t *tok = NULL;
+        rc = spex_llm_tokenize(m, r.texts[k], r.lens[k], r.add_special, &tok, &nt);
+        a = json_array();
+        for (int64_t i = 0; !rc && i < nt; i++)
+            json_array_append_new(a, json_integer(tok[i]));
+        spex_free(ctx, tok);
+        if (r.list) json_array_append_new(all, a);
+    }
+    int list = r.list;
+    spexi_tokenize_req_clear(ctx, &r);
+    if (rc) {
+        json_decref(all);
+        if (!list) json_decref(a);
+        return reply_error(out, 500, spex_errmsg(ctx));
+    }
+    if (list) /* the extension: one id array per text */
+        return reply_json(
+            out, 200,
+            json_pack("{s:o,s:I}", "tokens", all, "max_model_len", (json_int_t)info.n_ctx));
+    json_decref(all);
     return reply_json(out, 200,
                       json_pack("{s:o,s:I,s:I}", "tokens", a, "count", (json_int_t)nt,
                                 "max_model_len", (json_int_t)info.n_ctx));
@@ -358,6 +385,6 @@ int spexi_serve_handle(spex_ctx *ctx, spex_llm *m, const char *model_id,
     }
     if (!post) return reply_error(out, 405, "use POST");
     if (comp) return run_completion(ctx, m, model_id, opts, body, len, out);
-    if (tok) return run_tokenize(ctx, m, body, len, out);
+    if (tok) return run_tokenize(ctx, m, opts, body, len, out);
     return run_detokenize(ctx, m, body, len, out);
 }

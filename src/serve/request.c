@@ -114,7 +114,34 @@ void spexi_completion_req_clear(spex_ctx *ctx, spexi_completion_req *r) {
     }
     spex_free(ctx, r->prompts);
     spex_free(ctx, r->model);
+    spex_free(ctx, r->lp_from);
     memset(r, 0, sizeof *r);
+}
+
+/* "spex_logprobs_from": absent/null, or one integer per prompt, each in
+ * [1, its token count] (ids) or >= 1 (text, checked after tokenizing). */
+static int get_lp_from(spex_ctx *ctx, json_t *o, spexi_completion_req *out) {
+    json_t *a = json_object_get(o, "spex_logprobs_from");
+    if (!a || json_is_null(a)) return SPEX_OK;
+    if (!json_is_array(a) || (int64_t)json_array_size(a) != out->n_prompts)
+        return spex_seterr(ctx, SPEX_E_INVAL,
+                           "\"spex_logprobs_from\" must be an array of one position per prompt "
+                           "(%lld)",
+                           (long long)out->n_prompts);
+    if (!(out->lp_from = spex_malloc(ctx, (size_t)out->n_prompts * sizeof *out->lp_from)))
+        return SPEX_E_NOMEM;
+    for (int64_t i = 0; i < out->n_prompts; i++) {
+        json_t *v = json_array_get(a, (size_t)i);
+        int64_t x = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+        int64_t n = out->prompts[i].ids ? out->prompts[i].n_ids : INT64_MAX;
+        if (x < 1 || x > n)
+            return spex_seterr(ctx, SPEX_E_INVAL,
+                               "\"spex_logprobs_from\"[%lld] must be a position from 1 to the "
+                               "prompt's token count",
+                               (long long)i);
+        out->lp_from[i] = x;
+    }
+    return SPEX_OK;
 }
 
 /* "logprobs"/"prompt_logprobs": null/absent -> -1; an integer must be 0
@@ -178,6 +205,7 @@ int spexi_parse_completion(spex_ctx *ctx, const char *body, size_t len, const sp
             out->n_prompts = i + 1;
         }
     }
+    if (!rc) rc = get_lp_from(ctx, o, out);
     json_decref(o);
     if (rc == SPEX_E_NOMEM) spex_seterr(ctx, rc, "out of memory");
     if (rc) spexi_completion_req_clear(ctx, out);
@@ -185,11 +213,15 @@ int spexi_parse_completion(spex_ctx *ctx, const char *body, size_t len, const sp
 }
 
 void spexi_tokenize_req_clear(spex_ctx *ctx, spexi_tokenize_req *r) {
-    spex_free(ctx, r->text);
+    for (int64_t i = 0; r->texts && i < r->n_texts; i++)
+        spex_free(ctx, r->texts[i]);
+    spex_free(ctx, r->texts);
+    spex_free(ctx, r->lens);
     memset(r, 0, sizeof *r);
 }
 
-int spexi_parse_tokenize(spex_ctx *ctx, const char *body, size_t len, spexi_tokenize_req *out) {
+int spexi_parse_tokenize(spex_ctx *ctx, const char *body, size_t len, const spexi_req_limits *lim,
+                         spexi_tokenize_req *out) {
     memset(out, 0, sizeof *out);
     json_t *o;
     int rc = load(ctx, body, len, &o);
@@ -203,16 +235,33 @@ int spexi_parse_tokenize(spex_ctx *ctx, const char *body, size_t len, spexi_toke
         key = "prompt";
         out->add_special = 1;
     }
+    out->list = json_is_array(c);
+    int64_t n = out->list ? (int64_t)json_array_size(c) : 1;
     if (!c)
         rc = spex_seterr(ctx, SPEX_E_INVAL, "\"content\" (or \"prompt\") is missing");
-    else if (!json_is_string(c))
-        rc = spex_seterr(ctx, SPEX_E_INVAL, "\"%s\" must be a string", key);
+    else if (!json_is_string(c) && !(out->list && n > 0))
+        rc = spex_seterr(ctx, SPEX_E_INVAL,
+                         "\"%s\" must be a string (or a non-empty array of strings)", key);
+    else if (n > lim->max_prompts)
+        rc = spex_seterr(ctx, SPEX_E_RANGE, "%lld texts in one request, more than %lld",
+                         (long long)n, (long long)lim->max_prompts);
     if (!rc) rc = get_bool(ctx, o, "add_special", &out->add_special);
     if (!rc) rc = get_bool(ctx, o, "add_special_tokens", &out->add_special);
     if (!rc) {
-        out->text_len = json_string_length(c);
-        if (!(out->text = dup_text(ctx, json_string_value(c), out->text_len)))
+        out->texts = spex_calloc(ctx, (size_t)n, sizeof *out->texts);
+        out->lens = spex_calloc(ctx, (size_t)n, sizeof *out->lens);
+        if (!out->texts || !out->lens) rc = spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
+    }
+    for (int64_t i = 0; !rc && i < n; i++) {
+        json_t *v = out->list ? json_array_get(c, (size_t)i) : c;
+        if (!json_is_string(v)) {
+            rc = spex_seterr(ctx, SPEX_E_INVAL, "\"%s\"[%lld] must be a string", key, (long long)i);
+            break;
+        }
+        out->lens[i] = json_string_length(v);
+        if (!(out->texts[i] = dup_text(ctx, json_string_value(v), out->lens[i])))
             rc = spex_seterr(ctx, SPEX_E_NOMEM, "out of memory");
+        out->n_texts = i + 1;
     }
     json_decref(o);
     if (rc) spexi_tokenize_req_clear(ctx, out);

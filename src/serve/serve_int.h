@@ -36,13 +36,20 @@ typedef struct spexi_completion_req {
     int echo;            /* OpenAI echo: the prompt's tokens in text/logprobs */
     int logprobs;        /* OpenAI logprobs: -1 absent (null), else 0 */
     int prompt_logprobs; /* vLLM prompt_logprobs: -1 absent, else 0 */
+    /* spex extension "spex_logprobs_from": [P0, P1, ...], one per prompt:
+     * log-probs of prompt i's tokens from position Pi on only (earlier ones
+     * are null), the positions a spex client sums; owned, NULL when absent */
+    int64_t *lp_from;
 } spexi_completion_req;
 
 /* POST /tokenize (llama-server "content"/"add_special", vLLM
- * "prompt"/"add_special_tokens"). */
+ * "prompt"/"add_special_tokens"); a spex extension: "content" an array of
+ * strings, answered by "tokens": an array of id arrays. */
 typedef struct spexi_tokenize_req {
-    char *text; /* owned */
-    size_t text_len;
+    char **texts; /* n_texts, owned */
+    size_t *lens;
+    int64_t n_texts;
+    int list; /* "content" was an array */
     int add_special;
 } spexi_tokenize_req;
 
@@ -59,7 +66,8 @@ typedef struct spexi_detokenize_req {
 int spexi_parse_completion(spex_ctx *ctx, const char *body, size_t len, const spexi_req_limits *lim,
                            spexi_completion_req *out);
 void spexi_completion_req_clear(spex_ctx *ctx, spexi_completion_req *r);
-int spexi_parse_tokenize(spex_ctx *ctx, const char *body, size_t len, spexi_tokenize_req *out);
+int spexi_parse_tokenize(spex_ctx *ctx, const char *body, size_t len, const spexi_req_limits *lim,
+                         spexi_tokenize_req *out);
 void spexi_tokenize_req_clear(spex_ctx *ctx, spexi_tokenize_req *r);
 int spexi_parse_detokenize(spex_ctx *ctx, const char *body, size_t len, const spexi_req_limits *lim,
                            spexi_detokenize_req *out);

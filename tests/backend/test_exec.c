@@ -288,6 +288,62 @@ static void test_timeout(void **state) {
     spex_ctx_free(ctx);
 }
 
+/* The notices a run gave, in order. */
+typedef struct notices {
+    int count;
+    char last[1024];
+} notices;
+
+static void take_notice(void *user, const char *msg) {
+    notices *n = user;
+    n->count++;
+    snprintf(n->last, sizeof n->last, "%s", msg);
+}
+
+/* A program that reads its input in blocks (python's sys.stdin.read waits
+ * for EOF) never answers: after stall_notice_s one notice names the usual
+ * causes, and only one however long it stays silent; a program that
+ * answers gets none; <= 0 turns the notice off. */
+static void test_stall_notice(void **state) {
+    (void)state;
+    spex_ctx *ctx = spex_ctx_new();
+    notices got = {0, ""};
+    spex_ctx_set_notice(ctx, take_notice, &got);
+    spex_masks *b = random_batch(ctx, 20, 8, 9);
+    double out[8];
+    spex_exec_opts o = opts(1, 1.2);
+    o.stall_notice_s = 0.2;
+    spex_valuefn vf;
+    if (spex_exec_open(ctx, PYTHON " -c 'import sys; sys.stdin.read()'", 20, &o, &vf))
+        fail_msg("%s", spex_errmsg(ctx));
+    CHECK(vf.eval(vf.user, b, out) == SPEX_E_TIMEOUT);
+    spex_valuefn_release(&vf);
+    CHECK(got.count == 1);
+    check_has(got.last, "worker 0 has not answered for");
+    check_has(got.last, "0 of 8 answers");
+    check_has(got.last, "mawk needs -W interactive");
+    check_has(got.last, "line by line");
+
+    /* answers within the delay: no notice */
+    got.count = 0;
+    if (spex_exec_open(ctx, AWK_COUNT, 20, &o, &vf)) fail_msg("%s", spex_errmsg(ctx));
+    CHECK(vf.eval(vf.user, b, out) == SPEX_OK);
+    CHECK(vf.eval(vf.user, b, out) == SPEX_OK);
+    spex_valuefn_release(&vf);
+    CHECK(got.count == 0);
+
+    /* turned off */
+    o.stall_notice_s = 0;
+    o.timeout_s = 0.5;
+    if (spex_exec_open(ctx, PYTHON " -c 'import sys; sys.stdin.read()'", 20, &o, &vf))
+        fail_msg("%s", spex_errmsg(ctx));
+    CHECK(vf.eval(vf.user, b, out) == SPEX_E_TIMEOUT);
+    spex_valuefn_release(&vf);
+    CHECK(got.count == 0);
+    spex_masks_free(b);
+    spex_ctx_free(ctx);
+}
+
 static void test_bad_answers(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
@@ -520,7 +576,7 @@ int main(void) {
         cmocka_unit_test(test_languages),        cmocka_unit_test(test_large_n),
         cmocka_unit_test(test_workers_equal),    cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_bad_answers),      cmocka_unit_test(test_child_exit),
-        cmocka_unit_test(test_open_and_release),
+        cmocka_unit_test(test_open_and_release), cmocka_unit_test(test_stall_notice),
     };
     const int failed = cmocka_run_group_tests(tests, setup, teardown);
     if (!failed && spex_test_checks == 0) {

@@ -39,6 +39,11 @@ expect 2 "cannot open|No such file" "$spex" explain --game "$tmp/missing.json"
 expect 3 "hello" "$spex" explain --exec "while read m; do echo hello; done" --n 3 --quiet
 expect 3 "exit|died|closed" "$spex" explain --exec "read a; echo 1; read b; echo 2" --n 4 --quiet
 expect 3 "timed out|timeout" "$spex" explain --exec "sleep 30" --n 3 --timeout 0.5 --quiet
+# a program that reads its input in blocks never answers: after 10 s one
+# notice names the usual causes (with --quiet too), then --timeout ends it
+expect 3 "has not answered for 10 s.*mawk needs -W interactive" "$spex" explain \
+    --exec "/usr/bin/python3 -c 'import sys; sys.stdin.read()'" --n 3 --timeout 11.5 --quiet
+[ "$(grep -c "has not answered" "$tmp/err")" = 1 ] && ok || bad "stall notice not given once"
 
 # --- exact results against an independent oracle (python3, definitions)
 python3 - "$tmp/g16.json" <<'PY'

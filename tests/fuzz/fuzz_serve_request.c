@@ -35,7 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     spexi_completion_req_clear(ctx, &c);
     spexi_tokenize_req t;
     memset(&t, 0, sizeof t);
-    spexi_parse_tokenize(ctx, b, size, &t);
+    if (spexi_parse_tokenize(ctx, b, size, &lim, &t) == SPEX_OK) {
+        if (t.n_texts < 1 || t.n_texts > lim.max_prompts || (!t.list && t.n_texts != 1)) abort();
+        for (int64_t i = 0; i < t.n_texts; i++)
+            if (!t.texts[i]) abort();
+    } else if (t.texts) {
+        abort();
+    }
     spexi_tokenize_req_clear(ctx, &t);
     spexi_detokenize_req d;
     memset(&d, 0, sizeof d);

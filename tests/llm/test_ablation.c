@@ -193,6 +193,22 @@ static void test_mean_ablation_identity(void **state) {
 /* The lens: a mask without head (2, 1) and MLP 0 equals the unablated value
  * on the patched file; the full mask equals the prompt lens's value; thread
  * counts agree bit for bit; mean ablation from reference prompts runs. */
+/* An answer sink that records what it was told. */
+typedef struct streamed {
+    int calls;
+    int seen[70];
+    double val[70];
+} streamed;
+
+static void count_answer(void *sink, int64_t i, double v) {
+    streamed *s = sink;
+    s->calls++;
+    if (i >= 0 && i < 70) {
+        s->seen[i]++;
+        s->val[i] = v;
+    }
+}
+
 static void test_heads_lens(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
@@ -241,6 +257,23 @@ static void test_heads_lens(void **state) {
         CHECK(v2[i] == v[i]);
     printf("heads lens: full %.4f, head L2.H1 + L0.MLP off %.4f (patched file %.4f)\n", v[0], v[1],
            full_p);
+    /* streamed (the query engine saves answers as they come): 70 masks, each
+     * answered once, with the value eval gives */
+    spex_masks *many = zero_masks(ctx, 20, 70);
+    for (int64_t k = 0; k < 70; k++)
+        for (int64_t i = 0; i < 20; i++)
+            spex_bits_set(spex_masks_row(many, k), i, (k * 7 + i * 3) % 5 != 0);
+    double sv[70], ev[70];
+    streamed st = {0, {0}, {0}};
+    spex_valuefn vf;
+    CHECK_RC(ctx, spex_heads_valuefn(h, &vf));
+    CHECK(vf.eval_stream != NULL);
+    CHECK_RC(ctx, vf.eval_stream(vf.user, many, sv, count_answer, &st));
+    CHECK_RC(ctx, spex_heads_eval(h, many, ev));
+    CHECK(st.calls == 70);
+    for (int k = 0; k < 70; k++)
+        CHECK(st.seen[k] == 1 && st.val[k] == ev[k] && sv[k] == ev[k]);
+    spex_masks_free(many);
     spex_heads_free(h);
     /* mean ablation over reference prompts; layer range and errors */
     const char *refs[] = {"Review: the service was great . Sentiment:",

@@ -8,6 +8,8 @@
 #   cut    forward, but send only the first half of the reply body
 #   drop   close the connection without a reply
 #   ids    forward, with the second prompt token id of each choice changed
+#   slow   forward after 0.1 s (a slow server; with the backend gone the
+#          connection is closed without a reply)
 # Every request is logged as "PATH FAULT" to LOG.
 # Usage: python3 fault_proxy.py BACKEND_PORT PORT_FILE FAULTS LOG
 import http.server
@@ -15,6 +17,7 @@ import json
 import socket
 import sys
 import threading
+import time
 import urllib.request
 
 backend, port_file, faults_path, log_path = sys.argv[1:5]
@@ -76,7 +79,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
-        status, data = self.forward(body)
+        if fault == "slow":
+            time.sleep(0.1)
+        try:
+            status, data = self.forward(body)
+        except OSError:  # the backend is gone
+            self.close_connection = True
+            return
         if fault == "cut":
             half = data[: len(data) // 2]
             self.send_response(status)

@@ -3,7 +3,8 @@
 # real `spex serve` processes on 127.0.0.1 (issue 15):
 #   1. truth prompt 1 (7 words, all 128 masks) through the server in both
 #      dialects: every mask's value equals the in-process lens to 1e-6 and
-#      the independent truth table to 1e-3; auto probes and says so;
+#      the independent truth table to 1e-3; auto probes and says so (and
+#      that spex serve scores only the target's positions, its extension);
 #   2. a pool of two servers: same values, both serve requests; a pool
 #      whose servers serve different models is refused;
 #   3. faults from a MOCK proxy (tests/serve/fault_proxy.py; 503 with
@@ -11,7 +12,9 @@
 #      values; token ids echoed differently: an error naming the position;
 #   4. the server killed mid-run: a clear error, the answers received kept
 #      in the cache; the re-run against a new server pays only the rest;
-#   5. bad options;
+#   5. spex serve: several prompts per request equal each prompt alone (also
+#      with the "spex_logprobs_from" extension); bad requests get 4xx;
+#   6. bad options;
 #   7. only when SPEX_LLAMA_SERVER names a llama.cpp llama-server binary
 #      (CI has none: skipped with a message): --api llama-server and auto
 #      against a real llama-server (-fa off, F32 KV cache) equal the
@@ -79,7 +82,8 @@ for api in auto vllm openai; do
     if close "$tmp/$api.json" "$tmp/local.json" 1e-6 && close "$tmp/$api.json" "$tmp/truth.json" 1e-3
     then ok; else bad "--api $api: values differ from the in-process lens or the truth"; fi
 done
-expect 0 "vllm dialect \(probed" "$spex" explain --server "$A/v1/" "${P[@]}" --no-cache
+expect 0 "vllm dialect \(probed: prompt_logprobs\); spex serve: only the target" "$spex" explain \
+    --server "$A/v1/" "${P[@]}" --no-cache
 
 # 2. a pool: two servers of the model; requests go to both
 serve b "$MODEL"
@@ -87,6 +91,19 @@ B=http://127.0.0.1:$port
 expect 0 "2 endpoints" "$spex" explain --server "$A,$B" --concurrency 2 --prompts-per-request 4 \
     "${P[@]}" --no-cache
 if close "$tmp/out" "$tmp/local.json" 1e-6; then ok; else bad "pool values differ"; fi
+# the server target through MPI workers (issue 16): each worker rank has its
+# own client; same values
+if command -v mpirun >/dev/null && "$spex" explain --help | grep -q mpi-deadline; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export OMPI_MCA_mca_base_component_disable_dlclose=1
+    if ldd "$spex" 2>/dev/null | grep -q libasan; then
+        export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
+    fi
+    expect 0 "" mpirun --oversubscribe -n 3 "$spex" explain --server "$A,$B" "${P[@]}" --no-cache
+    if close "$tmp/out" "$tmp/local.json" 1e-6; then ok; else bad "values under MPI differ"; fi
+elif [ -n "${CI:-}" ]; then
+    bad "no mpirun or a spex without MPI in CI"
+fi
 serve c "$M/synth-interact-llama-Q8_0.gguf"
 C=http://127.0.0.1:$port
 expect 3 "different models" "$spex" explain --server "$A,$C" "${P[@]}" --no-cache
@@ -94,9 +111,10 @@ expect 3 "does not list the model 'nope'" "$spex" explain --server "$A" --model 
     --no-cache
 
 # 3. faults through the mock proxy in front of server a
-proxy_port() {
+proxy_port() { # proxy_port [BACKEND_URL]: a proxy in front of server a (or that); $X
     rm -f "$tmp/proxy.port"
-    python3 tests/serve/fault_proxy.py "${A##*:}" "$tmp/proxy.port" "$tmp/faults" \
+    local back=${1:-$A}
+    python3 tests/serve/fault_proxy.py "${back##*:}" "$tmp/proxy.port" "$tmp/faults" \
         "$tmp/proxy.log" &
     pids+=($!)
     for _ in $(seq 200); do [ -s "$tmp/proxy.port" ] && break; sleep 0.05; done
@@ -114,11 +132,13 @@ expect 3 "position 1: the server echoes token" "$spex" explain --server "$X" --a
 expect 2 "after 1 retries" "$spex" explain --server http://127.0.0.1:9 --retries 1 "${P[@]}" \
     --no-cache
 
-# 4. the server killed mid-run: the answers received are kept
+# 4. the server killed mid-run: the answers received are kept (its replies
+# slowed by the proxy, 0.1 s each, so that the kill falls mid-run)
 serve d "$MODEL"
-D=http://127.0.0.1:$port
 dpid=$last_pid
-"$spex" explain --server "$D" --api vllm "${P[@]}" --prompts-per-request 1 --concurrency 1 \
+proxy_port "http://127.0.0.1:$port"
+for _ in $(seq 200); do echo slow; done >"$tmp/faults"
+"$spex" explain --server "$X" --api vllm "${P[@]}" --prompts-per-request 1 --concurrency 1 \
     --retries 1 --batch-size 32 --cache "$tmp/kill.sqlite" >/dev/null 2>"$tmp/err.kill" &
 run=$!
 # kill the server once the cache holds a first batch's answers
@@ -155,6 +175,50 @@ code() { curl -s -o "$tmp/body" -w "%{http_code}" "$@"; }
 head -c 9000000 /dev/zero | tr '\0' ' ' >"$tmp/big"
 [ "$(code -X POST "$A/tokenize" --data-binary @"$tmp/big")" = 413 ] && ok || bad "oversized body"
 [ "$(code -X POST "$A/tokenize" -d '{"content": "hi"}')" = 200 ] && ok || bad "not serving after errors"
+
+# 5b. one request of several prompts: each prompt's log-probs equal those of
+# the prompt alone (the shared prefix copied, the KV cache reused), in full
+# and from the positions "spex_logprobs_from" asks for (null before)
+python3 - "$A" <<'PY' && ok || bad "prompt lists or spex_logprobs_from differ from single prompts"
+import json, sys, urllib.request, urllib.error
+base = sys.argv[1]
+def post(path, body):
+    req = urllib.request.Request(base + path, json.dumps(body).encode(),
+                                 {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+texts = ["Review: the food was good . Sentiment: negative",
+         "Review: the food was bad . Sentiment: negative",
+         "Review: the food was good .", "Review: the service was good . Sentiment:"]
+ids = [post("/tokenize", {"content": t, "add_special": True})[1]["tokens"] for t in texts]
+def lps(body):
+    st, r = post("/v1/completions", dict(body, max_tokens=0, prompt_logprobs=0))
+    assert st == 200, r
+    return [[None if e is None else next(iter(e.values()))["logprob"] for e in c["prompt_logprobs"]]
+            for c in r["choices"]]
+alone = [lps({"prompt": [t]})[0] for t in ids]
+together = lps({"prompt": ids})
+frm = [3, len(ids[1]) - 1, 1, 2]
+part = lps({"prompt": ids, "spex_logprobs_from": frm})
+worst = 0.0
+for a, b, c, f in zip(alone, together, part, frm):
+    assert len(a) == len(b) == len(c) and a[0] is None
+    for j in range(1, len(a)):
+        worst = max(worst, abs(a[j] - b[j]))
+        if j < f:
+            assert c[j] is None, (j, f, c[j])
+        else:
+            worst = max(worst, abs(a[j] - c[j]))
+print(f"{len(ids)} prompts in one request vs alone: largest difference {worst:.1e}")
+assert worst <= 1e-9
+for bad in ([0, 1, 1, 1], [1, 1], [1, 1, 1, 999]):
+    st, r = post("/v1/completions", {"prompt": ids, "max_tokens": 0, "prompt_logprobs": 0,
+                                     "spex_logprobs_from": bad})
+    assert st == 400 and "spex_logprobs_from" in r["error"]["message"], (bad, st, r)
+PY
 
 # 6. options
 expect 1 "not spoken yet" "$spex" explain --server "$A" --api tgi "${P[@]}" --no-cache

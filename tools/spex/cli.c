@@ -137,6 +137,15 @@ void cli_progress_init(cli_progress *p, int quiet) {
     p->t_start = p->t_last = spex_now();
 }
 
+void cli_notice_cb(void *user, const char *msg) {
+    cli_progress *p = user;
+    if (p && p->drawn) {
+        fputc('\n', stderr);
+        p->drawn = 0;
+    }
+    fprintf(stderr, "spex: %s\n", msg);
+}
+
 void cli_progress_cb(void *user, int64_t done, int64_t total) {
     cli_progress *p = user;
     if (p->quiet || total <= 0) return;

@@ -51,6 +51,9 @@ typedef struct cli_progress {
 void cli_progress_init(cli_progress *p, int quiet);
 void cli_progress_cb(void *user, int64_t done, int64_t total);
 void cli_progress_end(cli_progress *p);
+/* spex_notice_fn: "spex: MSG" on stderr (a progress bar drawn is ended
+ * first), with --quiet too: a notice is a warning. user: a cli_progress. */
+void cli_notice_cb(void *user, const char *msg);
 
 /* A malloc'ed printf-formatted string, NULL when out of memory. */
 char *cli_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

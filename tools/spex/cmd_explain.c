@@ -387,6 +387,7 @@ int cmd_explain(int argc, char **argv) {
     /* one progress display: rank 0's */
     cli_progress_init(&prog, cli_get(o, "quiet") != NULL || spex_mpi_rank(mp) > 0);
     spex_ctx_set_progress(ctx, cli_progress_cb, &prog);
+    spex_ctx_set_notice(ctx, cli_notice_cb, &prog);
     rc = cli_target_open(ctx, o, &eo, &t);
     if (rc) goto done;
     int worker = 0;

@@ -216,6 +216,7 @@ int cmd_work(int argc, char **argv) {
     cli_progress prog;
     cli_progress_init(&prog, cli_get(o, "quiet") != NULL || spex_mpi_rank(mp) > 0);
     spex_ctx_set_progress(ctx, cli_progress_cb, &prog);
+    spex_ctx_set_notice(ctx, cli_notice_cb, &prog);
     rc = read_plan(ctx, plan, fp, &m);
     if (!rc) rc = cli_target_open(ctx, o, &eo, &t);
     if (rc) goto done;
