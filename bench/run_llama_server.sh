@@ -7,8 +7,10 @@
 # largest difference of a Fourier coefficient and of a mask's value for
 # llama-server started exact (-fa off -ctk f32 -ctv f32), llama-server with
 # its defaults, and spex serve; then throughput (masks/s, median over
-# ROUNDS rounds; each round runs the three in a rotated order, no cache;
-# wall time of the whole spex explain, process start included).
+# ROUNDS rounds; each round runs the three in a rotated order, no cache):
+# "querying" is the time spex reports for its queries (tokenizing and
+# scoring; in process also the engine's setup per batch), "wall" the whole
+# spex explain process (start, --llm's model load and hash included).
 #
 #     bench/run_llama_server.sh LLAMA_SERVER [SPEX_BUILD_DIR] [ROUNDS]
 #
@@ -69,19 +71,22 @@ wait_health "$SS"
 
 review=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(" ".join(f.split(":",1)[1] for f in t["features"]))' "$truth")
 P=(--prompt "$review" --prefix Review: --suffix Sentiment: --target " negative"
-   --contrast " positive" --method exact --quiet --format json --no-cache)
-# run NAME: one explain; its result in $tmp/NAME.json, seconds in $tmp/NAME.s
+   --contrast " positive" --method exact --quiet --no-cache)
+# run NAME [--format json]: one explain; its output in $tmp/NAME.json,
+# wall seconds appended to $tmp/NAME.s, querying seconds to $tmp/NAME.q
 run() {
-    local t0 t1
+    local t0 t1 name=$1
+    shift
     t0=$(date +%s.%N)
-    case $1 in
-    llama-server) "$spex" explain --server "$LX" --api llama-server "${P[@]}" ;;
-    llama-default) "$spex" explain --server "$LD" --api llama-server "${P[@]}" ;;
-    spex-serve) "$spex" explain --server "$SS" --api vllm "${P[@]}" ;;
-    in-process) "$spex" explain --llm "$MODEL" --threads "$THREADS" "${P[@]}" ;;
-    esac >"$tmp/$1.json" 2>"$tmp/$1.err" || { cat "$tmp/$1.err" >&2; exit 1; }
+    case $name in
+    llama-server) "$spex" explain --server "$LX" --api llama-server "${P[@]}" "$@" ;;
+    llama-default) "$spex" explain --server "$LD" --api llama-server "${P[@]}" "$@" ;;
+    spex-serve) "$spex" explain --server "$SS" --api vllm "${P[@]}" "$@" ;;
+    in-process) "$spex" explain --llm "$MODEL" --threads "$THREADS" "${P[@]}" "$@" ;;
+    esac >"$tmp/$name.json" 2>"$tmp/$name.err" || { cat "$tmp/$name.err" >&2; exit 1; }
     t1=$(date +%s.%N)
-    echo "$t0 $t1" | awk '{ printf "%.6f\n", $2 - $1 }' >>"$tmp/$1.s"
+    echo "$t0 $t1" | awk '{ printf "%.6f\n", $2 - $1 }' >>"$tmp/$name.s"
+    grep -o '[0-9.]* s querying' "$tmp/$name.json" | cut -d' ' -f1 >>"$tmp/$name.q" || true
 }
 # diff A B: largest |Fourier coefficient| and |mask value| differences
 diff_json() {
@@ -105,7 +110,7 @@ print(f"{worst_c:.2e} | {max(abs(v) for v in d):.2e}")
 PY
 }
 
-for name in in-process llama-server llama-default spex-serve; do run $name; done
+for name in in-process llama-server llama-default spex-serve; do run $name --format json; done
 echo "## accuracy against the in-process lens (7 words, all 128 masks)"
 echo
 echo "| backend | largest Fourier coefficient difference | largest mask value difference |"
@@ -115,23 +120,26 @@ echo "| llama-server defaults | $(diff_json "$tmp/llama-default.json" "$tmp/in-p
 echo "| spex serve | $(diff_json "$tmp/spex-serve.json" "$tmp/in-process.json") |"
 echo
 grep -h "llama-server dialect" "$tmp/llama-server.err" || true
-rm -f "$tmp"/*.s
+masks=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queries"])' "$tmp/in-process.json")
+rm -f "$tmp"/*.s "$tmp"/*.q
 order=(llama-server spex-serve in-process)
 for r in $(seq "$ROUNDS"); do
     for k in 0 1 2; do run "${order[$(((k + r) % 3))]}"; done
 done
-masks=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queries"])' "$tmp/in-process.json")
 med() { sort -g "$1" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-base=$(med "$tmp/in-process.s")
+bq=$(med "$tmp/in-process.q")
+bs=$(med "$tmp/in-process.s")
 echo
 echo "## throughput ($masks masks, --method exact, no cache, $THREADS thread(s) per engine, median of $ROUNDS)"
 echo
-echo "| backend | seconds (median) | masks/s | time / in-process | every run (s) |"
-echo "|---|---|---|---|---|"
+echo "| backend | querying (s) | masks/s querying | querying / in-process | wall (s) | masks/s wall | every querying time (s) |"
+echo "|---|---|---|---|---|---|---|"
 for name in llama-server spex-serve in-process; do
+    q=$(med "$tmp/$name.q")
     s=$(med "$tmp/$name.s")
-    awk -v n="$name" -v s="$s" -v m="$masks" -v b="$base" -v all="$(tr '\n' ' ' <"$tmp/$name.s")" \
-        'BEGIN { printf "| %s | %.3f | %.1f | %.2f | %s|\n", n, s, m / s, s / b, all }'
+    awk -v n="$name" -v q="$q" -v s="$s" -v m="$masks" -v b="$bq" \
+        -v all="$(tr '\n' ' ' <"$tmp/$name.q")" \
+        'BEGIN { printf "| %s | %.3f | %.0f | %.2f | %.3f | %.0f | %s|\n", n, q, m / q, q / b, s, m / s, all }'
 done
 echo
 echo "machine: $(nproc) cores, load: $(uptime | sed 's/.*load average/load average/')"
