@@ -11,8 +11,19 @@
  *           "logprobs": 0, "max_tokens": 0} -> choices[i].logprobs
  *           .token_logprobs (OpenAI legacy completions, vLLM, spex serve);
  *           the echo has no ids, so its token count is what is checked
- *   auto    GET /v1/models, then a two-token probe in the vllm form, else
- *           the openai form; spex_remote_note says what was found
+ *   llama-server  POST /completion {"prompt": [[context ids], ...],
+ *           "n_predict": 1, "n_probs": 1, "temperature": 0, "logit_bias":
+ *           [[id, 1e30]], "cache_prompt": true} -> [{"index": i,
+ *           "completion_probabilities": [{"id", "logprob"}]}, ...]
+ *           (llama.cpp's llama-server, which has no prompt log-probs):
+ *           the bias forces the token to score, the log-prob reported is
+ *           that of the raw logits before any sampler, so exactly teacher
+ *           forcing; the forced id is checked. One request forces one
+ *           token: a continuation of k tokens is k prompts, each context
+ *           extended by the tokens before
+ *   auto    GET /v1/models: "owned_by": "llamacpp" is llama-server (then
+ *           a probe in its form); else a two-token probe in the vllm form,
+ *           else the openai form; spex_remote_note says what was found
  * Tokenization comes from the server: POST /tokenize at the server root
  * ({"content", "add_special"} as llama-server and spex serve take it, with
  * vLLM's "prompt", "add_special_tokens" beside), /detokenize likewise. The
@@ -63,11 +74,13 @@ extern "C" {
 typedef enum spex_remote_api {
     SPEX_REMOTE_AUTO = 0,
     SPEX_REMOTE_VLLM = 1,
-    SPEX_REMOTE_OPENAI = 2
+    SPEX_REMOTE_OPENAI = 2,
+    SPEX_REMOTE_LLAMA_SERVER = 3
 } spex_remote_api;
 
-/* "auto", "vllm", "openai"; SPEX_E_UNSUPPORTED names the dialects that are
- * known but not spoken (llama-server, sglang, tgi), SPEX_E_INVAL others. */
+/* "auto", "vllm", "openai", "llama-server"; SPEX_E_UNSUPPORTED names the
+ * dialects that are known but not spoken (sglang, tgi), SPEX_E_INVAL
+ * others. */
 SPEX_API int spex_remote_api_parse(spex_ctx *ctx, const char *name, spex_remote_api *out);
 SPEX_API const char *spex_remote_api_name(spex_remote_api api);
 

@@ -30,26 +30,27 @@
 #include "backend/remote_int.h"
 #include "spex/rng.h"
 
-static const char *const api_names[] = {"auto", "vllm", "openai"};
+static const char *const api_names[] = {"auto", "vllm", "openai", "llama-server"};
+#define N_APIS 4
 
 int spex_remote_api_parse(spex_ctx *ctx, const char *name, spex_remote_api *out) {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < N_APIS; i++)
         if (!strcmp(name, api_names[i])) {
             *out = (spex_remote_api)i;
             return SPEX_OK;
         }
-    if (!strcmp(name, "llama-server") || !strcmp(name, "sglang") || !strcmp(name, "tgi"))
+    if (!strcmp(name, "sglang") || !strcmp(name, "tgi"))
         return spex_seterr(ctx, SPEX_E_UNSUPPORTED,
-                           "--api %s is not spoken yet (auto, vllm and openai are: the "
-                           "OpenAI completions endpoint with prompt_logprobs or "
-                           "echo+logprobs, which vLLM, SGLang and spex serve offer)",
+                           "--api %s is not spoken yet (auto, vllm, openai and llama-server "
+                           "are; SGLang's OpenAI completions endpoint answers --api vllm or "
+                           "openai)",
                            name);
-    return spex_seterr(ctx, SPEX_E_INVAL, "unknown --api '%s' (expected auto, vllm or openai)",
-                       name);
+    return spex_seterr(ctx, SPEX_E_INVAL,
+                       "unknown --api '%s' (expected auto, vllm, openai or llama-server)", name);
 }
 
 const char *spex_remote_api_name(spex_remote_api api) {
-    return (unsigned)api < 3 ? api_names[api] : "?";
+    return (unsigned)api < N_APIS ? api_names[api] : "?";
 }
 
 spex_remote_opts spex_remote_opts_default(void) {
@@ -470,19 +471,34 @@ typedef struct seq_ref {
     int64_t from; /* the first position summed */
 } seq_ref;
 
+static int cmp_ids(const int32_t *x, int64_t nx, const int32_t *y, int64_t ny) {
+    int64_t m = nx < ny ? nx : ny;
+    for (int64_t i = 0; i < m; i++)
+        if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
+    return (nx > ny) - (nx < ny);
+}
+
 static int cmp_seq(const void *a, const void *b) {
     const seq_ref *x = a, *y = b;
-    int64_t m = x->len < y->len ? x->len : y->len;
-    for (int64_t i = 0; i < m; i++)
-        if (x->t[i] != y->t[i]) return x->t[i] < y->t[i] ? -1 : 1;
-    return (x->len > y->len) - (x->len < y->len);
+    return cmp_ids(x->t, x->len, y->t, y->len);
+}
+
+static int cmp_cont(const seq_ref *x, const seq_ref *y) {
+    return cmp_ids(x->t + x->from, x->len - x->from, y->t + y->from, y->len - y->from);
+}
+
+/* llama-server: by continuation first (one forced token per request), then by
+ * the tokens. */
+static int cmp_cont_seq(const void *a, const void *b) {
+    int c = cmp_cont(a, b);
+    return c ? c : cmp_seq(a, b);
 }
 
 typedef struct score_run {
     spex_remote *r;
     spex_remote_api api;
     const seq_ref *order; /* sorted */
-    int64_t per;          /* sequences per request */
+    const int64_t *start; /* request k scores order[start[k] .. start[k + 1]) */
     int64_t n;
     const int32_t *const *seqs;
     const int64_t *lens, *from;
@@ -493,7 +509,7 @@ typedef struct score_run {
 
 static int score_done(void *user, job *j) {
     score_run *s = user;
-    int64_t a = j->tag * s->per, b = a + s->per < s->n ? a + s->per : s->n, k = b - a;
+    int64_t a = s->start[j->tag], k = s->start[j->tag + 1] - a;
     const int32_t *seqs[64];
     int64_t lens[64], from[64];
     double v[64];
@@ -514,9 +530,53 @@ static int score_done(void *user, job *j) {
     return SPEX_OK;
 }
 
+/* llama-server's body for sequences order[a..b) of one token to score
+ * (from = len - 1) that is the same for all: the contexts t[0..from) as
+ * prompts, that token forced, one token generated.
+ *
+ * WHY LOGIT_BIAS. llama-server scores no prompt tokens, but with n_probs > 0
+ * and post_sampling_probs false it reports, for each generated token, the
+ * log-softmax of the raw logits at that step, computed before logit_bias,
+ * grammar or any sampler: the teacher-forced log-prob, when the generated
+ * token is the one to score. A bias of 1e30 on that token makes it the
+ * greedy choice (temperature 0) whatever the logits, and the id that comes
+ * back is checked (remote_reply.c). The bias holds at every step, so one
+ * request forces one token: a continuation of k tokens costs k prompts,
+ * each its context extended by the tokens before (cache_prompt keeps the
+ * shared prefix). A grammar of token ids ("root ::= <[id]> <[id]>") would
+ * force all k in one request, but the tested build (81ff7abe) answers HTTP
+ * 500 for some tokens (the byte token <0x00>) and older builds have no
+ * token grammars; a large n_probs misses tokens ranked below it and costs
+ * a vocabulary-sized reply.
+ *
+ * PRECISION. llama-server sums the softmax in float32, so tail mass below
+ * half an ulp of the running sum is lost: every log-prob of one position
+ * is off by the same log(true sum / float sum), at most about n_vocab *
+ * 2^-24 (3.3e-4 measured on a peaked position of a 32000-token model).
+ * It cancels in target - contrast at one position; renormalizing over all
+ * n_vocab top_logprobs in double would remove it, at a vocabulary-sized
+ * reply per prompt, and is not done. */
+static json_t *llama_body(const seq_ref *order, int64_t a, int64_t b) {
+    json_t *o = json_object(), *p = json_array(), *bias = json_array(), *pair = json_array();
+    for (int64_t i = a; i < b; i++)
+        json_array_append_new(p, ids_array(order[i].t, order[i].from));
+    json_array_append_new(pair, json_integer(order[a].t[order[a].from]));
+    json_array_append_new(pair, json_real(1e30));
+    json_array_append_new(bias, pair);
+    json_object_set_new(o, "prompt", p);
+    json_object_set_new(o, "n_predict", json_integer(1));
+    json_object_set_new(o, "n_probs", json_integer(1));
+    json_object_set_new(o, "post_sampling_probs", json_false());
+    json_object_set_new(o, "temperature", json_real(0));
+    json_object_set_new(o, "logit_bias", bias);
+    json_object_set_new(o, "cache_prompt", json_true());
+    return o;
+}
+
 /* The body scoring sequences order[a..b) in the dialect. */
 static char *score_body(const spex_remote *r, spex_remote_api api, const seq_ref *order, int64_t a,
                         int64_t b) {
+    if (api == SPEX_REMOTE_LLAMA_SERVER) return dump(llama_body(order, a, b));
     json_t *o = json_object(), *p = json_array();
     for (int64_t i = a; i < b; i++)
         json_array_append_new(p, ids_array(order[i].t, order[i].len));
@@ -540,7 +600,9 @@ static char *score_body(const spex_remote *r, spex_remote_api api, const seq_ref
     return dump(o);
 }
 
-static int score_with(spex_remote *r, spex_remote_api api, int64_t n, const int32_t *const *seqs,
+/* Scores the sequences in the dialect; under llama-server each has one
+ * token to score (llama_score makes them so). */
+static int score_core(spex_remote *r, spex_remote_api api, int64_t n, const int32_t *const *seqs,
                       const int64_t *lens, const int64_t *from, double *out, spex_answer_fn answer,
                       void *sink) {
     for (int64_t i = 0; i < n; i++)
@@ -548,27 +610,118 @@ static int score_with(spex_remote *r, spex_remote_api api, int64_t n, const int3
     if (n == 0) return SPEX_OK;
     seq_ref *order = malloc((size_t)n * sizeof *order);
     if (!order) return spex_seterr(r->ctx, SPEX_E_NOMEM, "out of memory");
+    int llama = api == SPEX_REMOTE_LLAMA_SERVER;
+    int64_t *start = malloc((size_t)(n + 1) * sizeof *start);
+    if (!start) {
+        free(order);
+        return spex_seterr(r->ctx, SPEX_E_NOMEM, "out of memory");
+    }
     for (int64_t i = 0; i < n; i++) {
         order[i].t = seqs[i];
         order[i].len = lens[i];
         order[i].idx = i;
         order[i].from = from[i];
     }
-    qsort(order, (size_t)n, sizeof *order, cmp_seq);
-    int64_t per = r->o.prompts_per_request, nj = (n + per - 1) / per;
+    qsort(order, (size_t)n, sizeof *order, llama ? cmp_cont_seq : cmp_seq);
+    /* requests of up to prompts_per_request sequences; under llama-server
+     * of one continuation each */
+    int64_t per = r->o.prompts_per_request, nj = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!nj || i - start[nj - 1] == per || (llama && cmp_cont(&order[i - 1], &order[i])))
+            start[nj++] = i;
+    start[nj] = n;
     job *jobs = new_jobs(r, nj);
     int rc = jobs ? SPEX_OK : SPEX_E_NOMEM;
     for (int64_t k = 0; k < nj && !rc; k++) {
-        jobs[k].path = "/v1/completions";
+        jobs[k].path = llama ? "/completion" : "/v1/completions";
         jobs[k].tag = k;
-        jobs[k].body = score_body(r, api, order, k * per, (k + 1) * per < n ? (k + 1) * per : n);
+        jobs[k].body = score_body(r, api, order, start[k], start[k + 1]);
         if (!jobs[k].body) rc = spex_seterr(r->ctx, SPEX_E_NOMEM, "out of memory");
     }
-    score_run s = {r, api, order, per, n, seqs, lens, from, out, answer, sink};
+    score_run s = {r, api, order, start, n, seqs, lens, from, out, answer, sink};
     if (!rc) rc = run_jobs(r, jobs, nj, score_done, &s);
     free_jobs(jobs, nj);
+    free(start);
     free(order);
     return rc;
+}
+
+/* llama-server: sequence x's tokens from[x] .. lens[x] - 1 become items
+ * off[x] .. off[x + 1] - 1, item p scoring token p of x after tokens 0..p;
+ * x's value is the sum of its items' log-probs, added in token order once
+ * all are in (the same sum whatever order the replies come in). */
+typedef struct llama_items {
+    const int64_t *off, *seq_of; /* (n + 1) offsets; (n_items) its sequence */
+    int64_t *pending;            /* (n) items not yet answered */
+    double *lp, *out;            /* (n_items), (n) */
+    spex_answer_fn answer;
+    void *sink;
+} llama_items;
+
+static void llama_item_done(void *user, int64_t item, double v) {
+    llama_items *L = user;
+    int64_t x = L->seq_of[item];
+    L->lp[item] = v;
+    if (--L->pending[x]) return;
+    double sum = 0;
+    for (int64_t k = L->off[x]; k < L->off[x + 1]; k++)
+        sum += L->lp[k];
+    L->out[x] = sum;
+    if (L->answer) L->answer(L->sink, x, sum);
+}
+
+static int llama_score(spex_remote *r, int64_t n, const int32_t *const *seqs, const int64_t *lens,
+                       const int64_t *from, double *out, spex_answer_fn answer, void *sink) {
+    if (n == 0) return SPEX_OK;
+    for (int64_t x = 0; x < n; x++) {
+        out[x] = NAN;
+        if (from[x] < 1 || from[x] >= lens[x])
+            return spex_seterr(r->ctx, SPEX_E_INVAL,
+                               "sequence %lld: llama-server scores tokens after a context, "
+                               "both not empty (tokens %lld.. of %lld)",
+                               (long long)x, (long long)from[x], (long long)lens[x]);
+    }
+    int64_t m = 0;
+    for (int64_t x = 0; x < n; x++)
+        m += lens[x] - from[x];
+    int64_t *off = malloc((size_t)(n + 1) * sizeof *off), *seq_of = malloc((size_t)m * sizeof *off),
+            *pending = malloc((size_t)n * sizeof *off), *ilen = malloc((size_t)m * sizeof *off),
+            *ifrom = malloc((size_t)m * sizeof *off);
+    const int32_t **iseq = malloc((size_t)m * sizeof *iseq);
+    double *lp = malloc((size_t)m * sizeof *lp);
+    int rc = SPEX_OK;
+    if (!off || !seq_of || !pending || !ilen || !ifrom || !iseq || !lp)
+        rc = spex_seterr(r->ctx, SPEX_E_NOMEM, "out of memory");
+    for (int64_t x = 0, k = 0; !rc && x < n; x++) {
+        off[x] = k;
+        pending[x] = lens[x] - from[x];
+        for (int64_t p = from[x]; p < lens[x]; p++, k++) {
+            iseq[k] = seqs[x];
+            ilen[k] = p + 1;
+            ifrom[k] = p;
+            seq_of[k] = x;
+        }
+        off[x + 1] = k;
+    }
+    llama_items L = {off, seq_of, pending, lp, out, answer, sink};
+    if (!rc)
+        rc = score_core(r, SPEX_REMOTE_LLAMA_SERVER, m, iseq, ilen, ifrom, lp, llama_item_done, &L);
+    free(off);
+    free(seq_of);
+    free(pending);
+    free(ilen);
+    free(ifrom);
+    free(iseq);
+    free(lp);
+    return rc;
+}
+
+static int score_with(spex_remote *r, spex_remote_api api, int64_t n, const int32_t *const *seqs,
+                      const int64_t *lens, const int64_t *from, double *out, spex_answer_fn answer,
+                      void *sink) {
+    return api == SPEX_REMOTE_LLAMA_SERVER
+               ? llama_score(r, n, seqs, lens, from, out, answer, sink)
+               : score_core(r, api, n, seqs, lens, from, out, answer, sink);
 }
 
 static int r_score(void *user, int64_t n, const int32_t *const *seqs, const int64_t *lens,
@@ -591,17 +744,13 @@ void spex_remote_scorer(spex_remote *r, spex_prompt_scorer *out) {
 
 typedef struct models_run {
     spex_remote *r;
-    char **ids; /* per endpoint */
-    int n_spex; /* endpoints that are spex serve */
+    char **ids, **owners; /* per endpoint */
 } models_run;
 
 static int models_done(void *user, job *j) {
     models_run *m = user;
-    int served = 0;
-    int rc = spexi_parse_models_reply(m->r->ctx, j->resp ? j->resp : "", j->len, m->r->o.model,
-                                      &m->ids[j->tag], &served);
-    m->n_spex += served;
-    return rc;
+    return spexi_parse_models_reply(m->r->ctx, j->resp ? j->resp : "", j->len, m->r->o.model,
+                                    &m->ids[j->tag], &m->owners[j->tag]);
 }
 
 /* "http://h:p/v1/" -> "http://h:p" (owned). */
@@ -618,9 +767,10 @@ static char *base_url(spex_ctx *ctx, const char *u) {
     return b;
 }
 
-/* The dialect probe: score one two-token sequence in the vllm form, else
- * the openai form; the note says what answered. */
-static int probe(spex_remote *r) {
+/* The dialect probe: score one two-token sequence in the llama-server form
+ * when /v1/models said llama.cpp, else in the vllm form, else the openai
+ * form; the note says what answered. */
+static int probe(spex_remote *r, int llamacpp) {
     int32_t *t[1] = {NULL};
     int64_t nt[1] = {0};
     const char *text[1] = {"Hello world"};
@@ -638,6 +788,18 @@ static int probe(spex_remote *r) {
     int64_t lens[1] = {2}, from[1] = {1};
     double v;
     char first[512] = "";
+    if (llamacpp) {
+        rc = score_with(r, SPEX_REMOTE_LLAMA_SERVER, 1, seqs, lens, from, &v, NULL, NULL);
+        spex_free(r->ctx, t[0]);
+        if (rc)
+            return spex_seterr(r->ctx, SPEX_E_VALUE,
+                               "the server is llama.cpp's (/v1/models: owned_by llamacpp) but "
+                               "scoring in its form (/completion with n_probs and logit_bias) "
+                               "failed: %s",
+                               spex_errmsg(r->ctx));
+        r->api = SPEX_REMOTE_LLAMA_SERVER;
+        return SPEX_OK;
+    }
     static const spex_remote_api order[] = {SPEX_REMOTE_VLLM, SPEX_REMOTE_OPENAI};
     rc = SPEX_E_VALUE;
     for (int k = 0; k < 2 && rc; k++) {
@@ -665,7 +827,7 @@ int spex_remote_open(spex_ctx *ctx, const spex_remote_opts *opts, spex_remote **
         return spex_seterr(ctx, SPEX_E_RANGE,
                            "remote options: concurrency >= 1, 1 <= prompts per request <= 64, "
                            "timeout > 0, retries >= 0, max failures >= 1");
-    if ((unsigned)o.api > SPEX_REMOTE_OPENAI)
+    if ((unsigned)o.api > SPEX_REMOTE_LLAMA_SERVER)
         return spex_seterr(ctx, SPEX_E_INVAL, "unknown remote dialect %d", (int)o.api);
     spex_remote *r = spex_calloc(ctx, 1, sizeof *r);
     if (!r) return SPEX_E_NOMEM;
@@ -703,7 +865,8 @@ int spex_remote_open(spex_ctx *ctx, const spex_remote_opts *opts, spex_remote **
     }
     /* every endpoint lists the model (or the same single one) */
     char **ids = rc ? NULL : spex_calloc(ctx, (size_t)r->n_ep, sizeof *ids);
-    if (!rc && !ids) rc = SPEX_E_NOMEM;
+    char **owners = rc ? NULL : spex_calloc(ctx, (size_t)r->n_ep, sizeof *owners);
+    if (!rc && (!ids || !owners)) rc = SPEX_E_NOMEM;
     job *jobs = rc ? NULL : new_jobs(r, r->n_ep);
     if (!rc && !jobs) rc = SPEX_E_NOMEM;
     for (int e = 0; !rc && e < r->n_ep; e++) {
@@ -711,7 +874,7 @@ int spex_remote_open(spex_ctx *ctx, const spex_remote_opts *opts, spex_remote **
         jobs[e].fixed_ep = e;
         jobs[e].tag = e;
     }
-    models_run mr = {r, ids, 0};
+    models_run mr = {r, ids, owners};
     if (!rc) rc = run_jobs(r, jobs, r->n_ep, models_done, &mr);
     free_jobs(jobs, r->n_ep);
     for (int e = 1; !rc && e < r->n_ep; e++)
@@ -725,15 +888,25 @@ int spex_remote_open(spex_ctx *ctx, const spex_remote_opts *opts, spex_remote **
         ids[0] = NULL;
         /* spex serve scores only the positions asked for (its extension
          * "spex_logprobs_from"); other servers every prompt position */
-        r->spex_ext = mr.n_spex == r->n_ep;
+        int n_spex = 0;
+        for (int e = 0; e < r->n_ep; e++)
+            n_spex += owners[e] && !strcmp(owners[e], "spex");
+        r->spex_ext = n_spex == r->n_ep;
     }
+    int llamacpp = !rc && owners[0] && !strcmp(owners[0], "llamacpp");
     for (int e = 0; ids && e < r->n_ep; e++)
         spex_free(ctx, ids[e]);
+    for (int e = 0; owners && e < r->n_ep; e++)
+        spex_free(ctx, owners[e]);
     spex_free(ctx, ids);
+    spex_free(ctx, owners);
     const char *how = "as given";
     if (!rc && r->api == SPEX_REMOTE_AUTO) {
-        rc = probe(r);
-        how = r->api == SPEX_REMOTE_VLLM ? "probed: prompt_logprobs" : "probed: echo+logprobs";
+        rc = probe(r, llamacpp);
+        how = r->api == SPEX_REMOTE_VLLM     ? "probed: prompt_logprobs"
+              : r->api == SPEX_REMOTE_OPENAI ? "probed: echo+logprobs"
+                                             : "found: /v1/models owned_by llamacpp; probed: "
+                                               "/completion n_probs + logit_bias";
     }
     if (rc) {
         spex_remote_free(r);

@@ -17,7 +17,8 @@ void spexi_quote_reply(const char *body, size_t len, char *buf, size_t cap);
  * from[i]) in the given dialect: out[i] = the sum of the log-probs of
  * tokens from[i].. of sequence i. SPEX_E_PARSE: not JSON or a field missing
  * or mistyped (the message names it); SPEX_E_VALUE: the ids the server
- * echoes differ from those sent (which sequence, position, both ids). */
+ * echoes differ from those sent (which sequence, position, both ids).
+ * llama-server: a JSON array of n results, or one object when n is 1. */
 int spexi_parse_score_reply(spex_ctx *ctx, spex_remote_api api, const char *body, size_t len,
                             int64_t n, const int32_t *const *seqs, const int64_t *lens,
                             const int64_t *from, double *out);
@@ -33,9 +34,10 @@ int spexi_parse_content_reply(spex_ctx *ctx, const char *body, size_t len, char 
 /* choices[0].text of a completion -> *text (owned), *stopped = finish_reason "stop". */
 int spexi_parse_text_reply(spex_ctx *ctx, const char *body, size_t len, char **text, int *stopped);
 /* /v1/models: want NULL -> the single model listed (SPEX_E_VALUE when there
- * are several or none); else want must be listed. *id owned; *spex_served
- * (when not NULL) = 1 when spex serve serves it ("owned_by": "spex"). */
+ * are several or none); else want must be listed. *id owned; with owner
+ * not NULL, *owner = that model's "owned_by" (owned; NULL when absent):
+ * "spex" for spex serve, "llamacpp" for llama-server. */
 int spexi_parse_models_reply(spex_ctx *ctx, const char *body, size_t len, const char *want,
-                             char **id, int *spex_served);
+                             char **id, char **owner);
 
 #endif

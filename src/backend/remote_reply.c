@@ -1,8 +1,10 @@
 /* Parsers of inference-server replies for the remote scorer (remote_int.h):
- * vLLM's prompt_logprobs, OpenAI's echoed logprobs, /tokenize,
+ * vLLM's prompt_logprobs, OpenAI's echoed logprobs, llama-server's
+ * completion_probabilities of forced tokens, /tokenize,
  * /detokenize, completions text and /v1/models. Untrusted input: every
  * field's type is checked, every count against what the request sent; a
  * failure quotes the reply. */
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,7 +35,8 @@ static int bad_reply(spex_ctx *ctx, const char *body, size_t len, const char *wh
     return spex_seterr(ctx, SPEX_E_PARSE, "%s in the reply '%s'", what, q);
 }
 
-static json_t *load(spex_ctx *ctx, const char *body, size_t len, int *rc) {
+/* Any JSON value. */
+static json_t *load_any(spex_ctx *ctx, const char *body, size_t len, int *rc) {
     json_error_t e;
     json_t *o = json_loadb(body, len, 0, &e);
     *rc = SPEX_OK;
@@ -41,7 +44,13 @@ static json_t *load(spex_ctx *ctx, const char *body, size_t len, int *rc) {
         char what[256];
         snprintf(what, sizeof what, "not JSON (%s, byte %d)", e.text, e.position);
         *rc = bad_reply(ctx, body, len, what);
-    } else if (!json_is_object(o)) {
+    }
+    return o;
+}
+
+static json_t *load(spex_ctx *ctx, const char *body, size_t len, int *rc) {
+    json_t *o = load_any(ctx, body, len, rc);
+    if (o && !json_is_object(o)) {
         json_decref(o);
         o = NULL;
         *rc = bad_reply(ctx, body, len, "not a JSON object");
@@ -49,14 +58,13 @@ static json_t *load(spex_ctx *ctx, const char *body, size_t len, int *rc) {
     return o;
 }
 
-/* choices[] ordered by their "index" (position when absent): ch[i] for i < n. */
-static int get_choices(spex_ctx *ctx, json_t *o, const char *body, size_t len, int64_t n,
-                       json_t **ch) {
-    json_t *a = json_object_get(o, "choices");
-    if (!json_is_array(a)) return bad_reply(ctx, body, len, "no \"choices\" array");
+/* The objects of array a (noun: "choice", "result") ordered by their
+ * "index" (position when absent): ch[i] for i < n. */
+static int get_indexed(spex_ctx *ctx, json_t *a, const char *noun, const char *body, size_t len,
+                       int64_t n, json_t **ch) {
     if ((int64_t)json_array_size(a) != n) {
         char what[128];
-        snprintf(what, sizeof what, "%zu choices for %lld prompts", json_array_size(a),
+        snprintf(what, sizeof what, "%zu %ss for %lld prompts", json_array_size(a), noun,
                  (long long)n);
         return bad_reply(ctx, body, len, what);
     }
@@ -64,12 +72,18 @@ static int get_choices(spex_ctx *ctx, json_t *o, const char *body, size_t len, i
         ch[i] = NULL;
     for (int64_t i = 0; i < n; i++) {
         json_t *c = json_array_get(a, (size_t)i), *ix = json_object_get(c, "index");
-        if (!json_is_object(c)) return bad_reply(ctx, body, len, "a choice that is not an object");
+        char what[96];
+        if (!json_is_object(c)) {
+            snprintf(what, sizeof what, "a %s that is not an object", noun);
+            return bad_reply(ctx, body, len, what);
+        }
         int64_t k = i;
         if (ix) {
             if (!json_is_integer(ix) || json_integer_value(ix) < 0 || json_integer_value(ix) >= n ||
-                ch[json_integer_value(ix)])
-                return bad_reply(ctx, body, len, "a choice \"index\" out of range or repeated");
+                ch[json_integer_value(ix)]) {
+                snprintf(what, sizeof what, "a %s \"index\" out of range or repeated", noun);
+                return bad_reply(ctx, body, len, what);
+            }
             k = (int64_t)json_integer_value(ix);
         }
         ch[k] = c;
@@ -77,11 +91,43 @@ static int get_choices(spex_ctx *ctx, json_t *o, const char *body, size_t len, i
     return SPEX_OK;
 }
 
+/* choices[] of a completion reply, ordered by "index". */
+static int get_choices(spex_ctx *ctx, json_t *o, const char *body, size_t len, int64_t n,
+                       json_t **ch) {
+    json_t *a = json_object_get(o, "choices");
+    if (!json_is_array(a)) return bad_reply(ctx, body, len, "no \"choices\" array");
+    return get_indexed(ctx, a, "choice", body, len, n, ch);
+}
+
+/* llama-server's /completion: an array of results, or the result itself
+ * for a single prompt. */
+static int get_results(spex_ctx *ctx, json_t *o, const char *body, size_t len, int64_t n,
+                       json_t **ch) {
+    if (json_is_object(o) && n == 1) {
+        ch[0] = o;
+        return SPEX_OK;
+    }
+    if (!json_is_array(o)) return bad_reply(ctx, body, len, "not an array of results");
+    return get_indexed(ctx, o, "result", body, len, n, ch);
+}
+
 /* A log-prob: a finite or -inf number (JSON null is not one). */
 static int get_lp(json_t *v, double *out) {
     if (!json_is_number(v)) return 0;
     *out = json_number_value(v);
     return !isnan(*out);
+}
+
+/* The id v the server returns for position j of sequence i is want; else
+ * SPEX_E_VALUE "the server <got> token X, spex <sent> Y (<why>)". */
+static int check_id(spex_ctx *ctx, json_t *v, int64_t i, int64_t j, int32_t want, const char *got,
+                    const char *sent, const char *why) {
+    if (json_is_integer(v) && json_integer_value(v) == want) return SPEX_OK;
+    return spex_seterr(ctx, SPEX_E_VALUE,
+                       "sequence %lld, position %lld: the server %s token %lld, spex %s %d (%s)",
+                       (long long)i, (long long)j, got,
+                       json_is_integer(v) ? (long long)json_integer_value(v) : -1LL, sent, want,
+                       why);
 }
 
 /* vLLM: prompt_token_ids equal to those sent, prompt_logprobs[j] =
@@ -99,14 +145,9 @@ static int score_vllm(spex_ctx *ctx, json_t *c, const char *body, size_t len, in
                                "%lld",
                                (long long)i, json_array_size(ids), (long long)n_seq);
         for (int64_t j = 0; j < n_seq; j++) {
-            json_t *v = json_array_get(ids, (size_t)j);
-            if (!json_is_integer(v) || json_integer_value(v) != seq[j])
-                return spex_seterr(ctx, SPEX_E_VALUE,
-                                   "sequence %lld, position %lld: the server echoes token %lld, "
-                                   "spex sent %d (not the same tokenization)",
-                                   (long long)i, (long long)j,
-                                   json_is_integer(v) ? (long long)json_integer_value(v) : -1LL,
-                                   seq[j]);
+            int rc = check_id(ctx, json_array_get(ids, (size_t)j), i, j, seq[j], "echoes", "sent",
+                              "not the same tokenization");
+            if (rc) return rc;
         }
     }
     if ((int64_t)json_array_size(pl) != n_seq)
@@ -159,16 +200,59 @@ static int score_openai(spex_ctx *ctx, json_t *c, const char *body, size_t len, 
     return SPEX_OK;
 }
 
+/* llama-server: completion_probabilities[j] = {"id": the token generated,
+ * "logprob": x, ...} for the n_seq - from tokens forced after the context
+ * seq[0..from) (remote.c forces one); x is the log-softmax of the raw
+ * logits (post_sampling_probs false), a zero probability the lowest float
+ * (JSON has no -inf). "tokens_evaluated", when there, is the context's
+ * length. */
+static int score_llama(spex_ctx *ctx, json_t *c, const char *body, size_t len, int64_t i,
+                       const int32_t *seq, int64_t n_seq, int64_t from, double *out) {
+    json_t *cp = json_object_get(c, "completion_probabilities"),
+           *te = json_object_get(c, "tokens_evaluated");
+    if (!json_is_array(cp))
+        return bad_reply(ctx, body, len, "a result without \"completion_probabilities\"");
+    if (json_is_integer(te) && json_integer_value(te) != from)
+        return spex_seterr(ctx, SPEX_E_VALUE,
+                           "sequence %lld: the server evaluated %lld prompt tokens, spex sent "
+                           "%lld (truncated to the context?)",
+                           (long long)i, (long long)json_integer_value(te), (long long)from);
+    if ((int64_t)json_array_size(cp) != n_seq - from)
+        return spex_seterr(ctx, SPEX_E_VALUE,
+                           "sequence %lld: the server generated %zu tokens, spex forced %lld "
+                           "(logit_bias ignored?)",
+                           (long long)i, json_array_size(cp), (long long)(n_seq - from));
+    double sum = 0;
+    for (int64_t j = from; j < n_seq; j++) {
+        json_t *e = json_array_get(cp, (size_t)(j - from)), *id = json_object_get(e, "id");
+        double lp;
+        int rc = check_id(ctx, id, i, j, seq[j], "generated", "forced", "logit_bias ignored?");
+        if (rc) return rc;
+        if (!get_lp(json_object_get(e, "logprob"), &lp)) {
+            char what[160];
+            snprintf(what, sizeof what, "sequence %lld, position %lld: no \"logprob\" number",
+                     (long long)i, (long long)j);
+            return bad_reply(ctx, body, len, what);
+        }
+        sum += lp <= -FLT_MAX ? -INFINITY : lp;
+    }
+    *out = sum;
+    return SPEX_OK;
+}
+
 int spexi_parse_score_reply(spex_ctx *ctx, spex_remote_api api, const char *body, size_t len,
                             int64_t n, const int32_t *const *seqs, const int64_t *lens,
                             const int64_t *from, double *out) {
-    int rc;
-    json_t *o = load(ctx, body, len, &rc);
+    int rc, llama = api == SPEX_REMOTE_LLAMA_SERVER;
+    json_t *o = llama ? load_any(ctx, body, len, &rc) : load(ctx, body, len, &rc);
     if (!o) return rc;
     json_t **ch = spex_calloc(ctx, (size_t)(n > 0 ? n : 1), sizeof *ch);
-    rc = ch ? get_choices(ctx, o, body, len, n, ch) : SPEX_E_NOMEM;
+    rc = !ch     ? SPEX_E_NOMEM
+         : llama ? get_results(ctx, o, body, len, n, ch)
+                 : get_choices(ctx, o, body, len, n, ch);
     for (int64_t i = 0; !rc && i < n; i++)
-        rc = api == SPEX_REMOTE_VLLM
+        rc = llama ? score_llama(ctx, ch[i], body, len, i, seqs[i], lens[i], from[i], &out[i])
+             : api == SPEX_REMOTE_VLLM
                  ? score_vllm(ctx, ch[i], body, len, i, seqs[i], lens[i], from[i], &out[i])
                  : score_openai(ctx, ch[i], body, len, i, lens[i], from[i], &out[i]);
     spex_free(ctx, ch);
@@ -273,21 +357,23 @@ int spexi_parse_text_reply(spex_ctx *ctx, const char *body, size_t len, char **t
 }
 
 int spexi_parse_models_reply(spex_ctx *ctx, const char *body, size_t len, const char *want,
-                             char **id, int *spex_served) {
+                             char **id, char **owner) {
     *id = NULL;
-    if (spex_served) *spex_served = 0;
+    if (owner) *owner = NULL;
     int rc;
     json_t *o = load(ctx, body, len, &rc);
     if (!o) return rc;
-    json_t *d = json_object_get(o, "data"), *found = NULL;
+    json_t *d = json_object_get(o, "data"), *found = NULL, *by = NULL;
     if (!json_is_array(d)) rc = bad_reply(ctx, body, len, "no \"data\" array of models");
     size_t n = rc ? 0 : json_array_size(d);
     for (size_t i = 0; !rc && i < n; i++) {
         json_t *v = json_object_get(json_array_get(d, i), "id");
         if (!json_is_string(v))
             rc = bad_reply(ctx, body, len, "a model without a string \"id\"");
-        else if (!want || !strcmp(json_string_value(v), want))
+        else if (!want || !strcmp(json_string_value(v), want)) {
             found = v;
+            by = json_object_get(json_array_get(d, i), "owned_by");
+        }
     }
     if (!rc && !want && n != 1)
         rc =
@@ -295,15 +381,9 @@ int spexi_parse_models_reply(spex_ctx *ctx, const char *body, size_t len, const 
     else if (!rc && !found)
         rc = spex_seterr(ctx, SPEX_E_VALUE, "the server does not list the model '%s'", want);
     if (!rc) rc = dup_string(ctx, found, id);
-    if (!rc && spex_served && want) { /* the entry whose id is want */
-        for (size_t i = 0; i < n; i++) {
-            json_t *e = json_array_get(d, i), *ob = json_object_get(e, "owned_by");
-            if (json_object_get(e, "id") == found)
-                *spex_served = json_is_string(ob) && !strcmp(json_string_value(ob), "spex");
-        }
-    } else if (!rc && spex_served) {
-        json_t *ob = json_object_get(json_array_get(d, 0), "owned_by");
-        *spex_served = json_is_string(ob) && !strcmp(json_string_value(ob), "spex");
+    if (!rc && owner && json_is_string(by) && (rc = dup_string(ctx, by, owner))) {
+        spex_free(ctx, *id);
+        *id = NULL;
     }
     json_decref(o);
     return rc;

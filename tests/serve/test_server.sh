@@ -14,7 +14,12 @@
 #      in the cache; the re-run against a new server pays only the rest;
 #   5. spex serve: several prompts per request equal each prompt alone (also
 #      with the "spex_logprobs_from" extension); bad requests get 4xx;
-#   6. bad options.
+#   6. bad options;
+#   7. only when SPEX_LLAMA_SERVER names a llama.cpp llama-server binary
+#      (CI has none: skipped with a message): --api llama-server and auto
+#      against a real llama-server (-fa off, F32 KV cache) equal the
+#      in-process lens to 1e-4; a target of several tokens, without a
+#      contrast, to 2e-3 (llama-server's float32 softmax sum).
 # Usage: test_server.sh PATH/TO/spex   (run from the project root)
 set -u
 spex=$(realpath "$1")
@@ -217,8 +222,38 @@ PY
 
 # 6. options
 expect 1 "not spoken yet" "$spex" explain --server "$A" --api tgi "${P[@]}" --no-cache
+expect 1 "unknown --api 'llama'" "$spex" explain --server "$A" --api llama "${P[@]}" --no-cache
 expect 1 "goes with --server" "$spex" explain --llm "$MODEL" --concurrency 3 "${P[@]}" --no-cache
 expect 1 "need the model in process" "$spex" explain --server "$A" --heads "${P[@]}" --no-cache
 expect 1 "not set" "$spex" explain --server "$A" --api-key-env SPEX_NO_SUCH_VAR "${P[@]}" --no-cache
 expect 1 "is not http" "$spex" explain --server "ftp://x" "${P[@]}" --no-cache
+# 7. a real llama-server (llama.cpp tools/server), never a mock of one
+if [ -n "${SPEX_LLAMA_SERVER:-}" ]; then
+    lport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$SPEX_LLAMA_SERVER" -m "$MODEL" --host 127.0.0.1 --port "$lport" -t 1 -fa off -ctk f32 \
+        -ctv f32 >"$tmp/llama.log" 2>&1 &
+    pids+=($!)
+    L=http://127.0.0.1:$lport
+    for _ in $(seq 300); do
+        [ "$(curl -s -o /dev/null -w "%{http_code}" "$L/health")" = 200 ] && break
+        sleep 0.1
+    done
+    expect 0 "llama-server dialect \(found: /v1/models owned_by llamacpp" "$spex" explain \
+        --server "$L" "${P[@]}" --no-cache
+    if close "$tmp/out" "$tmp/local.json" 1e-4 && close "$tmp/out" "$tmp/truth.json" 1e-3
+    then ok; else bad "llama-server (auto): values differ from the in-process lens or the truth"; fi
+    # a target of several tokens: one forced token per prompt, prefix-extended
+    P3=(--prompt "$review" --prefix Review: --suffix Sentiment: --target " negative, not positive"
+        --method exact --quiet --format json)
+    "$spex" explain --llm "$MODEL" "${P3[@]}" --no-cache >"$tmp/local3.json" 2>"$tmp/err" ||
+        bad "in-process lens, long target: $(cat "$tmp/err")"
+    expect 0 "llama-server dialect \(as given" "$spex" explain --server "$L" --api llama-server \
+        --prompts-per-request 8 "${P3[@]}" --no-cache
+    # llama-server's float32 softmax sum loses tail mass (src/backend/remote.c,
+    # PRECISION): without a contrast to cancel it, about 5e-4 here
+    if close "$tmp/out" "$tmp/local3.json" 2e-3; then ok; else bad "llama-server: long target differs"; fi
+else
+    echo "section 7 skipped: set SPEX_LLAMA_SERVER to a llama.cpp llama-server binary to run it"
+fi
+
 finish server

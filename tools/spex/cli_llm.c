@@ -30,12 +30,14 @@ const cli_opt cli_llm_opts[] = {
 const cli_opt cli_server_opts[] = {
     {"server", "URL[,URL...]",
      "explain the answer of a model behind inference servers (vLLM,\n"
-     "SGLang, spex serve, OpenAI-compatible; several URLs: a pool serving\n"
-     "one model) by the units of a prompt; the --llm prompt options apply",
+     "SGLang, llama.cpp's llama-server, spex serve, OpenAI-compatible;\n"
+     "several URLs: a pool serving one model) by the units of a prompt;\n"
+     "the --llm prompt options apply",
      NULL},
     {"api", "A",
      "--server: auto (default: probe) | vllm (prompt_logprobs) | openai\n"
-     "(echo + logprobs)",
+     "(echo + logprobs) | llama-server (/completion: each token forced\n"
+     "by logit_bias, its log-prob from n_probs)",
      NULL},
     {"model", "NAME", "--server: the model to ask for (default: the one the server lists)", NULL},
     {"concurrency", "N", "--server: requests in flight per endpoint (default 4)", NULL},
