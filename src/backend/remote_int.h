@@ -1,6 +1,6 @@
 /* Internals of the remote scorer (spex/remote.h): the parsers of server
  * replies (remote_reply.c, untrusted bytes, fuzzed by
- * tests/fuzz/fuzz_remote_reply.c), used by the pool in remote.c. Every
+ * tests/fuzz/fuzz_remote_reply.c), used by remote.c and remote_score.c. Every
  * parser quotes the first 200 bytes of a reply it cannot use. */
 #ifndef SPEX_REMOTE_INT_H
 #define SPEX_REMOTE_INT_H
