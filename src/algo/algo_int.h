@@ -16,6 +16,12 @@ int spexi_algo_exact(spex_ctx *ctx, spex_query *q, int64_t n, const spex_explain
  * (owned) gets the constant and the surviving coefficients. */
 int spexi_refit_fourier(spex_ctx *ctx, spex_query *q, const spex_coefs *support,
                         spex_coefs **fourier);
+/* The same on the samples (ms, y), with a prior and the pruning optional:
+ * gamma = 0 gives every column one penalty; gamma > 0 scales column k's
+ * penalty by |value_k|^-gamma (support values as the prior, refit.c).
+ * prune = 0 keeps every term of the support. */
+int spexi_refit_samples(spex_ctx *ctx, const spex_masks *ms, const double *y,
+                        const spex_coefs *support, double gamma, int prune, spex_coefs **fourier);
 
 /* details (NULL: none wanted): on success, the method's account of the plan
  * and what was found (spex_details, spex/explain.h); the same for each method
@@ -60,6 +66,8 @@ typedef struct spexi_proxy_opts {
                           6; 0: off; proxyspex_grow.c) */
     int max_order;     /* highest order of a term (growth included); 0 =
                           the deepest tree's depth (default) */
+    int n_gammas;      /* refit priors tried by CV: penalty of term k scaled */
+    double gammas[4];  /* by |proxy value_k|^-gamma (default {0, 1, 2}) */
 } spexi_proxy_opts;
 spexi_proxy_opts spexi_proxy_opts_default(void);
 /* Caps po at interactions of order <= degree (0: no cap): clips the grid's
@@ -73,6 +81,7 @@ typedef struct spexi_proxy_info {
     double energy, alpha, refit_cv_r2;
     double seconds_xgb;  /* inside XGBoost (fits, predictions, dump) */
     int64_t grown;       /* terms added by hierarchy-guided growth */
+    double gamma;        /* refit prior exponent chosen by CV (0: plain ridge) */
     double seconds_grow; /* spent in it */
 } spexi_proxy_info;
 
