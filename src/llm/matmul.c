@@ -51,154 +51,102 @@ static void mk_portable(const float *w, int64_t n_in, int nr, const float *x, in
 }
 
 #ifdef SPEX_HAVE_X86
-/* ------------------------------------------------------- AVX2 + FMA -- */
+/* ------------------------------------------------- AVX2 and AVX-512 -- */
 
+/* One micro-kernel body for both vector widths: (NR rows, NT positions) in
+ * NR * NT accumulators of W lanes; the n_in mod W tail goes through masked
+ * loads (zeros past the end), so every input passes through the lanes in
+ * the same order whatever the shapes. The body is inlined into a switch
+ * over the shapes (MK_CASES), so NR and NT are constants and the loops
+ * unroll into registers. */
+#define MK_BODY(NAME, TGT, VEC, W, MR, MT, MASK_T, MASK_OF, ZERO, LOAD, MLOAD, FMA, HSUM)          \
+    __attribute__((target(TGT), always_inline)) static inline void NAME(                           \
+        const float *w, int64_t n_in, int NR, const float *x, int NT, float *out, int64_t ldo) {   \
+        VEC acc[MR][MT];                                                                           \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) acc[r][t] = ZERO();               \
+        int64_t i = 0;                                                                             \
+        for (; i + (W) <= n_in; i += (W)) {                                                        \
+            VEC xv[MT];                                                                            \
+            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) xv[t] = LOAD(x + t * n_in + i);   \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) {                                 \
+                VEC wv = LOAD(w + r * n_in + i);                                                   \
+                _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) acc[r][t] =                   \
+                    FMA(wv, xv[t], acc[r][t]);                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        if (i < n_in) {                                                                            \
+            MASK_T k = MASK_OF(n_in - i);                                                          \
+            VEC xv[MT];                                                                            \
+            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) xv[t] =                           \
+                MLOAD(k, x + t * n_in + i);                                                        \
+            _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++) {                                 \
+                VEC wv = MLOAD(k, w + r * n_in + i);                                               \
+                _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) acc[r][t] =                   \
+                    FMA(wv, xv[t], acc[r][t]);                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        _Pragma("GCC unroll 4") for (int r = 0; r < NR; r++)                                       \
+            _Pragma("GCC unroll 4") for (int t = 0; t < NT; t++) out[t * ldo + r] =                \
+                HSUM(acc[r][t]);                                                                   \
+    }
+
+/* The shapes a kernel takes: NR in 1..4 rows, NT in 1..T positions. */
+#define MK_CASE(BODY, R, T)                                                                        \
+    case R * 8 + T:                                                                                \
+        BODY(w, n_in, R, x, T, out, ldo);                                                          \
+        break;
+#define MK_ROW3(BODY, R) MK_CASE(BODY, R, 1) MK_CASE(BODY, R, 2) MK_CASE(BODY, R, 3)
+#define MK_ROW4(BODY, R) MK_ROW3(BODY, R) MK_CASE(BODY, R, 4)
+#define MK_CASES(ROW, BODY) ROW(BODY, 4) ROW(BODY, 3) ROW(BODY, 2) ROW(BODY, 1)
+
+/* AVX2 + FMA: 8 lanes, 4 x 3 accumulators (12 of the 16 ymm registers). */
 enum { MK2_R = 4, MK2_T = 3 };
 
-__attribute__((target("avx2,fma"))) static float hsum8_mm(__m256 s) {
+__attribute__((target("avx2,fma"))) static inline __m256i mask8(int64_t left) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)left),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+__attribute__((target("avx2,fma"))) static inline __m256 mload8(__m256i k, const float *p) {
+    return _mm256_maskload_ps(p, k);
+}
+__attribute__((target("avx2,fma"))) static inline float hsum8(__m256 s) {
     __m128 lo = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
     lo = _mm_hadd_ps(lo, lo);
     lo = _mm_hadd_ps(lo, lo);
     return _mm_cvtss_f32(lo);
 }
-
-/* (NR rows, NT positions) in NR * NT accumulators of 8 lanes; the n_in mod 8
- * tail is added after the lane sum. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void
-mk2_body(const float *w, int64_t n_in, int NR, const float *x, int NT, float *out, int64_t ldo) {
-    __m256 acc[MK2_R][MK2_T];
-#pragma GCC unroll 4
-    for (int r = 0; r < NR; r++)
-#pragma GCC unroll 3
-        for (int t = 0; t < NT; t++)
-            acc[r][t] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n_in; i += 8) {
-        __m256 xv[MK2_T];
-#pragma GCC unroll 3
-        for (int t = 0; t < NT; t++)
-            xv[t] = _mm256_loadu_ps(x + t * n_in + i);
-#pragma GCC unroll 4
-        for (int r = 0; r < NR; r++) {
-            __m256 wv = _mm256_loadu_ps(w + r * n_in + i);
-#pragma GCC unroll 3
-            for (int t = 0; t < NT; t++)
-                acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < NR; r++)
-#pragma GCC unroll 3
-        for (int t = 0; t < NT; t++) {
-            float v = hsum8_mm(acc[r][t]);
-            for (int64_t j = i; j < n_in; j++)
-                v += w[r * n_in + j] * x[t * n_in + j];
-            out[t * ldo + r] = v;
-        }
-}
+MK_BODY(mk2_body, "avx2,fma", __m256, 8, MK2_R, MK2_T, __m256i, mask8, _mm256_setzero_ps,
+        _mm256_loadu_ps, mload8, _mm256_fmadd_ps, hsum8)
 
 __attribute__((target("avx2,fma"))) static void
 mk_avx2(const float *w, int64_t n_in, int nr, const float *x, int nt, float *out, int64_t ldo) {
-#define MK(R, T)                                                                                   \
-    case R * 8 + T:                                                                                \
-        mk2_body(w, n_in, R, x, T, out, ldo);                                                      \
-        break
     switch (nr * 8 + nt) {
-        MK(4, 3);
-        MK(4, 2);
-        MK(4, 1);
-        MK(3, 3);
-        MK(3, 2);
-        MK(3, 1);
-        MK(2, 3);
-        MK(2, 2);
-        MK(2, 1);
-        MK(1, 3);
-        MK(1, 2);
-        MK(1, 1);
+        MK_CASES(MK_ROW3, mk2_body)
     default:
         break;
     }
-#undef MK
 }
 
-/* ---------------------------------------------------------- AVX-512 -- */
-
+/* AVX-512F: 16 lanes, 4 x 4 accumulators. */
 enum { MK5_R = 4, MK5_T = 4 };
 
-/* (NR rows, NT positions) in NR * NT accumulators of 16 lanes; the n_in mod
- * 16 tail through masked loads (zeros past the end), so every input goes
- * through the lanes. */
-__attribute__((target("avx512f"), always_inline)) static inline void
-mk5_body(const float *w, int64_t n_in, int NR, const float *x, int NT, float *out, int64_t ldo) {
-    __m512 acc[MK5_R][MK5_T];
-#pragma GCC unroll 4
-    for (int r = 0; r < NR; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++)
-            acc[r][t] = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n_in; i += 16) {
-        __m512 xv[MK5_T];
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++)
-            xv[t] = _mm512_loadu_ps(x + t * n_in + i);
-#pragma GCC unroll 4
-        for (int r = 0; r < NR; r++) {
-            __m512 wv = _mm512_loadu_ps(w + r * n_in + i);
-#pragma GCC unroll 4
-            for (int t = 0; t < NT; t++)
-                acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
-        }
-    }
-    if (i < n_in) {
-        __mmask16 k = (__mmask16)((1u << (n_in - i)) - 1);
-        __m512 xv[MK5_T];
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++)
-            xv[t] = _mm512_maskz_loadu_ps(k, x + t * n_in + i);
-#pragma GCC unroll 4
-        for (int r = 0; r < NR; r++) {
-            __m512 wv = _mm512_maskz_loadu_ps(k, w + r * n_in + i);
-#pragma GCC unroll 4
-            for (int t = 0; t < NT; t++)
-                acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
-        }
-    }
-#pragma GCC unroll 4
-    for (int r = 0; r < NR; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++)
-            out[t * ldo + r] = _mm512_reduce_add_ps(acc[r][t]);
+__attribute__((target("avx512f"))) static inline __mmask16 mask16(int64_t left) {
+    return (__mmask16)((1u << left) - 1);
 }
+__attribute__((target("avx512f"))) static inline __m512 mload16(__mmask16 k, const float *p) {
+    return _mm512_maskz_loadu_ps(k, p);
+}
+MK_BODY(mk5_body, "avx512f", __m512, 16, MK5_R, MK5_T, __mmask16, mask16, _mm512_setzero_ps,
+        _mm512_loadu_ps, mload16, _mm512_fmadd_ps, _mm512_reduce_add_ps)
 
 __attribute__((target("avx512f"))) static void
 mk_avx512(const float *w, int64_t n_in, int nr, const float *x, int nt, float *out, int64_t ldo) {
-#define MK(R, T)                                                                                   \
-    case R * 8 + T:                                                                                \
-        mk5_body(w, n_in, R, x, T, out, ldo);                                                      \
-        break
     switch (nr * 8 + nt) {
-        MK(4, 4);
-        MK(4, 3);
-        MK(4, 2);
-        MK(4, 1);
-        MK(3, 4);
-        MK(3, 3);
-        MK(3, 2);
-        MK(3, 1);
-        MK(2, 4);
-        MK(2, 3);
-        MK(2, 2);
-        MK(2, 1);
-        MK(1, 4);
-        MK(1, 3);
-        MK(1, 2);
-        MK(1, 1);
+        MK_CASES(MK_ROW4, mk5_body)
     default:
         break;
     }
-#undef MK
 }
 #endif
 
