@@ -135,13 +135,19 @@ SPEX_API int spex_tensor_to_f32(spex_ctx *ctx, int type, const void *src, int64_
 typedef struct spex_llm spex_llm;
 
 typedef struct spex_llm_opts {
-    int reference; /* 1: plain scalar single-threaded kernels (the test
-                      oracle); 0 (default): SIMD + threads of the ctx */
-    int n_ctx;     /* context length for the KV cache (0: the model's,
-                      capped at 4096) */
-    int kv_f16;    /* 1: round cached keys and values to IEEE half, as
-                      llama.cpp's default F16 KV cache does (to compare
-                      with results made that way); 0 (default): F32 */
+    int reference;  /* 1: plain scalar single-threaded kernels (the test
+                       oracle); 0 (default): SIMD + threads of the ctx */
+    int n_ctx;      /* context length for the KV cache (0: the model's,
+                       capped at 4096) */
+    int kv_f16;     /* 1: round cached keys and values to IEEE half, as
+                       llama.cpp's default F16 KV cache does (to compare
+                       with results made that way); 0 (default): F32 */
+    int float_acts; /* 1: activations stay F32 against quantised weights
+                       (dequantised, multiplied in float); 0 (default):
+                       rounded to int8 per block of 32 against Q8_0, Q4_0,
+                       Q4_1, Q5_0, Q5_1, Q4_K and Q5_K weights where the CPU
+                       has AVX-512 VNNI, as llama.cpp does (faster; moves
+                       log-probabilities by about 1e-3 nats) */
 } spex_llm_opts;
 SPEX_API spex_llm_opts spex_llm_opts_default(void);
 

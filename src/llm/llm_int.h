@@ -44,6 +44,8 @@ uint16_t spexi_f32_to_f16(float f);
  * code. Both give identical floats. */
 typedef void (*spexi_deq_fn)(int type, const void *src, int64_t n, float *dst);
 spexi_deq_fn spexi_pick_dequant(int reference);
+/* AVX2, FMA and F16C all present (every fast F16 path needs the three). */
+int spexi_cpu_avx2_f16c(void);
 
 /* Vocabulary (tokenizer.c). */
 #include "core/hash_int.h"

@@ -396,7 +396,7 @@ static int make_rope_tables(spex_llm *m, const char *path) {
 }
 
 spex_llm_opts spex_llm_opts_default(void) {
-    spex_llm_opts o = {0, 0, 0};
+    spex_llm_opts o = {0, 0, 0, 0};
     return o;
 }
 
@@ -462,6 +462,7 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     m->reference = o.reference;
     m->kv_f16 = o.kv_f16;
     m->isa = spexi_isa_best();
+    m->int8 = !o.float_acts && spexi_q8_supported();
     m->dot = spexi_pick_dot(m->reference);
     m->deq = spexi_pick_dequant(m->reference);
 done:

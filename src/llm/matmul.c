@@ -214,9 +214,7 @@ int spexi_isa_best(void) {
 #ifdef SPEX_HAVE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return SPEXI_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
-        return SPEXI_ISA_AVX2;
+    if (spexi_cpu_avx2_f16c()) return SPEXI_ISA_AVX2;
 #endif
     return SPEXI_ISA_PORTABLE;
 }
@@ -256,13 +254,18 @@ static void matmul_rows(const spex_llm *m, const spexi_wmat *w, const float *x, 
 }
 
 int64_t spexi_matmul_rows_floats(int64_t max_in) {
-    return TILE_ROWS * max_in;
+    int64_t f = TILE_ROWS * max_in, q = spexi_matmul_q8_floats(max_in);
+    return f > q ? f : q;
 }
 
 void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_t T, float *out,
                   float *rows) {
     if (m->reference) {
         matmul_rows(m, w, x, T, out, rows);
+        return;
+    }
+    if (m->int8 && spexi_q8_type(w->type)) {
+        spexi_matmul_q8(m, w, x, T, out, rows);
         return;
     }
     int nt = spexi_n_threads(m);
@@ -289,7 +292,9 @@ void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_
 #endif
     /* threads only pay off past ~2^18 multiply-adds per call */
     int par = nt > 1 && (double)n_out * (double)n_in * (double)T >= 262144.0;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+    /* tiles are handed out as threads come free: on a loaded machine a
+     * static split waits for the thread that shares its core */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (par)
     for (int64_t u = 0; u < n_tiles; u++) {
         int64_t r0 = u * TILE_ROWS, n_r = n_out - r0 < TILE_ROWS ? n_out - r0 : TILE_ROWS;
         const uint8_t *src = w->data + (size_t)r0 * w->row_size;
@@ -300,10 +305,10 @@ void spexi_matmul(const spex_llm *m, const spexi_wmat *w, const float *x, int64_
                 m->deq(w->type, src + (size_t)r * w->row_size, n_in, buf + r * n_in);
             wt = (const uint8_t *)buf;
         }
-        /* the next tile's bytes are fetched towards L2 a few lines per
-         * micro-kernel call while this one computes (a static schedule
-         * gives each thread consecutive tiles); otherwise its dequantiser
-         * waits on memory. All at once would overflow the miss queue. */
+        /* the next tile's bytes are fetched a few lines per micro-kernel
+         * call while this one computes, so its dequantiser does not wait
+         * on memory (whichever thread takes it: the fetch lands in the
+         * shared L3 at least). All at once would overflow the miss queue. */
         const char *pf = (const char *)(src + (size_t)n_r * w->row_size);
         size_t pf_n = u + 1 < n_tiles
                           ? (size_t)(n_out - r0 - n_r < TILE_ROWS ? n_out - r0 - n_r : TILE_ROWS) *

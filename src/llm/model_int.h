@@ -81,7 +81,8 @@ struct spex_llm {
     spexi_layer *layers;
     spexi_wmat embd, output;
     int reference, kv_f16;
-    int isa; /* SPEXI_ISA_* of the fast matmul: the best the CPU has, found at load */
+    int isa;  /* SPEXI_ISA_* of the fast matmul: the best the CPU has, found at load */
+    int int8; /* 1: int8 activations against the quantised types of matmul_q8.c */
     spexi_dot_fn dot;
     spexi_deq_fn deq;
     /* KV cache: (n_layers, n_ctx, kv_dim) each, valid for cache_tok[0..n_cached) */
@@ -141,6 +142,19 @@ const char *spexi_isa_name(int isa);
 /* Makes the fast matmul use kernel set isa (tests run every set the CPU
  * has); SPEX_E_INVAL for one the CPU lacks. */
 int spexi_set_isa(spex_llm *m, int isa);
+
+/* ---------------------------------------------------- matmul_q8.c -- */
+
+/* 1 when the CPU runs the int8 kernels (AVX-512 VNNI). */
+int spexi_q8_supported(void);
+/* 1 when spexi_matmul_q8 takes weights of type (scales per 32 weights). */
+int spexi_q8_type(int type);
+/* spexi_matmul with activations rounded to int8 per block of 32; rows: as
+ * spexi_matmul's. */
+void spexi_matmul_q8(const spex_llm *m, const spexi_wmat *w, const float *x, int64_t T, float *out,
+                     float *rows);
+/* Floats of spexi_matmul_q8's working memory per thread for inputs <= max_in. */
+int64_t spexi_matmul_q8_floats(int64_t max_in);
 
 /* ------------------------------------------------------ forward.c -- */
 

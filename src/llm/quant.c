@@ -319,14 +319,21 @@ __attribute__((target("avx2,fma,f16c"))) static void deq_row_avx2(int type, cons
 }
 #endif
 
-spexi_deq_fn spexi_pick_dequant(int reference) {
-    if (reference) return deq_row_scalar;
+int spexi_cpu_avx2_f16c(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     unsigned a, b, c, d; /* F16C: CPUID leaf 1, ECX bit 29 (not a cpu_supports name in clang 14) */
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)))
-        return deq_row_avx2;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+#else
+    return 0;
+#endif
+}
+
+spexi_deq_fn spexi_pick_dequant(int reference) {
+    if (reference) return deq_row_scalar;
+#if defined(__x86_64__) || defined(__i386__)
+    if (spexi_cpu_avx2_f16c()) return deq_row_avx2;
 #endif
     return deq_row_scalar;
 }

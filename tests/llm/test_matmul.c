@@ -157,6 +157,115 @@ static void check_type(spex_ctx *ctx, int type, int64_t n_in, int64_t n_out, uin
     free(rows);
 }
 
+/* The test's own int8 rounding of activations, as matmul_q8.c documents
+ * it: blocks of 32, dx = max|x| / 127, xq = round(x / dx). */
+static void round_acts(const float *x, int64_t n, float *xr, double *dx) {
+    for (int64_t k = 0; k < n / 32; k++) {
+        float amax = 0;
+        for (int l = 0; l < 32; l++)
+            amax = fmaxf(amax, fabsf(x[32 * k + l]));
+        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        dx[k] = d;
+        for (int l = 0; l < 32; l++)
+            xr[32 * k + l] = d * (float)lrintf(x[32 * k + l] * id);
+    }
+}
+
+/* The int8 kernels (matmul_q8.c) on the types they take: against the exact
+ * product of the dequantised weights with the test's own rounded
+ * activations (only float rounding apart, 1e-6 of sum |w xr|), and against
+ * the float reference within the rounding's bound (sum over blocks of
+ * sum |w| * dx / 2); bit-identical for 1 and 2 threads and alone. */
+static void check_int8(spex_ctx *ctx, int type, int64_t n_in, int64_t n_out, uint64_t seed) {
+    enum { T = 37 };
+    uint64_t s = seed;
+    size_t row_size;
+    uint8_t *data = random_matrix(type, n_in, n_out, &s, &row_size);
+    spexi_wmat w = {type, n_in, n_out, row_size, data};
+    int64_t nb = n_in / 32;
+    float *x = malloc(sizeof(float) * T * (size_t)n_in);
+    float *xr = malloc(sizeof(float) * T * (size_t)n_in);
+    double *dx = malloc(sizeof(double) * T * (size_t)nb);
+    float *ref = malloc(sizeof(float) * T * (size_t)n_out);
+    float *fast = malloc(sizeof(float) * T * (size_t)n_out);
+    float *fast2 = malloc(sizeof(float) * T * (size_t)n_out);
+    float *one = malloc(sizeof(float) * (size_t)n_out);
+    float *deq = malloc(sizeof(float) * (size_t)n_in * (size_t)n_out);
+    float *rows = malloc(sizeof(float) * 2 * (size_t)spexi_matmul_rows_floats(n_in));
+    assert_true(x && xr && dx && ref && fast && fast2 && one && deq && rows);
+    for (int64_t i = 0; i < T * n_in; i++)
+        x[i] = rng_unif(&s) * (i % 97 == 0 ? 8.0f : 1.0f); /* a few outliers per row */
+    for (int64_t t = 0; t < T; t++)
+        round_acts(x + t * n_in, n_in, xr + t * n_in, dx + t * nb);
+    for (int64_t r = 0; r < n_out; r++)
+        CHECK_RC(ctx, spex_tensor_to_f32(ctx, type, data + r * row_size, n_in, deq + r * n_in));
+    spex_llm m;
+    shell(&m, ctx, 1, SPEXI_ISA_PORTABLE);
+    spexi_matmul(&m, &w, x, T, ref, rows);
+    shell(&m, ctx, 0, SPEXI_ISA_AVX512);
+    m.int8 = 1;
+    spex_ctx_set_threads(ctx, 1);
+    spexi_matmul(&m, &w, x, T, fast, rows);
+    spex_ctx_set_threads(ctx, 2);
+    spexi_matmul(&m, &w, x, T, fast2, rows);
+    spexi_matmul(&m, &w, x + 5 * n_in, 1, one, rows);
+    double worst_exact = 0, worst_ref = 0;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t r = 0; r < n_out; r++) {
+            const float *wr = deq + r * n_in;
+            double exact = 0, mag = 0, bound = 0, magx = 0;
+            for (int64_t i = 0; i < n_in; i++) {
+                exact += (double)wr[i] * xr[t * n_in + i];
+                mag += fabs((double)wr[i] * xr[t * n_in + i]);
+                magx += fabs((double)wr[i] * x[t * n_in + i]);
+                bound += fabs((double)wr[i]) * dx[t * nb + i / 32] * 0.5;
+            }
+            double got = fast[t * n_out + r];
+            CHECK_NEAR(got, exact, 1e-6 * mag + 1e-30);
+            CHECK_NEAR(got, ref[t * n_out + r], bound * 1.001 + 1e-4 * magx + 1e-30);
+            if (mag > 0) worst_exact = fmax(worst_exact, fabs(got - exact) / mag);
+            if (bound > 0) worst_ref = fmax(worst_ref, fabs(got - ref[t * n_out + r]) / bound);
+            CHECK(fast2[t * n_out + r] == got);
+            if (t == 5) CHECK(one[r] == got);
+        }
+    printf("  %-5s int8     n_in %4lld n_out %3lld: worst |fast - exact(w, rounded x)| / sum|w x| "
+           "= %.2g (tolerance 1e-6); |fast - ref| = %.2f of the rounding bound; 1 = 2 threads, "
+           "alone = in a chunk\n",
+           spex_tensor_type_name(type), (long long)n_in, (long long)n_out, worst_exact, worst_ref);
+    free(data);
+    free(x);
+    free(xr);
+    free(dx);
+    free(ref);
+    free(fast);
+    free(fast2);
+    free(one);
+    free(deq);
+    free(rows);
+}
+
+static void test_int8(void **state) {
+    (void)state;
+    if (!spexi_q8_supported()) {
+        printf("  int8 kernels skipped (no AVX-512 VNNI on this CPU)\n");
+        return;
+    }
+    spex_ctx *ctx = spex_ctx_new();
+    static const int types[] = {SPEX_TENSOR_Q8_0, SPEX_TENSOR_Q4_0, SPEX_TENSOR_Q4_1,
+                                SPEX_TENSOR_Q5_0, SPEX_TENSOR_Q5_1, SPEX_TENSOR_Q4_K,
+                                SPEX_TENSOR_Q5_K};
+    int n_types = 0;
+    for (int t = 0; t <= SPEX_TENSOR_BF16 + 64; t++)
+        n_types += spexi_q8_type(t);
+    CHECK(n_types == (int)(sizeof types / sizeof types[0]));
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        CHECK(spexi_q8_type(types[k]));
+        /* 768: three K-quant super-blocks; 37 rows: partial tiles of 16 */
+        check_int8(ctx, types[k], 768, 37, 2000 + k);
+    }
+    spex_ctx_free(ctx);
+}
+
 static void test_all_types(void **state) {
     (void)state;
     spex_ctx *ctx = spex_ctx_new();
@@ -187,6 +296,7 @@ static void test_isa_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_all_types),
+                                       cmocka_unit_test(test_int8),
                                        cmocka_unit_test(test_isa_errors)};
     SPEX_RUN_TESTS(tests);
 }
