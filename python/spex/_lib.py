@@ -99,7 +99,8 @@ class LlmInfo(Structure):  # spex_llm_info (spex/llm.h)
 
 
 class LlmOpts(Structure):  # spex_llm_opts
-    _fields_ = [("reference", c_int), ("n_ctx", c_int), ("kv_f16", c_int)]
+    _fields_ = [("reference", c_int), ("n_ctx", c_int), ("kv_f16", c_int),
+                ("float_acts", c_int)]
 
 
 class LlmScoreResult(Structure):  # spex_llm_score_result
