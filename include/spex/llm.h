@@ -229,7 +229,10 @@ SPEX_API void spex_llm_score_result_clear(spex_llm *m, spex_llm_score_result *r)
  * from[i] are the prompt. out[i]: the sum. With reuse_prefix the sequences
  * are visited in token order and each reuses the KV cache of the previous
  * one for their common prefix (ablated variants of one prompt share their
- * start); results are bit-identical with and without reuse. */
+ * start); runs of neighbours share one forward pass after their common
+ * prefix (their rows stacked, so each weight streams once for all of
+ * them). Results are bit-identical with and without reuse, and to one
+ * sequence at a time. */
 SPEX_API int spex_llm_score_tokens_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,
                                          const int64_t *lens, const int64_t *from, int reuse_prefix,
                                          double *out);
@@ -283,7 +286,9 @@ SPEX_API int spex_llm_set_ablation(spex_llm *m, const spex_llm_ablation *a);
  * reuse, but sequence i runs under ablation abl[i] (NULL: none; see
  * spex_llm_set_ablation), in the given order; a sequence reuses the KV
  * cache of the one before it only when both have the same abl pointer, so
- * give consecutive sequences of one ablation the same pointer. The output
+ * give consecutive sequences of one ablation the same pointer. Sequences
+ * under different ablations still share forward passes, each row under
+ * its own ablation. The output
  * matrix is applied to many sequences' positions at once. The ablation is
  * off on return. */
 SPEX_API int spex_llm_score_ablated_batch(spex_llm *m, int64_t n, const int32_t *const *seqs,

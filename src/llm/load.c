@@ -445,8 +445,9 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
         spex_gguf_tensor(g, i, &t);
         I->n_params += t.ne[0] * t.ne[1] * t.ne[2] * t.ne[3];
     }
-    /* KV cache: keys then values, (n_layers, n_ctx, kv_dim) each */
-    double cache = 2.0 * (double)I->n_layers * (double)I->n_ctx * (double)m->kv_dim;
+    /* KV cache: keys then values, (n_layers, n_slots, kv_dim) each */
+    m->n_slots = I->n_ctx + SPEXI_CHUNK;
+    double cache = 2.0 * (double)I->n_layers * (double)m->n_slots * (double)m->kv_dim;
     if (cache * 4 > (double)SIZE_MAX / 2) {
         rc = spex_seterr(ctx, SPEX_E_NOMEM, "KV cache too large");
         goto done;
@@ -463,6 +464,7 @@ int spex_llm_load(spex_ctx *ctx, const char *path, const spex_llm_opts *opts, sp
     m->kv_f16 = o.kv_f16;
     m->isa = spexi_isa_best();
     m->int8 = !o.float_acts && spexi_q8_supported();
+    m->multi_seq = 1;
     m->dot = spexi_pick_dot(m->reference);
     m->deq = spexi_pick_dequant(m->reference);
 done:

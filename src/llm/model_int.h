@@ -85,8 +85,12 @@ struct spex_llm {
     int int8; /* 1: int8 activations against the quantised types of matmul_q8.c */
     spexi_dot_fn dot;
     spexi_deq_fn deq;
-    /* KV cache: (n_layers, n_ctx, kv_dim) each, valid for cache_tok[0..n_cached) */
+    /* KV cache: (n_layers, n_slots, kv_dim) each. Slots [0, n_ctx) hold the
+     * running sequence, valid for cache_tok[0..n_cached); the SPEXI_CHUNK
+     * slots after them hold the own positions of the sequences of one
+     * multi-sequence pass (spexi_run_batch), valid only during it. */
     float *kc, *vc;
+    int64_t n_slots;
     int32_t *cache_tok;
     int64_t n_cached;
     spexi_scratch s;
@@ -96,6 +100,11 @@ struct spex_llm {
     int abl_on;
     uint8_t *abl_heads, *abl_mlps;
     float *abl_head_val, *abl_mlp_val;
+    spex_llm_ablation abl_view; /* the copies above as an ablation (when abl_on) */
+    /* 1 (default): the batch scorers put several sequences in one forward
+     * pass (spexi_run_batch); 0: one at a time, as benchmarks compare */
+    int multi_seq;
+    int64_t n_batch_passes; /* multi-sequence passes run so far (tests look) */
     /* spex_llm_component_means: running sums (n_layers * dim each) while
      * collecting, else NULL */
     double *sum_head, *sum_mlp;
@@ -162,6 +171,9 @@ int64_t spexi_matmul_q8_floats(int64_t max_in);
  * hidden run, its final normalised hidden state (dim). */
 typedef void (*spexi_emit_fn)(void *user, int64_t p, const float *logits);
 
+/* As spexi_emit_fn, for sequence b of a multi-sequence pass. */
+typedef void (*spexi_emit_batch_fn)(void *user, int64_t b, int64_t p, const float *h);
+
 /* Makes m->s fit nt threads (a no-op when it does). */
 int spexi_scratch_alloc(spex_llm *m, int nt);
 /* Runs seq[0..n_run) through the model, reusing the cached prefix when
@@ -172,5 +184,20 @@ int spexi_scratch_alloc(spex_llm *m, int nt);
  * sequence longer than the context. */
 int spexi_run_seq(spex_llm *m, const int32_t *seq, int64_t n_run, int64_t want_from, int reuse,
                   int hidden, spexi_emit_fn emit, void *user);
+/* Runs nb sequences in one forward pass, so that the weights stream once
+ * for all of them: sequence b is seqs[b][0..n_run[b]), whose first P
+ * positions are the cached ones (the caller ran them with spexi_run_seq
+ * under the ablation that is set; P = 0: none shared) and whose positions
+ * [P, n_run[b]) are computed here under ablation abl[b] (abl NULL or
+ * abl[b] NULL: none; with P > 0 it must equal the one set). At most
+ * SPEXI_CHUNK rows in all (sum of n_run[b] - P). For every p in
+ * [want_from[b], n_run[b]) (want_from[b] >= P) emit(user, b, p, h) gets
+ * the final hidden state, bit for bit what spexi_run_seq gives that
+ * position. The cached prefix stays; the sequences' own positions do not. */
+int spexi_run_batch(spex_llm *m, int64_t nb, const int32_t *const *seqs, const int64_t *n_run,
+                    const int64_t *want_from, int64_t P, const spex_llm_ablation *const *abl,
+                    spexi_emit_batch_fn emit, void *user);
+/* SPEX_E_VALUE when a replacement value of a is not finite. */
+int spexi_check_ablation(spex_llm *m, const spex_llm_ablation *a);
 
 #endif

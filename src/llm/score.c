@@ -122,11 +122,47 @@ static void emit_pending(void *user, int64_t p, const float *h) {
     if (++pd->n == SPEXI_CHUNK) flush_pending(pd);
 }
 
+static void emit_none(void *user, int64_t p, const float *h) {
+    (void)user, (void)p, (void)h;
+}
+
+/* A multi-sequence pass's sequence b is the batch's sequence bidx[b]. */
+typedef struct pass_map {
+    pending *pd;
+    const int32_t *seq[SPEXI_CHUNK];
+    int64_t idx[SPEXI_CHUNK];
+} pass_map;
+
+static void emit_mapped(void *user, int64_t b, int64_t p, const float *h) {
+    pass_map *pm = user;
+    pm->pd->seq = pm->seq[b];
+    pm->pd->idx = pm->idx[b];
+    emit_pending(pm->pd, p, h);
+}
+
+static int64_t common_prefix(const int32_t *a, int64_t na, const int32_t *b, int64_t nb) {
+    int64_t k = 0;
+    while (k < na && k < nb && a[k] == b[k])
+        k++;
+    return k;
+}
+
+/* What a forward pass costs beyond its rows, counted in rows: a pass
+ * streams every weight once whatever its rows, and that costs about as much
+ * as computing this many more rows (1.1B-parameter model on one core: a
+ * 1-row pass takes as long as ~10-30 rows of a full one). A sequence joins
+ * the pass of its neighbours when that costs fewer rows than a pass of its
+ * own would, counting the rows the others lose when it shortens their
+ * shared prefix. */
+#define PASS_ROWS 16
+
 /* The batch scorers: sequences in token order when reuse_prefix and no
  * ablations (neighbours share the longest prefixes: a depth-first walk of
  * their prefix tree), else in the given order, each under ablation abl[i]
  * (NULL: none) and reusing the cache of its predecessor when it has the
- * same ablation. */
+ * same ablation. Runs of neighbours go through one multi-sequence pass
+ * (spexi_run_batch) after their common prefix; results are the same bits
+ * as one sequence at a time. */
 static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const int64_t *lens,
                        const int64_t *from, int reuse_prefix, const spex_llm_ablation *const *abl,
                        double *out, double *const *lps) {
@@ -135,6 +171,13 @@ static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const
             return spex_seterr(m->ctx, SPEX_E_INVAL,
                                "score batch: sequence %lld: prompt of %lld tokens in %lld",
                                (long long)i, (long long)from[i], (long long)lens[i]);
+    for (int64_t i = 0; abl && i < n; i++) {
+        int rc = i && abl[i] == abl[i - 1] ? SPEX_OK : spexi_check_ablation(m, abl[i]);
+        if (rc) {
+            spex_errprefix(m->ctx, "sequence %lld", (long long)i);
+            return rc;
+        }
+    }
     seq_key *keys = NULL;
     if (reuse_prefix && !abl && n > 2) {
         keys = spex_malloc(m->ctx, (size_t)n * sizeof *keys);
@@ -145,33 +188,80 @@ static int score_batch(spex_llm *m, int64_t n, const int32_t *const *seqs, const
     }
     pending pd = {.m = m, .out = out, .lps = lps, .from = from};
     pd.rows = spex_malloc(m->ctx, (size_t)(SPEXI_CHUNK * m->info.dim) * sizeof(float));
-    int rc = pd.rows ? SPEX_OK : SPEX_E_NOMEM;
+    pass_map *pm = spex_malloc(m->ctx, sizeof *pm);
+    int rc = pd.rows && pm ? SPEX_OK : SPEX_E_NOMEM;
     for (int64_t i = 0; i < n; i++) {
         if (out) out[i] = 0;
         for (int64_t j = 0; lps && j < lens[i] - from[i]; j++)
             lps[i][j] = 0;
     }
+    if (pm) pm->pd = &pd;
+    int64_t n_run[SPEXI_CHUNK], want[SPEXI_CHUNK];
+    const spex_llm_ablation *babl[SPEXI_CHUNK];
     const spex_llm_ablation *cur = NULL;
-    for (int64_t j = 0; !rc && j < n; j++) {
-        int64_t i = keys ? keys[j].idx : j;
+    int have_cur = 0; /* the ablation set in m is cur */
+#define ORDER(j) (keys ? keys[(j)].idx : (j))
+    for (int64_t j = 0; !rc && j < n;) {
+        /* the run of neighbours j..j+g that share one pass after their
+         * common prefix P (a prefix of equal tokens under one ablation,
+         * short of every wanted position) */
+        int64_t i = ORDER(j), g = 1, P = from[i] - 1, rows = lens[i] - 1 - P;
+        while (m->multi_seq && j + g < n) {
+            int64_t k = ORDER(j + g), prev = ORDER(j + g - 1);
+            int same = !abl || abl[k] == abl[prev];
+            int64_t lc = reuse_prefix && same
+                             ? common_prefix(seqs[prev], lens[prev] - 1, seqs[k], lens[k] - 1)
+                             : 0;
+            int64_t P2 = P < lc ? P : lc;
+            if (from[k] - 1 < P2) P2 = from[k] - 1;
+            int64_t rows2 = rows + g * (P - P2) + (lens[k] - 1 - P2);
+            int64_t alone = lens[k] - 1 - (lc < from[k] - 1 ? lc : from[k] - 1);
+            if (rows2 > SPEXI_CHUNK || rows2 > rows + alone + PASS_ROWS) break;
+            P = P2;
+            rows = rows2;
+            g++;
+        }
+        /* the ablation of the cache (one pass alone, or a shared prefix) */
+        const spex_llm_ablation *want_abl = abl ? abl[i] : NULL;
         int reuse = reuse_prefix;
-        if (abl && (j == 0 || abl[i] != cur)) {
-            cur = abl[i];
+        if ((g == 1 || P > 0) && abl && (!have_cur || want_abl != cur)) {
+            cur = want_abl;
+            have_cur = 1;
             rc = spex_llm_set_ablation(m, cur);
             reuse = 0;
             if (rc) break;
         }
-        pd.seq = seqs[i];
-        pd.idx = i;
-        rc = spexi_run_seq(m, seqs[i], lens[i] - 1, from[i] - 1, reuse, 1, emit_pending, &pd);
-        if (rc) spex_errprefix(m->ctx, "sequence %lld", (long long)i);
+        if (g == 1) {
+            pd.seq = seqs[i];
+            pd.idx = i;
+            rc = spexi_run_seq(m, seqs[i], lens[i] - 1, from[i] - 1, reuse, 1, emit_pending, &pd);
+            if (rc) spex_errprefix(m->ctx, "sequence %lld", (long long)i);
+            j++;
+            continue;
+        }
+        /* the prefix into the cache (P = 0: the pass leaves the cache as it is) */
+        if (P > 0) rc = spexi_run_seq(m, seqs[i], P, P, reuse, 1, emit_none, NULL);
+        for (int64_t b = 0; b < g; b++) {
+            int64_t ib = ORDER(j + b);
+            pm->seq[b] = seqs[ib];
+            pm->idx[b] = ib;
+            n_run[b] = lens[ib] - 1;
+            want[b] = from[ib] - 1;
+            babl[b] = abl ? abl[ib] : m->abl_on ? &m->abl_view : NULL; /* the set one */
+        }
+        if (!rc) rc = spexi_run_batch(m, g, pm->seq, n_run, want, P, babl, emit_mapped, pm);
+        if (rc)
+            spex_errprefix(m->ctx, "sequences %lld.. (a pass of %lld)", (long long)i, (long long)g);
+        j += g;
     }
+#undef ORDER
     if (!rc) flush_pending(&pd);
     if (abl) {
         int rc2 = spex_llm_set_ablation(m, NULL);
         if (!rc) rc = rc2;
     }
     spex_free(m->ctx, pd.rows);
+    spex_free(m->ctx, pm);
     spex_free(m->ctx, keys);
     return rc;
 }
