@@ -6,8 +6,11 @@
 # (scripts/check_format.sh), runs every test, then builds again with
 # AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again
 # (except those labelled "accuracy": method accuracy on the real model,
-# minutes under ASan, through code the other tests cover; and "packaging":
-# the install and downstream builds, which need no sanitizer),
+# minutes under ASan, through code the other tests cover; "slow":
+# test_midsize, 45M-parameter models through the scalar reference path,
+# 100 s alone at -O0 under ASan (clean there when it was added), kernels
+# that test_matmul and test_llama run under ASan; and "packaging": the
+# install and downstream builds, which need no sanitizer),
 # then gives each fuzz target a short run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +39,7 @@ supp=$(pwd)/tests/lsan.supp
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
    LSAN_OPTIONS=suppressions=$supp \
    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j"$jobs" \
-   -LE 'accuracy|packaging')
+   -LE 'accuracy|packaging|slow')
 
 if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1 && command -v clang >/dev/null; then
     echo "== fuzz smoke runs (${SPEX_FUZZ_SECONDS:-15} s each)"

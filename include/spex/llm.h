@@ -175,7 +175,8 @@ SPEX_API void spex_llm_free(spex_llm *m);
 SPEX_API void spex_llm_get_info(const spex_llm *m, spex_llm_info *out);
 /* The parsed file behind the model (borrowed). */
 SPEX_API const spex_gguf *spex_llm_gguf(const spex_llm *m);
-/* Switches between the reference and the fast kernels. */
+/* Switches between the reference and the fast kernels; a switch drops the
+ * KV cache (its keys and values came from the other kernels). */
 SPEX_API void spex_llm_set_reference(spex_llm *m, int reference);
 
 /* ------------------------------------------------------------ tokenizer -- */

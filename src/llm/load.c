@@ -504,6 +504,9 @@ const spex_gguf *spex_llm_gguf(const spex_llm *m) {
     return m->g;
 }
 void spex_llm_set_reference(spex_llm *m, int reference) {
+    /* cached keys and values were made by the other kernels: a prefix
+     * reused from them would mix both paths into one score */
+    if (reference != m->reference) m->n_cached = 0;
     m->reference = reference;
     m->dot = spexi_pick_dot(reference);
     m->deq = spexi_pick_dequant(reference);

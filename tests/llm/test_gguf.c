@@ -4,6 +4,7 @@
  * against the F32 file's, and corrupt, truncated and hostile files. */
 #include "testing.h"
 #include "test_util.h"
+#include "gguf_writer.h"
 
 #include "llm/llm_int.h"
 #include "spex/llm.h"
@@ -13,39 +14,6 @@
 #include <string.h>
 
 #define MODELS "../shared/models/"
-
-/* ------------------------------------------------ a tiny GGUF writer -- */
-
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void put32(buf *b, uint32_t v) {
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    put(b, x, 4);
-}
-static void put64(buf *b, uint64_t v) {
-    put32(b, (uint32_t)v);
-    put32(b, (uint32_t)(v >> 32));
-}
-static void putstr(buf *b, const char *s) {
-    put64(b, strlen(s));
-    put(b, s, strlen(s));
-}
-static void putkey(buf *b, const char *k, uint32_t type) {
-    putstr(b, k);
-    put32(b, type);
-}
 
 static uint16_t f32_to_f16(float f) {
     /* exact for the values used here (small integers and halves) */

@@ -95,27 +95,68 @@ static void shell(spex_llm *m, spex_ctx *ctx, int reference, int isa) {
     m->deq = spexi_pick_dequant(reference);
 }
 
-static void check_type(spex_ctx *ctx, int type, int64_t n_in, int64_t n_out, uint64_t seed) {
-    enum { T = 37 }; /* past one micro-kernel's positions, not a multiple of them */
-    uint64_t s = seed;
+/* What both checks share: a random matrix of type (n_out rows of n_in),
+ * T positions of activations x, the dequantised weights deq, the reference
+ * product ref (scalar, double-accumulated) and buffers for the fast
+ * products: fast (1 thread), fast2 (2 threads), one (position 5 alone). */
+enum { T = 37 }; /* past one micro-kernel's positions, not a multiple of them */
+typedef struct fixture {
+    uint64_t s; /* the RNG state, after the matrix */
+    uint8_t *data;
+    spexi_wmat w;
+    float *x, *ref, *fast, *fast2, *one, *deq, *rows;
+} fixture;
+
+/* outlier_every > 0: every such activation is 8 times larger. */
+static void fixture_init(fixture *f, spex_ctx *ctx, int type, int64_t n_in, int64_t n_out,
+                         uint64_t seed, int outlier_every) {
+    f->s = seed;
     size_t row_size;
-    uint8_t *data = random_matrix(type, n_in, n_out, &s, &row_size);
-    spexi_wmat w = {type, n_in, n_out, row_size, data};
-    float *x = malloc(sizeof(float) * T * (size_t)n_in);
-    float *ref = malloc(sizeof(float) * T * (size_t)n_out);
-    float *fast = malloc(sizeof(float) * T * (size_t)n_out);
-    float *fast2 = malloc(sizeof(float) * T * (size_t)n_out);
-    float *one = malloc(sizeof(float) * (size_t)n_out);
-    float *deq = malloc(sizeof(float) * (size_t)n_in * (size_t)n_out);
-    float *rows = malloc(sizeof(float) * 2 * (size_t)spexi_matmul_rows_floats(n_in));
-    assert_true(x && ref && fast && fast2 && one && deq && rows);
+    f->data = random_matrix(type, n_in, n_out, &f->s, &row_size);
+    f->w = (spexi_wmat){type, n_in, n_out, row_size, f->data};
+    f->x = malloc(sizeof(float) * T * (size_t)n_in);
+    f->ref = malloc(sizeof(float) * T * (size_t)n_out);
+    f->fast = malloc(sizeof(float) * T * (size_t)n_out);
+    f->fast2 = malloc(sizeof(float) * T * (size_t)n_out);
+    f->one = malloc(sizeof(float) * (size_t)n_out);
+    f->deq = malloc(sizeof(float) * (size_t)n_in * (size_t)n_out);
+    f->rows = malloc(sizeof(float) * 2 * (size_t)spexi_matmul_rows_floats(n_in));
+    assert_true(f->x && f->ref && f->fast && f->fast2 && f->one && f->deq && f->rows);
     for (int64_t i = 0; i < T * n_in; i++)
-        x[i] = rng_unif(&s);
+        f->x[i] = rng_unif(&f->s) * (outlier_every && i % outlier_every == 0 ? 8.0f : 1.0f);
     for (int64_t r = 0; r < n_out; r++)
-        CHECK_RC(ctx, spex_tensor_to_f32(ctx, type, data + r * row_size, n_in, deq + r * n_in));
+        CHECK_RC(ctx,
+                 spex_tensor_to_f32(ctx, type, f->data + r * row_size, n_in, f->deq + r * n_in));
     spex_llm m;
     shell(&m, ctx, 1, SPEXI_ISA_PORTABLE);
-    spexi_matmul(&m, &w, x, T, ref, rows);
+    spexi_matmul(&m, &f->w, f->x, T, f->ref, f->rows);
+}
+
+/* The fast products of m into f->fast (1 thread), f->fast2 (2 threads) and
+ * f->one (position 5 alone). */
+static void fixture_run(fixture *f, spex_llm *m, spex_ctx *ctx) {
+    spex_ctx_set_threads(ctx, 1);
+    spexi_matmul(m, &f->w, f->x, T, f->fast, f->rows);
+    spex_ctx_set_threads(ctx, 2);
+    spexi_matmul(m, &f->w, f->x, T, f->fast2, f->rows);
+    spexi_matmul(m, &f->w, f->x + 5 * f->w.n_in, 1, f->one, f->rows);
+}
+
+static void fixture_free(fixture *f) {
+    free(f->data);
+    free(f->x);
+    free(f->ref);
+    free(f->fast);
+    free(f->fast2);
+    free(f->one);
+    free(f->deq);
+    free(f->rows);
+}
+
+static void check_type(spex_ctx *ctx, int type, int64_t n_in, int64_t n_out, uint64_t seed) {
+    fixture f;
+    fixture_init(&f, ctx, type, n_in, n_out, seed, 0);
+    spex_llm m;
     /* tolerance of each output: 1e-6 of sum |w x| (float sums of n_in
      * products err by at most ~n_in / lanes * 2^-24 of that) */
     for (int isa = SPEXI_ISA_PORTABLE; isa <= SPEXI_ISA_AVX512; isa++) {
@@ -125,36 +166,25 @@ static void check_type(spex_ctx *ctx, int type, int64_t n_in, int64_t n_out, uin
             continue;
         }
         shell(&m, ctx, 0, isa);
-        spex_ctx_set_threads(ctx, 1);
-        spexi_matmul(&m, &w, x, T, fast, rows);
-        spex_ctx_set_threads(ctx, 2);
-        spexi_matmul(&m, &w, x, T, fast2, rows);
-        spexi_matmul(&m, &w, x + 5 * n_in, 1, one, rows);
+        fixture_run(&f, &m, ctx);
         double worst = 0;
         for (int64_t t = 0; t < T; t++)
             for (int64_t r = 0; r < n_out; r++) {
                 double mag = 0;
                 for (int64_t i = 0; i < n_in; i++)
-                    mag += fabs((double)deq[r * n_in + i] * x[t * n_in + i]);
-                double got = fast[t * n_out + r], want = ref[t * n_out + r];
+                    mag += fabs((double)f.deq[r * n_in + i] * f.x[t * n_in + i]);
+                double got = f.fast[t * n_out + r], want = f.ref[t * n_out + r];
                 CHECK_NEAR(got, want, 1e-6 * mag + 1e-30);
                 if (mag > 0 && fabs(got - want) / mag > worst) worst = fabs(got - want) / mag;
-                CHECK(fast2[t * n_out + r] == fast[t * n_out + r]);
-                if (t == 5) CHECK(one[r] == fast[t * n_out + r]);
+                CHECK(f.fast2[t * n_out + r] == f.fast[t * n_out + r]);
+                if (t == 5) CHECK(f.one[r] == f.fast[t * n_out + r]);
             }
         printf("  %-5s %-8s n_in %4lld n_out %3lld: worst |fast - ref| / sum|w x| = %.2g "
                "(tolerance 1e-6); 1 = 2 threads, alone = in a chunk\n",
                spex_tensor_type_name(type), spexi_isa_name(isa), (long long)n_in, (long long)n_out,
                worst);
     }
-    free(data);
-    free(x);
-    free(ref);
-    free(fast);
-    free(fast2);
-    free(one);
-    free(deq);
-    free(rows);
+    fixture_free(&f);
 }
 
 /* The test's own int8 rounding of activations, as matmul_q8.c documents
@@ -177,71 +207,44 @@ static void round_acts(const float *x, int64_t n, float *xr, double *dx) {
  * the float reference within the rounding's bound (sum over blocks of
  * sum |w| * dx / 2); bit-identical for 1 and 2 threads and alone. */
 static void check_int8(spex_ctx *ctx, int type, int64_t n_in, int64_t n_out, uint64_t seed) {
-    enum { T = 37 };
-    uint64_t s = seed;
-    size_t row_size;
-    uint8_t *data = random_matrix(type, n_in, n_out, &s, &row_size);
-    spexi_wmat w = {type, n_in, n_out, row_size, data};
+    fixture f;
+    fixture_init(&f, ctx, type, n_in, n_out, seed, 97); /* a few outliers per row */
     int64_t nb = n_in / 32;
-    float *x = malloc(sizeof(float) * T * (size_t)n_in);
     float *xr = malloc(sizeof(float) * T * (size_t)n_in);
     double *dx = malloc(sizeof(double) * T * (size_t)nb);
-    float *ref = malloc(sizeof(float) * T * (size_t)n_out);
-    float *fast = malloc(sizeof(float) * T * (size_t)n_out);
-    float *fast2 = malloc(sizeof(float) * T * (size_t)n_out);
-    float *one = malloc(sizeof(float) * (size_t)n_out);
-    float *deq = malloc(sizeof(float) * (size_t)n_in * (size_t)n_out);
-    float *rows = malloc(sizeof(float) * 2 * (size_t)spexi_matmul_rows_floats(n_in));
-    assert_true(x && xr && dx && ref && fast && fast2 && one && deq && rows);
-    for (int64_t i = 0; i < T * n_in; i++)
-        x[i] = rng_unif(&s) * (i % 97 == 0 ? 8.0f : 1.0f); /* a few outliers per row */
+    assert_true(xr && dx);
     for (int64_t t = 0; t < T; t++)
-        round_acts(x + t * n_in, n_in, xr + t * n_in, dx + t * nb);
-    for (int64_t r = 0; r < n_out; r++)
-        CHECK_RC(ctx, spex_tensor_to_f32(ctx, type, data + r * row_size, n_in, deq + r * n_in));
+        round_acts(f.x + t * n_in, n_in, xr + t * n_in, dx + t * nb);
     spex_llm m;
-    shell(&m, ctx, 1, SPEXI_ISA_PORTABLE);
-    spexi_matmul(&m, &w, x, T, ref, rows);
     shell(&m, ctx, 0, SPEXI_ISA_AVX512);
     m.int8 = 1;
-    spex_ctx_set_threads(ctx, 1);
-    spexi_matmul(&m, &w, x, T, fast, rows);
-    spex_ctx_set_threads(ctx, 2);
-    spexi_matmul(&m, &w, x, T, fast2, rows);
-    spexi_matmul(&m, &w, x + 5 * n_in, 1, one, rows);
+    fixture_run(&f, &m, ctx);
     double worst_exact = 0, worst_ref = 0;
     for (int64_t t = 0; t < T; t++)
         for (int64_t r = 0; r < n_out; r++) {
-            const float *wr = deq + r * n_in;
+            const float *wr = f.deq + r * n_in;
             double exact = 0, mag = 0, bound = 0, magx = 0;
             for (int64_t i = 0; i < n_in; i++) {
                 exact += (double)wr[i] * xr[t * n_in + i];
                 mag += fabs((double)wr[i] * xr[t * n_in + i]);
-                magx += fabs((double)wr[i] * x[t * n_in + i]);
+                magx += fabs((double)wr[i] * f.x[t * n_in + i]);
                 bound += fabs((double)wr[i]) * dx[t * nb + i / 32] * 0.5;
             }
-            double got = fast[t * n_out + r];
+            double got = f.fast[t * n_out + r];
             CHECK_NEAR(got, exact, 1e-6 * mag + 1e-30);
-            CHECK_NEAR(got, ref[t * n_out + r], bound * 1.001 + 1e-4 * magx + 1e-30);
+            CHECK_NEAR(got, f.ref[t * n_out + r], bound * 1.001 + 1e-4 * magx + 1e-30);
             if (mag > 0) worst_exact = fmax(worst_exact, fabs(got - exact) / mag);
-            if (bound > 0) worst_ref = fmax(worst_ref, fabs(got - ref[t * n_out + r]) / bound);
-            CHECK(fast2[t * n_out + r] == got);
-            if (t == 5) CHECK(one[r] == got);
+            if (bound > 0) worst_ref = fmax(worst_ref, fabs(got - f.ref[t * n_out + r]) / bound);
+            CHECK(f.fast2[t * n_out + r] == got);
+            if (t == 5) CHECK(f.one[r] == got);
         }
     printf("  %-5s int8     n_in %4lld n_out %3lld: worst |fast - exact(w, rounded x)| / sum|w x| "
            "= %.2g (tolerance 1e-6); |fast - ref| = %.2f of the rounding bound; 1 = 2 threads, "
            "alone = in a chunk\n",
            spex_tensor_type_name(type), (long long)n_in, (long long)n_out, worst_exact, worst_ref);
-    free(data);
-    free(x);
     free(xr);
     free(dx);
-    free(ref);
-    free(fast);
-    free(fast2);
-    free(one);
-    free(deq);
-    free(rows);
+    fixture_free(&f);
 }
 
 static void test_int8(void **state) {
