@@ -15,6 +15,7 @@
 typedef struct spexi_endpoint {
     char *base; /* scheme://host:port[/path] without a trailing "/" or "/v1" */
     int outstanding, fails, alive;
+    int busy_cut; /* slots taken off concurrency after a busy reply (remote_pool.c) */
 } spexi_endpoint;
 
 struct spex_remote {
@@ -44,7 +45,9 @@ typedef struct spexi_job {
     size_t len, cap;
     int too_big;
     double retry_after; /* seconds from a Retry-After header, 0 when none */
-    int64_t tag;        /* the caller's */
+    int has_retry_after;
+    double busy_since; /* when a busy server first refused it (0: never) */
+    int64_t tag;       /* the caller's */
 } spexi_job;
 
 /* Parses a reply; SPEX_E_PARSE makes it retried, other errors stop the run. */

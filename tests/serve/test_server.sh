@@ -15,6 +15,13 @@
 #   5. spex serve: several prompts per request equal each prompt alone (also
 #      with the "spex_logprobs_from" extension); bad requests get 4xx;
 #   6. bad options;
+#   8. concurrency: a server with --parallel 2 --queue 1 under a burst of
+#      concurrent requests answers some 503 with Retry-After, every 200
+#      with exactly the numbers of the prompt alone, and keeps serving;
+#      with a large queue all are answered, batched (/health's largest
+#      batch > 1), with the same numbers; spex explain against the small
+#      queue waits out the 503s and equals the in-process lens to 1e-6; a
+#      busy 503 is retried past --retries (it is no endpoint failure);
 #   7. only when SPEX_LLAMA_SERVER names a llama.cpp llama-server binary
 #      (CI has none: skipped with a message): --api llama-server and auto
 #      against a real llama-server (-fa off, F32 KV cache) equal the
@@ -219,6 +226,31 @@ for bad in ([0, 1, 1, 1], [1, 1], [1, 1, 1, 999]):
                                      "spex_logprobs_from": bad})
     assert st == 400 and "spex_logprobs_from" in r["error"]["message"], (bad, st, r)
 PY
+
+# 8. concurrency, the bounded queue, batching across requests
+serve q "$MODEL" --parallel 2 --queue 1
+Q=http://127.0.0.1:$port
+python3 tests/serve/burst.py "$Q" refused && ok || bad "burst against --queue 1"
+serve r "$MODEL" --parallel 4 --queue 64
+python3 tests/serve/burst.py "http://127.0.0.1:$port" all && ok || bad "burst against --queue 64"
+health() { # health URL FIELD: a counter of /health
+    curl -s "$1/health" | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"
+}
+big=$(health "http://127.0.0.1:$port" spex_largest_batch)
+[ "$big" -gt 1 ] && ok || bad "no batch of several requests (largest $big)"
+before=$(health "$Q" spex_refused)
+expect 0 "" "$spex" explain --server "$Q" --concurrency 4 --prompts-per-request 4 --retries 0 \
+    "${P[@]}" --no-cache
+if close "$tmp/out" "$tmp/local.json" 1e-6; then ok; else bad "values through a small queue differ"; fi
+after=$(health "$Q" spex_refused)
+echo "spex explain against --queue 1: $((after - before)) requests refused 503 and retried"
+[ "$after" -gt "$before" ] && ok || bad "the small queue refused nothing: the 503 path went untested"
+proxy_port
+printf '503\n503\n503\n503\n503\n' >"$tmp/faults"
+: >"$tmp/proxy.log"
+expect 0 "" "$spex" explain --server "$X" --api vllm --retries 1 "${P[@]}" --no-cache
+if close "$tmp/out" "$tmp/local.json" 1e-6 && [ "$(grep -c " 503" "$tmp/proxy.log")" -eq 5 ]
+then ok; else bad "five busy 503s with --retries 1 were not waited out"; fi
 
 # 6. options
 expect 1 "not spoken yet" "$spex" explain --server "$A" --api tgi "${P[@]}" --no-cache
