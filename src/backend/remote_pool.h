@@ -26,7 +26,9 @@ struct spex_remote {
     char *model;
     spex_remote_api api;
     char note[512];
-    int spex_ext; /* every endpoint is spex serve: "spex_logprobs_from" */
+    int spex_ext;              /* every endpoint is spex serve: "spex_logprobs_from" */
+    int64_t n_layers, n_heads; /* spex serve's components (remote_heads.c) */
+    json_t *reference;         /* "spex_ablate".reference of mean ablation, or NULL */
     CURLM *multi;
     struct curl_slist *headers; /* content type and, with a key, Authorization */
     spex_rng rng;               /* jitter */

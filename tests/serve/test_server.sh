@@ -15,6 +15,9 @@
 #   5. spex serve: several prompts per request equal each prompt alone (also
 #      with the "spex_logprobs_from" extension); bad requests get 4xx;
 #   6. bad options;
+#   9. --server --heads (spex serve's "spex_ablate") equals the in-process
+#      heads lens to 1e-6 (zero and mean ablation); malformed spex_ablate
+#      fields get 400;
 #   8. concurrency: a server with --parallel 2 --queue 1 under a burst of
 #      concurrent requests answers some 503 with Retry-After, every 200
 #      with exactly the numbers of the prompt alone, and keeps serving;
@@ -256,7 +259,22 @@ then ok; else bad "five busy 503s with --retries 1 were not waited out"; fi
 expect 1 "not spoken yet" "$spex" explain --server "$A" --api tgi "${P[@]}" --no-cache
 expect 1 "unknown --api 'llama'" "$spex" explain --server "$A" --api llama "${P[@]}" --no-cache
 expect 1 "goes with --server" "$spex" explain --llm "$MODEL" --concurrency 3 "${P[@]}" --no-cache
-expect 1 "need the model in process" "$spex" explain --server "$A" --heads "${P[@]}" --no-cache
+# 9. the mechanistic lens over spex serve ("spex_ablate"): equal to the
+# in-process lens, zero and mean ablation; malformed fields get 400
+H=(--layers 3 --mlp --heads --method exact --quiet --format json --no-cache --prompt "$review"
+   --prefix Review: --suffix Sentiment: --target " negative" --contrast " positive")
+for how in zero mean; do
+    "$spex" explain --llm "$MODEL" "${H[@]}" --ablate $how >"$tmp/hl.json" 2>"$tmp/err" ||
+        bad "in-process heads lens: $(cat "$tmp/err")"
+    expect 0 "" "$spex" explain --server "$A" "${H[@]}" --ablate $how
+    if close "$tmp/out" "$tmp/hl.json" 1e-6; then ok; else bad "--heads --ablate $how over spex serve differs"; fi
+done
+for f in '{"heads": [[4, 0]]}' '{"heads": [[0, 9]]}' '{"heads": [0]}' '{"mlps": ["a"]}' \
+    '{"mode": "mean"}' '{"heads": [], "x": 1}' '"zero"'; do
+    [ "$(code -X POST "$A/v1/completions" -d "{\"prompt\": [[1, 2]], \"max_tokens\": 0, \"spex_ablate\": $f}")" = 400 ] &&
+        grep -q spex_ablate "$tmp/body" && ok || bad "spex_ablate $f: $(cat "$tmp/body")"
+done
+[ "$(code "$A/health")" = 200 ] && ok || bad "not serving after bad spex_ablate"
 expect 1 "not set" "$spex" explain --server "$A" --api-key-env SPEX_NO_SUCH_VAR "${P[@]}" --no-cache
 expect 1 "is not http" "$spex" explain --server "ftp://x" "${P[@]}" --no-cache
 # 7. a real llama-server (llama.cpp tools/server), never a mock of one
