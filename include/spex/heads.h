@@ -63,6 +63,34 @@ SPEX_API int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt,
  * spex_heads_new, naming the prompt at fault; SPEX_E_INVAL when k < 1. */
 SPEX_API int spex_heads_new_task(spex_ctx *ctx, spex_llm *m, spex_prompt *const *prompts, int64_t k,
                                  const spex_heads_opts *opts, spex_heads **out);
+/* What the lens needs of a model reached another way than in process
+ * (spex_remote_heads_scorer: spex serve's "spex_ablate"). A mask's
+ * ablation is given as flags, n_layers * n_heads for the heads ([l *
+ * n_heads + h]) then n_layers for the MLP blocks, nonzero = ablated. */
+typedef struct spex_heads_scorer {
+    void *user;
+    int64_t n_layers, n_heads;
+    /* as spex_prompt_scorer.tokenize (reference prompts, add_bos 1) */
+    int (*tokenize)(void *user, int64_t n, const char *const *texts, const size_t *lens,
+                    int add_bos, int32_t **toks, int64_t *n_toks);
+    /* mean ablation: the n reference sequences whose every position the
+     * means are taken over (unablated), for every later score call */
+    int (*set_reference)(void *user, int64_t n, const int32_t *const *seqs, const int64_t *lens);
+    /* out[i] = sum over j in [from[i], lens[i]) of log p(seqs[i][j] | the
+     * tokens before) with the components flags[i] names ablated (by zero,
+     * or by the means when mean); consecutive sequences of one ablation
+     * share its flags pointer */
+    int (*score)(void *user, int64_t n, const int32_t *const *seqs, const int64_t *lens,
+                 const int64_t *from, const uint8_t *const *flags, int mean, double *out);
+} spex_heads_scorer;
+
+/* As spex_heads_new_task over a scorer (borrowed, it must outlive *out)
+ * instead of a model in process; the prompts built with the same model's
+ * tokens (spex_prompt_new_scored). The same values as in process when the
+ * scorer runs the same model. */
+SPEX_API int spex_heads_new_scored(spex_ctx *ctx, const spex_heads_scorer *sc,
+                                   spex_prompt *const *prompts, int64_t k,
+                                   const spex_heads_opts *opts, spex_heads **out);
 SPEX_API void spex_heads_free(spex_heads *h);
 
 SPEX_API int64_t spex_heads_n_features(const spex_heads *h);

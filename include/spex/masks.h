@@ -36,8 +36,10 @@ static inline int spex_bits_get(const uint64_t *row, int64_t j) {
 }
 static inline void spex_bits_set(uint64_t *row, int64_t j, int v) {
     uint64_t bit = (uint64_t)1 << (j & 63);
-    if (v) row[j >> 6] |= bit;
-    else row[j >> 6] &= ~bit;
+    if (v)
+        row[j >> 6] |= bit;
+    else
+        row[j >> 6] &= ~bit;
 }
 static inline void spex_bits_flip(uint64_t *row, int64_t j) {
     row[j >> 6] ^= (uint64_t)1 << (j & 63);
@@ -45,19 +47,22 @@ static inline void spex_bits_flip(uint64_t *row, int64_t j) {
 /* Number of ones in a row of `words` words. */
 static inline int64_t spex_bits_popcount(const uint64_t *row, size_t words) {
     int64_t c = 0;
-    for (size_t w = 0; w < words; w++) c += __builtin_popcountll(row[w]);
+    for (size_t w = 0; w < words; w++)
+        c += __builtin_popcountll(row[w]);
     return c;
 }
 /* Parity of <a, b> over F2: the sign exponent of (-1)^{<a,b>}. */
 static inline int spex_bits_dot(const uint64_t *a, const uint64_t *b, size_t words) {
     uint64_t x = 0;
-    for (size_t w = 0; w < words; w++) x ^= a[w] & b[w];
+    for (size_t w = 0; w < words; w++)
+        x ^= a[w] & b[w];
     return __builtin_parityll(x);
 }
 /* Parity of the mask restricted to the sorted/unsorted index list idx. */
 static inline int spex_bits_dot_idx(const uint64_t *row, const int32_t *idx, int len) {
     int p = 0;
-    for (int i = 0; i < len; i++) p ^= spex_bits_get(row, idx[i]);
+    for (int i = 0; i < len; i++)
+        p ^= spex_bits_get(row, idx[i]);
     return p;
 }
 

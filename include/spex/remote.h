@@ -65,6 +65,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spex/heads.h"
 #include "spex/prompt.h"
 
 #ifdef __cplusplus
@@ -123,6 +124,14 @@ SPEX_API const char *spex_remote_note(const spex_remote *r);
 /* A scorer for spex_prompt_new_scored (harness_split = 1); r must outlive
  * its use. */
 SPEX_API void spex_remote_scorer(spex_remote *r, spex_prompt_scorer *out);
+
+/* A scorer for spex_heads_new_scored, the mechanistic lens over spex serve
+ * (every endpoint must be one): its components from /v1/models ("n_layers",
+ * "n_heads"), each ablation one request of the sequences under it with the
+ * "spex_ablate" extension (spex/serve.h), mean ablation's reference
+ * sequences sent with each. r must outlive its use. SPEX_E_UNSUPPORTED when
+ * an endpoint is not spex serve. */
+SPEX_API int spex_remote_heads_scorer(spex_remote *r, spex_heads_scorer *out);
 
 /* Requests sent and retried so far (all endpoints). */
 SPEX_API void spex_remote_counts(const spex_remote *r, int64_t *n_requests, int64_t *n_retries);

@@ -19,9 +19,32 @@
  * Log-probabilities are natural logs of the full-vocabulary softmax, the
  * numbers spex_llm_token_logprobs gives. A malformed, oversized or wrongly
  * typed request gets a 4xx reply {"error": {"message", "type", "code"}}
- * and the server goes on serving. One thread runs the engine; requests wait
- * for it in the order they arrive, and a list of prompts in one request is
- * run in token order so that neighbours share their KV-cache prefix.
+ * and the server goes on serving.
+ *
+ * Extensions for spex clients: "spex_logprobs_from" (the positions a client
+ * sums, one per prompt), "spex_ablate" (the mechanistic lens: components
+ * ablated for that request only):
+ *     "spex_ablate": {"heads": [[layer, head], ...], "mlps": [layer, ...],
+ *                     "mode": "zero" | "mean",
+ *                     "reference": [[token ids], ...]}
+ * "zero" (the default) replaces an ablated component's output by zero;
+ * "mean" by its mean output over every position of the reference
+ * sequences (spex_llm_component_means; required with "mean", refused
+ * without). Layers and heads are 0-based; a component out of range, listed
+ * twice or an unknown field is a 400. /v1/models reports "n_layers" and
+ * "n_heads", and /health the engine's counters (requests, batches, the
+ * largest batch, requests refused as busy).
+ *
+ * One thread runs the engine (the model is not thread-safe); n_http_threads
+ * threads read requests and write replies meanwhile, and /health and
+ * /v1/models, which only read the model's fixed facts, are answered by them
+ * directly. Up to max_queued requests wait for the engine, beyond that a
+ * request is answered 503 with "Retry-After: 1" and an OpenAI-style error
+ * (spex's client waits and retries). The engine takes every waiting request
+ * at once and scores the prompts of all the completion requests among them
+ * in one batch, in token order so that neighbours share their KV-cache
+ * prefix, with the same numbers as each request alone; an ablated request
+ * runs alone.
  *
  * Example:
  *     spex_serve_opts so = spex_serve_opts_default();
@@ -52,6 +75,10 @@ typedef struct spex_serve_opts {
     size_t max_body_size; /* request body cap, bytes (default 8 MiB): 413 above */
     int64_t max_prompts;  /* prompts in one request (default 4096) */
     int max_connections;  /* open connections (default 64) */
+    int n_http_threads;   /* threads reading requests and writing replies while
+                             the engine runs (libmicrohttpd's pool; default 2) */
+    int64_t max_queued;   /* requests waiting for the engine (default 32); one
+                             more is answered 503 with "Retry-After: 1" */
 } spex_serve_opts;
 
 SPEX_API spex_serve_opts spex_serve_opts_default(void);

@@ -397,6 +397,7 @@ void spex_remote_free(spex_remote *r) {
         spex_free(r->ctx, r->ep[e].base);
     spex_free(r->ctx, r->ep);
     spex_free(r->ctx, r->model);
+    json_decref(r->reference);
     if (r->multi) curl_multi_cleanup(r->multi);
     curl_slist_free_all(r->headers);
     spex_free(r->ctx, r);

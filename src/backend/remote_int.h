@@ -39,5 +39,9 @@ int spexi_parse_text_reply(spex_ctx *ctx, const char *body, size_t len, char **t
  * "spex" for spex serve, "llamacpp" for llama-server. */
 int spexi_parse_models_reply(spex_ctx *ctx, const char *body, size_t len, const char *want,
                              char **id, char **owner);
+/* /v1/models of spex serve: the model's "n_layers" and "n_heads" (its
+ * extension), each in [1, 4096]; SPEX_E_PARSE when absent. */
+int spexi_parse_components_reply(spex_ctx *ctx, const char *body, size_t len, const char *model,
+                                 int64_t *n_layers, int64_t *n_heads);
 
 #endif

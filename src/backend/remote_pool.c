@@ -10,7 +10,11 @@
  * backoff with jitter, Retry-After honoured) when the connection failed or
  * timed out, on 429 and 5xx, and when the body could not be parsed (cut
  * short, not JSON); an endpoint that fails max_failures times in a row is
- * dropped. Anything else (another 4xx, token ids that differ from those
+ * dropped. A 429 or 503 that carries Retry-After is a busy server (spex
+ * serve's full queue), not a failure: the job waits that long and goes
+ * again, counted neither against its retries nor against the endpoint, for
+ * up to the request timeout in all; meanwhile the endpoint takes fewer
+ * requests at once (wait_busy). Anything else (another 4xx, token ids that differ from those
  * sent) stops the list at once with a message quoting the reply. Scoring
  * sorts the sequences by their tokens before grouping them into requests,
  * so that the requests in flight share long prefixes (the servers' prefix
@@ -49,8 +53,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *user) {
     spexi_job *j = user;
     size_t n = size * nmemb;
     if (n > 12 && !strncasecmp(p, "Retry-After:", 12)) {
-        double v = strtod(p + 12, NULL); /* seconds; an HTTP date is ignored */
-        if (v > 0) j->retry_after = v;
+        char *end;
+        double v = strtod(p + 12, &end); /* seconds; an HTTP date is ignored */
+        if (end != p + 12 && v >= 0 && v <= 86400) {
+            j->retry_after = v;
+            j->has_retry_after = 1;
+        }
     }
     return n;
 }
@@ -63,6 +71,7 @@ static int start_job(spex_remote *r, spexi_job *j, int e) {
     j->len = 0;
     j->too_big = 0;
     j->retry_after = 0;
+    j->has_retry_after = 0;
     curl_easy_setopt(j->h, CURLOPT_URL, url);
     curl_easy_setopt(j->h, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(j->h, CURLOPT_WRITEFUNCTION, on_body);
@@ -99,11 +108,13 @@ static void finish_handle(spex_remote *r, spexi_job *j) {
  * slot and the fewest outstanding requests; -1 when none is free now. */
 static int pick_endpoint(const spex_remote *r, const spexi_job *j) {
     if (j->fixed_ep >= 0)
-        return r->ep[j->fixed_ep].outstanding < r->o.concurrency ? j->fixed_ep : -1;
+        return r->ep[j->fixed_ep].outstanding < r->o.concurrency - r->ep[j->fixed_ep].busy_cut
+                   ? j->fixed_ep
+                   : -1;
     int best = -1;
     for (int e = 0; e < r->n_ep; e++) {
         const spexi_endpoint *p = &r->ep[e];
-        if (!p->alive || p->outstanding >= r->o.concurrency) continue;
+        if (!p->alive || p->outstanding >= r->o.concurrency - p->busy_cut) continue;
         if (best < 0 || p->outstanding < r->ep[best].outstanding) best = e;
     }
     return best;
@@ -139,6 +150,26 @@ static int retry(spex_remote *r, spexi_job *j, const char *msg) {
     return SPEX_OK;
 }
 
+/* A busy server's refusal (429/503 with Retry-After): another try after
+ * the time it asks for, unless it has refused the job for longer than the
+ * request timeout. The endpoint's slots shrink to the requests it still
+ * holds (at least one), growing back by one per reply, so that the other
+ * jobs do not all run into the same refusal at once. */
+static int wait_busy(spex_remote *r, spexi_job *j, const char *msg) {
+    spexi_endpoint *p = &r->ep[j->ep];
+    int keep = p->outstanding > 1 ? p->outstanding : 1;
+    if (r->o.concurrency - keep > p->busy_cut) p->busy_cut = r->o.concurrency - keep;
+    double now = spex_now();
+    if (j->busy_since == 0) j->busy_since = now;
+    if (now - j->busy_since > r->o.timeout_s)
+        return spex_seterr(r->ctx, SPEX_E_IO, "%s%s: %s (busy for more than %g s)",
+                           r->ep[j->ep].base, j->path, msg, r->o.timeout_s);
+    double d = j->retry_after < r->o.max_backoff_s ? j->retry_after : r->o.max_backoff_s;
+    j->not_before = now + d;
+    r->n_retries++;
+    return SPEX_OK;
+}
+
 /* A reply is in: classify it. */
 static int handle_reply(spex_remote *r, spexi_job *j, CURLcode cc, spexi_job_done_fn done,
                         void *user) {
@@ -157,6 +188,7 @@ static int handle_reply(spex_remote *r, spexi_job *j, CURLcode cc, spexi_job_don
     if (status == 429 || status >= 500) {
         spexi_quote_reply(j->resp ? j->resp : "", j->len, q, sizeof q);
         snprintf(msg, sizeof msg, "HTTP %ld '%s'", status, q);
+        if ((status == 429 || status == 503) && j->has_retry_after) return wait_busy(r, j, msg);
         return retry(r, j, msg);
     }
     if (status != 200) {
@@ -174,6 +206,7 @@ static int handle_reply(spex_remote *r, spexi_job *j, CURLcode cc, spexi_job_don
         return rc;
     }
     r->ep[e].fails = 0;
+    if (r->ep[e].busy_cut > 0) r->ep[e].busy_cut--;
     j->done = 1;
     return SPEX_OK;
 }

@@ -15,6 +15,7 @@
 typedef struct spexi_endpoint {
     char *base; /* scheme://host:port[/path] without a trailing "/" or "/v1" */
     int outstanding, fails, alive;
+    int busy_cut; /* slots taken off concurrency after a busy reply (remote_pool.c) */
 } spexi_endpoint;
 
 struct spex_remote {
@@ -25,7 +26,9 @@ struct spex_remote {
     char *model;
     spex_remote_api api;
     char note[512];
-    int spex_ext; /* every endpoint is spex serve: "spex_logprobs_from" */
+    int spex_ext;              /* every endpoint is spex serve: "spex_logprobs_from" */
+    int64_t n_layers, n_heads; /* spex serve's components (remote_heads.c) */
+    json_t *reference;         /* "spex_ablate".reference of mean ablation, or NULL */
     CURLM *multi;
     struct curl_slist *headers; /* content type and, with a key, Authorization */
     spex_rng rng;               /* jitter */
@@ -44,7 +47,9 @@ typedef struct spexi_job {
     size_t len, cap;
     int too_big;
     double retry_after; /* seconds from a Retry-After header, 0 when none */
-    int64_t tag;        /* the caller's */
+    int has_retry_after;
+    double busy_since; /* when a busy server first refused it (0: never) */
+    int64_t tag;       /* the caller's */
 } spexi_job;
 
 /* Parses a reply; SPEX_E_PARSE makes it retried, other errors stop the run. */

@@ -388,3 +388,28 @@ int spexi_parse_models_reply(spex_ctx *ctx, const char *body, size_t len, const 
     json_decref(o);
     return rc;
 }
+
+int spexi_parse_components_reply(spex_ctx *ctx, const char *body, size_t len, const char *model,
+                                 int64_t *n_layers, int64_t *n_heads) {
+    *n_layers = *n_heads = 0;
+    int rc;
+    json_t *o = load(ctx, body, len, &rc);
+    if (!o) return rc;
+    json_t *d = json_object_get(o, "data"), *m = NULL;
+    for (size_t i = 0; json_is_array(d) && i < json_array_size(d); i++) {
+        json_t *v = json_object_get(json_array_get(d, i), "id");
+        if (json_is_string(v) && !strcmp(json_string_value(v), model)) m = json_array_get(d, i);
+    }
+    json_t *l = json_object_get(m, "n_layers"), *h = json_object_get(m, "n_heads");
+    if (!json_is_integer(l) || !json_is_integer(h) || json_integer_value(l) < 1 ||
+        json_integer_value(h) < 1 || json_integer_value(l) > 4096 || json_integer_value(h) > 4096)
+        rc = bad_reply(ctx, body, len,
+                       "no positive integer \"n_layers\" and \"n_heads\" of the model (spex "
+                       "serve reports them)");
+    else {
+        *n_layers = (int64_t)json_integer_value(l);
+        *n_heads = (int64_t)json_integer_value(h);
+    }
+    json_decref(o);
+    return rc;
+}

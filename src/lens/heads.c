@@ -12,6 +12,9 @@
  * prompt's keys and values (same ablation, same prefix), and the output
  * matrix applied to the scored positions of many masks at once. Mean ablation replaces an output by
  * its average over every position of the reference prompts, computed once, unablated, at creation.
+ * The engine is reached through a spex_heads_scorer: the model in process
+ * (the llm_* functions below) or another one (spex_remote_heads_scorer,
+ * where spex serve does the same per request).
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +24,9 @@
 
 struct spex_heads {
     spex_ctx *ctx;
-    spex_llm *m;
+    spex_heads_scorer sc;
+    int mean;
+    spex_llm *m;          /* in process, or NULL */
     int64_t n_prompts;    /* the task's prompts; the value is their mean */
     int32_t **seqs;       /* (n_prompts, 2): target [, contrast] sequences */
     int64_t *lens, *from; /* (n_prompts, 2) */
@@ -29,7 +34,7 @@ struct spex_heads {
     int64_t n, L, H;
     int64_t *layer, *head;       /* per feature; head -1 for an MLP block */
     char *names;                 /* n names of NAME_LEN bytes */
-    float *head_mean, *mlp_mean; /* (L * dim) each; NULL: zero ablation */
+    float *head_mean, *mlp_mean; /* in process: (L * dim) each; NULL: zero ablation */
 };
 
 #define NAME_LEN 48
@@ -60,14 +65,49 @@ void spex_heads_free(spex_heads *h) {
     spex_free(ctx, h);
 }
 
-/* Mean outputs over the reference prompts (or the task's own prompts). */
-static int compute_means(spex_heads *h, const spex_heads_opts *o) {
+/* The model in process as a scorer (user: the spex_heads). */
+static int llm_tokenize(void *user, int64_t n, const char *const *texts, const size_t *lens,
+                        int add_bos, int32_t **toks, int64_t *n_toks) {
+    spex_heads *h = user;
+    int rc = SPEX_OK;
+    for (int64_t i = 0; !rc && i < n; i++)
+        rc = spex_llm_tokenize(h->m, texts[i], lens[i], add_bos, &toks[i], &n_toks[i]);
+    return rc;
+}
+
+static int llm_set_reference(void *user, int64_t n, const int32_t *const *seqs,
+                             const int64_t *lens) {
+    spex_heads *h = user;
     spex_llm_info info;
     spex_llm_get_info(h->m, &info);
     size_t nf = (size_t)(h->L * info.dim);
-    h->head_mean = spex_malloc(h->ctx, nf * sizeof(float));
-    h->mlp_mean = spex_malloc(h->ctx, nf * sizeof(float));
+    if (!h->head_mean) h->head_mean = spex_malloc(h->ctx, nf * sizeof(float));
+    if (!h->mlp_mean) h->mlp_mean = spex_malloc(h->ctx, nf * sizeof(float));
     if (!h->head_mean || !h->mlp_mean) return SPEX_E_NOMEM;
+    return spex_llm_component_means(h->m, n, seqs, lens, h->head_mean, h->mlp_mean);
+}
+
+/* One ablation struct per run of equal flags pointers. */
+static int llm_score(void *user, int64_t n, const int32_t *const *seqs, const int64_t *lens,
+                     const int64_t *from, const uint8_t *const *flags, int mean, double *out) {
+    spex_heads *h = user;
+    spex_llm_ablation *abl = spex_calloc(h->ctx, (size_t)(n > 0 ? n : 1), sizeof *abl);
+    const spex_llm_ablation **which = spex_calloc(h->ctx, (size_t)(n > 0 ? n : 1), sizeof *which);
+    int rc = abl && which ? SPEX_OK : SPEX_E_NOMEM;
+    for (int64_t e = 0, k = -1; !rc && e < n; e++) {
+        if (e == 0 || flags[e] != flags[e - 1])
+            abl[++k] = (spex_llm_ablation){flags[e], flags[e] + h->L * h->H,
+                                           mean ? h->head_mean : NULL, mean ? h->mlp_mean : NULL};
+        which[e] = &abl[k];
+    }
+    if (!rc) rc = spex_llm_score_ablated_batch(h->m, n, seqs, lens, from, which, out);
+    spex_free(h->ctx, abl);
+    spex_free(h->ctx, which);
+    return rc;
+}
+
+/* Mean outputs over the reference prompts (or the task's own prompts). */
+static int compute_means(spex_heads *h, const spex_heads_opts *o) {
     if (!o->ref_prompts) { /* each prompt's positions before its target */
         int64_t k = h->n_prompts;
         const int32_t **seq = spex_malloc(h->ctx, (size_t)k * sizeof *seq);
@@ -77,7 +117,7 @@ static int compute_means(spex_heads *h, const spex_heads_opts *o) {
             seq[i] = h->seqs[2 * i];
             len[i] = h->from[2 * i];
         }
-        if (!rc) rc = spex_llm_component_means(h->m, k, seq, len, h->head_mean, h->mlp_mean);
+        if (!rc) rc = h->sc.set_reference(h->sc.user, k, seq, len);
         spex_free(h->ctx, seq);
         spex_free(h->ctx, len);
         return rc;
@@ -85,7 +125,8 @@ static int compute_means(spex_heads *h, const spex_heads_opts *o) {
     int64_t nr = o->n_ref;
     int32_t **toks = spex_calloc(h->ctx, (size_t)(nr > 0 ? nr : 1), sizeof *toks);
     int64_t *lens = spex_calloc(h->ctx, (size_t)(nr > 0 ? nr : 1), sizeof *lens);
-    int rc = toks && lens ? SPEX_OK : SPEX_E_NOMEM;
+    size_t *tlen = spex_calloc(h->ctx, (size_t)(nr > 0 ? nr : 1), sizeof *tlen);
+    int rc = toks && lens && tlen ? SPEX_OK : SPEX_E_NOMEM;
     if (!rc && nr < 1) rc = spex_seterr(h->ctx, SPEX_E_INVAL, "no reference prompts");
     for (int64_t i = 0; !rc && i < nr; i++) {
         const char *t = o->ref_prompts[i];
@@ -93,17 +134,21 @@ static int compute_means(spex_heads *h, const spex_heads_opts *o) {
             rc = spex_seterr(h->ctx, SPEX_E_INVAL, "reference prompt %lld is empty",
                              (long long)i + 1);
         else
-            rc = spex_llm_tokenize(h->m, t, strlen(t), 1, &toks[i], &lens[i]);
+            tlen[i] = strlen(t);
     }
-    if (!rc)
-        rc = spex_llm_component_means(h->m, nr, (const int32_t *const *)toks, lens, h->head_mean,
-                                      h->mlp_mean);
+    if (!rc) rc = h->sc.tokenize(h->sc.user, nr, o->ref_prompts, tlen, 1, toks, lens);
+    if (!rc) rc = h->sc.set_reference(h->sc.user, nr, (const int32_t *const *)toks, lens);
     for (int64_t i = 0; toks && i < nr; i++)
         spex_free(h->ctx, toks[i]);
     spex_free(h->ctx, toks);
     spex_free(h->ctx, lens);
+    spex_free(h->ctx, tlen);
     return rc;
 }
+
+static int heads_new(spex_ctx *ctx, const spex_heads_scorer *sc, spex_llm *m,
+                     spex_prompt *const *prompts, int64_t k, const spex_heads_opts *opts,
+                     spex_heads **out);
 
 int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt, const spex_heads_opts *opts,
                    spex_heads **out) {
@@ -112,13 +157,27 @@ int spex_heads_new(spex_ctx *ctx, spex_llm *m, spex_prompt *prompt, const spex_h
 
 int spex_heads_new_task(spex_ctx *ctx, spex_llm *m, spex_prompt *const *prompts, int64_t k,
                         const spex_heads_opts *opts, spex_heads **out) {
+    spex_llm_info info;
+    spex_llm_get_info(m, &info);
+    spex_heads_scorer sc = {NULL,         info.n_layers,     info.n_heads,
+                            llm_tokenize, llm_set_reference, llm_score};
+    return heads_new(ctx, &sc, m, prompts, k, opts, out);
+}
+
+int spex_heads_new_scored(spex_ctx *ctx, const spex_heads_scorer *sc, spex_prompt *const *prompts,
+                          int64_t k, const spex_heads_opts *opts, spex_heads **out) {
+    return heads_new(ctx, sc, NULL, prompts, k, opts, out);
+}
+
+/* m: in process (the scorer's user is then h itself), else NULL */
+static int heads_new(spex_ctx *ctx, const spex_heads_scorer *sc, spex_llm *m,
+                     spex_prompt *const *prompts, int64_t k, const spex_heads_opts *opts,
+                     spex_heads **out) {
     *out = NULL;
     if (k < 1) return spex_seterr(ctx, SPEX_E_INVAL, "a task needs at least one prompt");
     spex_heads_opts def = spex_heads_opts_default();
     const spex_heads_opts *o = opts ? opts : &def;
-    spex_llm_info info;
-    spex_llm_get_info(m, &info);
-    int64_t L = info.n_layers, H = info.n_heads;
+    int64_t L = sc->n_layers, H = sc->n_heads;
     int64_t lo = o->layer_from, hi = o->layer_to < 0 ? L - 1 : o->layer_to;
     if (lo < 0 || lo >= L || hi >= L || hi < lo)
         return spex_seterr(ctx, SPEX_E_INVAL,
@@ -130,6 +189,9 @@ int spex_heads_new_task(spex_ctx *ctx, spex_llm *m, spex_prompt *const *prompts,
     if (!h) return SPEX_E_NOMEM;
     h->ctx = ctx;
     h->m = m;
+    h->sc = *sc;
+    if (m) h->sc.user = h;
+    h->mean = o->mean;
     h->n_prompts = k;
     h->L = L;
     h->H = H;
@@ -194,13 +256,12 @@ static int eval_chunk(spex_heads *h, const spex_masks *batch, int64_t b0, int64_
     for (int64_t p = 0; p < h->n_prompts; p++)
         ns += h->n_seqs[p];
     uint8_t *flags = spex_calloc(h->ctx, (size_t)(nb * per), 1);
-    spex_llm_ablation *abl = spex_calloc(h->ctx, (size_t)nb, sizeof *abl);
-    const spex_llm_ablation **which = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *which);
+    const uint8_t **which = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *which);
     const int32_t **seqs = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *seqs);
     int64_t *lens = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *lens);
     int64_t *from = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *from);
     double *lp = spex_calloc(h->ctx, (size_t)(nb * ns), sizeof *lp);
-    int rc = flags && abl && which && seqs && lens && from && lp ? SPEX_OK : SPEX_E_NOMEM;
+    int rc = flags && which && seqs && lens && from && lp ? SPEX_OK : SPEX_E_NOMEM;
     for (int64_t b = 0, e = 0; !rc && b < nb; b++) {
         const uint64_t *row = spex_masks_crow(batch, b0 + b);
         uint8_t *fh = flags + b * per, *fm = fh + h->L * h->H;
@@ -211,16 +272,15 @@ static int eval_chunk(spex_heads *h, const spex_masks *batch, int64_t b0, int64_
                 else
                     fm[h->layer[i]] = 1;
             }
-        abl[b] = (spex_llm_ablation){fh, fm, h->head_mean, h->mlp_mean};
         for (int64_t p = 0; p < h->n_prompts; p++)
             for (int c = 0; c < h->n_seqs[p]; c++, e++) {
-                which[e] = &abl[b];
+                which[e] = fh;
                 seqs[e] = h->seqs[2 * p + c];
                 lens[e] = h->lens[2 * p + c];
                 from[e] = h->from[2 * p + c];
             }
     }
-    if (!rc) rc = spex_llm_score_ablated_batch(h->m, nb * ns, seqs, lens, from, which, lp);
+    if (!rc) rc = h->sc.score(h->sc.user, nb * ns, seqs, lens, from, which, h->mean, lp);
     for (int64_t b = 0, e = 0; !rc && b < nb; b++) {
         double sum = 0;
         for (int64_t p = 0; p < h->n_prompts; p++) {
@@ -230,7 +290,6 @@ static int eval_chunk(spex_heads *h, const spex_masks *batch, int64_t b0, int64_
         out[b0 + b] = sum / (double)h->n_prompts;
     }
     spex_free(h->ctx, flags);
-    spex_free(h->ctx, abl);
     spex_free(h->ctx, which);
     spex_free(h->ctx, seqs);
     spex_free(h->ctx, lens);

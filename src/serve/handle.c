@@ -35,7 +35,7 @@ static int reply_json(spexi_reply *out, int status, json_t *o) {
 }
 
 /* {"error": {"message", "type", "code"}} as OpenAI and vLLM send it. */
-static int reply_error(spexi_reply *out, int status, const char *msg) {
+int spexi_reply_error(spexi_reply *out, int status, const char *msg) {
     const char *type = status == 401   ? "authentication_error"
                        : status == 404 ? "not_found_error"
                        : status >= 500 ? "server_error"
@@ -174,153 +174,257 @@ static int make_choice(spex_ctx *ctx, spex_llm *m, const spexi_completion_req *r
     return SPEX_OK;
 }
 
-static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
-                          const spex_serve_opts *opts, const char *body, size_t len,
-                          spexi_reply *out) {
-    spex_llm_info info;
-    spex_llm_get_info(m, &info);
-    spexi_req_limits lim = {info.n_vocab, opts->max_prompts, info.n_ctx};
+/* A completion request between its steps (serve_int.h). */
+struct spexi_comp {
     spexi_completion_req r;
-    int rc = spexi_parse_completion(ctx, body, len, &lim, &r);
-    if (rc) return reply_error(out, status_of(rc), spex_errmsg(ctx));
-    if (r.model && model_id && strcmp(r.model, model_id)) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "the model '%.200s' does not exist: this server serves '%.200s'",
-                 r.model, model_id);
-        spexi_completion_req_clear(ctx, &r);
-        return reply_error(out, 404, msg);
+    const char *model_id;
+    prompt_run *runs; /* n_prompts */
+    order_key *keys;  /* the prompts in token order */
+    int64_t *calc;    /* per prompt: log-probs from here on come from the engine */
+    int want_lp;
+    const int32_t **seqs; /* the engine's work: nb sequences */
+    int64_t *lens, *from, nb;
+    double **dst;
+};
+
+void spexi_comp_free(spex_ctx *ctx, spexi_comp *c) {
+    if (!c) return;
+    for (int64_t i = 0; c->runs && i < c->r.n_prompts; i++) {
+        spex_free(ctx, c->runs[i].tok);
+        spex_free(ctx, c->runs[i].lp);
     }
-    int64_t n = r.n_prompts;
-    prompt_run *runs = spex_calloc(ctx, (size_t)n, sizeof *runs);
-    order_key *keys = spex_calloc(ctx, (size_t)n, sizeof *keys);
-    int status = 400;
-    if (!runs || !keys) rc = SPEX_E_NOMEM;
-    for (int64_t i = 0; !rc && i < n; i++) {
-        spexi_prompt_in *p = &r.prompts[i];
+    spex_free(ctx, c->runs);
+    spex_free(ctx, c->keys);
+    spex_free(ctx, c->calc);
+    spex_free(ctx, c->seqs);
+    spex_free(ctx, c->lens);
+    spex_free(ctx, c->from);
+    spex_free(ctx, c->dst);
+    spexi_completion_req_clear(ctx, &c->r);
+    spex_free(ctx, c);
+}
+
+/* Tokenizes (or copies) each prompt and sorts them into token order. */
+static int load_prompts(spex_ctx *ctx, spex_llm *m, spexi_comp *c, const spex_llm_info *info) {
+    spexi_completion_req *r = &c->r;
+    int rc = SPEX_OK;
+    for (int64_t i = 0; !rc && i < r->n_prompts; i++) {
+        spexi_prompt_in *p = &r->prompts[i];
+        prompt_run *pr = &c->runs[i];
         if (p->text) {
-            rc = spex_llm_tokenize(m, p->text, p->text_len, 1, &runs[i].tok, &runs[i].n_prompt);
+            rc = spex_llm_tokenize(m, p->text, p->text_len, 1, &pr->tok, &pr->n_prompt);
         } else {
-            runs[i].tok = spex_malloc(ctx, (size_t)p->n_ids * sizeof *runs[i].tok);
-            if (!runs[i].tok)
+            pr->tok = spex_malloc(ctx, (size_t)p->n_ids * sizeof *pr->tok);
+            if (!pr->tok)
                 rc = SPEX_E_NOMEM;
             else
-                memcpy(runs[i].tok, p->ids, (size_t)p->n_ids * sizeof *runs[i].tok);
-            runs[i].n_prompt = p->n_ids;
+                memcpy(pr->tok, p->ids, (size_t)p->n_ids * sizeof *pr->tok);
+            pr->n_prompt = p->n_ids;
         }
-        if (!rc && runs[i].n_prompt + r.max_tokens > info.n_ctx)
+        if (!rc && pr->n_prompt + r->max_tokens > info->n_ctx)
             rc = spex_seterr(ctx, SPEX_E_RANGE,
                              "prompt %lld: %lld tokens + max_tokens %lld exceed the context "
                              "length %lld",
-                             (long long)i, (long long)runs[i].n_prompt, (long long)r.max_tokens,
-                             (long long)info.n_ctx);
-        if (!rc && runs[i].n_prompt < 1)
+                             (long long)i, (long long)pr->n_prompt, (long long)r->max_tokens,
+                             (long long)info->n_ctx);
+        if (!rc && pr->n_prompt < 1)
             rc = spex_seterr(ctx, SPEX_E_INVAL, "prompt %lld has no tokens", (long long)i);
-        keys[i] = (order_key){runs[i].tok, runs[i].n_prompt, i};
+        c->keys[i] = (order_key){pr->tok, pr->n_prompt, i};
     }
-    if (!rc) qsort(keys, (size_t)n, sizeof *keys, cmp_order);
-    if (rc && rc != SPEX_E_NOMEM)
-        status = 400;
-    else if (rc)
-        status = 500;
-    /* 1. generation, and what each prompt's log-probs need: positions from
-     * lp_from on; of those, the ones inside the prefix shared with the
-     * previous prompt in token order are copied from it (token j's log-prob
-     * depends on tokens 0..j only), the rest computed from `calc` on */
-    int want_lp = r.logprobs >= 0 || r.prompt_logprobs >= 0;
-    int64_t *calc = spex_calloc(ctx, (size_t)(n > 0 ? n : 1), sizeof *calc);
-    if (!rc && !calc) rc = SPEX_E_NOMEM;
+    if (!rc) qsort(c->keys, (size_t)r->n_prompts, sizeof *c->keys, cmp_order);
+    return rc;
+}
+
+/* Generation, and what each prompt's log-probs need: positions from
+ * lp_from on; of those, the ones inside the prefix shared with the previous
+ * prompt in token order are copied from it (token j's log-prob depends on
+ * tokens 0..j only), the rest computed from calc on. */
+static int plan_prompts(spex_ctx *ctx, spex_llm *m, spexi_comp *c, const spex_llm_info *info) {
+    spexi_completion_req *r = &c->r;
+    int64_t n = r->n_prompts;
+    int rc = SPEX_OK;
     const prompt_run *prev = NULL;
     for (int64_t k = 0; !rc && k < n; k++) {
-        int64_t i = keys[k].idx;
-        prompt_run *pr = &runs[i];
-        if (r.max_tokens > 0) {
+        int64_t i = c->keys[k].idx;
+        prompt_run *pr = &c->runs[i];
+        if (r->max_tokens > 0) {
             int32_t *gen = NULL;
             int64_t ng = 0;
-            rc = spex_llm_generate(m, pr->tok, pr->n_prompt, r.max_tokens, &gen, &ng);
+            rc = spex_llm_generate(m, pr->tok, pr->n_prompt, r->max_tokens, &gen, &ng);
             int32_t *all = rc ? NULL : spex_realloc(ctx, pr->tok, (size_t)(pr->n_prompt + ng), 4);
             if (!rc && !all) rc = SPEX_E_NOMEM;
             if (!rc) {
                 memcpy(all + pr->n_prompt, gen, (size_t)ng * sizeof *gen);
                 pr->tok = all;
                 pr->n_gen = ng;
-                pr->stopped = ng > 0 && gen[ng - 1] == info.eos;
+                pr->stopped = ng > 0 && gen[ng - 1] == info->eos;
             }
             spex_free(ctx, gen);
         }
         int64_t nt = pr->n_prompt + pr->n_gen;
-        if (!rc && want_lp && !(pr->lp = spex_calloc(ctx, (size_t)(nt > 1 ? nt - 1 : 1), 8)))
+        if (!rc && c->want_lp && !(pr->lp = spex_calloc(ctx, (size_t)(nt > 1 ? nt - 1 : 1), 8)))
             rc = SPEX_E_NOMEM;
-        pr->lp_from = r.lp_from ? r.lp_from[i] : 1;
+        pr->lp_from = r->lp_from ? r->lp_from[i] : 1;
         if (!rc && pr->lp_from > pr->n_prompt)
             rc = spex_seterr(ctx, SPEX_E_INVAL,
                              "\"spex_logprobs_from\"[%lld] = %lld is past the prompt's %lld tokens",
                              (long long)i, (long long)pr->lp_from, (long long)pr->n_prompt);
-        if (rc || !want_lp) continue;
+        if (rc || !c->want_lp) continue;
         for (int64_t j = 1; j < pr->lp_from && j < nt; j++)
             pr->lp[j - 1] = NAN;
-        int64_t c = 0;
+        int64_t q = 0;
         if (prev)
-            while (c < nt && c < prev->n_prompt + prev->n_gen && prev->tok[c] == pr->tok[c])
-                c++;
-        calc[i] = prev && prev->lp_from <= pr->lp_from && c > pr->lp_from ? c : pr->lp_from;
+            while (q < nt && q < prev->n_prompt + prev->n_gen && prev->tok[q] == pr->tok[q])
+                q++;
+        c->calc[i] = prev && prev->lp_from <= pr->lp_from && q > pr->lp_from ? q : pr->lp_from;
         prev = pr;
     }
-    /* 2. the rest in one engine call (prefix reuse, the output matrix over
-     * many prompts' positions at once) */
-    const int32_t **seqs = NULL;
-    int64_t *lens = NULL, *from = NULL, nb = 0;
-    double **dst = NULL;
-    if (!rc && want_lp) {
-        seqs = spex_calloc(ctx, (size_t)n, sizeof *seqs);
-        lens = spex_calloc(ctx, (size_t)n, sizeof *lens);
-        from = spex_calloc(ctx, (size_t)n, sizeof *from);
-        dst = spex_calloc(ctx, (size_t)n, sizeof *dst);
-        if (!seqs || !lens || !from || !dst) rc = SPEX_E_NOMEM;
-        for (int64_t i = 0; !rc && i < n; i++) {
-            prompt_run *pr = &runs[i];
-            int64_t nt = pr->n_prompt + pr->n_gen;
-            if (calc[i] >= nt) continue;
-            seqs[nb] = pr->tok;
-            lens[nb] = nt;
-            from[nb] = calc[i];
-            dst[nb++] = pr->lp + calc[i] - 1;
-        }
-        if (!rc && nb) rc = spex_llm_token_logprobs_batch(m, nb, seqs, lens, from, dst);
+    if (rc || !c->want_lp) return rc;
+    /* the rest: one engine call (prefix reuse, the output matrix over many
+     * prompts' positions at once), made by the caller */
+    c->seqs = spex_calloc(ctx, (size_t)n, sizeof *c->seqs);
+    c->lens = spex_calloc(ctx, (size_t)n, sizeof *c->lens);
+    c->from = spex_calloc(ctx, (size_t)n, sizeof *c->from);
+    c->dst = spex_calloc(ctx, (size_t)n, sizeof *c->dst);
+    if (!c->seqs || !c->lens || !c->from || !c->dst) return SPEX_E_NOMEM;
+    for (int64_t i = 0; i < n; i++) {
+        prompt_run *pr = &c->runs[i];
+        int64_t nt = pr->n_prompt + pr->n_gen;
+        if (c->calc[i] >= nt) continue;
+        c->seqs[c->nb] = pr->tok;
+        c->lens[c->nb] = nt;
+        c->from[c->nb] = c->calc[i];
+        c->dst[c->nb++] = pr->lp + c->calc[i] - 1;
     }
-    /* 3. the copies, in token order (a prompt's source is done before it) */
-    prev = NULL;
-    for (int64_t k = 0; !rc && want_lp && k < n; k++) {
-        prompt_run *pr = &runs[keys[k].idx];
-        int64_t a = pr->lp_from, b = calc[keys[k].idx];
+    return SPEX_OK;
+}
+
+/* Sets the request's ablation ("spex_ablate") on the engine; mean values
+ * from its reference sequences (spex_llm_component_means, unablated). */
+static int set_ablation(spex_ctx *ctx, spex_llm *m, const spexi_ablate_req *a,
+                        const spex_llm_info *info) {
+    float *hm = NULL, *mm = NULL;
+    int rc = SPEX_OK;
+    if (a->mean) {
+        size_t nf = (size_t)(info->n_layers * info->dim);
+        hm = spex_malloc(ctx, nf * sizeof *hm);
+        mm = spex_malloc(ctx, nf * sizeof *mm);
+        rc = hm && mm ? SPEX_OK : SPEX_E_NOMEM;
+        if (!rc)
+            rc = spex_llm_component_means(m, a->n_refs, (const int32_t *const *)a->refs,
+                                          a->ref_lens, hm, mm);
+    }
+    spex_llm_ablation abl = {a->heads, a->mlps, hm, mm};
+    if (!rc) rc = spex_llm_set_ablation(m, &abl);
+    spex_free(ctx, hm);
+    spex_free(ctx, mm);
+    return rc;
+}
+
+spexi_comp *spexi_comp_prepare(spex_ctx *ctx, spex_llm *m, const char *model_id,
+                               const spex_serve_opts *opts, const char *body, size_t len,
+                               spexi_reply *out) {
+    spex_llm_info info;
+    spex_llm_get_info(m, &info);
+    spexi_req_limits lim = {info.n_vocab, opts->max_prompts, info.n_ctx, info.n_layers,
+                            info.n_heads};
+    spexi_comp *c = spex_calloc(ctx, 1, sizeof *c);
+    if (!c) {
+        spexi_reply_error(out, 500, "out of memory");
+        return NULL;
+    }
+    c->model_id = model_id;
+    int rc = spexi_parse_completion(ctx, body, len, &lim, &c->r);
+    if (rc) {
+        spexi_reply_error(out, status_of(rc), spex_errmsg(ctx));
+        spexi_comp_free(ctx, c);
+        return NULL;
+    }
+    if (c->r.model && model_id && strcmp(c->r.model, model_id)) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "the model '%.200s' does not exist: this server serves '%.200s'",
+                 c->r.model, model_id);
+        spexi_comp_free(ctx, c);
+        spexi_reply_error(out, 404, msg);
+        return NULL;
+    }
+    int64_t n = c->r.n_prompts;
+    c->want_lp = c->r.logprobs >= 0 || c->r.prompt_logprobs >= 0;
+    c->runs = spex_calloc(ctx, (size_t)n, sizeof *c->runs);
+    c->keys = spex_calloc(ctx, (size_t)n, sizeof *c->keys);
+    c->calc = spex_calloc(ctx, (size_t)n, sizeof *c->calc);
+    if (!c->runs || !c->keys || !c->calc) rc = SPEX_E_NOMEM;
+    if (!rc) rc = load_prompts(ctx, m, c, &info);
+    /* an ablated request runs whole, under its ablation, now: generation
+     * too, and its KV cache is dropped before and after */
+    if (!rc && c->r.ablate) rc = set_ablation(ctx, m, c->r.ablate, &info);
+    if (!rc) rc = plan_prompts(ctx, m, c, &info);
+    if (!rc && c->r.ablate) {
+        int64_t nb;
+        const int32_t *const *seqs;
+        const int64_t *lens, *from;
+        double *const *dst;
+        spexi_comp_seqs(c, &nb, &seqs, &lens, &from, &dst);
+        if (nb) rc = spex_llm_token_logprobs_batch(m, nb, seqs, lens, from, dst);
+    }
+    if (c->r.ablate) spex_llm_set_ablation(m, NULL);
+    if (rc) {
+        spexi_reply_error(out, status_of(rc),
+                          rc == SPEX_E_NOMEM ? "out of memory" : spex_errmsg(ctx));
+        spexi_comp_free(ctx, c);
+        return NULL;
+    }
+    if (c->r.ablate) {
+        c->nb = 0; /* scored already */
+        spexi_comp_finish(ctx, m, c, SPEX_OK, out);
+        return NULL;
+    }
+    return c;
+}
+
+void spexi_comp_seqs(spexi_comp *c, int64_t *n, const int32_t *const **seqs, const int64_t **lens,
+                     const int64_t **from, double *const **dst) {
+    *n = c->nb;
+    *seqs = (const int32_t *const *)c->seqs;
+    *lens = c->lens;
+    *from = c->from;
+    *dst = (double *const *)c->dst;
+}
+
+int spexi_comp_finish(spex_ctx *ctx, spex_llm *m, spexi_comp *c, int score_rc, spexi_reply *out) {
+    spexi_completion_req *r = &c->r;
+    int64_t n = r->n_prompts;
+    int rc = SPEX_OK;
+    if (score_rc && c->nb) /* the shared call failed: this request's own error */
+        rc = spex_llm_token_logprobs_batch(m, c->nb, (const int32_t *const *)c->seqs, c->lens,
+                                           c->from, (double *const *)c->dst);
+    int status = status_of(rc);
+    /* the copies, in token order (a prompt's source is done before it) */
+    const prompt_run *prev = NULL;
+    for (int64_t k = 0; !rc && c->want_lp && k < n; k++) {
+        prompt_run *pr = &c->runs[c->keys[k].idx];
+        int64_t a = pr->lp_from, b = c->calc[c->keys[k].idx];
         if (b > a) memcpy(pr->lp + a - 1, prev->lp + a - 1, (size_t)(b - a) * sizeof *pr->lp);
         prev = pr;
     }
-    spex_free(ctx, seqs);
-    spex_free(ctx, lens);
-    spex_free(ctx, from);
-    spex_free(ctx, dst);
-    spex_free(ctx, calc);
-    if (rc) status = status_of(rc);
     json_t *choices = json_array();
     for (int64_t i = 0; !rc && i < n; i++) {
-        json_t *c = NULL;
-        rc = make_choice(ctx, m, &r, i, &runs[i], &c);
-        if (!rc) json_array_append_new(choices, c);
+        json_t *ch = NULL;
+        rc = make_choice(ctx, m, r, i, &c->runs[i], &ch);
+        if (!rc) json_array_append_new(choices, ch);
         if (rc) status = 500;
     }
     int64_t n_prompt_tok = 0, n_gen_tok = 0;
-    for (int64_t i = 0; runs && i < n; i++) {
-        n_prompt_tok += runs[i].n_prompt;
-        n_gen_tok += runs[i].n_gen;
-        spex_free(ctx, runs[i].tok);
-        spex_free(ctx, runs[i].lp);
+    for (int64_t i = 0; i < n; i++) {
+        n_prompt_tok += c->runs[i].n_prompt;
+        n_gen_tok += c->runs[i].n_gen;
     }
-    spex_free(ctx, runs);
-    spex_free(ctx, keys);
-    spexi_completion_req_clear(ctx, &r);
+    const char *model_id = c->model_id;
+    spexi_comp_free(ctx, c);
     if (rc) {
         json_decref(choices);
-        return reply_error(out, status, rc == SPEX_E_NOMEM ? "out of memory" : spex_errmsg(ctx));
+        return spexi_reply_error(out, status,
+                                 rc == SPEX_E_NOMEM ? "out of memory" : spex_errmsg(ctx));
     }
     char id[64];
     snprintf(id, sizeof id, "cmpl-spex-%lld", (long long)time(NULL));
@@ -332,14 +436,28 @@ static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
     return reply_json(out, 200, o);
 }
 
+static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
+                          const spex_serve_opts *opts, const char *body, size_t len,
+                          spexi_reply *out) {
+    spexi_comp *c = spexi_comp_prepare(ctx, m, model_id, opts, body, len, out);
+    if (!c) return out->body ? SPEX_OK : SPEX_E_NOMEM;
+    int64_t nb;
+    const int32_t *const *seqs;
+    const int64_t *lens, *from;
+    double *const *dst;
+    spexi_comp_seqs(c, &nb, &seqs, &lens, &from, &dst);
+    int rc = nb ? spex_llm_token_logprobs_batch(m, nb, seqs, lens, from, dst) : SPEX_OK;
+    return spexi_comp_finish(ctx, m, c, rc, out);
+}
+
 static int run_tokenize(spex_ctx *ctx, spex_llm *m, const spex_serve_opts *opts, const char *body,
                         size_t len, spexi_reply *out) {
     spex_llm_info info;
     spex_llm_get_info(m, &info);
-    spexi_req_limits lim = {info.n_vocab, opts->max_prompts, info.n_ctx};
+    spexi_req_limits lim = {info.n_vocab, opts->max_prompts, info.n_ctx, 0, 0};
     spexi_tokenize_req r;
     int rc = spexi_parse_tokenize(ctx, body, len, &lim, &r);
-    if (rc) return reply_error(out, status_of(rc), spex_errmsg(ctx));
+    if (rc) return spexi_reply_error(out, status_of(rc), spex_errmsg(ctx));
     json_t *all = json_array(), *a = NULL;
     int64_t nt = 0;
     for (int64_t k = 0; !rc && k < r.n_texts; k++) {
@@ -356,7 +474,7 @@ static int run_tokenize(spex_ctx *ctx, spex_llm *m, const spex_serve_opts *opts,
     if (rc) {
         json_decref(all);
         if (!list) json_decref(a);
-        return reply_error(out, 500, spex_errmsg(ctx));
+        return spexi_reply_error(out, 500, spex_errmsg(ctx));
     }
     if (list) /* the extension: one id array per text */
         return reply_json(
@@ -372,21 +490,47 @@ static int run_detokenize(spex_ctx *ctx, spex_llm *m, const char *body, size_t l
                           spexi_reply *out) {
     spex_llm_info info;
     spex_llm_get_info(m, &info);
-    spexi_req_limits lim = {info.n_vocab, 1, info.n_ctx};
+    spexi_req_limits lim = {info.n_vocab, 1, info.n_ctx, 0, 0};
     spexi_detokenize_req r;
     int rc = spexi_parse_detokenize(ctx, body, len, &lim, &r);
-    if (rc) return reply_error(out, status_of(rc), spex_errmsg(ctx));
+    if (rc) return spexi_reply_error(out, status_of(rc), spex_errmsg(ctx));
     char *text = NULL;
     rc = spex_llm_detokenize(m, r.ids, r.n_ids, 0, &text);
     spexi_detokenize_req_clear(ctx, &r);
-    if (rc) return reply_error(out, 500, spex_errmsg(ctx));
+    if (rc) return spexi_reply_error(out, 500, spex_errmsg(ctx));
     json_t *t = json_string(text); /* NULL when the pieces are not UTF-8 */
     spex_free(ctx, text);
-    if (!t) return reply_error(out, 400, "the tokens do not decode to UTF-8 text");
+    if (!t) return spexi_reply_error(out, 400, "the tokens do not decode to UTF-8 text");
     json_t *o = json_object();
     json_object_set(o, "content", t);
     json_object_set_new(o, "prompt", t);
     return reply_json(out, 200, o);
+}
+
+int spexi_serve_handle_static(const spex_llm *m, const char *model_id, const char *method,
+                              const char *path, void *stats, spexi_reply *out) {
+    json_t *st = stats;
+    int get = !strcmp(method, "GET");
+    if (!strcmp(path, "/health")) {
+        json_t *o = get ? json_pack("{s:s}", "status", "ok") : NULL;
+        if (o && st) json_object_update(o, st);
+        json_decref(st);
+        if (!get) return spexi_reply_error(out, 405, "use GET for /health"), 1;
+        reply_json(out, 200, o);
+        return 1;
+    }
+    json_decref(st);
+    if (strcmp(path, "/v1/models")) return 0;
+    if (!get) return spexi_reply_error(out, 405, "use GET for /v1/models"), 1;
+    spex_llm_info info;
+    spex_llm_get_info(m, &info);
+    /* n_layers and n_heads (extensions): the components "spex_ablate" names */
+    reply_json(out, 200,
+               json_pack("{s:s,s:[{s:s,s:s,s:s,s:I,s:I,s:I}]}", "object", "list", "data", "id",
+                         model_id ? model_id : "spex", "object", "model", "owned_by", "spex",
+                         "max_model_len", (json_int_t)info.n_ctx, "n_layers",
+                         (json_int_t)info.n_layers, "n_heads", (json_int_t)info.n_heads));
+    return 1;
 }
 
 int spexi_serve_handle(spex_ctx *ctx, spex_llm *m, const char *model_id,
@@ -394,28 +538,17 @@ int spexi_serve_handle(spex_ctx *ctx, spex_llm *m, const char *model_id,
                        const char *body, size_t len, spexi_reply *out) {
     out->status = 500;
     out->body = NULL;
-    int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-    if (!strcmp(path, "/health")) {
-        if (!get) return reply_error(out, 405, "use GET for /health");
-        return reply_json(out, 200, json_pack("{s:s}", "status", "ok"));
-    }
-    if (!strcmp(path, "/v1/models")) {
-        if (!get) return reply_error(out, 405, "use GET for /v1/models");
-        spex_llm_info info;
-        spex_llm_get_info(m, &info);
-        return reply_json(out, 200,
-                          json_pack("{s:s,s:[{s:s,s:s,s:s,s:I}]}", "object", "list", "data", "id",
-                                    model_id ? model_id : "spex", "object", "model", "owned_by",
-                                    "spex", "max_model_len", (json_int_t)info.n_ctx));
-    }
+    if (spexi_serve_handle_static(m, model_id, method, path, NULL, out))
+        return out->body ? SPEX_OK : SPEX_E_NOMEM;
+    int post = !strcmp(method, "POST");
     int comp = !strcmp(path, "/v1/completions"), tok = !strcmp(path, "/tokenize"),
         detok = !strcmp(path, "/detokenize");
     if (!comp && !tok && !detok) {
         char msg[300];
         snprintf(msg, sizeof msg, "no such endpoint: %.200s", path);
-        return reply_error(out, 404, msg);
+        return spexi_reply_error(out, 404, msg);
     }
-    if (!post) return reply_error(out, 405, "use POST");
+    if (!post) return spexi_reply_error(out, 405, "use POST");
     if (comp) return run_completion(ctx, m, model_id, opts, body, len, out);
     if (tok) return run_tokenize(ctx, m, opts, body, len, out);
     return run_detokenize(ctx, m, body, len, out);

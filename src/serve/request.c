@@ -115,7 +115,150 @@ void spexi_completion_req_clear(spex_ctx *ctx, spexi_completion_req *r) {
     spex_free(ctx, r->prompts);
     spex_free(ctx, r->model);
     spex_free(ctx, r->lp_from);
+    spexi_ablate_req *a = r->ablate;
+    for (int64_t i = 0; a && a->refs && i < a->n_refs; i++)
+        spex_free(ctx, a->refs[i]);
+    if (a) {
+        spex_free(ctx, a->refs);
+        spex_free(ctx, a->ref_lens);
+        spex_free(ctx, a->heads);
+        spex_free(ctx, a->mlps);
+        spex_free(ctx, a);
+    }
     memset(r, 0, sizeof *r);
+}
+
+/* An integer in [0, hi) at a[i] of the "spex_ablate" field key. */
+static int get_index(spex_ctx *ctx, json_t *v, const char *what, size_t i, int64_t hi,
+                     int64_t *out) {
+    if (!json_is_integer(v))
+        return spex_seterr(ctx, SPEX_E_INVAL, "\"spex_ablate\".%s[%zu] must be an integer", what,
+                           i);
+    json_int_t x = json_integer_value(v);
+    if (x < 0 || x >= hi)
+        return spex_seterr(ctx, SPEX_E_RANGE,
+                           "\"spex_ablate\".%s[%zu] = %lld is outside the model's [0, %lld)", what,
+                           i, (long long)x, (long long)hi);
+    *out = (int64_t)x;
+    return SPEX_OK;
+}
+
+/* "spex_ablate".heads: [[layer, head], ...] into flags[layer * H + head]. */
+static int get_heads(spex_ctx *ctx, json_t *a, const spexi_req_limits *lim, uint8_t *flags) {
+    if (!json_is_array(a))
+        return spex_seterr(ctx, SPEX_E_INVAL,
+                           "\"spex_ablate\".heads must be an array of [layer, head] pairs");
+    if ((int64_t)json_array_size(a) > lim->n_layers * lim->n_heads)
+        return spex_seterr(ctx, SPEX_E_RANGE, "\"spex_ablate\".heads has more than %lld entries",
+                           (long long)(lim->n_layers * lim->n_heads));
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_t *p = json_array_get(a, i);
+        int64_t l = 0, h = 0;
+        if (!json_is_array(p) || json_array_size(p) != 2)
+            return spex_seterr(ctx, SPEX_E_INVAL,
+                               "\"spex_ablate\".heads[%zu] must be a [layer, head] pair", i);
+        int rc = get_index(ctx, json_array_get(p, 0), "heads layer", i, lim->n_layers, &l);
+        if (!rc) rc = get_index(ctx, json_array_get(p, 1), "heads head", i, lim->n_heads, &h);
+        if (rc) return rc;
+        if (flags[l * lim->n_heads + h]++)
+            return spex_seterr(ctx, SPEX_E_INVAL,
+                               "\"spex_ablate\".heads[%zu]: head [%lld, %lld] is listed twice", i,
+                               (long long)l, (long long)h);
+    }
+    return SPEX_OK;
+}
+
+/* "spex_ablate".mlps: [layer, ...] into flags[layer]. */
+static int get_mlps(spex_ctx *ctx, json_t *a, const spexi_req_limits *lim, uint8_t *flags) {
+    if (!json_is_array(a) || (int64_t)json_array_size(a) > lim->n_layers)
+        return spex_seterr(ctx, SPEX_E_INVAL,
+                           "\"spex_ablate\".mlps must be an array of at most %lld layers",
+                           (long long)lim->n_layers);
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        int64_t l = 0;
+        int rc = get_index(ctx, json_array_get(a, i), "mlps", i, lim->n_layers, &l);
+        if (rc) return rc;
+        if (flags[l]++)
+            return spex_seterr(ctx, SPEX_E_INVAL,
+                               "\"spex_ablate\".mlps[%zu]: layer %lld is listed twice", i,
+                               (long long)l);
+    }
+    return SPEX_OK;
+}
+
+/* "spex_ablate".reference: [[ids], ...], the sequences mean ablation
+ * averages over. */
+static int get_refs(spex_ctx *ctx, json_t *a, const spexi_req_limits *lim, spexi_ablate_req *out) {
+    size_t n = json_is_array(a) ? json_array_size(a) : 0;
+    if (!n || !json_is_array(json_array_get(a, 0)))
+        return spex_seterr(ctx, SPEX_E_INVAL,
+                           "\"spex_ablate\".reference must be a non-empty array of token-id "
+                           "arrays (\"mode\": \"mean\" needs it)");
+    if ((int64_t)n > lim->max_prompts)
+        return spex_seterr(ctx, SPEX_E_RANGE,
+                           "\"spex_ablate\".reference has %zu sequences, more than %lld", n,
+                           (long long)lim->max_prompts);
+    out->refs = spex_calloc(ctx, n, sizeof *out->refs);
+    out->ref_lens = spex_calloc(ctx, n, sizeof *out->ref_lens);
+    if (!out->refs || !out->ref_lens) return SPEX_E_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "\"spex_ablate\".reference[%zu]", i);
+        json_t *v = json_array_get(a, i);
+        if (!json_is_array(v) || !json_array_size(v))
+            return spex_seterr(ctx, SPEX_E_INVAL, "%s must be a non-empty array of token ids",
+                               what);
+        int rc = get_ids(ctx, v, lim, what, &out->refs[i], &out->ref_lens[i]);
+        out->n_refs = (int64_t)i + 1;
+        if (rc) return rc;
+    }
+    return SPEX_OK;
+}
+
+/* "spex_ablate": {"heads": [[layer, head], ...], "mlps": [layer, ...],
+ * "mode": "zero" | "mean", "reference": [[ids], ...] (mean only)}; absent
+ * or null: no ablation. Unknown keys are refused (a misspelt field would
+ * silently score the unablated model). */
+static int get_ablate(spex_ctx *ctx, json_t *o, const spexi_req_limits *lim,
+                      spexi_completion_req *out) {
+    json_t *a = json_object_get(o, "spex_ablate");
+    if (!a || json_is_null(a)) return SPEX_OK;
+    if (!json_is_object(a))
+        return spex_seterr(ctx, SPEX_E_INVAL, "\"spex_ablate\" must be an object");
+    if (lim->n_layers < 1 || lim->n_heads < 1)
+        return spex_seterr(ctx, SPEX_E_UNSUPPORTED, "this model has no components to ablate");
+    const char *key;
+    json_t *v;
+    json_object_foreach(a, key, v) {
+        if (strcmp(key, "heads") && strcmp(key, "mlps") && strcmp(key, "mode") &&
+            strcmp(key, "reference"))
+            return spex_seterr(ctx, SPEX_E_INVAL,
+                               "\"spex_ablate\".%.100s: unknown field (heads, mlps, mode, "
+                               "reference)",
+                               key);
+    }
+    spexi_ablate_req *r = out->ablate = spex_calloc(ctx, 1, sizeof *r);
+    if (!r) return SPEX_E_NOMEM;
+    r->heads = spex_calloc(ctx, (size_t)(lim->n_layers * lim->n_heads), 1);
+    r->mlps = spex_calloc(ctx, (size_t)lim->n_layers, 1);
+    if (!r->heads || !r->mlps) return SPEX_E_NOMEM;
+    json_t *mode = json_object_get(a, "mode"), *h = json_object_get(a, "heads"),
+           *m = json_object_get(a, "mlps"), *ref = json_object_get(a, "reference");
+    if (mode && !json_is_null(mode)) {
+        const char *s = json_is_string(mode) ? json_string_value(mode) : "";
+        if (strcmp(s, "zero") && strcmp(s, "mean"))
+            return spex_seterr(ctx, SPEX_E_INVAL,
+                               "\"spex_ablate\".mode must be \"zero\" or \"mean\"");
+        r->mean = !strcmp(s, "mean");
+    }
+    int rc = SPEX_OK;
+    if (h && !json_is_null(h)) rc = get_heads(ctx, h, lim, r->heads);
+    if (!rc && m && !json_is_null(m)) rc = get_mlps(ctx, m, lim, r->mlps);
+    if (!rc && r->mean) rc = get_refs(ctx, ref, lim, r);
+    if (!rc && !r->mean && ref && !json_is_null(ref))
+        rc = spex_seterr(ctx, SPEX_E_INVAL,
+                         "\"spex_ablate\".reference goes with \"mode\": \"mean\"");
+    return rc;
 }
 
 /* "spex_logprobs_from": absent/null, or one integer per prompt, each in
@@ -206,6 +349,7 @@ int spexi_parse_completion(spex_ctx *ctx, const char *body, size_t len, const sp
         }
     }
     if (!rc) rc = get_lp_from(ctx, o, out);
+    if (!rc) rc = get_ablate(ctx, o, lim, out);
     json_decref(o);
     if (rc == SPEX_E_NOMEM) spex_seterr(ctx, rc, "out of memory");
     if (rc) spexi_completion_req_clear(ctx, out);

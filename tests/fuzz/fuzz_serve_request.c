@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     spex_ctx *ctx = spex_ctx_new();
     if (!ctx) return 0;
     const char *b = (const char *)data;
-    spexi_req_limits lim = {512, 16, 64};
+    spexi_req_limits lim = {512, 16, 64, 4, 2};
     spexi_completion_req c;
     memset(&c, 0, sizeof c);
     if (spexi_parse_completion(ctx, b, size, &lim, &c) == SPEX_OK) {

@@ -15,6 +15,16 @@
 #   5. spex serve: several prompts per request equal each prompt alone (also
 #      with the "spex_logprobs_from" extension); bad requests get 4xx;
 #   6. bad options;
+#   9. --server --heads (spex serve's "spex_ablate") equals the in-process
+#      heads lens to 1e-6 (zero and mean ablation); malformed spex_ablate
+#      fields get 400;
+#   8. concurrency: a server with --parallel 2 --queue 1 under a burst of
+#      concurrent requests answers some 503 with Retry-After, every 200
+#      with exactly the numbers of the prompt alone, and keeps serving;
+#      with a large queue all are answered, batched (/health's largest
+#      batch > 1), with the same numbers; spex explain against the small
+#      queue waits out the 503s and equals the in-process lens to 1e-6; a
+#      busy 503 is retried past --retries (it is no endpoint failure);
 #   7. only when SPEX_LLAMA_SERVER names a llama.cpp llama-server binary
 #      (CI has none: skipped with a message): --api llama-server and auto
 #      against a real llama-server (-fa off, F32 KV cache) equal the
@@ -220,11 +230,51 @@ for bad in ([0, 1, 1, 1], [1, 1], [1, 1, 1, 999]):
     assert st == 400 and "spex_logprobs_from" in r["error"]["message"], (bad, st, r)
 PY
 
+# 8. concurrency, the bounded queue, batching across requests
+serve q "$MODEL" --parallel 2 --queue 1
+Q=http://127.0.0.1:$port
+python3 tests/serve/burst.py "$Q" refused && ok || bad "burst against --queue 1"
+serve r "$MODEL" --parallel 4 --queue 64
+python3 tests/serve/burst.py "http://127.0.0.1:$port" all && ok || bad "burst against --queue 64"
+health() { # health URL FIELD: a counter of /health
+    curl -s "$1/health" | python3 -c "import json, sys; print(json.load(sys.stdin)['$2'])"
+}
+big=$(health "http://127.0.0.1:$port" spex_largest_batch)
+[ "$big" -gt 1 ] && ok || bad "no batch of several requests (largest $big)"
+before=$(health "$Q" spex_refused)
+expect 0 "" "$spex" explain --server "$Q" --concurrency 4 --prompts-per-request 4 --retries 0 \
+    "${P[@]}" --no-cache
+if close "$tmp/out" "$tmp/local.json" 1e-6; then ok; else bad "values through a small queue differ"; fi
+after=$(health "$Q" spex_refused)
+echo "spex explain against --queue 1: $((after - before)) requests refused 503 and retried"
+[ "$after" -gt "$before" ] && ok || bad "the small queue refused nothing: the 503 path went untested"
+proxy_port
+printf '503\n503\n503\n503\n503\n' >"$tmp/faults"
+: >"$tmp/proxy.log"
+expect 0 "" "$spex" explain --server "$X" --api vllm --retries 1 "${P[@]}" --no-cache
+if close "$tmp/out" "$tmp/local.json" 1e-6 && [ "$(grep -c " 503" "$tmp/proxy.log")" -eq 5 ]
+then ok; else bad "five busy 503s with --retries 1 were not waited out"; fi
+
 # 6. options
 expect 1 "not spoken yet" "$spex" explain --server "$A" --api tgi "${P[@]}" --no-cache
 expect 1 "unknown --api 'llama'" "$spex" explain --server "$A" --api llama "${P[@]}" --no-cache
 expect 1 "goes with --server" "$spex" explain --llm "$MODEL" --concurrency 3 "${P[@]}" --no-cache
-expect 1 "need the model in process" "$spex" explain --server "$A" --heads "${P[@]}" --no-cache
+# 9. the mechanistic lens over spex serve ("spex_ablate"): equal to the
+# in-process lens, zero and mean ablation; malformed fields get 400
+H=(--layers 3 --mlp --heads --method exact --quiet --format json --no-cache --prompt "$review"
+   --prefix Review: --suffix Sentiment: --target " negative" --contrast " positive")
+for how in zero mean; do
+    "$spex" explain --llm "$MODEL" "${H[@]}" --ablate $how >"$tmp/hl.json" 2>"$tmp/err" ||
+        bad "in-process heads lens: $(cat "$tmp/err")"
+    expect 0 "" "$spex" explain --server "$A" "${H[@]}" --ablate $how
+    if close "$tmp/out" "$tmp/hl.json" 1e-6; then ok; else bad "--heads --ablate $how over spex serve differs"; fi
+done
+for f in '{"heads": [[4, 0]]}' '{"heads": [[0, 9]]}' '{"heads": [0]}' '{"mlps": ["a"]}' \
+    '{"mode": "mean"}' '{"heads": [], "x": 1}' '"zero"'; do
+    [ "$(code -X POST "$A/v1/completions" -d "{\"prompt\": [[1, 2]], \"max_tokens\": 0, \"spex_ablate\": $f}")" = 400 ] &&
+        grep -q spex_ablate "$tmp/body" && ok || bad "spex_ablate $f: $(cat "$tmp/body")"
+done
+[ "$(code "$A/health")" = 200 ] && ok || bad "not serving after bad spex_ablate"
 expect 1 "not set" "$spex" explain --server "$A" --api-key-env SPEX_NO_SUCH_VAR "${P[@]}" --no-cache
 expect 1 "is not http" "$spex" explain --server "ftp://x" "${P[@]}" --no-cache
 # 7. a real llama-server (llama.cpp tools/server), never a mock of one

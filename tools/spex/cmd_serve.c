@@ -22,6 +22,15 @@ static cli_opt serve_opts[] = {
      "require \"Authorization: Bearer $VAR\" on every request (the key\n"
      "is read from the environment variable VAR, never from the command line)",
      NULL},
+    {"parallel", "P",
+     "HTTP threads reading requests and writing replies while the engine\n"
+     "runs (default 2); one engine thread runs the model",
+     NULL},
+    {"queue", "N",
+     "requests waiting for the engine (default 32); beyond that a request\n"
+     "gets 503 with Retry-After: 1. The engine takes every waiting request at\n"
+     "once and scores their prompts in one batch (same numbers as alone)",
+     NULL},
     {"max-body", "BYTES", "largest request body accepted (default 8388608; 413 above)", NULL},
     {"port-file", "FILE", "write the port to FILE once listening (for scripts)", NULL},
     {"help", NULL, "this text", NULL},
@@ -36,7 +45,10 @@ int cmd_serve(int argc, char **argv) {
                  "Serves a GGUF model through spex's engine over HTTP: OpenAI completions with\n"
                  "echo and logprobs (max_tokens 0 scores a prompt), vLLM's prompt_logprobs,\n"
                  "/tokenize, /detokenize, /health and /v1/models. Greedy decoding only.\n"
-                 "Stops on SIGINT or SIGTERM.",
+                 "Extensions for spex clients: \"spex_logprobs_from\" and \"spex_ablate\"\n"
+                 "(heads/MLP blocks ablated for one request: {\"heads\": [[layer, head],\n"
+                 "...], \"mlps\": [layer, ...], \"mode\": \"zero\"|\"mean\", \"reference\":\n"
+                 "[[ids], ...]}; see spex/serve.h). Stops on SIGINT or SIGTERM.",
                  o);
         return CLI_OK;
     }
@@ -54,6 +66,10 @@ int cmd_serve(int argc, char **argv) {
     if ((s = cli_get(o, "threads")) && cli_int("threads", s, 1, 1024, &threads)) return CLI_USAGE;
     if ((s = cli_get(o, "ctx")) && cli_int("ctx", s, 1, 1 << 20, &v)) return CLI_USAGE;
     if (s) lo.n_ctx = (int)v;
+    if ((s = cli_get(o, "parallel")) && cli_int("parallel", s, 1, 256, &v)) return CLI_USAGE;
+    if (s) so.n_http_threads = (int)v;
+    if ((s = cli_get(o, "queue")) && cli_int("queue", s, 1, 1 << 20, &v)) return CLI_USAGE;
+    if (s) so.max_queued = v;
     if ((s = cli_get(o, "max-body")) && cli_int("max-body", s, 64, (int64_t)1 << 32, &v))
         return CLI_USAGE;
     if (s) so.max_body_size = (size_t)v;

@@ -40,6 +40,7 @@ static const cli_opt heads_opts[] = {
 
 typedef struct heads_state {
     cli_llm l;
+    spex_heads_scorer sc; /* --server: spex serve's components */
     spex_heads *h;
     char *task;            /* --prompts file contents (lines split in place) */
     spex_prompt **prompts; /* the task's prompts; prompts[0] is l.p (owned by l) */
@@ -294,6 +295,11 @@ static int open_heads(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *
     if (!st) return CLI_INPUT;
     t->state = st;
     t->free_state = free_heads_state;
+    if (task && cli_get(o, "server")) {
+        fprintf(stderr, "spex explain: --prompts (a task) is not available with --server yet; "
+                        "give one --prompt\n");
+        return CLI_USAGE;
+    }
     if (task) {
         po.prefix = cli_get(o, "prefix");
         po.suffix = cli_get(o, "suffix");
@@ -334,7 +340,11 @@ static int open_heads(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *
         spex_sha256_hex(st->refs, strlen(st->refs), hex);
         ho.ref_prompts = st->ref_lines;
     }
-    int src = spex_heads_new_task(ctx, st->l.m, st->prompts, st->n_prompts, &ho, &st->h);
+    int src = st->l.r ? spex_remote_heads_scorer(st->l.r, &st->sc) : SPEX_OK;
+    if (!src && st->l.r)
+        src = spex_heads_new_scored(ctx, &st->sc, st->prompts, st->n_prompts, &ho, &st->h);
+    else if (!src)
+        src = spex_heads_new_task(ctx, st->l.m, st->prompts, st->n_prompts, &ho, &st->h);
     if (src) {
         fprintf(stderr, "spex explain: %s\n", spex_errmsg(ctx));
         return cli_exit_code(src);
@@ -349,10 +359,12 @@ static int open_heads(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *
         t->names[j] = strdup(spex_heads_feature_name(st->h, j));
     /* a task's file text stands for the prompt (every line's target and
      * contrast in it); a single prompt keeps the fingerprint it always had */
-    char *fp = cli_strf("llm-heads/1 sha256=%s layers=%lld-%lld heads=%d mlps=%d ablate=%s "
+    char *key = cli_llm_model_key(&st->l);
+    char *fp = cli_strf("llm-heads/1 %s layers=%lld-%lld heads=%d mlps=%d ablate=%s "
                         "refs=%s%s",
-                        st->l.hex, (long long)ho.layer_from, (long long)ho.layer_to, ho.heads,
+                        key ? key : "", (long long)ho.layer_from, (long long)ho.layer_to, ho.heads,
                         ho.mlps, ablate, hex, task ? " task=1" : "");
+    free(key);
     t->fingerprint = cli_llm_fp_prompt(fp, &st->l, spex_prompt_contrast(st->l.p));
     t->label = cli_llm_label(&st->l, "llm heads");
     t->report = heads_report;
@@ -366,6 +378,21 @@ const cli_target_kind cli_target_heads = {
     .usage = "--llm M.gguf --prompt TEXT --heads",
     .about = "an LLM's answer by heads and MLPs",
     .opts = heads_opts,
+    .shared = cli_llm_opts,
+    .claims = claims_heads,
+    .open = open_heads,
+};
+
+/* The same lens over spex serve (--server URL --heads): the ablations go
+ * to the server in its "spex_ablate" extension (spex_remote_heads_scorer). */
+static const cli_opt no_opts[] = {{NULL, NULL, NULL, NULL}};
+
+const cli_target_kind cli_target_heads_server = {
+    .name = "heads over spex serve",
+    .main = "server",
+    .usage = "--server URL --prompt TEXT --heads",
+    .about = "a model behind spex serve, by heads and MLPs",
+    .opts = no_opts,
     .shared = cli_llm_opts,
     .claims = claims_heads,
     .open = open_heads,

@@ -120,11 +120,6 @@ static int open_llm(spex_ctx *ctx, const cli_opt *o, const spex_explain_opts *eo
     const char *s;
     int rc = cli_llm_check(o, heads_only, " goes with --heads or --mlp", NULL);
     if (rc) return rc;
-    if (cli_get(o, "server") && (cli_get(o, "heads") || cli_get(o, "mlp"))) {
-        fprintf(stderr, "spex explain: --heads and --mlp ablate the model's insides: they need "
-                        "the model in process (--llm FILE), not --server\n");
-        return CLI_USAGE;
-    }
     for (const cli_opt *p = cli_server_opts + 1; !cli_get(o, "server") && p->name; p++)
         if (cli_get(o, p->name)) {
             fprintf(stderr, "spex explain: --%s goes with --server\n", p->name);

@@ -12,7 +12,8 @@
     X(exec)                                                                                        \
     X(llm)                                                                                         \
     X(heads)                                                                                       \
-    X(server) /* target_llm.c: the prompt lens over --server */                                    \
+    X(heads_server) /* target_heads.c: the mechanistic lens over spex serve */                     \
+    X(server)       /* target_llm.c: the prompt lens over --server */                              \
     X(data)
 
 #define DECLARE(name) extern const cli_target_kind cli_target_##name;
