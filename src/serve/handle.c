@@ -299,31 +299,72 @@ static int plan_prompts(spex_ctx *ctx, spex_llm *m, spexi_comp *c, const spex_ll
     return SPEX_OK;
 }
 
-/* Sets the request's ablation ("spex_ablate") on the engine; mean values
- * from its reference sequences (spex_llm_component_means, unablated). */
-static int set_ablation(spex_ctx *ctx, spex_llm *m, const spexi_ablate_req *a,
-                        const spex_llm_info *info) {
-    float *hm = NULL, *mm = NULL;
-    int rc = SPEX_OK;
-    if (a->mean) {
-        size_t nf = (size_t)(info->n_layers * info->dim);
-        hm = spex_malloc(ctx, nf * sizeof *hm);
-        mm = spex_malloc(ctx, nf * sizeof *mm);
-        rc = hm && mm ? SPEX_OK : SPEX_E_NOMEM;
-        if (!rc)
-            rc = spex_llm_component_means(m, a->n_refs, (const int32_t *const *)a->refs,
-                                          a->ref_lens, hm, mm);
+void spexi_means_cache_clear(spex_ctx *ctx, spexi_means_cache *mc) {
+    spex_free(ctx, mc->ids);
+    spex_free(ctx, mc->lens);
+    spex_free(ctx, mc->hm);
+    spex_free(ctx, mc->mm);
+    memset(mc, 0, sizeof *mc);
+}
+
+/* 1 when mc holds the means of exactly a's reference sequences. */
+static int means_cached(const spexi_means_cache *mc, const spexi_ablate_req *a) {
+    if (!mc->hm || mc->n_refs != a->n_refs) return 0;
+    const int32_t *at = mc->ids;
+    for (int64_t i = 0; i < a->n_refs; at += a->ref_lens[i], i++)
+        if (mc->lens[i] != a->ref_lens[i] ||
+            memcmp(at, a->refs[i], (size_t)a->ref_lens[i] * sizeof *at))
+            return 0;
+    return 1;
+}
+
+/* Computes the means of a's references into mc (replacing what it held). */
+static int fill_means(spex_ctx *ctx, spex_llm *m, const spexi_ablate_req *a,
+                      const spex_llm_info *info, spexi_means_cache *mc) {
+    spexi_means_cache_clear(ctx, mc);
+    size_t nf = (size_t)(info->n_layers * info->dim);
+    int64_t n_ids = 0;
+    for (int64_t i = 0; i < a->n_refs; i++)
+        n_ids += a->ref_lens[i];
+    mc->hm = spex_malloc(ctx, nf * sizeof *mc->hm);
+    mc->mm = spex_malloc(ctx, nf * sizeof *mc->mm);
+    mc->ids = spex_malloc(ctx, (size_t)(n_ids ? n_ids : 1) * sizeof *mc->ids);
+    mc->lens = spex_malloc(ctx, (size_t)(a->n_refs ? a->n_refs : 1) * sizeof *mc->lens);
+    int rc = mc->hm && mc->mm && mc->ids && mc->lens ? SPEX_OK : SPEX_E_NOMEM;
+    if (!rc)
+        rc = spex_llm_component_means(m, a->n_refs, (const int32_t *const *)a->refs, a->ref_lens,
+                                      mc->hm, mc->mm);
+    if (rc) {
+        spexi_means_cache_clear(ctx, mc);
+        return rc;
     }
-    spex_llm_ablation abl = {a->heads, a->mlps, hm, mm};
+    for (int64_t i = 0, at = 0; i < a->n_refs; at += a->ref_lens[i], i++) {
+        memcpy(mc->ids + at, a->refs[i], (size_t)a->ref_lens[i] * sizeof *mc->ids);
+        mc->lens[i] = a->ref_lens[i];
+    }
+    mc->n_refs = a->n_refs;
+    mc->n_ids = n_ids;
+    return SPEX_OK;
+}
+
+/* Sets the request's ablation ("spex_ablate") on the engine; mean values
+ * from its reference sequences (spex_llm_component_means, unablated),
+ * reused from mc when it holds the same ones. */
+static int set_ablation(spex_ctx *ctx, spex_llm *m, const spexi_ablate_req *a,
+                        const spex_llm_info *info, spexi_means_cache *mc) {
+    spexi_means_cache own = {0};
+    if (!mc) mc = &own;
+    int rc = SPEX_OK;
+    if (a->mean && !means_cached(mc, a)) rc = fill_means(ctx, m, a, info, mc);
+    spex_llm_ablation abl = {a->heads, a->mlps, a->mean ? mc->hm : NULL, a->mean ? mc->mm : NULL};
     if (!rc) rc = spex_llm_set_ablation(m, &abl);
-    spex_free(ctx, hm);
-    spex_free(ctx, mm);
+    spexi_means_cache_clear(ctx, &own);
     return rc;
 }
 
 spexi_comp *spexi_comp_prepare(spex_ctx *ctx, spex_llm *m, const char *model_id,
-                               const spex_serve_opts *opts, const char *body, size_t len,
-                               spexi_reply *out) {
+                               const spex_serve_opts *opts, spexi_means_cache *mc, const char *body,
+                               size_t len, spexi_reply *out) {
     spex_llm_info info;
     spex_llm_get_info(m, &info);
     spexi_req_limits lim = {info.n_vocab, opts->max_prompts, info.n_ctx, info.n_layers,
@@ -357,7 +398,7 @@ spexi_comp *spexi_comp_prepare(spex_ctx *ctx, spex_llm *m, const char *model_id,
     if (!rc) rc = load_prompts(ctx, m, c, &info);
     /* an ablated request runs whole, under its ablation, now: generation
      * too, and its KV cache is dropped before and after */
-    if (!rc && c->r.ablate) rc = set_ablation(ctx, m, c->r.ablate, &info);
+    if (!rc && c->r.ablate) rc = set_ablation(ctx, m, c->r.ablate, &info, mc);
     if (!rc) rc = plan_prompts(ctx, m, c, &info);
     if (!rc && c->r.ablate) {
         int64_t nb;
@@ -439,7 +480,7 @@ int spexi_comp_finish(spex_ctx *ctx, spex_llm *m, spexi_comp *c, int score_rc, s
 static int run_completion(spex_ctx *ctx, spex_llm *m, const char *model_id,
                           const spex_serve_opts *opts, const char *body, size_t len,
                           spexi_reply *out) {
-    spexi_comp *c = spexi_comp_prepare(ctx, m, model_id, opts, body, len, out);
+    spexi_comp *c = spexi_comp_prepare(ctx, m, model_id, opts, NULL, body, len, out);
     if (!c) return out->body ? SPEX_OK : SPEX_E_NOMEM;
     int64_t nb;
     const int32_t *const *seqs;

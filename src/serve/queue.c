@@ -34,6 +34,7 @@ struct spexi_engine {
     int64_t n_queued;
     int stop;
     int64_t served, batches, largest, refused;
+    spexi_means_cache means; /* the engine thread's only */
 };
 
 static int is_completion(const spexi_serve_job *j) {
@@ -88,8 +89,8 @@ static void run_batch(spexi_engine *e, spexi_serve_job *head, int64_t n) {
         j->reply.status = 500;
         j->reply.body = NULL;
         if (comps && is_completion(j)) {
-            comps[k] =
-                spexi_comp_prepare(e->ctx, e->m, e->o->model_id, e->o, j->body, j->len, &j->reply);
+            comps[k] = spexi_comp_prepare(e->ctx, e->m, e->o->model_id, e->o, &e->means, j->body,
+                                          j->len, &j->reply);
             j->rc = comps[k] || j->reply.body ? SPEX_OK : SPEX_E_NOMEM;
         } else { /* also every job when even comps could not be had */
             j->rc = spexi_serve_handle(e->ctx, e->m, e->o->model_id, e->o, j->method, j->path,
@@ -198,5 +199,6 @@ void spexi_engine_stop(spexi_engine *e) {
     pthread_join(e->thread, NULL);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
+    spexi_means_cache_clear(e->ctx, &e->means);
     spex_free(e->ctx, e);
 }

@@ -120,9 +120,20 @@ typedef struct spexi_comp spexi_comp;
 /* Returns NULL with *out filled when the request is answered already (an
  * error, or nothing to score through a shared batch: an ablated request is
  * run whole here, since its ablation must not mix with other requests). */
+/* The component means of the last reference set that a mean-ablated
+ * request named, kept by the engine thread: a heads lens sends the same
+ * references with every mask, and running them again for each would about
+ * double the server's work. Zeroed: empty. */
+typedef struct spexi_means_cache {
+    int32_t *ids; /* the references' tokens end to end, owned */
+    int64_t *lens, n_refs, n_ids;
+    float *hm, *mm; /* their head and MLP means (n_layers * dim each), owned */
+} spexi_means_cache;
+void spexi_means_cache_clear(spex_ctx *ctx, spexi_means_cache *mc);
+/* mc: the engine's cache of means, or NULL for none. */
 spexi_comp *spexi_comp_prepare(spex_ctx *ctx, spex_llm *m, const char *model_id,
-                               const spex_serve_opts *opts, const char *body, size_t len,
-                               spexi_reply *out);
+                               const spex_serve_opts *opts, spexi_means_cache *mc, const char *body,
+                               size_t len, spexi_reply *out);
 /* The sequences to score: n of them; arrays borrowed from c, as the
  * arguments of spex_llm_token_logprobs_batch. */
 void spexi_comp_seqs(spexi_comp *c, int64_t *n, const int32_t *const **seqs, const int64_t **lens,
